@@ -1,0 +1,61 @@
+// swift-tools-version: 6.1
+// mtsync — MetaTrader sync bridge daemon.
+//
+// Targets are layered one way (see ../shared/design.md and README "Architecture"):
+//   CLibPQ (system libpq) ← MTSyncStore (PostgreSQL: connection, COPY, migrations)
+//   MTSyncCore (pure domain, Foundation only) ← MTSyncStore ← mtsync (CLI)
+// Later layers (Bridge, Ingest, Engine) slot in between Store and the CLI.
+import PackageDescription
+
+let package = Package(
+    name: "mtsync",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "mtsync", targets: ["mtsync"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // SHA-256 for migration checksums now; HMAC and SigV4 in the bridge and ingest layers later.
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.0"..<"5.0.0"),
+    ],
+    targets: [
+        // libpq, the PostgreSQL client library: connection strings, PG* variables, sslmode, COPY.
+        .systemLibrary(
+            name: "CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"]), .brew(["libpq"])]
+        ),
+        // The domain core: no I/O, no clock, no globals.
+        .target(name: "MTSyncCore"),
+        // PostgreSQL through libpq: connections on their own threads, typed errors, COPY, migrations.
+        .target(
+            name: "MTSyncStore",
+            dependencies: [
+                "CLibPQ",
+                "MTSyncCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            plugins: ["EmbedMigrations"]
+        ),
+        // The `mtsync` command line.
+        .executableTarget(
+            name: "mtsync",
+            dependencies: [
+                "MTSyncCore",
+                "MTSyncStore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // Build tool: compiles migrations/*.sql into the binary so a release is one file.
+        .executableTarget(name: "MigrationEmbedder"),
+        .plugin(
+            name: "EmbedMigrations",
+            capability: .buildTool(),
+            dependencies: ["MigrationEmbedder"]
+        ),
+        .testTarget(name: "MTSyncCoreTests", dependencies: ["MTSyncCore"]),
+        .testTarget(name: "MTSyncStoreTests", dependencies: ["MTSyncStore"]),
+        .testTarget(name: "MTSyncCLITests", dependencies: ["MTSyncStore"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,107 @@
+import Foundation
+
+/// A SQL statement with its parameters bound, never spliced: interpolated values become `$1`, `$2`, … and
+/// travel separately to the server (`PQexecParams`), so no value can change the statement's meaning.
+///
+///     let query: PostgresQuery = "SELECT count(*) FROM trading_facts WHERE server_id = \(serverID)"
+///     // sql: "SELECT count(*) FROM trading_facts WHERE server_id = $1", parameters: ["live-mt5"]
+///
+/// Identifiers (table names) cannot be parameters; `\(identifier: name)` quotes one safely.
+public struct PostgresQuery: Sendable, Hashable, ExpressibleByStringInterpolation, CustomStringConvertible {
+    public var sql: String
+    /// Parameters in text format; `nil` is SQL NULL.
+    public var parameters: [String?]
+
+    public init(sql: String, parameters: [String?] = []) {
+        self.sql = sql
+        self.parameters = parameters
+    }
+
+    public init(stringLiteral value: String) {
+        self.init(sql: value)
+    }
+
+    public init(stringInterpolation: StringInterpolation) {
+        self.init(sql: stringInterpolation.sql, parameters: stringInterpolation.parameters)
+    }
+
+    /// The SQL only: parameters may hold secrets or personal data and are never printed.
+    public var description: String { sql }
+
+    public struct StringInterpolation: StringInterpolationProtocol {
+        var sql = ""
+        var parameters: [String?] = []
+
+        public init(literalCapacity: Int, interpolationCount: Int) {
+            sql.reserveCapacity(literalCapacity + interpolationCount * 3)
+            parameters.reserveCapacity(interpolationCount)
+        }
+
+        public mutating func appendLiteral(_ literal: String) {
+            sql += literal
+        }
+
+        public mutating func appendInterpolation(_ value: some PostgresEncodable) {
+            parameters.append(value.postgresText)
+            sql += "$\(parameters.count)"
+        }
+
+        public mutating func appendInterpolation(_ value: (some PostgresEncodable)?) {
+            parameters.append(value?.postgresText)
+            sql += "$\(parameters.count)"
+        }
+
+        /// A double-quoted SQL identifier, for names that cannot be parameters.
+        public mutating func appendInterpolation(identifier: String) {
+            sql += "\"" + identifier.replacingAll("\"", with: "\"\"") + "\""
+        }
+    }
+}
+
+/// A Swift value that can be sent as a query parameter in PostgreSQL's text format.
+public protocol PostgresEncodable: Sendable {
+    var postgresText: String { get }
+}
+
+extension String: PostgresEncodable {
+    public var postgresText: String { self }
+}
+
+extension Substring: PostgresEncodable {
+    public var postgresText: String { String(self) }
+}
+
+extension Int: PostgresEncodable {
+    public var postgresText: String { String(self) }
+}
+
+extension Int64: PostgresEncodable {
+    public var postgresText: String { String(self) }
+}
+
+extension Int32: PostgresEncodable {
+    public var postgresText: String { String(self) }
+}
+
+extension Int16: PostgresEncodable {
+    public var postgresText: String { String(self) }
+}
+
+extension Bool: PostgresEncodable {
+    public var postgresText: String { self ? "t" : "f" }
+}
+
+/// `bytea` in hex form (`\x0a1b…`), which the server accepts for any `bytea` parameter.
+extension Data: PostgresEncodable {
+    public var postgresText: String {
+        let digits = Array("0123456789abcdef".utf8)
+        var text = [UInt8](repeating: 0, count: 2 + count * 2)
+        text[0] = UInt8(ascii: "\\")
+        text[1] = UInt8(ascii: "x")
+        for (offset, byte) in enumerated() {
+            text[2 + offset * 2] = digits[Int(byte >> 4)]
+            text[3 + offset * 2] = digits[Int(byte & 0xF)]
+        }
+        return String(decoding: text, as: UTF8.self)
+    }
+}

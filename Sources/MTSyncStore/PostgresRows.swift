@@ -1,0 +1,140 @@
+import CLibPQ
+import Foundation
+
+/// The rows a statement returned, read straight from libpq's result (no copy until a value is decoded).
+///
+/// `@unchecked Sendable`: the wrapped `PGresult` is never modified after libpq hands it over, and libpq's
+/// accessors (`PQgetvalue`, `PQgetisnull`, …) only read it, so sharing it across threads is safe. It is freed
+/// when the last reference goes away.
+public final class PostgresRows: @unchecked Sendable, RandomAccessCollection {
+    private let result: OpaquePointer
+    /// Column names, in order.
+    public let columns: [String]
+    /// The command tag, e.g. `INSERT 0 3`, `UPDATE 7`, `SELECT 2`.
+    public let commandTag: String
+    /// The statement's name, for errors when a value does not decode.
+    let statement: String?
+
+    init(takingOwnershipOf result: OpaquePointer, statement: String?) {
+        self.result = result
+        self.statement = statement
+        self.columns = (0..<PQnfields(result)).map { String(cString: PQfname(result, $0)) }
+        self.commandTag = String(cString: PQcmdStatus(result))
+    }
+
+    deinit { PQclear(result) }
+
+    /// Rows inserted, updated, deleted, copied or selected, as the command tag reports them.
+    public var affectedRows: Int { Int(String(cString: PQcmdTuples(result))) ?? 0 }
+
+    public var startIndex: Int { 0 }
+    public var endIndex: Int { Int(PQntuples(result)) }
+    public subscript(position: Int) -> PostgresRow { PostgresRow(rows: self, index: Int32(position)) }
+
+    func text(row: Int32, column: Int32) -> String? {
+        if PQgetisnull(result, row, column) != 0 { return nil }
+        return String(cString: PQgetvalue(result, row, column))
+    }
+
+    func columnIndex(_ name: String) throws(PostgresError) -> Int32 {
+        guard let index = columns.firstIndex(of: name) else {
+            throw PostgresError(code: .unexpectedResult, message: "the result has no column \"\(name)\" (it has \(columns.joined(separator: ", ")))", statement: statement)
+        }
+        return Int32(index)
+    }
+}
+
+/// One row of a `PostgresRows`; values decode on demand to the Swift type asked for.
+public struct PostgresRow: Sendable {
+    let rows: PostgresRows
+    let index: Int32
+
+    /// The raw text of a column (PostgreSQL's text output format), nil for NULL.
+    public func text(_ column: Int) -> String? {
+        rows.text(row: index, column: Int32(column))
+    }
+
+    public func decode<Value: PostgresDecodable>(_ type: Value.Type = Value.self, _ column: Int) throws(PostgresError) -> Value {
+        guard let text = text(column) else {
+            throw PostgresError(code: .unexpectedResult, message: "column \(rows.columns[column]) is NULL where \(Value.self) was expected", statement: rows.statement)
+        }
+        return try decodeText(text, as: Value.self, column: column)
+    }
+
+    public func decode<Value: PostgresDecodable>(_ type: Value?.Type, _ column: Int) throws(PostgresError) -> Value? {
+        guard let text = text(column) else { return nil }
+        return try decodeText(text, as: Value.self, column: column)
+    }
+
+    public func decode<Value: PostgresDecodable>(_ type: Value.Type = Value.self, _ column: String) throws(PostgresError) -> Value {
+        try decode(Value.self, Int(rows.columnIndex(column)))
+    }
+
+    public func decode<Value: PostgresDecodable>(_ type: Value?.Type, _ column: String) throws(PostgresError) -> Value? {
+        try decode(Value?.self, Int(rows.columnIndex(column)))
+    }
+
+    private func decodeText<Value: PostgresDecodable>(_ text: String, as: Value.Type, column: Int) throws(PostgresError) -> Value {
+        guard let value = Value(postgresText: text) else {
+            // The value itself is left out: it may be personal data.
+            throw PostgresError(code: .unexpectedResult, message: "column \(rows.columns[column]) does not decode as \(Value.self)", statement: rows.statement)
+        }
+        return value
+    }
+}
+
+/// A Swift type that can be read from PostgreSQL's text output format.
+public protocol PostgresDecodable: Sendable {
+    init?(postgresText: String)
+}
+
+extension String: PostgresDecodable {
+    public init?(postgresText: String) { self = postgresText }
+}
+
+extension Int: PostgresDecodable {
+    public init?(postgresText: String) { self.init(postgresText, radix: 10) }
+}
+
+extension Int64: PostgresDecodable {
+    public init?(postgresText: String) { self.init(postgresText, radix: 10) }
+}
+
+extension Int32: PostgresDecodable {
+    public init?(postgresText: String) { self.init(postgresText, radix: 10) }
+}
+
+extension Bool: PostgresDecodable {
+    public init?(postgresText: String) {
+        switch postgresText {
+        case "t": self = true
+        case "f": self = false
+        default: return nil
+        }
+    }
+}
+
+/// `bytea` in the server's default hex output (`\x0a1b…`).
+extension Data: PostgresDecodable {
+    public init?(postgresText: String) {
+        let text = Array(postgresText.utf8)
+        guard text.count >= 2, text[0] == UInt8(ascii: "\\"), text[1] == UInt8(ascii: "x"), text.count % 2 == 0 else { return nil }
+        func nibble(_ digit: UInt8) -> UInt8? {
+            switch digit {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit - UInt8(ascii: "A") + 10
+            default: nil
+            }
+        }
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(text.count / 2 - 1)
+        var offset = 2
+        while offset < text.count {
+            guard let high = nibble(text[offset]), let low = nibble(text[offset + 1]) else { return nil }
+            bytes.append(high << 4 | low)
+            offset += 2
+        }
+        self.init(bytes)
+    }
+}

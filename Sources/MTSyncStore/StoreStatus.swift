@@ -1,0 +1,62 @@
+/// A snapshot of the store for `mtsync status`: schema version and how many rows each table holds.
+public struct StoreStatus: Sendable, Codable, Equatable {
+    public struct TableCount: Sendable, Codable, Equatable {
+        public let table: String
+        public let rows: Int64
+        /// False when `rows` is PostgreSQL's planner estimate: counting a table of hundreds of millions of facts
+        /// exactly would take minutes, so tables past `exactCountLimit` rows are estimated.
+        public let exact: Bool
+    }
+
+    public let schemaVersion: Int
+    public let latestKnownVersion: Int
+    public let pendingMigrations: Int
+    public let tables: [TableCount]
+    /// Things an operator should look at (pending migrations, rows in the default fact partition, …).
+    public let warnings: [String]
+
+    /// Tables reported, in the order of the data flow.
+    static let reportedTables = ["servers", "sync_cursors", "fact_identities", "trading_facts", "outbox", "quarantine", "jobs"]
+    static let exactCountLimit: Int64 = 1_000_000
+
+    public static func read(on connection: PostgresConnection, migrator: Migrator) async throws -> StoreStatus {
+        let migrations = try await migrator.status(on: connection)
+        var warnings: [String] = []
+        if let problem = migrations.problem { warnings.append(problem.description) }
+        if !migrations.pending.isEmpty {
+            warnings.append("\(migrations.pending.count) migration(s) pending: run `mtsync migrate`")
+        }
+        let tables = try await connection.run { connection in
+            var counts: [TableCount] = []
+            for table in reportedTables {
+                let exists = try connection.query("SELECT to_regclass(\(table)) IS NOT NULL", name: "find \(table)")
+                guard try exists[0].decode(Bool.self, 0) else { continue }
+                let estimate = try connection.query("""
+                    SELECT coalesce(sum(greatest(c.reltuples, 0)), 0)::bigint FROM pg_class c
+                    WHERE c.oid = \(table)::regclass
+                       OR c.oid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = \(table)::regclass)
+                    """, name: "estimate \(table)")[0].decode(Int64.self, 0)
+                if estimate > exactCountLimit {
+                    counts.append(TableCount(table: table, rows: estimate, exact: false))
+                } else {
+                    let rows = try connection.query("SELECT count(*) FROM \(identifier: table)", name: "count \(table)")[0].decode(Int64.self, 0)
+                    counts.append(TableCount(table: table, rows: rows, exact: true))
+                }
+            }
+            return counts
+        }
+        if tables.contains(where: { $0.table == "trading_facts" }) {
+            let strays = try await connection.query("SELECT count(*) FROM trading_facts_default", name: "count default partition")[0].decode(Int64.self, 0)
+            if strays > 0 {
+                warnings.append("\(strays) fact(s) sit in trading_facts_default: a month without its partition; create it with ensure_trading_fact_partitions and move them")
+            }
+        }
+        return StoreStatus(
+            schemaVersion: migrations.currentVersion,
+            latestKnownVersion: migrations.latestKnownVersion,
+            pendingMigrations: migrations.pending.count,
+            tables: tables,
+            warnings: warnings
+        )
+    }
+}

@@ -1,0 +1,33 @@
+import ArgumentParser
+import Foundation
+import MTSyncStore
+
+/// How every command finds the database: `--database-url`, else `MTSYNC_DATABASE_URL`, else libpq's own
+/// defaults (`PGHOST`, `PGPORT`, `PGUSER`, `PGPASSWORD`, `PGDATABASE`, `PGSERVICE`, the service and password
+/// files), exactly as `psql` would connect.
+struct DatabaseOptions: ParsableArguments {
+    @Option(
+        name: .customLong("database-url"),
+        help: ArgumentHelp(
+            "libpq connection string or URL (postgresql://user@host:5432/db?sslmode=require).",
+            discussion: "Defaults to $MTSYNC_DATABASE_URL, then to the PG* environment variables. Prefer PGPASSWORD or ~/.pgpass over a password in the URL: command lines are visible to other users.",
+            valueName: "url"
+        )
+    )
+    var databaseURL: String?
+
+    var configuration: PostgresConfiguration {
+        let url = databaseURL ?? ProcessInfo.processInfo.environment["MTSYNC_DATABASE_URL"] ?? ""
+        return PostgresConfiguration(connectionString: url)
+    }
+
+    func connect() async throws -> PostgresConnection {
+        try await PostgresConnection.connect(configuration)
+    }
+}
+
+/// `--json` for commands whose output a script parses.
+struct OutputOptions: ParsableArguments {
+    @Flag(name: .long, help: "Print one JSON object on stdout instead of text (errors too, as {\"error\": …}).")
+    var json = false
+}

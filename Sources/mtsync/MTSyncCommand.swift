@@ -1,0 +1,17 @@
+import ArgumentParser
+import MTSyncCore
+
+@main
+struct MTSyncCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mtsync",
+        abstract: "MetaTrader sync bridge: MT4/MT5 deals into PostgreSQL and on to the loyalty ingest.",
+        discussion: """
+            Exit codes: 0 ok; 1 unexpected error; 64 usage error; 65 migrations and database disagree \
+            (a person must decide); 69 database unreachable; 70 a statement failed; 75 temporary failure \
+            (connection lost, lock busy: retry later); 78 configuration error.
+            """,
+        version: BuildInfo.version,
+        subcommands: [MigrateCommand.self, StatusCommand.self, VersionCommand.self]
+    )
+}
