@@ -54,7 +54,7 @@ let package = Package(
             dependencies: ["MigrationEmbedder"]
         ),
         .testTarget(name: "MTSyncCoreTests", dependencies: ["MTSyncCore"]),
-        .testTarget(name: "MTSyncStoreTests", dependencies: ["MTSyncStore"]),
+        .testTarget(name: "MTSyncStoreTests", dependencies: ["MTSyncStore", "MTSyncCore"]),
         .testTarget(name: "MTSyncCLITests", dependencies: ["MTSyncStore"]),
     ],
     swiftLanguageModes: [.v6]

@@ -83,6 +83,7 @@ public actor PostgresConnection {
     ///
     /// If the connection drops during COMMIT, the outcome is unknown and `.connectionLost` is thrown; callers
     /// recover by repeating their idempotent work.
+    @discardableResult
     public func transaction<Result: Sendable>(
         name: String? = nil,
         _ body: @Sendable (isolated PostgresConnection) throws -> Result
@@ -118,6 +119,7 @@ public actor PostgresConnection {
 
     /// Runs `body` isolated to the connection: several statements in a row with no other caller in between
     /// and no hop back to the caller's executor. Session state (advisory locks, SET) stays with the body.
+    @discardableResult
     public func run<Result: Sendable>(_ body: @Sendable (isolated PostgresConnection) throws -> Result) throws -> Result {
         try body(self)
     }

@@ -6,6 +6,12 @@ public struct StoreStatus: Sendable, Codable, Equatable {
         /// False when `rows` is PostgreSQL's planner estimate: counting a table of hundreds of millions of facts
         /// exactly would take minutes, so tables past `exactCountLimit` rows are estimated.
         public let exact: Bool
+
+        public init(table: String, rows: Int64, exact: Bool) {
+            self.table = table
+            self.rows = rows
+            self.exact = exact
+        }
     }
 
     public let schemaVersion: Int

@@ -1,0 +1,120 @@
+import Foundation
+import MTSyncStore
+import Testing
+
+/// Runs the built `mtsync` binary as a user or cron job would, and checks what it prints and its exit codes.
+struct CLI {
+    struct Result {
+        let status: Int32
+        let stdout: String
+        let stderr: String
+        var json: [String: Any]? { try? JSONSerialization.jsonObject(with: Data(stdout.utf8)) as? [String: Any] }
+    }
+
+    static func binary() throws -> URL {
+        guard let path = ProcessInfo.processInfo.environment["MTSYNC_BIN"], FileManager.default.isExecutableFile(atPath: path) else {
+            throw MissingBinary()
+        }
+        return URL(fileURLWithPath: path)
+    }
+
+    struct MissingBinary: Error, CustomStringConvertible {
+        var description: String { "MTSYNC_BIN does not name a built mtsync: run the tests with scripts/test, which builds it and exports the path" }
+    }
+
+    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
+        let process = Process()
+        process.executableURL = try binary()
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        env.removeValue(forKey: "MTSYNC_DATABASE_URL")
+        env.merge(environment) { $1 }
+        process.environment = env
+        let stdout = Pipe(), stderr = Pipe()
+        process.standardOutput = stdout
+        process.standardError = stderr
+        try process.run()
+        let out = stdout.fileHandleForReading.readDataToEndOfFile()
+        let err = stderr.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: out, as: UTF8.self), stderr: String(decoding: err, as: UTF8.self))
+    }
+
+    static func freshDatabaseURL() async throws -> String {
+        guard let admin = ProcessInfo.processInfo.environment["MTSYNC_TEST_DATABASE_URL"] else {
+            throw MissingDatabase()
+        }
+        let name = "mtsync_cli_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
+        let connection = try await PostgresConnection.connect(PostgresConfiguration(connectionString: admin))
+        try await connection.execute(script: "CREATE DATABASE \(name)")
+        let slash = admin.lastIndex(of: "/")!
+        return admin[..<slash] + "/" + name
+    }
+
+    struct MissingDatabase: Error, CustomStringConvertible {
+        var description: String { "MTSYNC_TEST_DATABASE_URL is not set: run the tests with scripts/test, which starts a throwaway PostgreSQL" }
+    }
+}
+
+@Suite("The mtsync command line")
+struct CLITests {
+    @Test("version prints the version and the schema it carries")
+    func version() throws {
+        let result = try CLI.run(["version", "--json"])
+        #expect(result.status == 0)
+        #expect(result.json?["version"] as? String == "0.1.0")
+        #expect(result.json?["schema_version"] as? String == "1")
+    }
+
+    @Test("migrate, then migrate --status and status, in JSON a script can parse")
+    func migrateAndStatus() async throws {
+        let url = try await CLI.freshDatabaseURL()
+        let migrate = try CLI.run(["migrate", "--json", "--database-url", url])
+        #expect(migrate.status == 0, "\(migrate.stderr)")
+        let applied = migrate.json?["applied"] as? [[String: Any]]
+        #expect(applied?.first?["name"] as? String == "initial")
+        #expect(migrate.json?["schema_version"] as? Int == 1)
+
+        // The URL can come from the environment too, and a second run is a no-op.
+        let again = try CLI.run(["migrate", "--json"], environment: ["MTSYNC_DATABASE_URL": url])
+        #expect(again.status == 0)
+        #expect((again.json?["applied"] as? [Any])?.isEmpty == true)
+
+        let migrationStatus = try CLI.run(["migrate", "--status", "--json", "--database-url", url])
+        #expect(migrationStatus.status == 0)
+        #expect(migrationStatus.json?["current_version"] as? Int == 1)
+        #expect((migrationStatus.json?["pending"] as? [Any])?.isEmpty == true)
+
+        let status = try CLI.run(["status", "--json", "--database-url", url])
+        #expect(status.status == 0)
+        let store = status.json?["store"] as? [String: Any]
+        #expect(store?["schema_version"] as? Int == 1)
+        let tables = store?["tables"] as? [[String: Any]]
+        #expect(tables?.map { $0["table"] as? String } == ["servers", "sync_cursors", "fact_identities", "trading_facts", "outbox", "quarantine", "jobs"])
+        let database = try #require(status.json?["database"] as? String)
+        #expect(database.contains("host=127.0.0.1"))
+
+        let text = try CLI.run(["status", "--database-url", url])
+        #expect(text.status == 0)
+        #expect(text.stdout.contains("Schema version 1 of 1"))
+    }
+
+    @Test("an unreachable database exits 69 and never prints the password")
+    func unreachableDatabase() throws {
+        let url = "postgresql://mtsync:Sup3r-S3cret-Value@127.0.0.1:1/mtsync"
+        let text = try CLI.run(["status", "--database-url", url])
+        #expect(text.status == 69)
+        #expect(text.stderr.contains("connection failed"))
+        let json = try CLI.run(["migrate", "--json", "--database-url", url])
+        #expect(json.status == 69)
+        #expect((json.json?["error"] as? [String: Any])?["kind"] as? String == "database_unavailable")
+        for output in [text.stdout, text.stderr, json.stdout, json.stderr] {
+            #expect(!output.contains("Sup3r-S3cret-Value"))
+        }
+    }
+
+    @Test("a usage error exits 64")
+    func usageError() throws {
+        #expect(try CLI.run(["migrate", "--no-such-flag"]).status == 64)
+    }
+}
