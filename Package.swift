@@ -25,8 +25,8 @@ let package = Package(
             pkgConfig: "libpq",
             providers: [.apt(["libpq-dev"]), .brew(["libpq"])]
         ),
-        // The domain core: no I/O, no clock, no globals.
-        .target(name: "MTSyncCore"),
+        // The domain core: no I/O, no clock, no globals. Crypto only for SHA-256 content hashes.
+        .target(name: "MTSyncCore", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         // PostgreSQL through libpq: connections on their own threads, typed errors, COPY, migrations.
         .target(
             name: "MTSyncStore",
@@ -37,11 +37,14 @@ let package = Package(
             ],
             plugins: ["EmbedMigrations"]
         ),
+        // The bridge protocol: record decoding now; the TCP client and CSV drop reader come with it.
+        .target(name: "MTSyncBridge", dependencies: ["MTSyncCore"]),
         // The `mtsync` command line.
         .executableTarget(
             name: "mtsync",
             dependencies: [
                 "MTSyncCore",
+                "MTSyncBridge",
                 "MTSyncStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -53,7 +56,8 @@ let package = Package(
             capability: .buildTool(),
             dependencies: ["MigrationEmbedder"]
         ),
-        .testTarget(name: "MTSyncCoreTests", dependencies: ["MTSyncCore"]),
+        .testTarget(name: "MTSyncCoreTests", dependencies: ["MTSyncCore"], exclude: ["Fixtures"]),
+        .testTarget(name: "MTSyncBridgeTests", dependencies: ["MTSyncBridge", "MTSyncCore"]),
         .testTarget(name: "MTSyncStoreTests", dependencies: ["MTSyncStore", "MTSyncCore"]),
         .testTarget(name: "MTSyncCLITests", dependencies: ["MTSyncStore"]),
     ],

@@ -8,7 +8,7 @@ enum CommandFailure {
     /// Documented in the README and `mtsync --help`; values follow BSD sysexits where one fits.
     enum Status: Int32 {
         case unexpected = 1
-        case migrationConflict = 65      // EX_DATAERR
+        case dataError = 65              // EX_DATAERR: files and database disagree; rejected input records
         case databaseUnavailable = 69    // EX_UNAVAILABLE
         case statementFailed = 70        // EX_SOFTWARE
         case temporary = 75              // EX_TEMPFAIL
@@ -20,7 +20,7 @@ enum CommandFailure {
         case let error as MigrationError where error.code == .lockTimeout:
             return (.temporary, "migration_lock_timeout")
         case is MigrationError:
-            return (.migrationConflict, "migration_conflict")
+            return (.dataError, "migration_conflict")
         case let error as PostgresError where error.code == .connectionFailed:
             return (.databaseUnavailable, "database_unavailable")
         case let error as PostgresError where error.isTransient:
