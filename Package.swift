@@ -49,6 +49,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Benchmarks of the hot paths (not tests): swift run -c release mtsync-bench
+        .executableTarget(name: "mtsync-bench", dependencies: ["MTSyncCore", "MTSyncBridge"]),
         // Build tool: compiles migrations/*.sql into the binary so a release is one file.
         .executableTarget(name: "MigrationEmbedder"),
         .plugin(

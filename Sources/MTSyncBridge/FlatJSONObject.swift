@@ -53,9 +53,10 @@ private struct Parser {
         while index < bytes.count, bytes[index] == 0x20 || bytes[index] == 0x09 || bytes[index] == 0x0A || bytes[index] == 0x0D { index += 1 }
     }
 
-    mutating func expect(_ byte: UInt8, _ what: String) throws(RecordDecodingError) {
+    // `what` is an autoclosure: the message is built only when the line is actually malformed.
+    mutating func expect(_ byte: UInt8, _ what: @autoclosure () -> String) throws(RecordDecodingError) {
         skipWhitespace()
-        guard index < bytes.count, bytes[index] == byte else { throw fail("expected \(what)") }
+        guard index < bytes.count, bytes[index] == byte else { throw fail("expected \(what())") }
         index += 1
     }
 

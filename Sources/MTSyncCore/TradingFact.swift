@@ -40,7 +40,8 @@ public struct FactIdentity: Sendable, Hashable {
 
     /// `live-mt5:123456` or `live-mt4:98765:close`.
     public var key: String {
-        leg.map { "\(server):\(ticket):\($0.rawValue)" } ?? "\(server):\(ticket)"
+        let base = server.rawValue + ":" + String(ticket)
+        return leg.map { base + ":" + $0.rawValue } ?? base
     }
 }
 
@@ -88,5 +89,5 @@ public struct TradingFact: Sendable, Hashable {
     public var contentHash: String { FactHasher.contentHash(of: self) }
 
     /// `server:identity:revision`, the key the ingest drops repeats by.
-    public var idempotencyKey: String { "\(identity.key):\(revision)" }
+    public var idempotencyKey: String { identity.key + ":" + String(revision) }
 }

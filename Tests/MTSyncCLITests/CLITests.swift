@@ -22,7 +22,7 @@ struct CLI {
         var description: String { "MTSYNC_BIN does not name a built mtsync: run the tests with scripts/test, which builds it and exports the path" }
     }
 
-    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
+    static func run(_ arguments: [String], environment: [String: String] = [:], stdinFile: URL? = nil) throws -> Result {
         let process = Process()
         process.executableURL = try binary()
         process.arguments = arguments
@@ -33,6 +33,7 @@ struct CLI {
         let stdout = Pipe(), stderr = Pipe()
         process.standardOutput = stdout
         process.standardError = stderr
+        if let stdinFile { process.standardInput = try FileHandle(forReadingFrom: stdinFile) }
         try process.run()
         let out = stdout.fileHandleForReading.readDataToEndOfFile()
         let err = stderr.fileHandleForReading.readDataToEndOfFile()

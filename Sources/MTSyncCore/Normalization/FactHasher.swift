@@ -8,50 +8,45 @@ import Crypto
 /// model must not change the text of facts that lack it (append it only when present), or every stored fact
 /// would look changed after an upgrade.
 enum FactHasher {
-    static func canonicalText(of fact: TradingFact) -> String {
-        var text = ""
-        text.reserveCapacity(320)
-        func line(_ name: String, _ value: String?) {
-            text += name
-            text += "="
-            if let value { text += value }
-            text += "\n"
-        }
-        line("server", fact.identity.server.rawValue)
-        line("platform", fact.platform.rawValue)
-        line("ticket", String(fact.identity.ticket))
-        line("leg", fact.identity.leg?.rawValue)
-        line("login", String(fact.login))
-        line("kind", fact.kind.rawValue)
-        line("raw_action", String(fact.rawAction))
-        line("side", fact.side?.rawValue)
-        line("entry", fact.entry?.rawValue)
-        line("time_utc_ms", String(fact.timeUTCMilliseconds))
-        line("server_time_ms", String(fact.serverTimeMilliseconds))
-        line("zone", fact.zone)
-        line("symbol", fact.symbol)
-        line("symbol_canonical", fact.symbolCanonical)
-        line("asset_class", fact.assetClass?.rawValue)
-        line("contract_size", fact.contractSize?.description)
-        line("lots", fact.lots.description)
-        line("price", fact.price?.description)
-        line("profit", fact.profit.description)
-        line("swap", fact.swap.description)
-        line("commission", fact.commission.description)
-        line("fee", fact.fee.description)
-        line("taxes", fact.taxes.description)
-        line("net", fact.net.description)
-        line("technical", fact.technical ? "true" : "false")
-        line("currency", fact.currency)
-        line("order", fact.order.map { String($0) })
-        line("position", fact.position.map { String($0) })
-        line("reason", fact.reason.map { String($0) })
-        line("comment", fact.comment)
-        return text
+    /// The canonical text as UTF-8 bytes, written straight into one buffer (no intermediate strings: hashing
+    /// runs once per fact on the hot path).
+    static func canonicalBytes(of fact: TradingFact) -> [UInt8] {
+        var text = CanonicalText()
+        text.line("server", fact.identity.server.rawValue)
+        text.line("platform", fact.platform.rawValue)
+        text.line("ticket", fact.identity.ticket)
+        text.line("leg", fact.identity.leg?.rawValue)
+        text.line("login", fact.login)
+        text.line("kind", fact.kind.rawValue)
+        text.line("raw_action", fact.rawAction)
+        text.line("side", fact.side?.rawValue)
+        text.line("entry", fact.entry?.rawValue)
+        text.line("time_utc_ms", fact.timeUTCMilliseconds)
+        text.line("server_time_ms", fact.serverTimeMilliseconds)
+        text.line("zone", fact.zone)
+        text.line("symbol", fact.symbol)
+        text.line("symbol_canonical", fact.symbolCanonical)
+        text.line("asset_class", fact.assetClass?.rawValue)
+        text.line("contract_size", fact.contractSize)
+        text.line("lots", fact.lots)
+        text.line("price", fact.price)
+        text.line("profit", fact.profit)
+        text.line("swap", fact.swap)
+        text.line("commission", fact.commission)
+        text.line("fee", fact.fee)
+        text.line("taxes", fact.taxes)
+        text.line("net", fact.net)
+        text.line("technical", fact.technical ? "true" : "false")
+        text.line("currency", fact.currency)
+        text.line("order", fact.order)
+        text.line("position", fact.position)
+        text.line("reason", fact.reason)
+        text.line("comment", fact.comment)
+        return text.bytes
     }
 
     static func contentHash(of fact: TradingFact) -> String {
-        let digest = SHA256.hash(data: Array(canonicalText(of: fact).utf8))
+        let digest = SHA256.hash(data: canonicalBytes(of: fact))
         let hex = Array("0123456789abcdef".utf8)
         var out = [UInt8]()
         out.reserveCapacity(64)
@@ -60,5 +55,44 @@ enum FactHasher {
             out.append(hex[Int(byte & 0x0F)])
         }
         return String(decoding: out, as: UTF8.self)
+    }
+}
+
+/// `name=value\n` lines; an absent value is written as nothing after `=`.
+private struct CanonicalText {
+    var bytes: [UInt8] = []
+
+    init() { bytes.reserveCapacity(512) }
+
+    mutating func name(_ name: StaticString) {
+        name.withUTF8Buffer { bytes.append(contentsOf: $0) }
+        bytes.append(UInt8(ascii: "="))
+    }
+
+    mutating func line(_ name: StaticString, _ value: String?) {
+        self.name(name)
+        if var value { value.withUTF8 { bytes.append(contentsOf: $0) } }
+        bytes.append(UInt8(ascii: "\n"))
+    }
+
+    mutating func line(_ name: StaticString, _ value: ExactDecimal?) {
+        self.name(name)
+        value?.write(into: &bytes)
+        bytes.append(UInt8(ascii: "\n"))
+    }
+
+    mutating func line(_ name: StaticString, _ value: (some BinaryInteger)?) {
+        self.name(name)
+        if let value {
+            if value < 0 { bytes.append(UInt8(ascii: "-")) }
+            var magnitude = UInt64(value.magnitude)
+            let start = bytes.count
+            repeat {
+                bytes.append(UInt8(ascii: "0") + UInt8(magnitude % 10))
+                magnitude /= 10
+            } while magnitude > 0
+            bytes[start...].reverse()
+        }
+        bytes.append(UInt8(ascii: "\n"))
     }
 }

@@ -186,8 +186,7 @@ public struct Normalizer: Sendable {
         }
         let utc = settings.zone.utcMilliseconds(fromServerMilliseconds: serverTime, policy: settings.ambiguousTime).utcMilliseconds
         let symbol = rawSymbol.flatMap { $0.isEmpty ? nil : $0 }
-        let canonical = symbol.flatMap { settings.symbols.canonical($0) }
-        let info = canonical.flatMap { settings.symbols.info(forCanonical: $0) }
+        let (canonical, info) = symbol.map { settings.symbols.resolve($0) } ?? (nil, nil)
         let contractSize = (dealContractSize.flatMap { $0.isZero ? nil : $0 }) ?? info?.contractSize
         return TradingFact(
             identity: identity, platform: settings.platform, login: login, kind: kind, rawAction: rawAction,
@@ -268,9 +267,14 @@ enum Field {
 
     /// Digits only (no sign, no point, no exponent, no spaces); nil when not or when over UInt64.
     static func parseUnsigned(_ text: some StringProtocol) -> UInt64? {
+        if let value = text.utf8.withContiguousStorageIfAvailable({ parseUnsigned(utf8: $0) }) { return value }
+        return parseUnsigned(utf8: Array(text.utf8))
+    }
+
+    static func parseUnsigned(utf8: some Collection<UInt8>) -> UInt64? {
         var value: UInt64 = 0
         var sawDigit = false
-        for byte in text.utf8 {
+        for byte in utf8 {
             guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
             sawDigit = true
             let (times10, overflow1) = value.multipliedReportingOverflow(by: 10)

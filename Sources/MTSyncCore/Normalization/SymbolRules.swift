@@ -1,3 +1,5 @@
+import Synchronization
+
 /// What kind of instrument a symbol is.
 public enum AssetClass: String, Sendable, Hashable, Codable, CaseIterable {
     case fx, metal, index, energy, crypto, stock, commodity, bond, other
@@ -24,12 +26,15 @@ public struct SymbolInfo: Sendable, Hashable, Codable {
 /// (a share CFD ending in M or C), so an unknown name is kept, upper-cased, as its own canonical symbol.
 public struct SymbolRules: Sendable {
     /// Broker name → canonical name (e.g. `GOLD.x` → `XAUUSD`), consulted first.
-    public var explicitMap: [String: String]
+    public let explicitMap: [String: String]
     /// Decorations a broker adds, compared upper-cased, longest first.
-    public var prefixes: [String]
-    public var suffixes: [String]
+    public let prefixes: [String]
+    public let suffixes: [String]
     /// Canonical symbol → info; defaults plus server overrides.
-    public var table: [String: SymbolInfo]
+    public let table: [String: SymbolInfo]
+    /// A server trades a few hundred symbols but millions of deals: each raw name is resolved once.
+    /// (The rules are immutable, so the cache can never go stale.)
+    private let cache = ResolvedSymbolCache()
 
     /// The decorations the default rule set strips from known base symbols.
     public static let defaultPrefixes = ["#", ".", "_"]
@@ -48,6 +53,15 @@ public struct SymbolRules: Sendable {
 
     /// The default rule set, used when a server configures none.
     public static let standard = SymbolRules()
+
+    /// Canonical symbol and its info for a broker's symbol name, memoized.
+    public func resolve(_ raw: String) -> (canonical: String?, info: SymbolInfo?) {
+        if let cached = cache.lookup(raw) { return cached }
+        let canonical = canonical(raw)
+        let resolved = (canonical, canonical.flatMap { info(forCanonical: $0) })
+        cache.store(raw, resolved)
+        return resolved
+    }
 
     public func info(forCanonical symbol: String) -> SymbolInfo? {
         table[symbol] ?? DefaultSymbolTable.currencyPair(symbol)
@@ -81,6 +95,23 @@ public struct SymbolRules: Sendable {
             if let mapped = explicitMap[rest] { return mapped }
         }
         return nil
+    }
+}
+
+/// Raw symbol → resolution, shared by copies of one `SymbolRules`. Bounded, so a stream of garbage names
+/// cannot grow it without limit (past the bound names are simply resolved each time).
+private final class ResolvedSymbolCache: Sendable {
+    static let capacity = 50_000
+    private let entries = Mutex<[String: (canonical: String?, info: SymbolInfo?)]>([:])
+
+    func lookup(_ raw: String) -> (canonical: String?, info: SymbolInfo?)? {
+        entries.withLock { $0[raw] }
+    }
+
+    func store(_ raw: String, _ resolved: (canonical: String?, info: SymbolInfo?)) {
+        entries.withLock { entries in
+            if entries.count < Self.capacity { entries[raw] = resolved }
+        }
     }
 }
 
