@@ -85,4 +85,19 @@ struct NormalizeCLITests {
         #expect(result.status == 78)
         #expect(result.stderr.contains("rules file"))
     }
+
+    @Test("the example files in docs/examples normalize as the README and the demo show")
+    func documentedExamples() throws {
+        let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appending(path: "../../docs/examples").standardizedFileURL
+        let result = try CLI.run(
+            ["normalize", "--platform", "mt5", "--server", "demo-mt5", "--zone", "ny-close", "--rules", examples.appending(path: "rules.json").path],
+            stdinFile: examples.appending(path: "mt5-deals.ndjson"))
+        #expect(result.status == 65, "one sample line is malformed on purpose")
+        let facts = Self.jsonLines(result.stdout)
+        #expect(facts.map { $0["idempotency_key"] as? String } == ["demo-mt5:700001:1", "demo-mt5:700002:1", "demo-mt5:700003:1", "demo-mt5:700004:1", "demo-mt5:700006:1"])
+        #expect(facts[1]["net"] as? String == "90.85")
+        #expect(facts[3]["technical"] as? Bool == true)
+        let summary = Self.jsonLines(result.stderr).last?["summary"] as? [String: Any]
+        #expect((summary?["skipped"] as? [String: Int])?["group_not_included"] == 1, "the demo account is filtered")
+    }
 }
