@@ -58,10 +58,12 @@ let package = Package(
             capability: .buildTool(),
             dependencies: ["MigrationEmbedder"]
         ),
-        .testTarget(name: "MTSyncCoreTests", dependencies: ["MTSyncCore"], exclude: ["Fixtures"]),
-        .testTarget(name: "MTSyncBridgeTests", dependencies: ["MTSyncBridge", "MTSyncCore"]),
-        .testTarget(name: "MTSyncStoreTests", dependencies: ["MTSyncStore", "MTSyncCore"]),
-        .testTarget(name: "MTSyncCLITests", dependencies: ["MTSyncStore"]),
+        // Shared by the test targets: throwaway databases on the test cluster, a seeded random generator.
+        .target(name: "MTSyncTestSupport", dependencies: ["MTSyncStore"], path: "Tests/MTSyncTestSupport"),
+        .testTarget(name: "MTSyncCoreTests", dependencies: ["MTSyncCore", "MTSyncTestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "MTSyncBridgeTests", dependencies: ["MTSyncBridge", "MTSyncCore", "MTSyncTestSupport"]),
+        .testTarget(name: "MTSyncStoreTests", dependencies: ["MTSyncStore", "MTSyncCore", "MTSyncTestSupport"]),
+        .testTarget(name: "MTSyncCLITests", dependencies: ["MTSyncStore", "MTSyncTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

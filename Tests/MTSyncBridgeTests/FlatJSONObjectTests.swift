@@ -1,5 +1,6 @@
 import MTSyncBridge
 import MTSyncCore
+import MTSyncTestSupport
 import Testing
 
 @Suite("Reading record lines")
@@ -49,7 +50,7 @@ struct FlatJSONObjectTests {
 
     @Test("fuzz: random and mutated lines never crash; each is a record or a typed error", arguments: 0..<8)
     func fuzz(seed: Int) {
-        var random = SplitMix(seed: UInt64(seed))
+        var random = SplitMix64(seed: UInt64(seed))
         let seedLine = Array(#"{"Deal":"700001","Login":1001,"Action":1,"Entry":1,"TimeMsc":1735725600250,"Symbol":"EURUSD.pro","VolumeExt":105000000,"Price":1.03512,"Profit":"123.45","ApiData":[{"AppID":1}],"Comment":"a\"b"}"#.utf8)
         let alphabet = Array(#"{}[]":,.-+eE0123456789\ untrfalsn"#.utf8) + [0x00, 0x0A, 0xFF, 0xC3]
         var parsed = 0
@@ -83,17 +84,5 @@ struct FlatJSONObjectTests {
         #expect(deal.deal == "5" && deal.login == "1001" && deal.volumeExt == "105000000")
         let trade = try RawRecordDecoder.mt4Trade(fromLine: Array(#"{"order":7,"login":5005,"cmd":6,"open_time":1735725600,"profit":-250.00}"#.utf8))
         #expect(trade.order == "7" && trade.cmd == "6" && trade.openTime == "1735725600" && trade.profit == "-250.00")
-    }
-}
-
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import MTSyncStore
+import MTSyncTestSupport
 import Testing
 
 /// Runs the built `mtsync` binary as a user or cron job would, and checks what it prints and its exit codes.
@@ -41,19 +42,9 @@ struct CLI {
         return Result(status: process.terminationStatus, stdout: String(decoding: out, as: UTF8.self), stderr: String(decoding: err, as: UTF8.self))
     }
 
+    /// A fresh empty database on the shared test cluster, as a URL for `--database-url`.
     static func freshDatabaseURL() async throws -> String {
-        guard let admin = ProcessInfo.processInfo.environment["MTSYNC_TEST_DATABASE_URL"] else {
-            throw MissingDatabase()
-        }
-        let name = "mtsync_cli_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
-        let connection = try await PostgresConnection.connect(PostgresConfiguration(connectionString: admin))
-        try await connection.execute(script: "CREATE DATABASE \(name)")
-        let slash = admin.lastIndex(of: "/")!
-        return admin[..<slash] + "/" + name
-    }
-
-    struct MissingDatabase: Error, CustomStringConvertible {
-        var description: String { "MTSYNC_TEST_DATABASE_URL is not set: run the tests with scripts/test, which starts a throwaway PostgreSQL" }
+        try await TestDatabase.create().url
     }
 }
 

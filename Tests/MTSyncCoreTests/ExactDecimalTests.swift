@@ -1,5 +1,6 @@
 import Foundation
 import MTSyncCore
+import MTSyncTestSupport
 import Testing
 
 @Suite("Exact decimals")
@@ -69,18 +70,5 @@ struct ExactDecimalTests {
         let data = try JSONEncoder().encode([value])
         #expect(String(decoding: data, as: UTF8.self) == #"["-1234.5678"]"#)
         #expect(try JSONDecoder().decode([ExactDecimal].self, from: data) == [value])
-    }
-}
-
-/// A small deterministic generator for property tests (SplitMix64), so failures reproduce by seed.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

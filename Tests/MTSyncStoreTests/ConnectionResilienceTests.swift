@@ -1,5 +1,6 @@
 import Foundation
 import MTSyncStore
+import MTSyncTestSupport
 import Testing
 
 @Suite("Connection loss and secrets")

@@ -1,5 +1,6 @@
 import Foundation
 import MTSyncStore
+import MTSyncTestSupport
 import Testing
 
 @Suite("Migrator against a real server")

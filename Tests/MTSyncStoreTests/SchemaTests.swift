@@ -1,6 +1,7 @@
 import Foundation
 import MTSyncCore
 import MTSyncStore
+import MTSyncTestSupport
 import Testing
 
 @Suite("The initial schema")

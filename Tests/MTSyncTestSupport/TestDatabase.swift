@@ -1,19 +1,18 @@
 import Foundation
 import MTSyncStore
-import Testing
 
 /// Why an integration test could not find its real components. Thrown (never skipped), so a run without
 /// PostgreSQL fails and says how to run it properly.
-struct MissingTestComponent: Error, CustomStringConvertible {
-    let variable: String
-    var description: String {
+public struct MissingTestComponent: Error, CustomStringConvertible {
+    public let variable: String
+    public var description: String {
         "\(variable) is not set: run the tests with scripts/test, which installs and starts a throwaway PostgreSQL "
             + "cluster and exports it (or set \(variable) to a superuser URL of a disposable server)"
     }
 }
 
-enum TestEnvironment {
-    static func require(_ variable: String) throws -> String {
+public enum TestEnvironment {
+    public static func require(_ variable: String) throws -> String {
         guard let value = ProcessInfo.processInfo.environment[variable], !value.isEmpty else {
             throw MissingTestComponent(variable: variable)
         }
@@ -21,26 +20,26 @@ enum TestEnvironment {
     }
 
     /// Superuser URL of the shared throwaway cluster.
-    static func adminURL() throws -> String { try require("MTSYNC_TEST_DATABASE_URL") }
+    public static func adminURL() throws -> String { try require("MTSYNC_TEST_DATABASE_URL") }
 }
 
 /// A fresh, empty database on the shared test cluster, one per test, so tests run in parallel without
 /// seeing each other's rows. The whole cluster is thrown away after the run.
-struct TestDatabase {
-    let name: String
-    let adminURL: String
+public struct TestDatabase {
+    public let name: String
+    public let adminURL: String
 
-    var configuration: PostgresConfiguration {
+    public var configuration: PostgresConfiguration {
         PostgresConfiguration(connectionString: adminURL, overrides: [("dbname", name)])
     }
 
     /// The database's own URL, for the CLI (`--database-url`).
-    var url: String {
+    public var url: String {
         guard let slash = adminURL.lastIndex(of: "/") else { return adminURL }
         return adminURL[..<slash] + "/" + name
     }
 
-    static func create(clusterURL: String? = nil) async throws -> TestDatabase {
+    public static func create(clusterURL: String? = nil) async throws -> TestDatabase {
         let adminURL = try clusterURL ?? TestEnvironment.adminURL()
         let name = "mtsync_test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
         let admin = try await PostgresConnection.connect(PostgresConfiguration(connectionString: adminURL))
@@ -49,12 +48,12 @@ struct TestDatabase {
         return TestDatabase(name: name, adminURL: adminURL)
     }
 
-    func connect() async throws -> PostgresConnection {
+    public func connect() async throws -> PostgresConnection {
         try await PostgresConnection.connect(configuration)
     }
 
     /// A connection to a database with the full embedded schema applied.
-    static func migrated() async throws -> (TestDatabase, PostgresConnection) {
+    public static func migrated() async throws -> (TestDatabase, PostgresConnection) {
         let database = try await create()
         let connection = try await database.connect()
         try await Migrator.embedded().migrate(on: connection)
