@@ -80,7 +80,7 @@ public struct PostgresConfiguration: Sendable, CustomStringConvertible {
         guard let options = PQconninfoParse(connectionString, &errorMessage) else {
             defer { if let errorMessage { PQfreemem(errorMessage) } }
             let message = errorMessage.map { String(cString: $0) } ?? "libpq could not parse the connection string"
-            return (nil, message.trimmingWhitespace())
+            return (nil, message.trimmingCharacters(in: .whitespacesAndNewlines))
         }
         defer { PQconninfoFree(options) }
         var values: [String: String] = [:]
@@ -90,14 +90,5 @@ public struct PostgresConfiguration: Sendable, CustomStringConvertible {
             option += 1
         }
         return (values, nil)
-    }
-}
-
-extension String {
-    func trimmingWhitespace() -> String {
-        var scalars = Substring(self)
-        while let last = scalars.last, last.isWhitespace { scalars.removeLast() }
-        while let first = scalars.first, first.isWhitespace { scalars.removeFirst() }
-        return String(scalars)
     }
 }

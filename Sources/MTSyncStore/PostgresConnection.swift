@@ -231,7 +231,7 @@ public actor PostgresConnection {
             func field(_ code: UInt8) -> String? {
                 PQresultErrorField(result, Int32(code)).map { String(cString: $0) }
             }
-            let primary = field(UInt8(ascii: "M")) ?? String(cString: PQresultErrorMessage(result)).trimmingWhitespace()
+            let primary = field(UInt8(ascii: "M")) ?? String(cString: PQresultErrorMessage(result)).trimmingCharacters(in: .whitespacesAndNewlines)
             throw PostgresError(
                 code: .statementFailed,
                 message: primary,
@@ -255,7 +255,7 @@ public actor PostgresConnection {
     }
 
     private static func errorMessage(of handle: OpaquePointer) -> String {
-        String(cString: PQerrorMessage(handle)).trimmingWhitespace()
+        String(cString: PQerrorMessage(handle)).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }
 

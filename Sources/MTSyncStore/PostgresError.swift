@@ -82,10 +82,11 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
     static func scrub(_ text: String, secrets: [String]) -> String {
         var scrubbed = text
         for secret in secrets where !secret.isEmpty {
-            scrubbed = scrubbed.replacingAll(secret, with: "***")
+            scrubbed = scrubbed.replacingOccurrences(of: secret, with: "***")
             // URLs carry the password percent-encoded; scrub that spelling too.
-            let encoded = secret.percentEncodedForURL
-            if encoded != secret { scrubbed = scrubbed.replacingAll(encoded, with: "***") }
+            if let encoded = secret.addingPercentEncoding(withAllowedCharacters: urlUnreserved), encoded != secret {
+                scrubbed = scrubbed.replacingOccurrences(of: encoded, with: "***")
+            }
         }
         return scrubbed
     }
@@ -99,34 +100,5 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
     }
 }
 
-extension String {
-    func replacingAll(_ target: String, with replacement: String) -> String {
-        guard !target.isEmpty else { return self }
-        var result = ""
-        var rest = Substring(self)
-        while let range = rest.range(of: target) {
-            result += rest[..<range.lowerBound]
-            result += replacement
-            rest = rest[range.upperBound...]
-        }
-        result += rest
-        return result
-    }
-
-    /// RFC 3986 percent-encoding of everything outside the unreserved set.
-    var percentEncodedForURL: String {
-        var encoded = ""
-        for byte in utf8 {
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
-                UInt8(ascii: "~"):
-                encoded.append(Character(Unicode.Scalar(byte)))
-            default:
-                let hex = Array("0123456789ABCDEF")
-                encoded += "%\(hex[Int(byte >> 4)])\(hex[Int(byte & 0xF)])"
-            }
-        }
-        return encoded
-    }
-}
+/// RFC 3986 unreserved characters: everything else in a URL's password is percent-encoded.
+private let urlUnreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")

@@ -53,7 +53,7 @@ public struct PostgresQuery: Sendable, Hashable, ExpressibleByStringInterpolatio
 
         /// A double-quoted SQL identifier, for names that cannot be parameters.
         public mutating func appendInterpolation(identifier: String) {
-            sql += "\"" + identifier.replacingAll("\"", with: "\"\"") + "\""
+            sql += "\"" + identifier.replacingOccurrences(of: "\"", with: "\"\"") + "\""
         }
     }
 }

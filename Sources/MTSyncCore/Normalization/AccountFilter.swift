@@ -1,3 +1,5 @@
+import Foundation
+
 /// What mtsync knows about a trading account from the bridge's accounts stream.
 public struct AccountInfo: Sendable, Hashable, Codable {
     /// MetaTrader group path, e.g. `real\forex\A` or `demoforex`.
@@ -34,7 +36,7 @@ public struct AccountFilter: Sendable, Hashable {
     public var unknownGroup: UnknownGroup
 
     public init(groupMasks: [String] = [], includeLogins: [ClosedRange<UInt64>] = [], excludeLogins: [ClosedRange<UInt64>] = [], unknownGroup: UnknownGroup = .include) {
-        let patterns = groupMasks.flatMap { $0.split(separator: ",") }.map { $0.trimmingSpacesSubstring() }.filter { !$0.isEmpty }
+        let patterns = groupMasks.flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         includeGroups = patterns.filter { !$0.hasPrefix("!") }.map { $0.lowercased() }
         excludeGroups = patterns.filter { $0.hasPrefix("!") }.map { String($0.dropFirst()).lowercased() }
         self.includeLogins = includeLogins
@@ -85,10 +87,6 @@ public struct AccountFilter: Sendable, Hashable {
         while m < mask.count, mask[m] == "*" { m += 1 }
         return m == mask.count
     }
-}
-
-extension Substring {
-    func trimmingSpacesSubstring() -> String { String(self).trimmingSpaces() }
 }
 
 /// Why a record produced no fact although it was well formed. Counted per reason, never quarantined.

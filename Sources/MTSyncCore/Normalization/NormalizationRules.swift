@@ -1,3 +1,5 @@
+import Foundation
+
 /// A server's normalization rules as an operator writes them (the `--rules` file of `mtsync normalize`, and
 /// the per-server section of the configuration file). Every part is optional; what is left out keeps the
 /// defaults. Keys are snake_case:
@@ -96,7 +98,7 @@ public struct NormalizationRules: Sendable, Codable, Equatable {
             for (name, info) in symbols.table ?? [:] { table[name.uppercased()] = info }
             var map = useDefaults ? SymbolRules.defaultAliases : [:]
             for (raw, canonical) in symbols.map ?? [:] {
-                guard !canonical.trimmingSpaces().isEmpty else { throw RulesError(path: "symbols.map.\(raw)", message: "the canonical symbol is empty") }
+                guard !canonical.trimmingCharacters(in: .whitespaces).isEmpty else { throw RulesError(path: "symbols.map.\(raw)", message: "the canonical symbol is empty") }
                 map[raw] = canonical.uppercased()
             }
             settings.symbols = SymbolRules(
@@ -134,7 +136,7 @@ public struct LoginSelector: Sendable, Codable, Equatable {
             return
         }
         let text = try container.decode(String.self)
-        let parts = text.split(separator: "-", omittingEmptySubsequences: false).map { $0.trimmingSpacesSubstring() }
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
         if parts.count == 1, let login = UInt64(parts[0]) {
             range = login...login
         } else if parts.count == 2, let low = UInt64(parts[0]), let high = UInt64(parts[1]), low <= high {

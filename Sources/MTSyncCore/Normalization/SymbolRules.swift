@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 
 /// What kind of instrument a symbol is.
@@ -73,7 +74,7 @@ public struct SymbolRules: Sendable {
 
     /// The canonical symbol for a broker's symbol name; nil for an empty name (balance operations).
     public func canonical(_ raw: String) -> String? {
-        let trimmed = raw.trimmingSpaces()
+        let trimmed = raw.trimmingCharacters(in: .whitespaces)
         guard !trimmed.isEmpty else { return nil }
         if let mapped = explicitMap[trimmed] { return mapped }
         let upper = trimmed.uppercased()
@@ -112,15 +113,6 @@ private final class ResolvedSymbolCache: Sendable {
         entries.withLock { entries in
             if entries.count < Self.capacity { entries[raw] = resolved }
         }
-    }
-}
-
-extension String {
-    func trimmingSpaces() -> String {
-        var scalars = Substring(self)
-        while scalars.first?.isWhitespace == true { scalars.removeFirst() }
-        while scalars.last?.isWhitespace == true { scalars.removeLast() }
-        return String(scalars)
     }
 }
 
