@@ -3,8 +3,11 @@
 // Sources (checked for this file):
 // - MT5 `IMTDeal::EnDealAction`, `EnDealEntry`, `EnDealReason`: MetaTrader 5 SDK header
 //   `Include/Bases/MT5APIDeal.h` (MetaQuotes, as mirrored publicly, e.g. github.com/ftxe/MetaTrader5SDK), and the
-//   same values in MetaQuotes' Manager API package for Python (`mt5manager` 5.0.6231 on PyPI). Summarized with
-//   citations in ../shared/research/metatrader-domain.md §1.2.
+//   same values in MetaQuotes' Manager API package for Python (`mt5manager` 5.0.6231 on PyPI) and in MetaQuotes'
+//   MT5 Web API PHP sample (`MTEnDealReason`: CLIENT 0 … SPLIT 18). Summarized with citations in
+//   ../shared/research/metatrader-domain.md §1.2.
+// - Technical reasons: the SDK's report example `CFastProfitDeals` excludes ROLLOVER, VMARGIN, TRANSFER, SYNC,
+//   SPLIT and CORPORATE_ACTION deals from position prices and volumes.
 // - MT4 `TradeRecord.cmd` (OP_*) and `reason` (TR_REASON_*): MetaTrader 4 Manager API header
 //   `MT4ManagerAPI.h` (research notes §2.2).
 //
