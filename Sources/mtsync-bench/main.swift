@@ -97,9 +97,17 @@ func benchmarkDecimal(_ count: Int) {
 func benchmarkDecode(_ count: Int) {
     let line = Array(#"{"Deal":"10000000123","Login":"123456","Order":"20000000123","PositionID":"30000000061","Action":"1","Entry":"1","Reason":"0","Time":"1735725600","TimeMsc":"1735725600123","Symbol":"EURUSD.pro","Volume":"10500","VolumeExt":"105000000","Price":"1.03512","Profit":"123.45","Storage":"-2.10","Commission":"-3.50","Fee":"0","ContractSize":"100000","Digits":"5","DigitsCurrency":"2","Comment":"EA #3","ExternalID":"","Flags":"0"}"#.utf8)
     print("decode: \(count) MT5 deal lines (\(line.count) bytes each) into raw records")
-    measure("FlatJSONObject → MT5DealRecord", count: count) {
+    measure("flat record line → MT5DealRecord", count: count) {
         var logins = 0
         for _ in 0..<count { logins &+= (try! RawRecordDecoder.mt5Deal(fromLine: line)).login!.utf8.count }
+        return logins
+    }
+    let envelope = Array(#"{"type":"deal","id":"r17","data":"#.utf8) + line + Array("}".utf8)
+    measure("protocol deal line → BridgeLine.deal", count: count) {
+        var logins = 0
+        for _ in 0..<count {
+            if case .deal(_, let deal) = try! BridgeLine.decode(envelope) { logins &+= deal.login!.utf8.count }
+        }
         return logins
     }
 }

@@ -1,7 +1,15 @@
+/// A raw MetaTrader record whose fields are set by their protocol names (or their index in `fieldNames`).
+public protocol RawFieldRecord: Sendable, Hashable {
+    init()
+    static var fieldNames: [String] { get }
+    static var fieldIndex: [String: Int] { get }
+    mutating func set(fieldAt index: Int, _ value: String?)
+}
+
 /// An MT5 deal as the bridge passes it through: MT5 Manager API / Web API field names (`IMTDeal`), each value
 /// kept as the text the bridge sent (a JSON number's literal digits, or a string's content), so that nothing
 /// is parsed through binary floating point and the normalizer can say exactly which field was malformed.
-public struct MT5DealRecord: Sendable, Hashable {
+public struct MT5DealRecord: RawFieldRecord {
     public var deal: String?
     public var login: String?
     public var order: String?
@@ -38,35 +46,44 @@ public struct MT5DealRecord: Sendable, Hashable {
         "DigitsCurrency", "RateProfit", "ExpertID", "Comment", "ExternalID", "Flags",
     ]
 
+    /// Field name → position in `fieldNames`, for decoders that set fields by index (one hash lookup instead
+    /// of comparing the name with every field in turn).
+    public static let fieldIndex: [String: Int] = Dictionary(uniqueKeysWithValues: fieldNames.enumerated().map { ($1, $0) })
+
     /// Sets a field by its Manager API name; other names (fields mtsync does not use) are ignored.
     public mutating func set(_ name: String, _ value: String?) {
-        switch name {
-        case "Deal": deal = value
-        case "Login": login = value
-        case "Order": order = value
-        case "PositionID": positionID = value
-        case "Action": action = value
-        case "Entry": entry = value
-        case "Reason": reason = value
-        case "Time": time = value
-        case "TimeMsc": timeMsc = value
-        case "Symbol": symbol = value
-        case "Volume": volume = value
-        case "VolumeExt": volumeExt = value
-        case "VolumeClosed": volumeClosed = value
-        case "Price": price = value
-        case "Profit": profit = value
-        case "Storage": storage = value
-        case "Commission": commission = value
-        case "Fee": fee = value
-        case "ContractSize": contractSize = value
-        case "Digits": digits = value
-        case "DigitsCurrency": digitsCurrency = value
-        case "RateProfit": rateProfit = value
-        case "ExpertID": expertID = value
-        case "Comment": comment = value
-        case "ExternalID": externalID = value
-        case "Flags": flags = value
+        if let index = Self.fieldIndex[name] { set(fieldAt: index, value) }
+    }
+
+    /// Sets the field at `index` in `fieldNames`.
+    public mutating func set(fieldAt index: Int, _ value: String?) {
+        switch index {
+        case 0: deal = value
+        case 1: login = value
+        case 2: order = value
+        case 3: positionID = value
+        case 4: action = value
+        case 5: entry = value
+        case 6: reason = value
+        case 7: time = value
+        case 8: timeMsc = value
+        case 9: symbol = value
+        case 10: volume = value
+        case 11: volumeExt = value
+        case 12: volumeClosed = value
+        case 13: price = value
+        case 14: profit = value
+        case 15: storage = value
+        case 16: commission = value
+        case 17: fee = value
+        case 18: contractSize = value
+        case 19: digits = value
+        case 20: digitsCurrency = value
+        case 21: rateProfit = value
+        case 22: expertID = value
+        case 23: comment = value
+        case 24: externalID = value
+        case 25: flags = value
         default: break
         }
     }
@@ -78,7 +95,7 @@ public struct MT5DealRecord: Sendable, Hashable {
 
 /// An MT4 trade record as the bridge passes it through: MT4 Manager API `TradeRecord` field names, values kept
 /// as sent (see `MT5DealRecord`). `state` and `reason` are both accepted; MT4 stores the reason in a `char`.
-public struct MT4TradeRecord: Sendable, Hashable {
+public struct MT4TradeRecord: RawFieldRecord {
     public var order: String?
     public var login: String?
     public var symbol: String?
@@ -109,29 +126,35 @@ public struct MT4TradeRecord: Sendable, Hashable {
         "comment", "state", "reason",
     ]
 
+    public static let fieldIndex: [String: Int] = Dictionary(uniqueKeysWithValues: fieldNames.enumerated().map { ($1, $0) })
+
     public mutating func set(_ name: String, _ value: String?) {
-        switch name {
-        case "order": order = value
-        case "login": login = value
-        case "symbol": symbol = value
-        case "digits": digits = value
-        case "cmd": cmd = value
-        case "volume": volume = value
-        case "open_time": openTime = value
-        case "close_time": closeTime = value
-        case "open_price": openPrice = value
-        case "close_price": closePrice = value
-        case "sl": sl = value
-        case "tp": tp = value
-        case "commission": commission = value
-        case "commission_agent": commissionAgent = value
-        case "storage": storage = value
-        case "profit": profit = value
-        case "taxes": taxes = value
-        case "magic": magic = value
-        case "comment": comment = value
-        case "state": state = value
-        case "reason": reason = value
+        if let index = Self.fieldIndex[name] { set(fieldAt: index, value) }
+    }
+
+    public mutating func set(fieldAt index: Int, _ value: String?) {
+        switch index {
+        case 0: order = value
+        case 1: login = value
+        case 2: symbol = value
+        case 3: digits = value
+        case 4: cmd = value
+        case 5: volume = value
+        case 6: openTime = value
+        case 7: closeTime = value
+        case 8: openPrice = value
+        case 9: closePrice = value
+        case 10: sl = value
+        case 11: tp = value
+        case 12: commission = value
+        case 13: commissionAgent = value
+        case 14: storage = value
+        case 15: profit = value
+        case 16: taxes = value
+        case 17: magic = value
+        case 18: comment = value
+        case 19: state = value
+        case 20: reason = value
         default: break
         }
     }
