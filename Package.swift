@@ -38,7 +38,7 @@ let package = Package(
             plugins: ["EmbedMigrations"]
         ),
         // The bridge protocol: record decoding now; the TCP client and CSV drop reader come with it.
-        .target(name: "MTSyncBridge", dependencies: ["MTSyncCore"]),
+        .target(name: "MTSyncBridge", dependencies: ["MTSyncCore", .product(name: "Crypto", package: "swift-crypto")]),
         // The `mtsync` command line.
         .executableTarget(
             name: "mtsync",
