@@ -17,6 +17,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         // SHA-256 for migration checksums now; HMAC and SigV4 in the bridge and ingest layers later.
         .package(url: "https://github.com/apple/swift-crypto", "3.12.0"..<"5.0.0"),
+        // TCP for the bridge protocol: the client and the reference simulator.
+        .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
     ],
     targets: [
         // libpq, the PostgreSQL client library: connection strings, PG* variables, sslmode, COPY.
@@ -39,6 +41,24 @@ let package = Package(
         ),
         // The bridge protocol: record decoding now; the TCP client and CSV drop reader come with it.
         .target(name: "MTSyncBridge", dependencies: ["MTSyncCore", .product(name: "Crypto", package: "swift-crypto")]),
+        // The bridge protocol over TCP (SwiftNIO): line framing and the authenticated client connection.
+        .target(
+            name: "MTSyncBridgeTransport",
+            dependencies: [
+                "MTSyncBridge", "MTSyncCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        // The reference bridge: a deterministic dataset and the server side of the protocol.
+        .target(
+            name: "MTBridgeSimulator",
+            dependencies: [
+                "MTSyncBridge", "MTSyncCore", "MTSyncBridgeTransport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         // The `mtsync` command line.
         .executableTarget(
             name: "mtsync",
@@ -62,6 +82,7 @@ let package = Package(
         .target(name: "MTSyncTestSupport", dependencies: ["MTSyncStore"], path: "Tests/MTSyncTestSupport"),
         .testTarget(name: "MTSyncCoreTests", dependencies: ["MTSyncCore", "MTSyncTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "MTSyncBridgeTests", dependencies: ["MTSyncBridge", "MTSyncCore", "MTSyncTestSupport"]),
+        .testTarget(name: "MTSyncBridgeTransportTests", dependencies: ["MTSyncBridgeTransport", "MTBridgeSimulator", "MTSyncBridge", "MTSyncCore"]),
         .testTarget(name: "MTSyncStoreTests", dependencies: ["MTSyncStore", "MTSyncCore", "MTSyncTestSupport"]),
         .testTarget(name: "MTSyncCLITests", dependencies: ["MTSyncStore", "MTSyncTestSupport"]),
     ],

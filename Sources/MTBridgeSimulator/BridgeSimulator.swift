@@ -1,0 +1,243 @@
+import MTSyncBridge
+import MTSyncBridgeTransport
+import MTSyncCore
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// Faults the simulator can inject, for tests of mtsync's error handling (bridge-protocol/README.md §5).
+public struct SimulatorFaults: Sendable, Hashable {
+    /// Close the connection abruptly after sending this many records on it.
+    public var dropConnectionAfterRecords: Int?
+    /// Send one line that is not JSON after this many records.
+    public var malformedLineAfterRecords: Int?
+    /// Send one line longer than the protocol allows after this many records.
+    public var oversizeLineAfterRecords: Int?
+    /// Wait this long before answering each request (a slow Manager API).
+    public var delayPerRequest: Duration?
+    /// Answer with `error` `mt_unavailable` (retryable) to this many requests first.
+    public var unavailableRequests: Int
+
+    public init(dropConnectionAfterRecords: Int? = nil, malformedLineAfterRecords: Int? = nil, oversizeLineAfterRecords: Int? = nil, delayPerRequest: Duration? = nil, unavailableRequests: Int = 0) {
+        self.dropConnectionAfterRecords = dropConnectionAfterRecords
+        self.malformedLineAfterRecords = malformedLineAfterRecords
+        self.oversizeLineAfterRecords = oversizeLineAfterRecords
+        self.delayPerRequest = delayPerRequest
+        self.unavailableRequests = unavailableRequests
+    }
+
+    public static let none = SimulatorFaults()
+}
+
+/// mtbridge-sim: the reference bridge. Serves a `SimulatedDataset` over the protocol, exactly as a broker's
+/// bridge must (handshake, `server.info`, `deals` paging, errors), with fault knobs for tests.
+public struct BridgeSimulator: Sendable {
+    public let dataset: SimulatedDataset
+    public let key: BridgeKey
+    public let faults: SimulatorFaults
+    public let zoneRule: String
+
+    public init(dataset: SimulatedDataset, key: BridgeKey, faults: SimulatorFaults = .none, zoneRule: String = "ny-close") {
+        self.dataset = dataset
+        self.key = key
+        self.faults = faults
+        self.zoneRule = zoneRule
+    }
+
+    /// Listens on `host:port` (port 0: any free port), calls `onListening` with the port, and serves
+    /// connections until the task is cancelled.
+    public func run(host: String = "127.0.0.1", port: Int = 0, onListening: @Sendable (Int) -> Void = { _ in }) async throws {
+        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .bind(host: host, port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineFrameDecoder()))
+                    return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+        onListening(server.channel.localAddress?.port ?? port)
+        let counters = FaultCounters()
+        try await withThrowingDiscardingTaskGroup { group in
+            try await server.executeThenClose { connections in
+                for try await connection in connections {
+                    group.addTask {
+                        // One misbehaving connection must never stop the server.
+                        try? await serve(connection, counters: counters)
+                    }
+                }
+            }
+        }
+    }
+
+    private func serve(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>, counters: FaultCounters) async throws {
+        try await connection.executeThenClose { inbound, outbound in
+            var writer = LineWriter(outbound: outbound)
+            var lines = inbound.makeAsyncIterator()
+            var generator = SystemRandomNumberGenerator()
+            let nonce = BridgeKey.makeNonce(using: &generator)
+            try await writer.send(["type": "hello", "protocol": "mtbridge", "versions": [.integer(1)], "bridge": "mtbridge-sim/1", "nonce": .string(nonce), "time_ms": .integer(BridgeConnection.utcNowMilliseconds())])
+            try await writer.flush()
+
+            // Handshake (§2).
+            guard let authLine = try await lines.next() else { return }
+            guard case .message(let auth)? = try? BridgeLine.decode(authLine.readableBytesView), auth["type"] == "auth" else {
+                try await writer.error(id: nil, code: "auth_required", retryable: false, message: "authenticate first")
+                return
+            }
+            let clientNonce = auth["client_nonce"]?.text ?? ""
+            let time = auth["time_ms"]?.text.flatMap { Int64($0) } ?? 0
+            guard auth["key_id"]?.text == key.id, abs(time - BridgeConnection.utcNowMilliseconds()) <= 300_000,
+                key.isValidAuth(mac: auth["mac"]?.text ?? "", nonce: nonce, clientNonce: clientNonce, timeMilliseconds: time)
+            else {
+                try await writer.error(id: nil, code: "auth_failed", retryable: false, message: "authentication failed")
+                return
+            }
+            try await writer.send(["type": "welcome", "version": .integer(1), "server_id": .string(dataset.configuration.serverID), "platform": "mt5",
+                                   "capabilities": ["deals"], "mac": .string(key.welcomeMAC(nonce: nonce, clientNonce: clientNonce))])
+            try await writer.flush()
+
+            var recordsSent = 0
+            while let line = try await lines.next() {
+                guard case .message(let request)? = try? BridgeLine.decode(line.readableBytesView), let type = request["type"]?.text else {
+                    try await writer.error(id: nil, code: "bad_request", retryable: false, message: "not a valid message")
+                    continue
+                }
+                let id = request["id"]?.text ?? ""
+                if type == "ping" {
+                    try await writer.send(["type": "pong", "id": .string(id)])
+                    try await writer.flush()
+                    continue
+                }
+                guard type == "request" else {
+                    try await writer.error(id: id, code: "bad_request", retryable: false, message: "expected a request")
+                    continue
+                }
+                if let delay = faults.delayPerRequest { try await Task.sleep(for: delay) }
+                if counters.takeUnavailable(limit: faults.unavailableRequests) {
+                    try await writer.error(id: id, code: "mt_unavailable", retryable: true, message: "manager API: no connection (simulated)")
+                    continue
+                }
+                switch request["method"]?.text {
+                case "server.info":
+                    try await writer.send(["type": "server_info", "id": .string(id), "data": [
+                        "server_id": .string(dataset.configuration.serverID), "platform": "mt5", "bridge": "mtbridge-sim/1",
+                        "time_zone": ["rule": .string(zoneRule), "utc_offset_minutes": .integer(120), "dst": true],
+                        "server_time_ms": .integer(BridgeConnection.utcNowMilliseconds()), "utc_time_ms": .integer(BridgeConnection.utcNowMilliseconds()),
+                        "capabilities": ["deals"],
+                    ]])
+                    try await writer.send(["type": "end", "id": .string(id), "count": .integer(1), "more": false, "next": .null])
+                    try await writer.flush()
+                case "deals":
+                    let params = request["params"] ?? [:]
+                    guard let from = params["from_ms"]?.text.flatMap({ Int64($0) }), let to = params["to_ms"]?.text.flatMap({ Int64($0) }), from < to else {
+                        try await writer.error(id: id, code: "bad_request", retryable: false, message: "deals needs integer from_ms < to_ms")
+                        continue
+                    }
+                    let limit = params["limit"]?.text.flatMap { Int($0) } ?? 1000
+                    guard (1...10_000).contains(limit) else {
+                        try await writer.error(id: id, code: "bad_request", retryable: false, message: "limit must be 1 to 10000")
+                        continue
+                    }
+                    var after: (Int64, UInt64)?
+                    if let position = params["after"], position != .null {
+                        guard let time = position["time_msc"]?.text.flatMap({ Int64($0) }), let deal = position["deal"]?.text.flatMap({ UInt64($0) }) else {
+                            try await writer.error(id: id, code: "bad_request", retryable: false, message: "after needs time_msc and deal")
+                            continue
+                        }
+                        after = (time, deal)
+                    }
+                    let page = dataset.deals(fromMilliseconds: from, toMilliseconds: to, after: after, limit: limit)
+                    for deal in page.records {
+                        if recordsSent == faults.dropConnectionAfterRecords { try await writer.flush(); return }
+                        if recordsSent == faults.malformedLineAfterRecords, counters.takeOnce(\.malformedSent) { writer.raw(Array("this is not json".utf8)) }
+                        if recordsSent == faults.oversizeLineAfterRecords, counters.takeOnce(\.oversizeSent) {
+                            writer.raw([UInt8](repeating: UInt8(ascii: "x"), count: LineFrameDecoder.protocolMaximum + 10))
+                        }
+                        writer.record(type: "deal", id: id, data: deal)
+                        recordsSent += 1
+                        if writer.pendingBytes > 256 * 1024 { try await writer.flush() }
+                    }
+                    let next: JSONValue = page.records.last.map { ["time_msc": .number($0.timeMsc!), "deal": .string($0.deal!)] } ?? .null
+                    try await writer.send(["type": "end", "id": .string(id), "count": .integer(page.records.count), "more": .bool(page.more), "next": page.more ? next : .null])
+                    try await writer.flush()
+                default:
+                    try await writer.error(id: id, code: "unknown_method", retryable: false, message: "method \(request["method"]?.text ?? "?") is not served by this bridge")
+                }
+            }
+        }
+    }
+}
+
+/// Faults that fire once per simulator (not per connection), so a reconnecting client gets past them.
+final class FaultCounters: Sendable {
+    struct State {
+        var unavailableAnswered = 0
+        var malformedSent = false
+        var oversizeSent = false
+    }
+
+    private let state = Mutex(State())
+
+    func takeUnavailable(limit: Int) -> Bool {
+        state.withLock { state in
+            guard state.unavailableAnswered < limit else { return false }
+            state.unavailableAnswered += 1
+            return true
+        }
+    }
+
+    func takeOnce(_ flag: WritableKeyPath<State, Bool>) -> Bool {
+        state.withLock { state in
+            guard !state[keyPath: flag] else { return false }
+            state[keyPath: flag] = true
+            return true
+        }
+    }
+}
+
+/// Buffers outgoing lines and writes them in large chunks.
+struct LineWriter {
+    let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
+    private var buffer = ByteBuffer()
+
+    init(outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>) {
+        self.outbound = outbound
+        buffer.reserveCapacity(300 * 1024)
+    }
+
+    var pendingBytes: Int { buffer.readableBytes }
+
+    mutating func raw(_ line: [UInt8]) {
+        buffer.writeBytes(line)
+        buffer.writeInteger(UInt8(ascii: "\n"))
+    }
+
+    mutating func send(_ message: JSONValue) async throws {
+        raw(message.serialized())
+    }
+
+    mutating func record(type: String, id: String, data deal: MT5DealRecord) {
+        var fields: [(String, JSONValue)] = []
+        let values: [String?] = [deal.deal, deal.login, deal.order, deal.positionID, deal.action, deal.entry, deal.reason, deal.time, deal.timeMsc,
+                                 deal.symbol, deal.volume, deal.volumeExt, nil, deal.price, deal.profit, deal.storage, deal.commission, deal.fee,
+                                 deal.contractSize, deal.digits, deal.digitsCurrency, nil, nil, deal.comment, deal.externalID, nil]
+        for (name, value) in zip(MT5DealRecord.fieldNames, values) {
+            guard let value else { continue }
+            // Tickets, logins and money go as strings (as the MT5 Web API sends them); small enums as numbers.
+            let isSmallNumber = ["Action", "Entry", "Reason", "Digits", "DigitsCurrency"].contains(name)
+            fields.append((name, isSmallNumber ? .number(value) : .string(value)))
+        }
+        raw(JSONValue.object([("type", .string(type)), ("id", .string(id)), ("data", .object(fields))]).serialized())
+    }
+
+    mutating func error(id: String?, code: String, retryable: Bool, message: String) async throws {
+        try await send(["type": "error", "id": id.map { .string($0) } ?? .null, "code": .string(code), "retryable": .bool(retryable), "message": .string(message)])
+        try await flush()
+    }
+
+    mutating func flush() async throws {
+        guard buffer.readableBytes > 0 else { return }
+        try await outbound.write(buffer)
+        buffer.clear()
+    }
+}

@@ -1,0 +1,248 @@
+import MTSyncBridge
+import MTSyncCore
+
+/// A deterministic synthetic MT5 deal history, generated day by day from a seed, so any range can be served
+/// without holding the whole history in memory and every run sees the same data.
+///
+/// It has what real histories have and mtsync must get right: positions opened and closed (some partially, some
+/// closed by an opposite position: OUT_BY), balance, credit and bonus operations, technical rollover deals, real
+/// and demo logins, symbols with broker suffixes, deals sharing a millisecond, tickets above 2^32, and deals at
+/// every hour of the day (so the DST-switch hours of `ny-close` servers are covered when the range spans them).
+public struct SimulatedDataset: Sendable {
+    public struct Configuration: Sendable, Hashable {
+        public var seed: UInt64
+        public var serverID: String
+        /// First day, as days since 1970 in server time.
+        public var firstDay: Int64
+        public var days: Int
+        public var dealsPerDay: Int
+        public var logins: Int
+
+        public init(seed: UInt64 = 1, serverID: String = "sim-mt5", firstDay: Int64 = 20_089 /* 2025-01-01 */, days: Int = 7, dealsPerDay: Int = 200, logins: Int = 20) {
+            self.seed = seed
+            self.serverID = serverID
+            self.firstDay = firstDay
+            self.days = days
+            self.dealsPerDay = dealsPerDay
+            self.logins = logins
+        }
+    }
+
+    public let configuration: Configuration
+    public static let firstLogin: UInt64 = 100_001
+    static let ticketBase: UInt64 = 5_000_000_000
+    static let millisecondsPerDay: Int64 = 86_400_000
+    static let symbols = ["EURUSD.pro", "GBPUSD", "USDJPY.raw", "XAUUSDm", "US30.cash", "#BTCUSD", "EURJPY-ECN", "AAPL.m"]
+
+    public init(_ configuration: Configuration) {
+        self.configuration = configuration
+    }
+
+    /// Logins from `firstLogin`; every fifth is a demo account.
+    public var accounts: [(login: UInt64, group: String, currency: String)] {
+        (0..<configuration.logins).map { index in
+            let login = Self.firstLogin + UInt64(index)
+            return (login, index % 5 == 4 ? "demo\\forex" : "real\\group\(index % 3)", index % 7 == 6 ? "EUR" : "USD")
+        }
+    }
+
+    /// The range the dataset covers, server time in milliseconds, half-open.
+    public var range: Range<Int64> {
+        configuration.firstDay * Self.millisecondsPerDay..<(configuration.firstDay + Int64(configuration.days)) * Self.millisecondsPerDay
+    }
+
+    /// One day's deals in `(TimeMsc, Deal)` order.
+    public func deals(onDay day: Int64) -> [MT5DealRecord] {
+        guard day >= configuration.firstDay, day < configuration.firstDay + Int64(configuration.days) else { return [] }
+        var random = SimulationRandom(seed: configuration.seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(bitPattern: day))
+        let dayStart = day * Self.millisecondsPerDay
+        var drafts: [Draft] = []
+        drafts.reserveCapacity(configuration.dealsPerDay + 4)
+        var positionNumber: UInt64 = 0
+        while drafts.count < configuration.dealsPerDay {
+            let login = Self.firstLogin + random.next(below: UInt64(configuration.logins))
+            let roll = random.next(below: 100)
+            let time = dayStart + Int64(random.next(below: UInt64(Self.millisecondsPerDay - 7_200_000)))
+            positionNumber += 1
+            let position = Self.ticketBase + UInt64(day) * 10_000_000 + positionNumber
+            if roll < 6 {
+                // Money operation: deposit (balance), credit or bonus.
+                let action: UInt32 = roll < 4 ? 2 : (roll == 4 ? 3 : 6)
+                let cents = Int64(random.next(below: 500_000)) + 1_000
+                drafts.append(Draft(login: login, time: time, action: action, entry: 0, reason: 2, position: 0, symbol: "", volumeExt: 0,
+                                    price: "0", profitCents: roll == 5 && random.next(below: 2) == 0 ? -cents : cents, storageCents: 0, commissionCents: 0, feeCents: 0,
+                                    comment: action == 2 ? "Deposit #\(positionNumber)" : "promo"))
+                continue
+            }
+            let symbol = Self.symbols[Int(random.next(below: UInt64(Self.symbols.count)))]
+            let volumeExt = (1 + random.next(below: 200)) * 1_000_000  // 0.01 … 2.00 lots
+            let buy = random.next(below: 2) == 0
+            let price = Self.price(for: symbol, random: &random)
+            let commission = -Int64(volumeExt / 1_000_000) * 3
+            let open = Draft(login: login, time: time, action: buy ? 0 : 1, entry: 0, reason: 0, position: position, symbol: symbol, volumeExt: volumeExt,
+                             price: price, profitCents: 0, storageCents: 0, commissionCents: commission, feeCents: 0, comment: "")
+            drafts.append(open)
+            let closeTime = time + 1 + Int64(random.next(below: 7_000_000))
+            let profit = Int64(random.next(below: 40_000)) - 20_000
+            if roll < 12, volumeExt >= 2_000_000 {
+                // Partial close: two OUT deals share the position.
+                let first = volumeExt / 2
+                drafts.append(open.closing(at: closeTime, volumeExt: first, profitCents: profit / 2, reason: 4, entry: 1))
+                drafts.append(open.closing(at: closeTime + 1 + Int64(random.next(below: 100_000)), volumeExt: volumeExt - first, profitCents: profit - profit / 2, reason: 3, entry: 1))
+            } else if roll < 15 {
+                // Closed by an opposite position.
+                drafts.append(open.closing(at: closeTime, volumeExt: volumeExt, profitCents: profit, reason: 0, entry: 3))
+            } else {
+                drafts.append(open.closing(at: closeTime, volumeExt: volumeExt, profitCents: profit, reason: roll < 20 ? 6 : 0, entry: 1))
+            }
+            if roll == 99, drafts.count >= 2 {
+                // Two deals in the same millisecond: paging must not lose either.
+                drafts[drafts.count - 1].time = drafts[drafts.count - 2].time
+            }
+        }
+        drafts.sort { ($0.time, $0.sequence) < ($1.time, $1.sequence) }
+        return drafts.enumerated().map { offset, draft in
+            draft.record(ticket: Self.ticketBase + UInt64(day) * 10_000_000 + 5_000_000 + UInt64(offset))
+        }
+    }
+
+    /// Deals with `from <= TimeMsc < to` after the `(TimeMsc, Deal)` position, at most `limit`, and whether more
+    /// remain.
+    public func deals(fromMilliseconds from: Int64, toMilliseconds to: Int64, after: (timeMsc: Int64, deal: UInt64)?, limit: Int) -> (records: [MT5DealRecord], more: Bool) {
+        var page: [MT5DealRecord] = []
+        var day = Swift.max(from, range.lowerBound) / Self.millisecondsPerDay
+        if let after { day = Swift.max(day, after.timeMsc / Self.millisecondsPerDay) }
+        while day * Self.millisecondsPerDay < Swift.min(to, range.upperBound) {
+            for deal in deals(onDay: day) {
+                let time = Int64(deal.timeMsc!)!, ticket = UInt64(deal.deal!)!
+                guard time >= from, time < to else { continue }
+                if let after, (time, ticket) <= (after.timeMsc, after.deal) { continue }
+                if page.count == limit { return (page, true) }
+                page.append(deal)
+            }
+            day += 1
+        }
+        return (page, false)
+    }
+
+    /// What the whole dataset holds per login: the figures mtsync's store must reproduce exactly.
+    public func groundTruth() -> [UInt64: LoginTruth] {
+        var truth: [UInt64: LoginTruth] = [:]
+        for day in configuration.firstDay..<configuration.firstDay + Int64(configuration.days) {
+            for deal in deals(onDay: day) {
+                let login = UInt64(deal.login!)!
+                var entry = truth[login, default: LoginTruth()]
+                entry.deals += 1
+                entry.volumeExt += UInt64(deal.volumeExt!)!
+                entry.netCents += Self.cents(deal.profit) + Self.cents(deal.storage) + Self.cents(deal.commission) + Self.cents(deal.fee)
+                truth[login] = entry
+            }
+        }
+        return truth
+    }
+
+    public struct LoginTruth: Sendable, Hashable, Codable {
+        public var deals = 0
+        /// Sum of `VolumeExt` (lots × 10^8).
+        public var volumeExt: UInt64 = 0
+        /// Sum of profit, swap, commission and fee, in cents.
+        public var netCents: Int64 = 0
+    }
+
+    static func cents(_ text: String?) -> Int64 {
+        guard let text, let value = ExactDecimal(parsing: text), let scaled = value.multiplied(by: ExactDecimal(100)) else { return 0 }
+        return Int64(scaled.description) ?? 0
+    }
+
+    static func price(for symbol: String, random: inout SimulationRandom) -> String {
+        let base: (whole: UInt64, digits: Int) = switch symbol {
+        case let name where name.hasPrefix("XAU"): (2600, 2)
+        case let name where name.contains("JPY"): (150, 3)
+        case let name where name.contains("US30"): (42_000, 1)
+        case let name where name.contains("BTC"): (95_000, 2)
+        case let name where name.hasPrefix("AAPL"): (230, 2)
+        default: (1, 5)
+        }
+        let scale = UInt64([1, 10, 100, 1000, 10_000, 100_000][base.digits])
+        let units = base.whole * scale + random.next(below: scale * (base.whole > 1 ? 10 : 1) / 2 + 1)
+        return ExactDecimal(Int128(units), scale: UInt8(base.digits))!.description
+    }
+}
+
+/// A deal before its ticket is known (tickets follow time order, as a real server's do).
+struct Draft {
+    var login: UInt64
+    var time: Int64
+    var action: UInt32
+    var entry: UInt32
+    var reason: UInt32
+    var position: UInt64
+    var symbol: String
+    var volumeExt: UInt64
+    var price: String
+    var profitCents: Int64
+    var storageCents: Int64
+    var commissionCents: Int64
+    var feeCents: Int64
+    var comment: String
+    var sequence: UInt64 = 0
+
+    func closing(at time: Int64, volumeExt: UInt64, profitCents: Int64, reason: UInt32, entry: UInt32) -> Draft {
+        var close = self
+        close.time = time
+        close.action = action == 0 ? 1 : 0
+        close.entry = entry
+        close.reason = reason
+        close.volumeExt = volumeExt
+        close.profitCents = profitCents
+        close.storageCents = reason == 6 ? -Int64(volumeExt / 1_000_000) : 0
+        close.feeCents = entry == 3 ? -5 : 0
+        close.sequence = 1
+        return close
+    }
+
+    func record(ticket: UInt64) -> MT5DealRecord {
+        func money(_ cents: Int64) -> String { ExactDecimal(Int128(cents), scale: 2)!.description }
+        var deal = MT5DealRecord()
+        deal.deal = String(ticket)
+        deal.login = String(login)
+        deal.order = action <= 1 ? String(ticket + 1_000_000) : "0"
+        deal.positionID = String(position)
+        deal.action = String(action)
+        deal.entry = String(entry)
+        deal.reason = String(reason)
+        deal.time = String(time / 1000)
+        deal.timeMsc = String(time)
+        deal.symbol = symbol
+        deal.volume = String(volumeExt / 10_000)
+        deal.volumeExt = String(volumeExt)
+        deal.price = price
+        deal.profit = money(profitCents)
+        deal.storage = money(storageCents)
+        deal.commission = money(commissionCents)
+        deal.fee = money(feeCents)
+        deal.contractSize = symbol.isEmpty ? "0" : (symbol.hasPrefix("XAU") ? "100" : "100000")
+        deal.digits = "5"
+        deal.digitsCurrency = "2"
+        deal.comment = comment
+        deal.externalID = ""
+        return deal
+    }
+}
+
+/// SplitMix64: small, fast and deterministic across platforms (the simulator's data must not depend on the
+/// standard library's random generator).
+struct SimulationRandom {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    mutating func next(below bound: UInt64) -> UInt64 { bound == 0 ? 0 : next() % bound }
+}

@@ -1,0 +1,221 @@
+import MTSyncBridge
+import MTSyncCore
+import NIOCore
+import NIOPosix
+
+/// Where a bridge listens and how to authenticate to it.
+public struct BridgeEndpoint: Sendable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+    public var key: BridgeKey
+    public var connectTimeout: Duration
+    /// Longest silence tolerated during a response (bridges send `progress` every 15 s while working).
+    public var readTimeout: Duration
+
+    public init(host: String, port: Int, key: BridgeKey, connectTimeout: Duration = .seconds(10), readTimeout: Duration = .seconds(60)) {
+        self.host = host
+        self.port = port
+        self.key = key
+        self.connectTimeout = connectTimeout
+        self.readTimeout = readTimeout
+    }
+
+    public var description: String { "\(host):\(port) (key \(key.id))" }
+}
+
+/// Why talking to a bridge failed, with what to do: `retryable` failures (connection refused or dropped,
+/// timeouts, the bridge's retryable errors) are worth another attempt later; the others need a person
+/// (wrong key, unsupported version, a protocol violation).
+public struct BridgeClientError: Error, Sendable, CustomStringConvertible {
+    public let endpoint: String
+    public let retryable: Bool
+    public let reason: String
+    /// The protocol error behind it, when there is one.
+    public let protocolError: BridgeProtocolError?
+
+    public var description: String { "bridge \(endpoint): \(reason)\(retryable ? " (will retry)" : "")" }
+}
+
+/// One page of MT5 deals and the position after it.
+public struct DealsPage: Sendable {
+    public let records: [MT5DealRecord]
+    public let more: Bool
+    /// `(TimeMsc, Deal)` of the last record: where the next page starts.
+    public let next: (timeMsc: Int64, deal: UInt64)?
+}
+
+/// An authenticated conversation with one bridge over TCP. Use it inside `BridgeConnection.withConnection`,
+/// which connects, authenticates, runs the body and closes, whatever happens.
+public struct BridgeConnection: ~Copyable {
+    private var lines: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator
+    private let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
+    private var session: BridgeClientSession
+    private var nextRequestNumber = 0
+    public let endpoint: BridgeEndpoint
+    public private(set) var welcome: BridgeMessage.Welcome?
+
+    /// Connects to `endpoint`, authenticates, runs `body`, closes the connection.
+    public static func withConnection<Result: Sendable>(
+        to endpoint: BridgeEndpoint,
+        on group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        _ body: (inout BridgeConnection) async throws -> Result
+    ) async throws -> Result {
+        let readTimeout = TimeAmount.nanoseconds(Int64(endpoint.readTimeout.components.seconds) * 1_000_000_000 + endpoint.readTimeout.components.attoseconds / 1_000_000_000)
+        let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+        do {
+            channel = try await ClientBootstrap(group: group)
+                .connectTimeout(.seconds(Int64(endpoint.connectTimeout.components.seconds)))
+                .connect(host: endpoint.host, port: endpoint.port) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: readTimeout))
+                        try channel.pipeline.syncOperations.addHandler(CloseOnReadIdle())
+                        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineFrameDecoder()))
+                        return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    }
+                }
+        } catch {
+            throw BridgeClientError(endpoint: endpoint.description, retryable: true, reason: "cannot connect: \(error)", protocolError: nil)
+        }
+        return try await channel.executeThenClose { inbound, outbound in
+            var connection = BridgeConnection(lines: inbound.makeAsyncIterator(), outbound: outbound, session: BridgeClientSession(key: endpoint.key), endpoint: endpoint)
+            try await connection.authenticate()
+            return try await body(&connection)
+        }
+    }
+
+    private init(lines: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator, outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, session: BridgeClientSession, endpoint: BridgeEndpoint) {
+        self.lines = lines
+        self.outbound = outbound
+        self.session = session
+        self.endpoint = endpoint
+    }
+
+    private mutating func authenticate() async throws {
+        var generator = SystemRandomNumberGenerator()
+        let clientNonce = BridgeKey.makeNonce(using: &generator)
+        while welcome == nil {
+            let message = try await receive()
+            switch try deliver(message, clientNonce: clientNonce) {
+            case .send(let line): try await send(line)
+            case .ready(let info): welcome = info
+            default: break
+            }
+        }
+    }
+
+    /// `server.info`: the bridge's own description (platform, zone rule, clocks, capabilities).
+    public mutating func serverInfo() async throws -> JSONValue {
+        var info: JSONValue?
+        try await perform(method: "server.info", params: [:]) { event in
+            if case .record("server_info", let data) = event { info = data }
+        }
+        guard let info else { throw failure(retryable: true, "server.info returned no record") }
+        return info
+    }
+
+    /// One page of MT5 deals with `from <= TimeMsc < to` (server time), after `after`, at most `limit`.
+    public mutating func dealsPage(fromMilliseconds from: Int64, toMilliseconds to: Int64, after: (timeMsc: Int64, deal: UInt64)?, limit: Int) async throws -> DealsPage {
+        var params: [(String, JSONValue)] = [("from_ms", .integer(from)), ("to_ms", .integer(to))]
+        if let after { params.append(("after", ["time_msc": .integer(after.timeMsc), "deal": .string(String(after.deal))])) }
+        params.append(("limit", .integer(limit)))
+        var records: [MT5DealRecord] = []
+        records.reserveCapacity(limit)
+        let end = try await perform(method: "deals", params: .object(params)) { event in
+            if case .deal(let deal) = event { records.append(deal) }
+        }
+        var next: (Int64, UInt64)?
+        if let position = end.next {
+            guard let time = position["time_msc"]?.text.flatMap({ Int64($0) }), let deal = position["deal"]?.text.flatMap({ UInt64($0) }) else {
+                throw failure(retryable: true, "the end of a deals page has an invalid next position")
+            }
+            next = (time, deal)
+        }
+        return DealsPage(records: records, more: end.more, next: next)
+    }
+
+    /// Sends a request and feeds each record to `onRecord` until its `end`.
+    @discardableResult
+    private mutating func perform(method: String, params: JSONValue, _ onRecord: (BridgeClientSession.Event) throws -> Void) async throws -> BridgeMessage.End {
+        nextRequestNumber += 1
+        let line: [UInt8]
+        do {
+            line = try session.request(id: "r\(nextRequestNumber)", method: method, params: params)
+        } catch {
+            throw failure(error)
+        }
+        try await send(line)
+        while true {
+            let event = try deliver(try await receive(), clientNonce: "")
+            switch event {
+            case .finished(let end): return end
+            case .progress, .pong: continue
+            default: try onRecord(event)
+            }
+        }
+    }
+
+    private mutating func deliver(_ message: BridgeMessage, clientNonce: String) throws -> BridgeClientSession.Event {
+        do {
+            return try session.receive(message, clientNonce: clientNonce, nowMilliseconds: Self.utcNowMilliseconds())
+        } catch {
+            throw failure(error)
+        }
+    }
+
+    private mutating func receive() async throws -> BridgeMessage {
+        let line: ByteBuffer?
+        do {
+            line = try await lines.next()
+        } catch let error as LineFrameDecoder.LineTooLong {
+            throw failure(BridgeProtocolError(code: .lineTooLong, retryable: true, message: error.description))
+        } catch {
+            throw failure(retryable: true, "connection failed: \(error)")
+        }
+        guard let line else { throw failure(retryable: true, "the bridge closed the connection (or sent nothing for \(endpoint.readTimeout))") }
+        do {
+            return try BridgeMessage(line: line.readableBytesView)
+        } catch {
+            throw failure(error)
+        }
+    }
+
+    private func send(_ line: [UInt8]) async throws {
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(line.count + 1)
+        buffer.writeBytes(line)
+        buffer.writeInteger(UInt8(ascii: "\n"))
+        do {
+            try await outbound.write(buffer)
+        } catch {
+            throw failure(retryable: true, "cannot send: \(error)")
+        }
+    }
+
+    private func failure(_ error: BridgeProtocolError) -> BridgeClientError {
+        BridgeClientError(endpoint: endpoint.description, retryable: error.retryable, reason: error.description, protocolError: error)
+    }
+
+    private func failure(retryable: Bool, _ reason: String) -> BridgeClientError {
+        BridgeClientError(endpoint: endpoint.description, retryable: retryable, reason: reason, protocolError: nil)
+    }
+
+    /// Wall-clock UTC now, for the handshake's `time_ms`.
+    public static func utcNowMilliseconds() -> Int64 {
+        var time = timespec()
+        clock_gettime(CLOCK_REALTIME, &time)
+        return Int64(time.tv_sec) * 1000 + Int64(time.tv_nsec) / 1_000_000
+    }
+}
+
+/// Closes the channel when nothing was read for the read timeout, which ends the inbound stream.
+final class CloseOnReadIdle: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
+            context.close(promise: nil)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+}
