@@ -12,6 +12,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "mtsync", targets: ["mtsync"]),
+        .executable(name: "mtbridge-sim", targets: ["mtbridge-sim"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -68,6 +69,11 @@ let package = Package(
                 "MTSyncStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
+        ),
+        // The reference bridge as a program: mtbridge-sim --help
+        .executableTarget(
+            name: "mtbridge-sim",
+            dependencies: ["MTBridgeSimulator", "MTSyncBridge", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // Benchmarks of the hot paths (not tests): swift run -c release mtsync-bench
         .executableTarget(name: "mtsync-bench", dependencies: ["MTSyncCore", "MTSyncBridge"]),

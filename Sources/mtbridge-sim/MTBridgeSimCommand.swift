@@ -1,0 +1,77 @@
+import ArgumentParser
+import Foundation
+import MTBridgeSimulator
+import MTSyncBridge
+
+/// mtbridge-sim: the reference export bridge, serving a deterministic synthetic MT5 history over the mtbridge
+/// protocol (bridge-protocol/README.md), with fault knobs for tests.
+@main
+struct MTBridgeSimCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mtbridge-sim",
+        abstract: "Serve a deterministic synthetic MT5 deal history over the mtbridge protocol (for demos and tests)."
+    )
+
+    @Option(help: "Address to listen on.") var host = "127.0.0.1"
+    @Option(help: "Port to listen on (0: any free port; the chosen port is printed).") var port = 7465
+    @Option(help: "Seed of the synthetic dataset.") var seed: UInt64 = 1
+    @Option(name: .customLong("server-id"), help: "Server id the bridge announces.") var serverID = "sim-mt5"
+    @Option(help: "First day of the history, YYYY-MM-DD (server time).") var from = "2025-01-01"
+    @Option(help: "Number of days of history.") var days = 7
+    @Option(name: .customLong("deals-per-day"), help: "Deals per day (about).") var dealsPerDay = 200
+    @Option(help: "Number of trading logins (every fifth is a demo account).") var logins = 20
+    @Option(name: .customLong("key-id"), help: "Key id clients authenticate with.") var keyID = "mtsync-1"
+    @Option(name: .customLong("key-file"), help: "File holding the shared key as hex (at least 64 hex digits). Default: $MTBRIDGE_KEY.") var keyFile: String?
+    @Option(name: .customLong("drop-after"), help: "Fault: close each connection after this many records.") var dropAfter: Int?
+    @Option(name: .customLong("malformed-after"), help: "Fault: send one non-JSON line after this many records.") var malformedAfter: Int?
+    @Option(name: .customLong("oversize-after"), help: "Fault: send one line over 1 MiB after this many records.") var oversizeAfter: Int?
+    @Option(name: .customLong("delay-ms"), help: "Fault: wait this long before answering each request.") var delayMilliseconds: Int?
+    @Option(name: .customLong("unavailable"), help: "Fault: answer this many requests with mt_unavailable first.") var unavailable = 0
+    @Flag(name: .customLong("ground-truth"), help: "Print the dataset's per-login counts, volume and net as JSON, then exit.") var groundTruth = false
+
+    func run() async throws {
+        let parts = from.split(separator: "-").compactMap { Int($0) }
+        guard parts.count == 3, let firstDay = Self.daysSince1970(year: parts[0], month: parts[1], day: parts[2]) else {
+            throw ValidationError("--from must be YYYY-MM-DD")
+        }
+        let dataset = SimulatedDataset(.init(seed: seed, serverID: serverID, firstDay: firstDay, days: days, dealsPerDay: dealsPerDay, logins: logins))
+        if groundTruth {
+            let truth = dataset.groundTruth().sorted { $0.key < $1.key }.map { login, figures in
+                ["login": String(login), "deals": String(figures.deals), "volume_ext": String(figures.volumeExt), "net_cents": String(figures.netCents)]
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+            FileHandle.standardOutput.write(try encoder.encode(truth) + Data("\n".utf8))
+            return
+        }
+        let hex: String
+        if let keyFile {
+            hex = try String(contentsOfFile: keyFile, encoding: .utf8)
+        } else if let fromEnvironment = ProcessInfo.processInfo.environment["MTBRIDGE_KEY"] {
+            hex = fromEnvironment
+        } else {
+            throw ValidationError("give the shared key with --key-file FILE or the MTBRIDGE_KEY environment variable (never on the command line)")
+        }
+        let key = try BridgeKey(id: keyID, hex: hex)
+        let faults = SimulatorFaults(
+            dropConnectionAfterRecords: dropAfter, malformedLineAfterRecords: malformedAfter, oversizeLineAfterRecords: oversizeAfter,
+            delayPerRequest: delayMilliseconds.map { .milliseconds($0) }, unavailableRequests: unavailable)
+        let simulator = BridgeSimulator(dataset: dataset, key: key, faults: faults)
+        try await simulator.run(host: host, port: port) { port in
+            // Written unbuffered: scripts wait for this line to learn the port.
+            FileHandle.standardOutput.write(Data("mtbridge-sim listening on \(host):\(port) — server \(serverID), \(days) days from \(from), ~\(dealsPerDay) deals/day, key id \(keyID)\n".utf8))
+        }
+    }
+
+    /// Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's days-from-civil).
+    static func daysSince1970(year: Int, month: Int, day: Int) -> Int64? {
+        guard (1...12).contains(month), (1...31).contains(day) else { return nil }
+        let y = Int64(month <= 2 ? year - 1 : year)
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yearOfEra = y - era * 400
+        let monthPrime = Int64(month > 2 ? month - 3 : month + 9)
+        let dayOfYear = (153 * monthPrime + 2) / 5 + Int64(day) - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468
+    }
+}
