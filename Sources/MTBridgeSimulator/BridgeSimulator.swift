@@ -36,6 +36,9 @@ public struct BridgeSimulator: Sendable {
     public let key: BridgeKey
     public let faults: SimulatorFaults
     public let zoneRule: String
+    private let generationBox = FaultCounters()
+
+    public static let capabilities: [String] = ["deals", "accounts", "symbols", "digest", "changes"]
 
     public init(dataset: SimulatedDataset, key: BridgeKey, faults: SimulatorFaults = .none, zoneRule: String = "ny-close") {
         self.dataset = dataset
@@ -43,6 +46,13 @@ public struct BridgeSimulator: Sendable {
         self.faults = faults
         self.zoneRule = zoneRule
     }
+
+    /// The dataset generation served now (0: original; 1: with edits, deletions and late deals).
+    public var generation: Int { generationBox.generation }
+
+    /// Moves the served history to `generation` (tests and `--mutate-after`): what a dealer's edits and late
+    /// postings look like to mtsync.
+    public func setGeneration(_ generation: Int) { generationBox.setGeneration(generation) }
 
     /// Listens on `host:port` (port 0: any free port), calls `onListening` with the port, and serves
     /// connections until the task is cancelled.
@@ -93,7 +103,7 @@ public struct BridgeSimulator: Sendable {
                 return
             }
             try await writer.send(["type": "welcome", "version": .integer(1), "server_id": .string(dataset.configuration.serverID), "platform": "mt5",
-                                   "capabilities": ["deals"], "mac": .string(key.welcomeMAC(nonce: nonce, clientNonce: clientNonce))])
+                                   "capabilities": .array(Self.capabilities.map { .string($0) }), "mac": .string(key.welcomeMAC(nonce: nonce, clientNonce: clientNonce))])
             try await writer.flush()
 
             var recordsSent = 0
@@ -123,7 +133,7 @@ public struct BridgeSimulator: Sendable {
                         "server_id": .string(dataset.configuration.serverID), "platform": "mt5", "bridge": "mtbridge-sim/1",
                         "time_zone": ["rule": .string(zoneRule), "utc_offset_minutes": .integer(120), "dst": true],
                         "server_time_ms": .integer(BridgeConnection.utcNowMilliseconds()), "utc_time_ms": .integer(BridgeConnection.utcNowMilliseconds()),
-                        "capabilities": ["deals"],
+                        "capabilities": .array(Self.capabilities.map { .string($0) }),
                     ]])
                     try await writer.send(["type": "end", "id": .string(id), "count": .integer(1), "more": false, "next": .null])
                     try await writer.flush()
@@ -146,7 +156,7 @@ public struct BridgeSimulator: Sendable {
                         }
                         after = (time, deal)
                     }
-                    let page = dataset.deals(fromMilliseconds: from, toMilliseconds: to, after: after, limit: limit)
+                    let page = dataset.deals(fromMilliseconds: from, toMilliseconds: to, after: after, limit: limit, generation: generationBox.generation)
                     for deal in page.records {
                         if recordsSent == faults.dropConnectionAfterRecords { try await writer.flush(); return }
                         if recordsSent == faults.malformedLineAfterRecords, counters.takeOnce(\.malformedSent) { writer.raw(Array("this is not json".utf8)) }
@@ -160,6 +170,69 @@ public struct BridgeSimulator: Sendable {
                     let next: JSONValue = page.records.last.map { ["time_msc": .number($0.timeMsc!), "deal": .string($0.deal!)] } ?? .null
                     try await writer.send(["type": "end", "id": .string(id), "count": .integer(page.records.count), "more": .bool(page.more), "next": page.more ? next : .null])
                     try await writer.flush()
+                case "accounts":
+                    let params = request["params"] ?? [:]
+                    let after = params["after"]?.text.flatMap { UInt64($0) } ?? 0
+                    let limit = params["limit"]?.text.flatMap { Int($0) } ?? 1000
+                    let accounts = dataset.accounts.filter { $0.login > after }
+                    let page = accounts.prefix(limit)
+                    for account in page {
+                        try await writer.send(["type": "account", "id": .string(id), "data": [
+                            "login": .string(String(account.login)), "group": .string(account.group), "currency": .string(account.currency),
+                            "leverage": .integer(100), "client_id": .string("C-\(account.login)"), "updated_ms": .integer(dataset.range.lowerBound),
+                        ]])
+                    }
+                    let more = accounts.count > page.count
+                    try await writer.send(["type": "end", "id": .string(id), "count": .integer(page.count), "more": .bool(more),
+                                           "next": more ? ["login": .string(String(page.last!.login))] : .null])
+                    try await writer.flush()
+                case "symbols":
+                    let symbols = SimulatedDataset.symbols
+                    for symbol in symbols {
+                        try await writer.send(["type": "symbol", "id": .string(id), "data": [
+                            "symbol": .string(symbol), "path": .string("Sim\\\(symbol)"), "contract_size": .string(symbol.hasPrefix("XAU") ? "100" : "100000"),
+                            "digits": .integer(5), "calc_mode": .integer(0),
+                        ]])
+                    }
+                    try await writer.send(["type": "end", "id": .string(id), "count": .integer(symbols.count), "more": false, "next": .null])
+                    try await writer.flush()
+                case "changes":
+                    let params = request["params"] ?? [:]
+                    let since = params["since"]?.text.flatMap { Int64($0) } ?? 0
+                    let limit = params["limit"]?.text.flatMap { Int($0) } ?? 1000
+                    let changes = generationBox.generation > 0 ? dataset.changes().filter { $0.seq > since } : []
+                    let page = changes.prefix(limit)
+                    for change in page {
+                        writer.raw(JSONValue.object([("type", "change"), ("id", .string(id)), ("data", .object([
+                            ("seq", .integer(change.seq)), ("op", .string(change.op)), ("record", LineWriter.dealObject(change.record)),
+                        ]))]).serialized())
+                    }
+                    let more = changes.count > page.count
+                    try await writer.send(["type": "end", "id": .string(id), "count": .integer(page.count), "more": .bool(more),
+                                           "next": page.last.map { ["seq": .integer($0.seq)] } ?? .null])
+                    try await writer.flush()
+                case "digest":
+                    let params = request["params"] ?? [:]
+                    guard let from = params["from_ms"]?.text.flatMap({ Int64($0) }), let to = params["to_ms"]?.text.flatMap({ Int64($0) }),
+                        let bucket = params["bucket_ms"]?.text.flatMap({ Int64($0) }), bucket == 3_600_000 || bucket == 86_400_000,
+                        from < to, from % bucket == 0, to % bucket == 0
+                    else {
+                        try await writer.error(id: id, code: "bad_request", retryable: false, message: "digest needs from_ms < to_ms, multiples of bucket_ms (3600000 or 86400000)")
+                        continue
+                    }
+                    guard (to - from) / bucket <= 744 else {
+                        try await writer.error(id: id, code: "range_too_large", retryable: false, message: "at most 744 buckets per request")
+                        continue
+                    }
+                    let buckets = dataset.digest(fromMilliseconds: from, toMilliseconds: to, bucketMilliseconds: bucket, generation: generationBox.generation)
+                    for bucket in buckets {
+                        try await writer.send(["type": "bucket", "id": .string(id), "data": [
+                            "from_ms": .integer(bucket.from), "to_ms": .integer(bucket.to), "count": .integer(bucket.count),
+                            "volume": .string(String(bucket.volume)), "checksum": .string(bucket.checksum.description),
+                        ]])
+                    }
+                    try await writer.send(["type": "end", "id": .string(id), "count": .integer(buckets.count), "more": false, "next": .null])
+                    try await writer.flush()
                 default:
                     try await writer.error(id: id, code: "unknown_method", retryable: false, message: "method \(request["method"]?.text ?? "?") is not served by this bridge")
                 }
@@ -171,12 +244,17 @@ public struct BridgeSimulator: Sendable {
 /// Faults that fire once per simulator (not per connection), so a reconnecting client gets past them.
 final class FaultCounters: Sendable {
     struct State {
+        var generation = 0
         var unavailableAnswered = 0
         var malformedSent = false
         var oversizeSent = false
     }
 
     private let state = Mutex(State())
+
+    var generation: Int { state.withLock { $0.generation } }
+
+    func setGeneration(_ generation: Int) { state.withLock { $0.generation = generation } }
 
     func takeUnavailable(limit: Int) -> Bool {
         state.withLock { state in
@@ -217,6 +295,10 @@ struct LineWriter {
     }
 
     mutating func record(type: String, id: String, data deal: MT5DealRecord) {
+        raw(JSONValue.object([("type", .string(type)), ("id", .string(id)), ("data", Self.dealObject(deal))]).serialized())
+    }
+
+    static func dealObject(_ deal: MT5DealRecord) -> JSONValue {
         var fields: [(String, JSONValue)] = []
         let values: [String?] = [deal.deal, deal.login, deal.order, deal.positionID, deal.action, deal.entry, deal.reason, deal.time, deal.timeMsc,
                                  deal.symbol, deal.volume, deal.volumeExt, nil, deal.price, deal.profit, deal.storage, deal.commission, deal.fee,
@@ -227,7 +309,7 @@ struct LineWriter {
             let isSmallNumber = ["Action", "Entry", "Reason", "Digits", "DigitsCurrency"].contains(name)
             fields.append((name, isSmallNumber ? .number(value) : .string(value)))
         }
-        raw(JSONValue.object([("type", .string(type)), ("id", .string(id)), ("data", .object(fields))]).serialized())
+        return .object(fields)
     }
 
     mutating func error(id: String?, code: String, retryable: Bool, message: String) async throws {

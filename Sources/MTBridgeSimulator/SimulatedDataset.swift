@@ -32,7 +32,7 @@ public struct SimulatedDataset: Sendable {
     public static let firstLogin: UInt64 = 100_001
     static let ticketBase: UInt64 = 5_000_000_000
     static let millisecondsPerDay: Int64 = 86_400_000
-    static let symbols = ["EURUSD.pro", "GBPUSD", "USDJPY.raw", "XAUUSDm", "US30.cash", "#BTCUSD", "EURJPY-ECN", "AAPL.m"]
+    public static let symbols = ["EURUSD.pro", "GBPUSD", "USDJPY.raw", "XAUUSDm", "US30.cash", "#BTCUSD", "EURJPY-ECN", "AAPL.m"]
 
     public init(_ configuration: Configuration) {
         self.configuration = configuration
@@ -51,8 +51,58 @@ public struct SimulatedDataset: Sendable {
         configuration.firstDay * Self.millisecondsPerDay..<(configuration.firstDay + Int64(configuration.days)) * Self.millisecondsPerDay
     }
 
-    /// One day's deals in `(TimeMsc, Deal)` order.
-    public func deals(onDay day: Int64) -> [MT5DealRecord] {
+    /// One day's deals in `(TimeMsc, Deal)` order, as the server holds them at `generation`: generation 0 is
+    /// the original history; from generation 1 on, some deals were edited by a dealer (new profit and comment),
+    /// some deleted, and some late deals were posted with an older time (see `mutations(onDay:)`).
+    public func deals(onDay day: Int64, generation: Int = 0) -> [MT5DealRecord] {
+        let original = originalDeals(onDay: day)
+        guard generation > 0 else { return original }
+        let mutations = mutations(onDay: day, original: original)
+        var result: [MT5DealRecord] = []
+        result.reserveCapacity(original.count + mutations.late.count)
+        for deal in original {
+            let ticket = UInt64(deal.deal!)!
+            if mutations.deleted.contains(ticket) { continue }
+            result.append(mutations.updated[ticket] ?? deal)
+        }
+        result += mutations.late
+        result.sort { (Int64($0.timeMsc!)!, UInt64($0.deal!)!) < (Int64($1.timeMsc!)!, UInt64($1.deal!)!) }
+        return result
+    }
+
+    /// What changes between generation 0 and 1 on a day: about 2 % of deals edited, 1 % deleted, and 1 % more
+    /// deals posted late (higher tickets, older times inside the day).
+    public func mutations(onDay day: Int64, original: [MT5DealRecord]? = nil) -> (updated: [UInt64: MT5DealRecord], deleted: Set<UInt64>, late: [MT5DealRecord]) {
+        let original = original ?? originalDeals(onDay: day)
+        var random = SimulationRandom(seed: configuration.seed ^ 0xA5A5_5A5A_DEAD_BEEF &+ UInt64(bitPattern: day))
+        var updated: [UInt64: MT5DealRecord] = [:]
+        var deleted: Set<UInt64> = []
+        for deal in original {
+            let roll = random.next(below: 100)
+            let ticket = UInt64(deal.deal!)!
+            if roll < 2 {
+                var edited = deal
+                edited.profit = ExactDecimal(parsing: deal.profit ?? "0")!.adding(ExactDecimal(1))!.description
+                edited.comment = "edited by dealer"
+                updated[ticket] = edited
+            } else if roll < 3 {
+                deleted.insert(ticket)
+            }
+        }
+        var late: [MT5DealRecord] = []
+        let lateCount = Swift.max(1, original.count / 100)
+        for index in 0..<lateCount {
+            let login = Self.firstLogin + random.next(below: UInt64(configuration.logins))
+            let time = day * Self.millisecondsPerDay + Int64(random.next(below: UInt64(Self.millisecondsPerDay)))
+            let draft = Draft(login: login, time: time, action: 2, entry: 0, reason: 2, position: 0, symbol: "", volumeExt: 0, price: "0",
+                              profitCents: Int64(random.next(below: 100_000)) + 100, storageCents: 0, commissionCents: 0, feeCents: 0,
+                              comment: "late correction #\(index)")
+            late.append(draft.record(ticket: Self.ticketBase + UInt64(day) * 10_000_000 + 9_000_000 + UInt64(index)))
+        }
+        return (updated, deleted, late)
+    }
+
+    private func originalDeals(onDay day: Int64) -> [MT5DealRecord] {
         guard day >= configuration.firstDay, day < configuration.firstDay + Int64(configuration.days) else { return [] }
         var random = SimulationRandom(seed: configuration.seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(bitPattern: day))
         let dayStart = day * Self.millisecondsPerDay
@@ -108,12 +158,12 @@ public struct SimulatedDataset: Sendable {
 
     /// Deals with `from <= TimeMsc < to` after the `(TimeMsc, Deal)` position, at most `limit`, and whether more
     /// remain.
-    public func deals(fromMilliseconds from: Int64, toMilliseconds to: Int64, after: (timeMsc: Int64, deal: UInt64)?, limit: Int) -> (records: [MT5DealRecord], more: Bool) {
+    public func deals(fromMilliseconds from: Int64, toMilliseconds to: Int64, after: (timeMsc: Int64, deal: UInt64)?, limit: Int, generation: Int = 0) -> (records: [MT5DealRecord], more: Bool) {
         var page: [MT5DealRecord] = []
         var day = Swift.max(from, range.lowerBound) / Self.millisecondsPerDay
         if let after { day = Swift.max(day, after.timeMsc / Self.millisecondsPerDay) }
         while day * Self.millisecondsPerDay < Swift.min(to, range.upperBound) {
-            for deal in deals(onDay: day) {
+            for deal in deals(onDay: day, generation: generation) {
                 let time = Int64(deal.timeMsc!)!, ticket = UInt64(deal.deal!)!
                 guard time >= from, time < to else { continue }
                 if let after, (time, ticket) <= (after.timeMsc, after.deal) { continue }
@@ -126,10 +176,10 @@ public struct SimulatedDataset: Sendable {
     }
 
     /// What the whole dataset holds per login: the figures mtsync's store must reproduce exactly.
-    public func groundTruth() -> [UInt64: LoginTruth] {
+    public func groundTruth(generation: Int = 0) -> [UInt64: LoginTruth] {
         var truth: [UInt64: LoginTruth] = [:]
         for day in configuration.firstDay..<configuration.firstDay + Int64(configuration.days) {
-            for deal in deals(onDay: day) {
+            for deal in deals(onDay: day, generation: generation) {
                 let login = UInt64(deal.login!)!
                 var entry = truth[login, default: LoginTruth()]
                 entry.deals += 1
@@ -147,6 +197,52 @@ public struct SimulatedDataset: Sendable {
         public var volumeExt: UInt64 = 0
         /// Sum of profit, swap, commission and fee, in cents.
         public var netCents: Int64 = 0
+    }
+
+    /// Edits and deletions of generation 1 in order, numbered from 1: what the `changes` method serves.
+    public func changes() -> [(seq: Int64, op: String, record: MT5DealRecord)] {
+        var changes: [(Int64, String, MT5DealRecord)] = []
+        for day in configuration.firstDay..<configuration.firstDay + Int64(configuration.days) {
+            let original = originalDeals(onDay: day)
+            let mutations = mutations(onDay: day, original: original)
+            for deal in original {
+                let ticket = UInt64(deal.deal!)!
+                if let edited = mutations.updated[ticket] {
+                    changes.append((Int64(changes.count + 1), "update", edited))
+                } else if mutations.deleted.contains(ticket) {
+                    var identity = MT5DealRecord()
+                    identity.deal = deal.deal
+                    changes.append((Int64(changes.count + 1), "delete", identity))
+                }
+            }
+        }
+        return changes
+    }
+
+    /// Per-bucket count, volume and checksum (bridge-protocol/README.md §4.7) over `[from, to)`.
+    public func digest(fromMilliseconds from: Int64, toMilliseconds to: Int64, bucketMilliseconds bucket: Int64, generation: Int = 0) -> [(from: Int64, to: Int64, count: Int, volume: UInt64, checksum: DigestChecksum)] {
+        var buckets: [(Int64, Int64, Int, UInt64, DigestChecksum)] = []
+        var start = from
+        var dayCache: (day: Int64, deals: [MT5DealRecord])?
+        while start < to {
+            let end = Swift.min(start + bucket, to)
+            var checksum = DigestChecksum()
+            var volume: UInt64 = 0
+            var day = start / Self.millisecondsPerDay
+            while day * Self.millisecondsPerDay < end {
+                if dayCache?.day != day { dayCache = (day, deals(onDay: day, generation: generation)) }
+                for deal in dayCache!.deals {
+                    let time = Int64(deal.timeMsc!)!
+                    guard time >= start, time < end, let line = DigestChecksum.canonicalLine(deal) else { continue }
+                    checksum.add(canonicalLine: line)
+                    volume += UInt64(deal.volumeExt ?? "0") ?? 0
+                }
+                day += 1
+            }
+            buckets.append((start, end, checksum.count, volume, checksum))
+            start = end
+        }
+        return buckets
     }
 
     static func cents(_ text: String?) -> Int64 {

@@ -133,6 +133,45 @@ public struct BridgeConnection: ~Copyable {
         return DealsPage(records: records, more: end.more, next: next)
     }
 
+    /// One page of accounts in ascending login order after `after`.
+    public mutating func accountsPage(after: UInt64?, limit: Int) async throws -> (accounts: [BridgeAccount], more: Bool) {
+        var params: [(String, JSONValue)] = []
+        if let after { params.append(("after", .string(String(after)))) }
+        params.append(("limit", .integer(limit)))
+        var accounts: [BridgeAccount] = []
+        let end = try await perform(method: "accounts", params: .object(params)) { event in
+            if case .record("account", let data) = event { accounts.append(try BridgeAccount(data)) }
+        }
+        return (accounts, end.more)
+    }
+
+    /// The bridge's symbol list (contract sizes, currencies, paths), as sent.
+    public mutating func symbols() async throws -> [JSONValue] {
+        var symbols: [JSONValue] = []
+        try await perform(method: "symbols", params: ["limit": .integer(10_000)]) { event in
+            if case .record("symbol", let data) = event { symbols.append(data) }
+        }
+        return symbols
+    }
+
+    /// Per-bucket counts, volumes and checksums over `[from, to)` (server time).
+    public mutating func digest(stream: String = "deals", fromMilliseconds from: Int64, toMilliseconds to: Int64, bucketMilliseconds: Int64) async throws -> [DigestBucket] {
+        var buckets: [DigestBucket] = []
+        try await perform(method: "digest", params: ["stream": .string(stream), "from_ms": .integer(from), "to_ms": .integer(to), "bucket_ms": .integer(bucketMilliseconds)]) { event in
+            if case .record("bucket", let data) = event { buckets.append(try DigestBucket(data)) }
+        }
+        return buckets
+    }
+
+    /// Edits and deletions with a sequence above `since`.
+    public mutating func changesPage(since: Int64, limit: Int) async throws -> (changes: [BridgeChange], more: Bool) {
+        var changes: [BridgeChange] = []
+        let end = try await perform(method: "changes", params: ["since": .integer(since), "limit": .integer(limit)]) { event in
+            if case .record("change", let data) = event { changes.append(try BridgeChange(data)) }
+        }
+        return (changes, end.more)
+    }
+
     /// Sends a request and feeds each record to `onRecord` until its `end`.
     @discardableResult
     private mutating func perform(method: String, params: JSONValue, _ onRecord: (BridgeClientSession.Event) throws -> Void) async throws -> BridgeMessage.End {
@@ -149,7 +188,12 @@ public struct BridgeConnection: ~Copyable {
             switch event {
             case .finished(let end): return end
             case .progress, .pong: continue
-            default: try onRecord(event)
+            default:
+                do {
+                    try onRecord(event)
+                } catch let error as BridgeProtocolError {
+                    throw failure(error)
+                }
             }
         }
     }

@@ -1,0 +1,76 @@
+import MTSyncCore
+
+/// A trading account from the `accounts` method (bridge-protocol/README.md §4.4).
+public struct BridgeAccount: Sendable, Hashable {
+    public let login: UInt64
+    public let group: String?
+    public let currency: String?
+    public let leverage: Int?
+    /// The broker's stable customer id for this account.
+    public let clientID: String?
+    public let updatedMilliseconds: Int64?
+
+    public init(_ data: JSONValue) throws(BridgeProtocolError) {
+        guard let login = data["login"]?.text.flatMap({ UInt64($0) }) else {
+            throw BridgeProtocolError(code: .malformed, retryable: true, message: "an account record needs a numeric login")
+        }
+        self.login = login
+        group = data["group"]?.text
+        currency = data["currency"]?.text
+        leverage = data["leverage"]?.text.flatMap { Int($0) }
+        clientID = data["client_id"]?.text
+        updatedMilliseconds = data["updated_ms"]?.text.flatMap { Int64($0) }
+    }
+}
+
+/// One bucket of the `digest` method (§4.7).
+public struct DigestBucket: Sendable, Hashable {
+    public let fromMilliseconds: Int64
+    public let toMilliseconds: Int64
+    public let count: Int
+    /// Sum of `VolumeExt` (MT5) or `volume` (MT4), exact.
+    public let volume: String
+    /// 16 hex digits.
+    public let checksum: String
+
+    public init(_ data: JSONValue) throws(BridgeProtocolError) {
+        guard let from = data["from_ms"]?.text.flatMap({ Int64($0) }), let to = data["to_ms"]?.text.flatMap({ Int64($0) }),
+            let count = data["count"]?.text.flatMap({ Int($0) }), let volume = data["volume"]?.text, let checksum = data["checksum"]?.text,
+            checksum.utf8.count == 16
+        else {
+            throw BridgeProtocolError(code: .malformed, retryable: true, message: "a bucket record needs from_ms, to_ms, count, volume and a 16-digit checksum")
+        }
+        fromMilliseconds = from
+        toMilliseconds = to
+        self.count = count
+        self.volume = volume
+        self.checksum = checksum
+    }
+}
+
+/// One entry of the `changes` method (§4.6): a deal edited or deleted after the fact.
+public struct BridgeChange: Sendable, Hashable {
+    public enum Operation: String, Sendable, Hashable {
+        case update, delete
+    }
+
+    public let sequence: Int64
+    public let operation: Operation
+    /// The full record for an update; only the identity (`Deal`) for a delete.
+    public let deal: MT5DealRecord
+
+    public init(_ data: JSONValue) throws(BridgeProtocolError) {
+        guard let sequence = data["seq"]?.text.flatMap({ Int64($0) }), let operation = data["op"]?.text.flatMap(Operation.init(rawValue:)),
+            case .object(let members)? = data["record"]
+        else {
+            throw BridgeProtocolError(code: .malformed, retryable: true, message: "a change needs seq, op (update or delete) and a record object")
+        }
+        var deal = MT5DealRecord()
+        for (name, value) in members {
+            if let index = MT5DealRecord.fieldIndex[name], let text = value.text { deal.set(fieldAt: index, text) }
+        }
+        self.sequence = sequence
+        self.operation = operation
+        self.deal = deal
+    }
+}
