@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", "3.12.0"..<"5.0.0"),
         // TCP for the bridge protocol: the client and the reference simulator.
         .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.29.0"),
     ],
     targets: [
         // libpq, the PostgreSQL client library: connection strings, PG* variables, sslmode, COPY.
@@ -49,6 +50,7 @@ let package = Package(
                 "MTSyncBridge", "MTSyncCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
         // The reference bridge: a deterministic dataset and the server side of the protocol.
@@ -58,6 +60,7 @@ let package = Package(
                 "MTSyncBridge", "MTSyncCore", "MTSyncBridgeTransport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
         // The `mtsync` command line.

@@ -3,6 +3,7 @@ import MTSyncBridgeTransport
 import MTSyncCore
 import NIOCore
 import NIOPosix
+import NIOSSL
 import Synchronization
 
 /// Faults the simulator can inject, for tests of mtsync's error handling (bridge-protocol/README.md §5).
@@ -36,11 +37,14 @@ public struct BridgeSimulator: Sendable {
     public let key: BridgeKey
     public let faults: SimulatorFaults
     public let zoneRule: String
+    /// Serve over TLS (nil: plain TCP).
+    public let tls: ServerTLS?
     private let generationBox = FaultCounters()
 
     public static let capabilities: [String] = ["deals", "accounts", "symbols", "digest", "changes"]
 
-    public init(dataset: SimulatedDataset, key: BridgeKey, faults: SimulatorFaults = .none, zoneRule: String = "ny-close") {
+    public init(dataset: SimulatedDataset, key: BridgeKey, faults: SimulatorFaults = .none, zoneRule: String = "ny-close", tls: ServerTLS? = nil) {
+        self.tls = tls
         self.dataset = dataset
         self.key = key
         self.faults = faults
@@ -57,10 +61,12 @@ public struct BridgeSimulator: Sendable {
     /// Listens on `host:port` (port 0: any free port), calls `onListening` with the port, and serves
     /// connections until the task is cancelled.
     public func run(host: String = "127.0.0.1", port: Int = 0, onListening: @Sendable (Int) -> Void = { _ in }) async throws {
+        let tlsContext = try tls?.makeContext()
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .bind(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tlsContext { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tlsContext)) }
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineFrameDecoder()))
                     return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
                 }

@@ -2,6 +2,7 @@ import MTSyncBridge
 import MTSyncCore
 import NIOCore
 import NIOPosix
+import NIOSSL
 
 /// Where a bridge listens and how to authenticate to it.
 public struct BridgeEndpoint: Sendable, CustomStringConvertible {
@@ -11,16 +12,19 @@ public struct BridgeEndpoint: Sendable, CustomStringConvertible {
     public var connectTimeout: Duration
     /// Longest silence tolerated during a response (bridges send `progress` every 15 s while working).
     public var readTimeout: Duration
+    /// TLS settings; nil for plain TCP (only on a trusted network: the handshake still protects the key).
+    public var tls: BridgeTLS?
 
-    public init(host: String, port: Int, key: BridgeKey, connectTimeout: Duration = .seconds(10), readTimeout: Duration = .seconds(60)) {
+    public init(host: String, port: Int, key: BridgeKey, tls: BridgeTLS? = nil, connectTimeout: Duration = .seconds(10), readTimeout: Duration = .seconds(60)) {
         self.host = host
         self.port = port
         self.key = key
+        self.tls = tls
         self.connectTimeout = connectTimeout
         self.readTimeout = readTimeout
     }
 
-    public var description: String { "\(host):\(port) (key \(key.id))" }
+    public var description: String { "\(host):\(port)\(tls == nil ? "" : " over TLS") (key \(key.id))" }
 }
 
 /// Why talking to a bridge failed, with what to do: `retryable` failures (connection refused or dropped,
@@ -61,12 +65,24 @@ public struct BridgeConnection: ~Copyable {
         _ body: (inout BridgeConnection) async throws -> Result
     ) async throws -> Result {
         let readTimeout = TimeAmount.nanoseconds(Int64(endpoint.readTimeout.components.seconds) * 1_000_000_000 + endpoint.readTimeout.components.attoseconds / 1_000_000_000)
+        let tlsContext: NIOSSLContext?
+        do {
+            tlsContext = try endpoint.tls?.makeContext()
+        } catch {
+            throw BridgeClientError(endpoint: endpoint.description, retryable: false, reason: "TLS settings unusable (check the CA, certificate and key files): \(error)", protocolError: nil)
+        }
+        let serverName = endpoint.tls?.serverName ?? endpoint.host
         let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
         do {
             channel = try await ClientBootstrap(group: group)
                 .connectTimeout(.seconds(Int64(endpoint.connectTimeout.components.seconds)))
                 .connect(host: endpoint.host, port: endpoint.port) { channel in
                     channel.eventLoop.makeCompletedFuture {
+                        if let tlsContext {
+                            // An IP address is not a valid SNI name; verification still checks it against the certificate.
+                            let sni = serverName.allSatisfy { $0.isNumber || $0 == "." || $0 == ":" } ? nil : serverName
+                            try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tlsContext, serverHostname: sni))
+                        }
                         try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: readTimeout))
                         try channel.pipeline.syncOperations.addHandler(CloseOnReadIdle())
                         try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineFrameDecoder()))
@@ -212,6 +228,14 @@ public struct BridgeConnection: ~Copyable {
             line = try await lines.next()
         } catch let error as LineFrameDecoder.LineTooLong {
             throw failure(BridgeProtocolError(code: .lineTooLong, retryable: true, message: error.description))
+        } catch let error as NIOSSLError {
+            // A refused certificate is a configuration problem, not a network hiccup: do not retry blindly.
+            throw failure(retryable: false, "TLS handshake failed (check the CA file, the bridge's certificate and its name): \(error)")
+        } catch let error as NIOSSLExtraError {
+            // Includes a certificate that does not carry the bridge's name.
+            throw failure(retryable: false, "TLS handshake failed (check the CA file, the bridge's certificate and its name): \(error)")
+        } catch let error as BoringSSLError {
+            throw failure(retryable: false, "TLS handshake failed (check the CA file, the bridge's certificate and its name): \(error)")
         } catch {
             throw failure(retryable: true, "connection failed: \(error)")
         }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import MTBridgeSimulator
 import MTSyncBridge
+import MTSyncBridgeTransport
 
 /// mtbridge-sim: the reference export bridge, serving a deterministic synthetic MT5 history over the mtbridge
 /// protocol (bridge-protocol/README.md), with fault knobs for tests.
@@ -27,7 +28,12 @@ struct MTBridgeSimCommand: AsyncParsableCommand {
     @Option(name: .customLong("oversize-after"), help: "Fault: send one line over 1 MiB after this many records.") var oversizeAfter: Int?
     @Option(name: .customLong("delay-ms"), help: "Fault: wait this long before answering each request.") var delayMilliseconds: Int?
     @Option(name: .customLong("unavailable"), help: "Fault: answer this many requests with mt_unavailable first.") var unavailable = 0
+    @Option(name: .customLong("tls-cert"), help: "Serve over TLS with this PEM certificate chain (with --tls-key).") var tlsCertificate: String?
+    @Option(name: .customLong("tls-key"), help: "PEM private key for --tls-cert.") var tlsKey: String?
+    @Option(name: .customLong("tls-client-ca"), help: "Require client certificates signed by this PEM CA (mutual TLS).") var tlsClientCA: String?
+    @Option(name: .customLong("mutate-after"), help: "After this many seconds, serve generation 1: dealer edits, deletions and late deals.") var mutateAfter: Int?
     @Flag(name: .customLong("ground-truth"), help: "Print the dataset's per-login counts, volume and net as JSON, then exit.") var groundTruth = false
+    @Option(help: "With --ground-truth: the generation to describe (0 original, 1 after edits, deletions and late deals).") var generation = 0
 
     func run() async throws {
         let parts = from.split(separator: "-").compactMap { Int($0) }
@@ -36,7 +42,7 @@ struct MTBridgeSimCommand: AsyncParsableCommand {
         }
         let dataset = SimulatedDataset(.init(seed: seed, serverID: serverID, firstDay: firstDay, days: days, dealsPerDay: dealsPerDay, logins: logins))
         if groundTruth {
-            let truth = dataset.groundTruth().sorted { $0.key < $1.key }.map { login, figures in
+            let truth = dataset.groundTruth(generation: generation).sorted { $0.key < $1.key }.map { login, figures in
                 ["login": String(login), "deals": String(figures.deals), "volume_ext": String(figures.volumeExt), "net_cents": String(figures.netCents)]
             }
             let encoder = JSONEncoder()
@@ -56,7 +62,25 @@ struct MTBridgeSimCommand: AsyncParsableCommand {
         let faults = SimulatorFaults(
             dropConnectionAfterRecords: dropAfter, malformedLineAfterRecords: malformedAfter, oversizeLineAfterRecords: oversizeAfter,
             delayPerRequest: delayMilliseconds.map { .milliseconds($0) }, unavailableRequests: unavailable)
-        let simulator = BridgeSimulator(dataset: dataset, key: key, faults: faults)
+        var tls: ServerTLS?
+        if let tlsCertificate {
+            guard let tlsKey else { throw ValidationError("--tls-cert needs --tls-key") }
+            tls = ServerTLS(certificateFile: tlsCertificate, keyFile: tlsKey, clientCAFile: tlsClientCA)
+        }
+        let simulator = BridgeSimulator(dataset: dataset, key: key, faults: faults, tls: tls)
+        try await withThrowingDiscardingTaskGroup { group in
+            if let mutateAfter {
+                group.addTask {
+                    try await Task.sleep(for: .seconds(mutateAfter))
+                    simulator.setGeneration(1)
+                    FileHandle.standardOutput.write(Data("mtbridge-sim: now serving generation 1 (edits, deletions, late deals)\n".utf8))
+                }
+            }
+            group.addTask { try await self.serve(simulator) }
+        }
+    }
+
+    private func serve(_ simulator: BridgeSimulator) async throws {
         try await simulator.run(host: host, port: port) { port in
             // Written unbuffered: scripts wait for this line to learn the port.
             FileHandle.standardOutput.write(Data("mtbridge-sim listening on \(host):\(port) — server \(serverID), \(days) days from \(from), ~\(dealsPerDay) deals/day, key id \(keyID)\n".utf8))
