@@ -1,4 +1,5 @@
 import Foundation
+import MTSyncCore
 
 /// A SQL statement with its parameters bound, never spliced: interpolated values become `$1`, `$2`, … and
 /// travel separately to the server (`PQexecParams`), so no value can change the statement's meaning.
@@ -94,14 +95,6 @@ extension Bool: PostgresEncodable {
 /// `bytea` in hex form (`\x0a1b…`), which the server accepts for any `bytea` parameter.
 extension Data: PostgresEncodable {
     public var postgresText: String {
-        let digits = Array("0123456789abcdef".utf8)
-        var text = [UInt8](repeating: 0, count: 2 + count * 2)
-        text[0] = UInt8(ascii: "\\")
-        text[1] = UInt8(ascii: "x")
-        for (offset, byte) in enumerated() {
-            text[2 + offset * 2] = digits[Int(byte >> 4)]
-            text[3 + offset * 2] = digits[Int(byte & 0xF)]
-        }
-        return String(decoding: text, as: UTF8.self)
+        "\\x" + Hex.encode(self)
     }
 }

@@ -1,5 +1,6 @@
 import CLibPQ
 import Foundation
+import MTSyncCore
 
 /// The rows a statement returned, read straight from libpq's result (no copy until a value is decoded).
 ///
@@ -117,24 +118,7 @@ extension Bool: PostgresDecodable {
 /// `bytea` in the server's default hex output (`\x0a1b…`).
 extension Data: PostgresDecodable {
     public init?(postgresText: String) {
-        let text = Array(postgresText.utf8)
-        guard text.count >= 2, text[0] == UInt8(ascii: "\\"), text[1] == UInt8(ascii: "x"), text.count % 2 == 0 else { return nil }
-        func nibble(_ digit: UInt8) -> UInt8? {
-            switch digit {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit - UInt8(ascii: "A") + 10
-            default: nil
-            }
-        }
-        var bytes = [UInt8]()
-        bytes.reserveCapacity(text.count / 2 - 1)
-        var offset = 2
-        while offset < text.count {
-            guard let high = nibble(text[offset]), let low = nibble(text[offset + 1]) else { return nil }
-            bytes.append(high << 4 | low)
-            offset += 2
-        }
+        guard postgresText.hasPrefix("\\x"), let bytes = Hex.decode(postgresText.dropFirst(2)) else { return nil }
         self.init(bytes)
     }
 }

@@ -47,14 +47,7 @@ enum FactHasher {
 
     static func contentHash(of fact: TradingFact) -> String {
         let digest = SHA256.hash(data: canonicalBytes(of: fact))
-        let hex = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(64)
-        for byte in digest {
-            out.append(hex[Int(byte >> 4)])
-            out.append(hex[Int(byte & 0x0F)])
-        }
-        return String(decoding: out, as: UTF8.self)
+        return Hex.encode(digest)
     }
 }
 
