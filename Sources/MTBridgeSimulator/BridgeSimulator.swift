@@ -18,8 +18,13 @@ public struct SimulatorFaults: Sendable, Hashable {
     public var delayPerRequest: Duration?
     /// Answer with `error` `mt_unavailable` (retryable) to this many requests first.
     public var unavailableRequests: Int
+    /// Drop at most this many connections with `dropConnectionAfterRecords` (nil: every connection that gets that
+    /// far). A client that opens a connection per page, with pages larger than the drop count, gets past a
+    /// limited number of drops only.
+    public var dropConnectionTimes: Int?
 
-    public init(dropConnectionAfterRecords: Int? = nil, malformedLineAfterRecords: Int? = nil, oversizeLineAfterRecords: Int? = nil, delayPerRequest: Duration? = nil, unavailableRequests: Int = 0) {
+    public init(dropConnectionAfterRecords: Int? = nil, malformedLineAfterRecords: Int? = nil, oversizeLineAfterRecords: Int? = nil, delayPerRequest: Duration? = nil, unavailableRequests: Int = 0, dropConnectionTimes: Int? = nil) {
+        self.dropConnectionTimes = dropConnectionTimes
         self.dropConnectionAfterRecords = dropConnectionAfterRecords
         self.malformedLineAfterRecords = malformedLineAfterRecords
         self.oversizeLineAfterRecords = oversizeLineAfterRecords
@@ -30,8 +35,23 @@ public struct SimulatorFaults: Sendable, Hashable {
     public static let none = SimulatorFaults()
 }
 
+/// What a simulator has served so far, for tests (back-pressure, retries, faults that fired).
+public struct SimulatorStatistics: Sendable, Hashable {
+    /// Connections accepted.
+    public var connections = 0
+    /// Requests received after the handshake (any method, answered or not).
+    public var requests = 0
+    /// `deals` and `trades` pages completed (their `end` written).
+    public var pages = 0
+    /// `deal` and `trade` records written.
+    public var records = 0
+    /// Connections closed by the `dropConnectionAfterRecords` fault.
+    public var droppedConnections = 0
+}
+
 /// mtbridge-sim: the reference bridge. Serves a `SimulatedDataset` over the protocol, exactly as a broker's
-/// bridge must (handshake, `server.info`, `deals` paging, errors), with fault knobs for tests.
+/// bridge must (handshake, `server.info`, `deals` or `trades` paging by the dataset's platform, errors), with
+/// fault knobs for tests.
 public struct BridgeSimulator: Sendable {
     public let dataset: SimulatedDataset
     public let key: BridgeKey
@@ -41,7 +61,17 @@ public struct BridgeSimulator: Sendable {
     public let tls: ServerTLS?
     private let generationBox = FaultCounters()
 
+    /// What an MT5 bridge serves.
     public static let capabilities: [String] = ["deals", "accounts", "symbols", "digest", "changes"]
+    /// What an MT4 bridge serves: `trades` instead of `deals` (§4).
+    public static let mt4Capabilities: [String] = ["trades", "accounts", "symbols", "digest", "changes"]
+
+    /// The capabilities this simulator announces, by its dataset's platform.
+    public var servedCapabilities: [String] { platform == .mt4 ? Self.mt4Capabilities : Self.capabilities }
+    public var platform: Platform { dataset.configuration.platform }
+
+    /// Counts of what was served so far.
+    public var statistics: SimulatorStatistics { generationBox.statistics }
 
     public init(dataset: SimulatedDataset, key: BridgeKey, faults: SimulatorFaults = .none, zoneRule: String = "ny-close", tls: ServerTLS? = nil) {
         self.tls = tls
@@ -86,6 +116,7 @@ public struct BridgeSimulator: Sendable {
     }
 
     private func serve(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>, counters: FaultCounters) async throws {
+        generationBox.count { $0.connections += 1 }
         try await connection.executeThenClose { inbound, outbound in
             var writer = LineWriter(outbound: outbound)
             var lines = inbound.makeAsyncIterator()
@@ -108,8 +139,8 @@ public struct BridgeSimulator: Sendable {
                 try await writer.error(id: nil, code: "auth_failed", retryable: false, message: "authentication failed")
                 return
             }
-            try await writer.send(["type": "welcome", "version": .integer(1), "server_id": .string(dataset.configuration.serverID), "platform": "mt5",
-                                   "capabilities": .array(Self.capabilities.map { .string($0) }), "mac": .string(key.welcomeMAC(nonce: nonce, clientNonce: clientNonce))])
+            try await writer.send(["type": "welcome", "version": .integer(1), "server_id": .string(dataset.configuration.serverID), "platform": .string(platform.rawValue),
+                                   "capabilities": .array(servedCapabilities.map { .string($0) }), "mac": .string(key.welcomeMAC(nonce: nonce, clientNonce: clientNonce))])
             try await writer.flush()
 
             var recordsSent = 0
@@ -128,6 +159,7 @@ public struct BridgeSimulator: Sendable {
                     try await writer.error(id: id, code: "bad_request", retryable: false, message: "expected a request")
                     continue
                 }
+                generationBox.count { $0.requests += 1 }
                 if let delay = faults.delayPerRequest { try await Task.sleep(for: delay) }
                 if counters.takeUnavailable(limit: faults.unavailableRequests) {
                     try await writer.error(id: id, code: "mt_unavailable", retryable: true, message: "manager API: no connection (simulated)")
@@ -136,14 +168,18 @@ public struct BridgeSimulator: Sendable {
                 switch request["method"]?.text {
                 case "server.info":
                     try await writer.send(["type": "server_info", "id": .string(id), "data": [
-                        "server_id": .string(dataset.configuration.serverID), "platform": "mt5", "bridge": "mtbridge-sim/1",
+                        "server_id": .string(dataset.configuration.serverID), "platform": .string(platform.rawValue), "bridge": "mtbridge-sim/1",
                         "time_zone": ["rule": .string(zoneRule), "utc_offset_minutes": .integer(120), "dst": true],
                         "server_time_ms": .integer(BridgeConnection.utcNowMilliseconds()), "utc_time_ms": .integer(BridgeConnection.utcNowMilliseconds()),
-                        "capabilities": .array(Self.capabilities.map { .string($0) }),
+                        "capabilities": .array(servedCapabilities.map { .string($0) }),
                     ]])
                     try await writer.send(["type": "end", "id": .string(id), "count": .integer(1), "more": false, "next": .null])
                     try await writer.flush()
                 case "deals":
+                    guard platform == .mt5 else {
+                        try await writer.error(id: id, code: "unknown_method", retryable: false, message: "method deals is not served by this bridge (MT4: use trades)")
+                        continue
+                    }
                     let params = request["params"] ?? [:]
                     guard let from = params["from_ms"]?.text.flatMap({ Int64($0) }), let to = params["to_ms"]?.text.flatMap({ Int64($0) }), from < to else {
                         try await writer.error(id: id, code: "bad_request", retryable: false, message: "deals needs integer from_ms < to_ms")
@@ -163,18 +199,66 @@ public struct BridgeSimulator: Sendable {
                         after = (time, deal)
                     }
                     let page = dataset.deals(fromMilliseconds: from, toMilliseconds: to, after: after, limit: limit, generation: generationBox.generation)
-                    for deal in page.records {
-                        if recordsSent == faults.dropConnectionAfterRecords { try await writer.flush(); return }
-                        if recordsSent == faults.malformedLineAfterRecords, counters.takeOnce(\.malformedSent) { writer.raw(Array("this is not json".utf8)) }
-                        if recordsSent == faults.oversizeLineAfterRecords, counters.takeOnce(\.oversizeSent) {
-                            writer.raw([UInt8](repeating: UInt8(ascii: "x"), count: LineFrameDecoder.protocolMaximum + 10))
-                        }
+                    let complete = try await writeRecords(page.records, writer: &writer, recordsSent: &recordsSent, counters: counters) { writer, deal in
                         writer.record(type: "deal", id: id, data: deal)
-                        recordsSent += 1
-                        if writer.pendingBytes > 256 * 1024 { try await writer.flush() }
                     }
+                    guard complete else { return }
+                    generationBox.count { $0.pages += 1 }
                     let next: JSONValue = page.records.last.map { ["time_msc": .number($0.timeMsc!), "deal": .string($0.deal!)] } ?? .null
                     try await writer.send(["type": "end", "id": .string(id), "count": .integer(page.records.count), "more": .bool(page.more), "next": page.more ? next : .null])
+                    try await writer.flush()
+                case "trades":
+                    guard platform == .mt4 else {
+                        try await writer.error(id: id, code: "unknown_method", retryable: false, message: "method trades is not served by this bridge (MT5: use deals)")
+                        continue
+                    }
+                    let params = request["params"] ?? [:]
+                    let limit = params["limit"]?.text.flatMap { Int($0) } ?? 1000
+                    guard (1...10_000).contains(limit) else {
+                        try await writer.error(id: id, code: "bad_request", retryable: false, message: "limit must be 1 to 10000")
+                        continue
+                    }
+                    let position = params["after"].flatMap { $0 == .null ? nil : $0 }
+                    let page: (records: [SimulatedTrade], more: Bool)
+                    let next: (SimulatedTrade) -> JSONValue
+                    switch params["set"]?.text {
+                    case "closed":
+                        guard let from = params["from_ms"]?.text.flatMap({ Int64($0) }), let to = params["to_ms"]?.text.flatMap({ Int64($0) }), from < to else {
+                            try await writer.error(id: id, code: "bad_request", retryable: false, message: "trades (closed) needs integer from_ms < to_ms")
+                            continue
+                        }
+                        var after: (time: Int64, order: UInt64)?
+                        if let position {
+                            guard let time = position["time"]?.text.flatMap({ Int64($0) }), let order = position["order"]?.text.flatMap({ UInt64($0) }) else {
+                                try await writer.error(id: id, code: "bad_request", retryable: false, message: "after needs time and order")
+                                continue
+                            }
+                            after = (time, order)
+                        }
+                        page = dataset.closedTrades(fromMilliseconds: from, toMilliseconds: to, after: after, limit: limit, generation: generationBox.generation)
+                        next = { ["time": .integer($0.closeTime), "order": .string(String($0.order))] }
+                    case "open":
+                        var after: UInt64?
+                        if let position {
+                            guard let order = position["order"]?.text.flatMap({ UInt64($0) }) else {
+                                try await writer.error(id: id, code: "bad_request", retryable: false, message: "after needs order")
+                                continue
+                            }
+                            after = order
+                        }
+                        page = dataset.openTrades(after: after, limit: limit)
+                        next = { ["order": .string(String($0.order))] }
+                    default:
+                        try await writer.error(id: id, code: "bad_request", retryable: false, message: "trades needs set \"closed\" or \"open\"")
+                        continue
+                    }
+                    let complete = try await writeRecords(page.records, writer: &writer, recordsSent: &recordsSent, counters: counters) { writer, trade in
+                        writer.raw(JSONValue.object([("type", "trade"), ("id", .string(id)), ("data", LineWriter.tradeObject(trade.record, timestamp: trade.timestamp))]).serialized())
+                    }
+                    guard complete else { return }
+                    generationBox.count { $0.pages += 1 }
+                    try await writer.send(["type": "end", "id": .string(id), "count": .integer(page.records.count), "more": .bool(page.more),
+                                           "next": page.more ? page.records.last.map(next) ?? .null : .null])
                     try await writer.flush()
                 case "accounts":
                     let params = request["params"] ?? [:]
@@ -192,6 +276,17 @@ public struct BridgeSimulator: Sendable {
                     try await writer.send(["type": "end", "id": .string(id), "count": .integer(page.count), "more": .bool(more),
                                            "next": more ? ["login": .string(String(page.last!.login))] : .null])
                     try await writer.flush()
+                case "symbols" where platform == .mt4:
+                    let symbols = SimulatedDataset.mt4Symbols
+                    for symbol in symbols {
+                        try await writer.send(["type": "symbol", "id": .string(id), "data": [
+                            "symbol": .string(symbol), "path": .string("Sim\\\(symbol)"),
+                            "contract_size": .string(symbol.hasPrefix("XAU") ? "100" : (symbol.contains("US30") || symbol.contains("AAPL") || symbol.contains("BTC") ? "1" : "100000")),
+                            "digits": .integer(SimulatedDataset.mt4Digits(symbol)), "calc_mode": .integer(0),
+                        ]])
+                    }
+                    try await writer.send(["type": "end", "id": .string(id), "count": .integer(symbols.count), "more": false, "next": .null])
+                    try await writer.flush()
                 case "symbols":
                     let symbols = SimulatedDataset.symbols
                     for symbol in symbols {
@@ -201,6 +296,23 @@ public struct BridgeSimulator: Sendable {
                         ]])
                     }
                     try await writer.send(["type": "end", "id": .string(id), "count": .integer(symbols.count), "more": false, "next": .null])
+                    try await writer.flush()
+                case "changes" where platform == .mt4:
+                    let params = request["params"] ?? [:]
+                    let since = params["since"]?.text.flatMap { Int64($0) } ?? 0
+                    let limit = params["limit"]?.text.flatMap { Int($0) } ?? 1000
+                    let changes = generationBox.generation > 0 ? dataset.tradeChanges().filter { $0.seq > since } : []
+                    let page = changes.prefix(limit)
+                    for change in page {
+                        // A deletion names the record by `order` only (§4.6).
+                        let record = change.op == "delete" ? JSONValue.object([("order", .string(String(change.trade.order)))]) : LineWriter.tradeObject(change.trade.record, timestamp: change.trade.timestamp)
+                        writer.raw(JSONValue.object([("type", "change"), ("id", .string(id)), ("data", .object([
+                            ("seq", .integer(change.seq)), ("op", .string(change.op)), ("record", record),
+                        ]))]).serialized())
+                    }
+                    let more = changes.count > page.count
+                    try await writer.send(["type": "end", "id": .string(id), "count": .integer(page.count), "more": .bool(more),
+                                           "next": page.last.map { ["seq": .integer($0.seq)] } ?? .null])
                     try await writer.flush()
                 case "changes":
                     let params = request["params"] ?? [:]
@@ -230,7 +342,15 @@ public struct BridgeSimulator: Sendable {
                         try await writer.error(id: id, code: "range_too_large", retryable: false, message: "at most 744 buckets per request")
                         continue
                     }
-                    let buckets = dataset.digest(fromMilliseconds: from, toMilliseconds: to, bucketMilliseconds: bucket, generation: generationBox.generation)
+                    // `stream` names the platform's history (§4.7); absent means this bridge's own.
+                    let stream = params["stream"]?.text ?? (platform == .mt4 ? "trades" : "deals")
+                    guard stream == (platform == .mt4 ? "trades" : "deals") else {
+                        try await writer.error(id: id, code: "bad_request", retryable: false, message: "digest stream \(stream) is not served by this \(platform.rawValue) bridge")
+                        continue
+                    }
+                    let buckets = platform == .mt4
+                        ? dataset.tradeDigest(fromMilliseconds: from, toMilliseconds: to, bucketMilliseconds: bucket, generation: generationBox.generation)
+                        : dataset.digest(fromMilliseconds: from, toMilliseconds: to, bucketMilliseconds: bucket, generation: generationBox.generation)
                     for bucket in buckets {
                         try await writer.send(["type": "bucket", "id": .string(id), "data": [
                             "from_ms": .integer(bucket.from), "to_ms": .integer(bucket.to), "count": .integer(bucket.count),
@@ -247,6 +367,30 @@ public struct BridgeSimulator: Sendable {
     }
 }
 
+extension BridgeSimulator {
+    /// Writes one page's records with the record-level faults (drop, malformed line, oversize line). False when
+    /// the connection must be dropped now.
+    fileprivate func writeRecords<Record>(
+        _ records: [Record], writer: inout LineWriter, recordsSent: inout Int, counters: FaultCounters, _ write: (inout LineWriter, Record) -> Void
+    ) async throws -> Bool {
+        for record in records {
+            if recordsSent == faults.dropConnectionAfterRecords, generationBox.takeDrop(limit: faults.dropConnectionTimes) {
+                try await writer.flush()
+                return false
+            }
+            if recordsSent == faults.malformedLineAfterRecords, counters.takeOnce(\.malformedSent) { writer.raw(Array("this is not json".utf8)) }
+            if recordsSent == faults.oversizeLineAfterRecords, counters.takeOnce(\.oversizeSent) {
+                writer.raw([UInt8](repeating: UInt8(ascii: "x"), count: LineFrameDecoder.protocolMaximum + 10))
+            }
+            write(&writer, record)
+            recordsSent += 1
+            generationBox.count { $0.records += 1 }
+            if writer.pendingBytes > 256 * 1024 { try await writer.flush() }
+        }
+        return true
+    }
+}
+
 /// Faults that fire once per simulator (not per connection), so a reconnecting client gets past them.
 final class FaultCounters: Sendable {
     struct State {
@@ -254,6 +398,7 @@ final class FaultCounters: Sendable {
         var unavailableAnswered = 0
         var malformedSent = false
         var oversizeSent = false
+        var statistics = SimulatorStatistics()
     }
 
     private let state = Mutex(State())
@@ -261,6 +406,19 @@ final class FaultCounters: Sendable {
     var generation: Int { state.withLock { $0.generation } }
 
     func setGeneration(_ generation: Int) { state.withLock { $0.generation = generation } }
+
+    var statistics: SimulatorStatistics { state.withLock { $0.statistics } }
+
+    func count(_ update: (inout SimulatorStatistics) -> Void) { state.withLock { update(&$0.statistics) } }
+
+    /// Whether the drop fault may fire once more (nil limit: always), counting it when it does.
+    func takeDrop(limit: Int?) -> Bool {
+        state.withLock { state in
+            if let limit, state.statistics.droppedConnections >= limit { return false }
+            state.statistics.droppedConnections += 1
+            return true
+        }
+    }
 
     func takeUnavailable(limit: Int) -> Bool {
         state.withLock { state in
@@ -315,6 +473,21 @@ struct LineWriter {
             let isSmallNumber = ["Action", "Entry", "Reason", "Digits", "DigitsCurrency"].contains(name)
             fields.append((name, isSmallNumber ? .number(value) : .string(value)))
         }
+        return .object(fields)
+    }
+
+    /// An MT4 `TradeRecord` as an MT4 bridge naturally sends it: numbers as JSON numbers (all digits), symbol and
+    /// comment as strings, and `timestamp`, the record's last change (§4.3).
+    static func tradeObject(_ trade: MT4TradeRecord, timestamp: Int64) -> JSONValue {
+        var fields: [(String, JSONValue)] = []
+        let values: [String?] = [trade.order, trade.login, trade.symbol, trade.digits, trade.cmd, trade.volume, trade.openTime, trade.closeTime,
+                                 trade.openPrice, trade.closePrice, trade.sl, trade.tp, trade.commission, trade.commissionAgent, trade.storage,
+                                 trade.profit, trade.taxes, trade.magic, trade.comment, trade.state, trade.reason]
+        for (name, value) in zip(MT4TradeRecord.fieldNames, values) {
+            guard let value else { continue }
+            fields.append((name, name == "symbol" || name == "comment" ? .string(value) : .number(value)))
+        }
+        fields.append(("timestamp", .integer(timestamp)))
         return .object(fields)
     }
 

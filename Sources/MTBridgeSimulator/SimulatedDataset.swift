@@ -1,7 +1,7 @@
 import MTSyncBridge
 import MTSyncCore
 
-/// A deterministic synthetic MT5 deal history, generated day by day from a seed, so any range can be served
+/// A deterministic synthetic MT5 deal history (or MT4 trade history: see `SimulatedDataset+MT4.swift`), generated day by day from a seed, so any range can be served
 /// without holding the whole history in memory and every run sees the same data.
 ///
 /// It has what real histories have and mtsync must get right: positions opened and closed (some partially, some
@@ -17,8 +17,12 @@ public struct SimulatedDataset: Sendable {
         public var days: Int
         public var dealsPerDay: Int
         public var logins: Int
+        /// MT5 (deals) or MT4 (trade records); one dataset serves one platform, as a real trade server does.
+        /// For MT4, `dealsPerDay` is the number of history records closed per day.
+        public var platform: Platform
 
-        public init(seed: UInt64 = 1, serverID: String = "sim-mt5", firstDay: Int64 = 20_089 /* 2025-01-01 */, days: Int = 7, dealsPerDay: Int = 200, logins: Int = 20) {
+        public init(seed: UInt64 = 1, serverID: String = "sim-mt5", firstDay: Int64 = 20_089 /* 2025-01-01 */, days: Int = 7, dealsPerDay: Int = 200, logins: Int = 20, platform: Platform = .mt5) {
+            self.platform = platform
             self.seed = seed
             self.serverID = serverID
             self.firstDay = firstDay
@@ -55,6 +59,7 @@ public struct SimulatedDataset: Sendable {
     /// the original history; from generation 1 on, some deals were edited by a dealer (new profit and comment),
     /// some deleted, and some late deals were posted with an older time (see `mutations(onDay:)`).
     public func deals(onDay day: Int64, generation: Int = 0) -> [MT5DealRecord] {
+        guard configuration.platform == .mt5 else { return [] }
         let original = originalDeals(onDay: day)
         guard generation > 0 else { return original }
         let mutations = mutations(onDay: day, original: original)
@@ -103,7 +108,7 @@ public struct SimulatedDataset: Sendable {
     }
 
     private func originalDeals(onDay day: Int64) -> [MT5DealRecord] {
-        guard day >= configuration.firstDay, day < configuration.firstDay + Int64(configuration.days) else { return [] }
+        guard configuration.platform == .mt5, day >= configuration.firstDay, day < configuration.firstDay + Int64(configuration.days) else { return [] }
         var random = SimulationRandom(seed: configuration.seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(bitPattern: day))
         let dayStart = day * Self.millisecondsPerDay
         var drafts: [Draft] = []
@@ -177,6 +182,7 @@ public struct SimulatedDataset: Sendable {
 
     /// What the whole dataset holds per login: the figures mtsync's store must reproduce exactly.
     public func groundTruth(generation: Int = 0) -> [UInt64: LoginTruth] {
+        if configuration.platform == .mt4 { return mt4GroundTruth(generation: generation) }
         var truth: [UInt64: LoginTruth] = [:]
         for day in configuration.firstDay..<configuration.firstDay + Int64(configuration.days) {
             for deal in deals(onDay: day, generation: generation) {
@@ -191,12 +197,21 @@ public struct SimulatedDataset: Sendable {
         return truth
     }
 
+    /// Per-login figures. For MT4 they cover the closed history that becomes facts (trades, balance and credit
+    /// records; cancelled pending orders make none): `deals` counts those records, `volumeExt` is the sum of
+    /// `volume` × 10^6 (lots × 10^8, as for MT5), `netCents` the sum of profit, storage, commission and taxes.
     public struct LoginTruth: Sendable, Hashable, Codable {
         public var deals = 0
         /// Sum of `VolumeExt` (lots × 10^8).
         public var volumeExt: UInt64 = 0
         /// Sum of profit, swap, commission and fee, in cents.
         public var netCents: Int64 = 0
+
+        public init(deals: Int = 0, volumeExt: UInt64 = 0, netCents: Int64 = 0) {
+            self.deals = deals
+            self.volumeExt = volumeExt
+            self.netCents = netCents
+        }
     }
 
     /// Edits and deletions of generation 1 in order, numbered from 1: what the `changes` method serves.

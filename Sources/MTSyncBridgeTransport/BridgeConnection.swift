@@ -48,6 +48,14 @@ public struct DealsPage: Sendable {
     public let next: (timeMsc: Int64, deal: UInt64)?
 }
 
+/// One page of MT4 trade records and the position after it.
+public struct TradesPage: Sendable {
+    public let records: [MT4TradeRecord]
+    public let more: Bool
+    /// Position of the last record (`end.next`): where the next page starts; nil when `more` is false.
+    public let next: TradePosition?
+}
+
 /// An authenticated conversation with one bridge over TCP. Use it inside `BridgeConnection.withConnection`,
 /// which connects, authenticates, runs the body and closes, whatever happens.
 public struct BridgeConnection: ~Copyable {
@@ -147,6 +155,42 @@ public struct BridgeConnection: ~Copyable {
             next = (time, deal)
         }
         return DealsPage(records: records, more: end.more, next: next)
+    }
+
+    /// One page of MT4 trade records (§4.3). `.closed`: history records with `from <= close_time × 1000 < to`
+    /// (server time) in `(close_time, order)` order after `after`; `.open`: the open trades in `order` order after
+    /// `after` (the range is not sent). Records are decoded on the fast path, straight into `MT4TradeRecord`.
+    public mutating func tradesPage(set: TradeSet, fromMilliseconds from: Int64 = 0, toMilliseconds to: Int64 = 0, after: TradePosition?, limit: Int) async throws -> TradesPage {
+        var params: [(String, JSONValue)] = [("set", .string(set.rawValue))]
+        if set == .closed { params += [("from_ms", .integer(from)), ("to_ms", .integer(to))] }
+        if let after {
+            switch (set, after.closeTime) {
+            case (.closed, let time?): params.append(("after", ["time": .integer(time), "order": .string(String(after.order))]))
+            case (.closed, nil): throw failure(retryable: false, "a position in the closed trades needs close_time as well as order")
+            case (.open, _): params.append(("after", ["order": .string(String(after.order))]))
+            }
+        }
+        params.append(("limit", .integer(limit)))
+        var records: [MT4TradeRecord] = []
+        records.reserveCapacity(limit)
+        let end = try await perform(method: "trades", params: .object(params)) { event in
+            if case .trade(let trade) = event { records.append(trade) }
+        }
+        var next: TradePosition?
+        if let position = end.next {
+            guard let order = position["order"]?.text.flatMap({ UInt64($0) }) else {
+                throw failure(retryable: true, "the end of a trades page has an invalid next position")
+            }
+            var time: Int64?
+            if set == .closed {
+                guard let closeTime = position["time"]?.text.flatMap({ Int64($0) }) else {
+                    throw failure(retryable: true, "the end of a closed trades page has no next time")
+                }
+                time = closeTime
+            }
+            next = TradePosition(closeTime: time, order: order)
+        }
+        return TradesPage(records: records, more: end.more, next: next)
     }
 
     /// One page of accounts in ascending login order after `after`.

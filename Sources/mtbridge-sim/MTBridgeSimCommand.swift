@@ -3,23 +3,26 @@ import Foundation
 import MTBridgeSimulator
 import MTSyncBridge
 import MTSyncBridgeTransport
+import MTSyncCore
 
-/// mtbridge-sim: the reference export bridge, serving a deterministic synthetic MT5 history over the mtbridge
-/// protocol (bridge-protocol/README.md), with fault knobs for tests.
+/// mtbridge-sim: the reference export bridge, serving a deterministic synthetic MT5 deal history (or, with
+/// `--platform mt4`, MT4 trade records) over the mtbridge protocol (bridge-protocol/README.md), with fault knobs
+/// for tests.
 @main
 struct MTBridgeSimCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mtbridge-sim",
-        abstract: "Serve a deterministic synthetic MT5 deal history over the mtbridge protocol (for demos and tests)."
+        abstract: "Serve a deterministic synthetic MT5 deal history or MT4 trade history over the mtbridge protocol (for demos and tests)."
     )
 
     @Option(help: "Address to listen on.") var host = "127.0.0.1"
     @Option(help: "Port to listen on (0: any free port; the chosen port is printed).") var port = 7465
     @Option(help: "Seed of the synthetic dataset.") var seed: UInt64 = 1
-    @Option(name: .customLong("server-id"), help: "Server id the bridge announces.") var serverID = "sim-mt5"
+    @Option(help: "Platform of the simulated trade server: mt5 (serves deals) or mt4 (serves trades).") var platform: Platform = .mt5
+    @Option(name: .customLong("server-id"), help: "Server id the bridge announces (default: sim-mt5 or sim-mt4).") var serverIDOption: String?
     @Option(help: "First day of the history, YYYY-MM-DD (server time).") var from = "2025-01-01"
     @Option(help: "Number of days of history.") var days = 7
-    @Option(name: .customLong("deals-per-day"), help: "Deals per day (about).") var dealsPerDay = 200
+    @Option(name: .customLong("deals-per-day"), help: "Deals per day (about); MT4: history records closed per day.") var dealsPerDay = 200
     @Option(help: "Number of trading logins (every fifth is a demo account).") var logins = 20
     @Option(name: .customLong("key-id"), help: "Key id clients authenticate with.") var keyID = "mtsync-1"
     @Option(name: .customLong("key-file"), help: "File holding the shared key as hex (at least 64 hex digits). Default: $MTBRIDGE_KEY.") var keyFile: String?
@@ -35,12 +38,14 @@ struct MTBridgeSimCommand: AsyncParsableCommand {
     @Flag(name: .customLong("ground-truth"), help: "Print the dataset's per-login counts, volume and net as JSON, then exit.") var groundTruth = false
     @Option(help: "With --ground-truth: the generation to describe (0 original, 1 after edits, deletions and late deals).") var generation = 0
 
+    var serverID: String { serverIDOption ?? "sim-\(platform.rawValue)" }
+
     func run() async throws {
         let parts = from.split(separator: "-").compactMap { Int($0) }
         guard parts.count == 3, let firstDay = Self.daysSince1970(year: parts[0], month: parts[1], day: parts[2]) else {
             throw ValidationError("--from must be YYYY-MM-DD")
         }
-        let dataset = SimulatedDataset(.init(seed: seed, serverID: serverID, firstDay: firstDay, days: days, dealsPerDay: dealsPerDay, logins: logins))
+        let dataset = SimulatedDataset(.init(seed: seed, serverID: serverID, firstDay: firstDay, days: days, dealsPerDay: dealsPerDay, logins: logins, platform: platform))
         if groundTruth {
             let truth = dataset.groundTruth(generation: generation).sorted { $0.key < $1.key }.map { login, figures in
                 ["login": String(login), "deals": String(figures.deals), "volume_ext": String(figures.volumeExt), "net_cents": String(figures.netCents)]
@@ -99,3 +104,5 @@ struct MTBridgeSimCommand: AsyncParsableCommand {
         return era * 146_097 + dayOfEra - 719_468
     }
 }
+
+extension Platform: ExpressibleByArgument {}
