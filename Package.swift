@@ -63,6 +63,8 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
+        // Jobs that tie the bridge to the store: CSV drop intake now; sync, backfill and reconcile next.
+        .target(name: "MTSyncEngine", dependencies: ["MTSyncBridge", "MTSyncStore", "MTSyncCore"]),
         // The `mtsync` command line.
         .executableTarget(
             name: "mtsync",
@@ -93,7 +95,8 @@ let package = Package(
         .testTarget(name: "MTSyncBridgeTests", dependencies: ["MTSyncBridge", "MTSyncCore", "MTSyncTestSupport"]),
         .testTarget(name: "MTSyncBridgeTransportTests", dependencies: ["MTSyncBridgeTransport", "MTBridgeSimulator", "MTSyncBridge", "MTSyncCore"]),
         .testTarget(name: "MTSyncStoreTests", dependencies: ["MTSyncStore", "MTSyncCore", "MTSyncTestSupport"]),
-        .testTarget(name: "MTSyncCLITests", dependencies: ["MTSyncStore", "MTSyncTestSupport"]),
+        .testTarget(name: "MTSyncEngineTests", dependencies: ["MTSyncEngine", "MTBridgeSimulator", "MTSyncBridge", "MTSyncStore", "MTSyncCore", "MTSyncTestSupport", .product(name: "Crypto", package: "swift-crypto")]),
+        .testTarget(name: "MTSyncCLITests", dependencies: ["MTSyncStore", "MTSyncTestSupport", .product(name: "Crypto", package: "swift-crypto")]),
     ],
     swiftLanguageModes: [.v6]
 )

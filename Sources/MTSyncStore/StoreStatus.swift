@@ -22,7 +22,7 @@ public struct StoreStatus: Sendable, Codable, Equatable {
     public let warnings: [String]
 
     /// Tables reported, in the order of the data flow.
-    static let reportedTables = ["servers", "sync_cursors", "fact_identities", "trading_facts", "outbox", "quarantine", "jobs"]
+    static let reportedTables = ["servers", "sync_cursors", "fact_identities", "trading_facts", "outbox", "quarantine", "drop_files", "jobs"]
     static let exactCountLimit: Int64 = 1_000_000
 
     public static func read(on connection: PostgresConnection, migrator: Migrator) async throws -> StoreStatus {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MTSyncBridge
 import MTSyncStore
 
 /// Turns any error into the documented exit code and a message (text on stderr, or JSON on stdout with
@@ -27,6 +28,8 @@ enum CommandFailure {
             return (.temporary, "database_temporary")
         case is PostgresError:
             return (.statementFailed, "statement_failed")
+        case let error as DropFileProblem:
+            return (.configuration, "drop_folder_\(error.code)")
         default:
             return (.unexpected, "unexpected")
         }

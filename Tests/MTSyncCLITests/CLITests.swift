@@ -50,12 +50,15 @@ struct CLI {
 
 @Suite("The mtsync command line")
 struct CLITests {
+    /// The newest migration the binary carries (migrations/ grows with every schema change).
+    static let latestVersion = (try? Migrator.embedded().migrations.last?.version) ?? -1
+
     @Test("version prints the version and the schema it carries")
     func version() throws {
         let result = try CLI.run(["version", "--json"])
         #expect(result.status == 0)
         #expect(result.json?["version"] as? String == "0.1.0")
-        #expect(result.json?["schema_version"] as? String == "1")
+        #expect(result.json?["schema_version"] as? String == String(Self.latestVersion))
     }
 
     @Test("migrate, then migrate --status and status, in JSON a script can parse")
@@ -65,7 +68,7 @@ struct CLITests {
         #expect(migrate.status == 0, "\(migrate.stderr)")
         let applied = migrate.json?["applied"] as? [[String: Any]]
         #expect(applied?.first?["name"] as? String == "initial")
-        #expect(migrate.json?["schema_version"] as? Int == 1)
+        #expect(migrate.json?["schema_version"] as? Int == Self.latestVersion)
 
         // The URL can come from the environment too, and a second run is a no-op.
         let again = try CLI.run(["migrate", "--json"], environment: ["MTSYNC_DATABASE_URL": url])
@@ -74,21 +77,21 @@ struct CLITests {
 
         let migrationStatus = try CLI.run(["migrate", "--status", "--json", "--database-url", url])
         #expect(migrationStatus.status == 0)
-        #expect(migrationStatus.json?["current_version"] as? Int == 1)
+        #expect(migrationStatus.json?["current_version"] as? Int == Self.latestVersion)
         #expect((migrationStatus.json?["pending"] as? [Any])?.isEmpty == true)
 
         let status = try CLI.run(["status", "--json", "--database-url", url])
         #expect(status.status == 0)
         let store = status.json?["store"] as? [String: Any]
-        #expect(store?["schema_version"] as? Int == 1)
+        #expect(store?["schema_version"] as? Int == Self.latestVersion)
         let tables = store?["tables"] as? [[String: Any]]
-        #expect(tables?.map { $0["table"] as? String } == ["servers", "sync_cursors", "fact_identities", "trading_facts", "outbox", "quarantine", "jobs"])
+        #expect(tables?.map { $0["table"] as? String } == ["servers", "sync_cursors", "fact_identities", "trading_facts", "outbox", "quarantine", "drop_files", "jobs"])
         let database = try #require(status.json?["database"] as? String)
         #expect(database.contains("host=127.0.0.1"))
 
         let text = try CLI.run(["status", "--database-url", url])
         #expect(text.status == 0)
-        #expect(text.stdout.contains("Schema version 1 of 1"))
+        #expect(text.stdout.contains("Schema version \(Self.latestVersion) of \(Self.latestVersion)"))
     }
 
     @Test("an unreachable database exits 69 and never prints the password")

@@ -5,7 +5,7 @@ import Testing
 
 @Suite("Migrator against a real server")
 struct MigratorTests {
-    static let expectedTables = ["servers", "sync_cursors", "fact_identities", "trading_facts", "outbox", "quarantine", "jobs", "job_chunks", "schema_migrations"]
+    static let expectedTables = ["servers", "sync_cursors", "fact_identities", "trading_facts", "outbox", "quarantine", "drop_files", "jobs", "job_chunks", "schema_migrations"]
 
     static func tables(_ connection: PostgresConnection) async throws -> Set<String> {
         let rows = try await connection.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")

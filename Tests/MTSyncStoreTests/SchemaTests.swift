@@ -79,6 +79,6 @@ struct SchemaTests {
         #expect(after.pendingMigrations == 0)
         #expect(after.warnings.isEmpty)
         #expect(after.tables.first { $0.table == "servers" } == .init(table: "servers", rows: 2, exact: true))
-        #expect(after.tables.map(\.table) == ["servers", "sync_cursors", "fact_identities", "trading_facts", "outbox", "quarantine", "jobs"])
+        #expect(after.tables.map(\.table) == ["servers", "sync_cursors", "fact_identities", "trading_facts", "outbox", "quarantine", "drop_files", "jobs"])
     }
 }

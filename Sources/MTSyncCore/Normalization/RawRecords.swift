@@ -4,6 +4,8 @@ public protocol RawFieldRecord: Sendable, Hashable {
     static var fieldNames: [String] { get }
     static var fieldIndex: [String: Int] { get }
     mutating func set(fieldAt index: Int, _ value: String?)
+    /// The value of the field at `index` in `fieldNames` (for writers: CSV drops, the simulator).
+    func value(fieldAt index: Int) -> String?
 }
 
 /// An MT5 deal as the bridge passes it through: MT5 Manager API / Web API field names (`IMTDeal`), each value
@@ -88,6 +90,15 @@ public struct MT5DealRecord: RawFieldRecord {
         }
     }
 
+    /// Key paths in `fieldNames` order.
+    static let fieldKeyPaths: [any KeyPath<Self, String?> & Sendable] = [
+        \.deal, \.login, \.order, \.positionID, \.action, \.entry, \.reason, \.time, \.timeMsc, \.symbol, \.volume, \.volumeExt, \.volumeClosed, \.price, \.profit, \.storage, \.commission, \.fee, \.contractSize, \.digits, \.digitsCurrency, \.rateProfit, \.expertID, \.comment, \.externalID, \.flags,
+    ]
+
+    public func value(fieldAt index: Int) -> String? {
+        Self.fieldKeyPaths.indices.contains(index) ? self[keyPath: Self.fieldKeyPaths[index]] : nil
+    }
+
     public init(fields: [String: String]) {
         for (name, value) in fields { set(name, value) }
     }
@@ -157,6 +168,15 @@ public struct MT4TradeRecord: RawFieldRecord {
         case 20: reason = value
         default: break
         }
+    }
+
+    /// Key paths in `fieldNames` order.
+    static let fieldKeyPaths: [any KeyPath<Self, String?> & Sendable] = [
+        \.order, \.login, \.symbol, \.digits, \.cmd, \.volume, \.openTime, \.closeTime, \.openPrice, \.closePrice, \.sl, \.tp, \.commission, \.commissionAgent, \.storage, \.profit, \.taxes, \.magic, \.comment, \.state, \.reason,
+    ]
+
+    public func value(fieldAt index: Int) -> String? {
+        Self.fieldKeyPaths.indices.contains(index) ? self[keyPath: Self.fieldKeyPaths[index]] : nil
     }
 
     public init(fields: [String: String]) {

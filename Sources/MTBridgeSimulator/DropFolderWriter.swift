@@ -1,0 +1,98 @@
+import Crypto
+import Foundation
+import MTSyncBridge
+import MTSyncCore
+
+/// Writes a dataset as a CSV drop, exactly as bridge-protocol/README.md §7 asks a real export job to: one file
+/// per server day under `<root>/<server>/incoming/`, each written under a temporary name, fsync'ed and renamed,
+/// then its manifest published the same way. Tests and the demo use it as the reference writer.
+public struct DropFolderWriter: Sendable {
+    public let root: URL
+
+    public init(root: String) {
+        self.root = URL(fileURLWithPath: root)
+    }
+
+    /// Publishes one file per day of `dataset` (deals for MT5, closed trades for MT4) and returns the names.
+    @discardableResult
+    public func publish(_ dataset: SimulatedDataset, generation: Int = 0, sequence: Int = 1) throws -> [String] {
+        let incoming = root.appending(path: "\(dataset.configuration.serverID)/incoming")
+        try FileManager.default.createDirectory(at: incoming, withIntermediateDirectories: true)
+        var names: [String] = []
+        let firstDay = dataset.configuration.firstDay
+        for day in firstDay..<firstDay + Int64(dataset.configuration.days) {
+            let from = day * 86_400_000, to = from + 86_400_000
+            let stream: DropStream
+            let csv: [UInt8]
+            switch dataset.configuration.platform {
+            case .mt5:
+                stream = .deals
+                csv = Self.csv(dataset.deals(onDay: day, generation: generation))
+            case .mt4:
+                stream = .trades
+                csv = Self.csv(dataset.closedTrades(onDay: day, generation: generation).map(\.record))
+            }
+            let name = "\(stream.rawValue)-\(Self.stamp(from))-\(Self.stamp(to))-\(String(format: "%04d", sequence)).csv"
+            try Self.writeAtomically(Data(csv), to: incoming.appending(path: name))
+            let rows = csv.reduce(0) { $1 == UInt8(ascii: "\n") ? $0 + 1 : $0 } - 1
+            let manifest = DropManifest(
+                file: name, serverID: dataset.configuration.serverID, stream: stream, fromMilliseconds: from, toMilliseconds: to,
+                rows: rows, sha256: Hex.encode(SHA256.hash(data: csv)), createdUTC: ISO8601DateFormatter().string(from: Date()))
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = .sortedKeys
+            try Self.writeAtomically(try encoder.encode(manifest), to: incoming.appending(path: name + ".manifest.json"))
+            names.append(name)
+        }
+        return names
+    }
+
+    /// Header of every field name, then one row per record; values quoted when RFC 4180 requires it.
+    /// Rows never hold a raw line break outside quotes, so counting LF outside quotes counts rows; the
+    /// simulator's values contain no line breaks at all.
+    static func csv<Record: RawFieldRecord>(_ records: [Record]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.append(contentsOf: Record.fieldNames.joined(separator: ",").utf8)
+        out.append(UInt8(ascii: "\n"))
+        for record in records {
+            for index in Record.fieldNames.indices {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                guard let value = record.value(fieldAt: index) else { continue }
+                if value.utf8.contains(where: { $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "\"") || $0 == 0x0A || $0 == 0x0D }) {
+                    out.append(UInt8(ascii: "\""))
+                    for byte in value.utf8 {
+                        if byte == UInt8(ascii: "\"") { out.append(byte) }
+                        out.append(byte)
+                    }
+                    out.append(UInt8(ascii: "\""))
+                } else {
+                    out.append(contentsOf: value.utf8)
+                }
+            }
+            out.append(UInt8(ascii: "\n"))
+        }
+        return out
+    }
+
+    /// `YYYYMMDDTHHMMSS` of a server-time millisecond count.
+    static func stamp(_ milliseconds: Int64) -> String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let parts = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: Date(timeIntervalSince1970: TimeInterval(milliseconds / 1000)))
+        return String(format: "%04d%02d%02dT%02d%02d%02d", parts.year!, parts.month!, parts.day!, parts.hour!, parts.minute!, parts.second!)
+    }
+
+    /// Temporary name (not ending in `.csv`), fsync, rename: a reader never sees a half-written file.
+    static func writeAtomically(_ data: Data, to url: URL) throws {
+        let temporary = url.deletingLastPathComponent().appending(path: url.lastPathComponent + ".tmp")
+        guard FileManager.default.createFile(atPath: temporary.path, contents: nil) else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: temporary.path])
+        }
+        let handle = try FileHandle(forWritingTo: temporary)
+        try handle.write(contentsOf: data)
+        try handle.synchronize()
+        try handle.close()
+        guard rename(temporary.path, url.path) == 0 else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: url.path])
+        }
+    }
+}

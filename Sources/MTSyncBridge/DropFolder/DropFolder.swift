@@ -1,0 +1,244 @@
+import Crypto
+import Foundation
+import MTSyncCore
+
+/// One server's CSV drop folder (bridge-protocol/README.md §7): `<root>/<server>/incoming/` where the writer
+/// publishes, `processed/` and `rejected/` where mtsync moves what it took or refused.
+///
+/// Only plain files directly inside `incoming/` are read, opened with `O_NOFOLLOW`: a symbolic link, a name
+/// with a slash or `..`, or an `incoming/` that resolves outside the drop root is refused, so a writer cannot
+/// make mtsync read (or move) anything outside the drop folder.
+///
+/// Files are read in fixed-size chunks, twice: once to check the manifest's SHA-256, row count and header
+/// before anything is stored, and once to stream the records. Memory stays bounded by one chunk and one row.
+public struct DropFolder: Sendable {
+    public let root: URL
+    public let serverID: String
+    public let incoming: URL
+    public let processed: URL
+    public let rejected: URL
+    static let chunkSize = 1 << 16
+
+    /// Opens the folder of `serverID` under `root`, creating `incoming/`, `processed/` and `rejected/` when
+    /// missing.
+    public init(root: String, serverID: String) throws(DropFileProblem) {
+        let rootURL = URL(fileURLWithPath: root).standardizedFileURL
+        let base = rootURL.appending(path: serverID, directoryHint: .isDirectory)
+        self.root = rootURL
+        self.serverID = serverID
+        incoming = base.appending(path: "incoming", directoryHint: .isDirectory)
+        processed = base.appending(path: "processed", directoryHint: .isDirectory)
+        rejected = base.appending(path: "rejected", directoryHint: .isDirectory)
+        guard Self.isPlainName(serverID) else {
+            throw DropFileProblem(code: .outsideDropFolder, "the server id \(String(reflecting: serverID)) cannot name a folder")
+        }
+        for folder in [incoming, processed, rejected] {
+            do {
+                try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            } catch {
+                throw DropFileProblem(code: .unreadable, "cannot create \(folder.path): \(error.localizedDescription)")
+            }
+            // A folder that is (or passes through) a symbolic link leading elsewhere is refused.
+            let resolved = folder.resolvingSymlinksInPath().path
+            let resolvedRoot = rootURL.resolvingSymlinksInPath().path
+            guard resolved.hasPrefix(resolvedRoot + "/") else {
+                throw DropFileProblem(code: .outsideDropFolder, "\(folder.path) resolves to \(resolved), outside the drop folder \(resolvedRoot)")
+            }
+        }
+    }
+
+    static func isPlainName(_ name: String) -> Bool {
+        !name.isEmpty && name != "." && name != ".." && !name.contains("/") && !name.contains("\0")
+    }
+
+    static func manifestName(of csvName: String) -> String { csvName + ".manifest.json" }
+
+    /// The CSV files in `incoming/` whose manifest has been published, oldest name first. Temporary files
+    /// (not ending in `.csv`) and CSVs still waiting for their manifest are left alone.
+    public func readyFiles() throws(DropFileProblem) -> [String] {
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: incoming.path)
+        } catch {
+            throw DropFileProblem(code: .unreadable, "cannot list \(incoming.path): \(error.localizedDescription)")
+        }
+        let present = Set(names)
+        return names.filter { $0.hasSuffix(".csv") && present.contains(Self.manifestName(of: $0)) }.sorted()
+    }
+
+    /// Checks a ready file against its manifest before anything is stored: the name, the manifest, that the
+    /// file is a plain file inside the folder, its SHA-256, its row count and its header.
+    public func verify(_ name: String) throws(DropFileProblem) -> VerifiedDropFile {
+        guard Self.isPlainName(name) else { throw DropFileProblem(code: .outsideDropFolder, "\(String(reflecting: name)) is not a plain file name") }
+        let fileName = try DropFileName(name)
+        let manifestData = try readSmallFile(Self.manifestName(of: name), limit: 1 << 16)
+        let manifest = try DropManifest.decode(manifestData, csvName: name, serverID: serverID)
+
+        var hasher = SHA256()
+        var parser = CSVParser()
+        var header: CSVParser.Row?
+        var headerProblem: DropFileProblem?
+        var rows = 0
+        do {
+            try readChunks(of: name) { chunk in
+                hasher.update(data: chunk)
+                parser.feed(chunk) { output in Self.count(output, header: &header, headerProblem: &headerProblem, rows: &rows) }
+            }
+        } catch {
+            throw Self.problem(error, reading: name)
+        }
+        parser.finish { output in Self.count(output, header: &header, headerProblem: &headerProblem, rows: &rows) }
+        let digest = Hex.encode(hasher.finalize())
+        guard digest == manifest.sha256 else {
+            throw DropFileProblem(code: .checksumMismatch, "the file's SHA-256 is \(digest) but the manifest says \(manifest.sha256) (was it changed or published before it was complete?)")
+        }
+        if let headerProblem { throw headerProblem }
+        guard let header else { throw DropFileProblem(code: .noHeader, "the file is empty: the first line must be the header") }
+        let decoder = try DropRowDecoder(stream: fileName.stream, header: header)
+        guard rows == manifest.rows else {
+            throw DropFileProblem(code: .rowCountMismatch, "the file has \(rows) data rows but the manifest says \(manifest.rows)")
+        }
+        return VerifiedDropFile(name: name, manifest: manifest, decoder: decoder)
+    }
+
+    private static func count(_ output: CSVParser.Output, header: inout CSVParser.Row?, headerProblem: inout DropFileProblem?, rows: inout Int) {
+        if header == nil && headerProblem == nil {
+            switch output {
+            case .row(let row): header = row
+            case .malformed(let problem): headerProblem = DropFileProblem(code: .noHeader, "the header (line \(problem.lineNumber)) is not valid CSV: \(problem.reason)")
+            }
+        } else {
+            rows += 1
+        }
+    }
+
+    /// Streams a verified file's records in batches of at most `batchSize`, each row either a record or the
+    /// reason it is not one. Throws `checksumMismatch` at the end if the file changed since `verify` (the
+    /// caller's transaction must then roll back).
+    public func readRecords(
+        _ file: VerifiedDropFile, batchSize: Int = 1_000, _ body: ([Result<DropRecord, DropRowProblem>]) throws -> Void
+    ) throws {
+        var hasher = SHA256()
+        var parser = CSVParser()
+        var batch: [Result<DropRecord, DropRowProblem>] = []
+        batch.reserveCapacity(batchSize)
+        var seenHeader = false
+        func take(_ output: CSVParser.Output) throws {
+            guard seenHeader else {
+                seenHeader = true
+                return
+            }
+            switch output {
+            case .row(let row): batch.append(file.decoder.decode(row))
+            case .malformed(let problem):
+                batch.append(.failure(DropRowProblem(lineNumber: problem.lineNumber, code: "csv_syntax", reason: problem.reason, raw: problem.raw)))
+            }
+            if batch.count >= batchSize {
+                try body(batch)
+                batch.removeAll(keepingCapacity: true)
+            }
+        }
+        try readChunks(of: file.name) { chunk in
+            hasher.update(data: chunk)
+            try parser.feed(chunk, take)
+        }
+        try parser.finish(take)
+        if !batch.isEmpty { try body(batch) }
+        let digest = Hex.encode(hasher.finalize())
+        guard digest == file.manifest.sha256 else {
+            throw DropFileProblem(code: .checksumMismatch, "the file changed while it was being read (SHA-256 now \(digest)); it will be read again")
+        }
+    }
+
+    /// Moves a file and its manifest to `processed/`.
+    public func moveToProcessed(_ name: String) throws(DropFileProblem) {
+        try move(name, to: processed)
+    }
+
+    /// Moves a file and its manifest to `rejected/`, with `<file>.reason.txt` saying why.
+    public func reject(_ name: String, because problem: DropFileProblem) throws(DropFileProblem) {
+        guard Self.isPlainName(name) else { return }
+        let reason = "\(problem.code): \(problem.reason)\n"
+        do {
+            try Data(reason.utf8).write(to: rejected.appending(path: name + ".reason.txt"), options: .atomic)
+        } catch {
+            throw DropFileProblem(code: .unreadable, "cannot write the reason file in \(rejected.path): \(error.localizedDescription)")
+        }
+        try move(name, to: rejected)
+    }
+
+    private func move(_ name: String, to folder: URL) throws(DropFileProblem) {
+        guard Self.isPlainName(name) else { return }
+        for file in [name, Self.manifestName(of: name)] {
+            let source = incoming.appending(path: file).path
+            // rename(2) moves the entry itself (a symbolic link stays a link) and replaces an older copy.
+            if rename(source, folder.appending(path: file).path) != 0, errno != ENOENT {
+                throw DropFileProblem(code: .unreadable, "cannot move \(source) to \(folder.path): \(String(cString: strerror(errno)))")
+            }
+        }
+    }
+
+    // MARK: - Reading files safely
+
+    /// Opens `incoming/<name>` for reading, refusing symbolic links and anything but a regular file.
+    private func open(_ name: String) throws(DropFileProblem) -> Int32 {
+        let path = incoming.appending(path: name).path
+        let descriptor = Foundation.open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            if errno == ELOOP {
+                throw DropFileProblem(code: .outsideDropFolder, "\(name) is a symbolic link; drop files must be plain files inside the drop folder")
+            }
+            throw DropFileProblem(code: .unreadable, "cannot open \(path): \(String(cString: strerror(errno)))")
+        }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else {
+            close(descriptor)
+            throw DropFileProblem(code: .outsideDropFolder, "\(name) is not a regular file")
+        }
+        return descriptor
+    }
+
+    private func readChunks(of name: String, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        let descriptor = try open(name)
+        defer { close(descriptor) }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.chunkSize, alignment: 1)
+        defer { buffer.deallocate() }
+        while true {
+            let count = read(descriptor, buffer.baseAddress, Self.chunkSize)
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw DropFileProblem(code: .unreadable, "cannot read \(name): \(String(cString: strerror(errno)))")
+            }
+            if count == 0 { return }
+            try body(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
+        }
+    }
+
+    private func readSmallFile(_ name: String, limit: Int) throws(DropFileProblem) -> Data {
+        var data = Data()
+        do {
+            try readChunks(of: name) { chunk in
+                data.append(contentsOf: chunk)
+                if data.count > limit { throw DropFileProblem(code: .badManifest, "\(name) is larger than \(limit) bytes") }
+            }
+        } catch {
+            throw Self.problem(error, reading: name)
+        }
+        return data
+    }
+
+    private static func problem(_ error: any Error, reading name: String) -> DropFileProblem {
+        error as? DropFileProblem ?? DropFileProblem(code: .unreadable, "cannot read \(name): \(error)")
+    }
+}
+
+/// A drop file whose manifest, checksum, row count and header have been checked.
+public struct VerifiedDropFile: Sendable {
+    public let name: String
+    public let manifest: DropManifest
+    let decoder: DropRowDecoder
+
+    public var stream: DropStream { decoder.stream }
+    /// The SHA-256 the file was verified against, as bytes.
+    public var sha256: [UInt8] { Hex.decode(manifest.sha256) ?? [] }
+}

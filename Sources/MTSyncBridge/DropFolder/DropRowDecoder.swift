@@ -1,0 +1,115 @@
+import MTSyncCore
+
+/// One record read from a drop file, typed by the file's stream.
+public enum DropRecord: Sendable, Hashable {
+    case deal(MT5DealRecord)
+    case trade(MT4TradeRecord)
+    case account(BridgeAccount)
+    /// A `symbols` row: the fields as the `symbols` method sends them (§4.5).
+    case symbol(JSONValue)
+}
+
+/// A data row that cannot become a record: quarantined with its line number, reason and raw bytes, while the
+/// rest of the file is stored (bridge-protocol/README.md §7.4).
+public struct DropRowProblem: Error, Sendable, Hashable, CustomStringConvertible {
+    public let lineNumber: Int
+    /// Stable, for counting: `csv_syntax`, `column_count`, `missing_identity`, `bad_identity`.
+    public let code: String
+    public let reason: String
+    public let raw: [UInt8]
+
+    public var description: String { "line \(lineNumber): \(reason)" }
+}
+
+/// Turns the rows of one drop file into records, by the column names of its header (§7.2: the record's field
+/// names in any order; unknown columns ignored; an empty field is an absent value).
+///
+/// It checks only what makes a row a record: the column count, and the identity fields (ticket, login, time)
+/// as unsigned integers, since a row without its identity cannot even be deduplicated. Every other field is
+/// validated by normalization, exactly as for records that arrive over TCP.
+public struct DropRowDecoder: Sendable {
+    public let stream: DropStream
+    /// The header's column names, in file order.
+    public let columns: [String]
+    private let identityColumns: [(name: String, column: Int)]
+
+    /// The fields each stream's rows must carry as unsigned integers.
+    static func identityFields(of stream: DropStream) -> [String] {
+        switch stream {
+        case .deals: ["Deal", "Login", "TimeMsc"]
+        case .trades: ["order", "login", "close_time"]
+        case .openTrades: ["order", "login"]
+        case .accounts: ["login"]
+        case .symbols: []
+        }
+    }
+
+    /// Reads the header row. Throws when it lacks an identity column or names a column twice.
+    public init(stream: DropStream, header: CSVParser.Row) throws(DropFileProblem) {
+        self.stream = stream
+        columns = header.fields.map { $0.trimmingCharacters(in: .whitespaces) }
+        var seen = Set<String>()
+        for name in columns where !name.isEmpty {
+            guard seen.insert(name).inserted else {
+                throw DropFileProblem(code: .noHeader, "the header names the column \(String(reflecting: name)) twice")
+            }
+        }
+        var identity: [(String, Int)] = []
+        for name in Self.identityFields(of: stream) {
+            guard let column = columns.firstIndex(of: name) else {
+                throw DropFileProblem(code: .noHeader, "the header of a \(stream.rawValue) file must have the column \(name) (first line: the field names, bridge-protocol/README.md §7.2)")
+            }
+            identity.append((name, column))
+        }
+        if stream == .symbols, !columns.contains("symbol") {
+            throw DropFileProblem(code: .noHeader, "the header of a symbols file must have the column symbol")
+        }
+        identityColumns = identity
+    }
+
+    public func decode(_ row: CSVParser.Row) -> Result<DropRecord, DropRowProblem> {
+        func problem(_ code: String, _ reason: String) -> Result<DropRecord, DropRowProblem> {
+            .failure(DropRowProblem(lineNumber: row.lineNumber, code: code, reason: reason, raw: row.raw))
+        }
+        guard row.fields.count == columns.count else {
+            return problem("column_count", "the row has \(row.fields.count) fields; the header has \(columns.count)")
+        }
+        for (name, column) in identityColumns {
+            let value = row.fields[column]
+            if value.isEmpty { return problem("missing_identity", "\(name) is empty") }
+            guard value.utf8.count <= 20, UInt64(value) != nil else {
+                return problem("bad_identity", "\(name) \(String(reflecting: value)) is not an unsigned integer")
+            }
+        }
+        switch stream {
+        case .deals:
+            return .success(.deal(fill(MT5DealRecord(), row)))
+        case .trades, .openTrades:
+            return .success(.trade(fill(MT4TradeRecord(), row)))
+        case .accounts:
+            do {
+                return .success(.account(try BridgeAccount(object(row))))
+            } catch {
+                return problem("bad_identity", error.message)
+            }
+        case .symbols:
+            guard let index = columns.firstIndex(of: "symbol"), !row.fields[index].isEmpty else {
+                return problem("missing_identity", "symbol is empty")
+            }
+            return .success(.symbol(object(row)))
+        }
+    }
+
+    private func fill<Record: RawFieldRecord>(_ empty: Record, _ row: CSVParser.Row) -> Record {
+        var record = empty
+        for (column, name) in columns.enumerated() {
+            let value = row.fields[column]
+            if !value.isEmpty, let index = Record.fieldIndex[name] { record.set(fieldAt: index, value) }
+        }
+        return record
+    }
+
+    private func object(_ row: CSVParser.Row) -> JSONValue {
+        .object(zip(columns, row.fields).compactMap { name, value in value.isEmpty ? nil : (name, .string(value)) })
+    }
+}
