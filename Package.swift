@@ -71,6 +71,7 @@ let package = Package(
             dependencies: [
                 "MTSyncCore",
                 "MTSyncBridge",
+                "MTSyncBridgeTransport",
                 "MTSyncStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]

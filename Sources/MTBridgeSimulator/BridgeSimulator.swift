@@ -167,10 +167,20 @@ public struct BridgeSimulator: Sendable {
                 }
                 switch request["method"]?.text {
                 case "server.info":
+                    // The server clock is UTC shifted by the zone rule, read at the same instant (§4.1).
+                    let utcNow = BridgeConnection.utcNowMilliseconds()
+                    let zone = ServerTimeZone(zoneRule)
+                    let serverNow = zone?.serverMilliseconds(fromUTCMilliseconds: utcNow) ?? utcNow
+                    let offsetMinutes = (serverNow - utcNow) / 60_000
+                    // Daylight saving is on when the offset is above the lower of January's and July's.
+                    let year = utcNow - utcNow % (365 * 86_400_000)
+                    let standardMinutes = [year + 15 * 86_400_000, year + 196 * 86_400_000].map { instant in
+                        ((zone?.serverMilliseconds(fromUTCMilliseconds: instant) ?? instant) - instant) / 60_000
+                    }.min() ?? offsetMinutes
                     try await writer.send(["type": "server_info", "id": .string(id), "data": [
                         "server_id": .string(dataset.configuration.serverID), "platform": .string(platform.rawValue), "bridge": "mtbridge-sim/1",
-                        "time_zone": ["rule": .string(zoneRule), "utc_offset_minutes": .integer(120), "dst": true],
-                        "server_time_ms": .integer(BridgeConnection.utcNowMilliseconds()), "utc_time_ms": .integer(BridgeConnection.utcNowMilliseconds()),
+                        "time_zone": ["rule": .string(zoneRule), "utc_offset_minutes": .integer(Int(offsetMinutes)), "dst": .bool(offsetMinutes > standardMinutes)],
+                        "server_time_ms": .integer(serverNow), "utc_time_ms": .integer(utcNow),
                         "capabilities": .array(servedCapabilities.map { .string($0) }),
                     ]])
                     try await writer.send(["type": "end", "id": .string(id), "count": .integer(1), "more": false, "next": .null])

@@ -79,6 +79,17 @@ public struct ServerTimeZone: Sendable, Hashable, CustomStringConvertible {
         return (utcSeconds * 1000 + remainder, resolution)
     }
 
+    /// The server wall-clock time (milliseconds, MetaTrader style) at a UTC instant: what a bridge reports as
+    /// `server_time_ms`. Unlike the other direction this is always unique.
+    public func serverMilliseconds(fromUTCMilliseconds utcMilliseconds: Int64) -> Int64 {
+        let seconds = utcMilliseconds >= 0 ? utcMilliseconds / 1000 : (utcMilliseconds - 999) / 1000
+        switch rule {
+        case .fixed(let offset): return utcMilliseconds + offset * 1000
+        case .transitions(let table): return utcMilliseconds + table.offset(atUTC: seconds) * 1000
+        case .shifted(let table, let shift): return utcMilliseconds + (table.offset(atUTC: seconds) + shift) * 1000
+        }
+    }
+
     /// `+02:00`, `-0530`, `+3`, `UTC+02:00`, `GMT+3` → seconds east of UTC.
     static func parseFixedOffset(_ text: String) -> Int64? {
         var body = Substring(text)

@@ -36,7 +36,8 @@ struct MTBridgeSimCommand: AsyncParsableCommand {
     @Option(name: .customLong("tls-client-ca"), help: "Require client certificates signed by this PEM CA (mutual TLS).") var tlsClientCA: String?
     @Option(name: .customLong("mutate-after"), help: "After this many seconds, serve generation 1: dealer edits, deletions and late deals.") var mutateAfter: Int?
     @Flag(name: .customLong("ground-truth"), help: "Print the dataset's per-login counts, volume and net as JSON, then exit.") var groundTruth = false
-    @Option(help: "With --ground-truth: the generation to describe (0 original, 1 after edits, deletions and late deals).") var generation = 0
+    @Option(help: "With --ground-truth or --write-drop: the generation (0 original, 1 after edits, deletions and late deals).") var generation = 0
+    @Option(name: .customLong("write-drop"), help: "Publish the dataset as a CSV drop under this folder (<folder>/<server>/incoming/, one file a day, bridge-protocol/README.md §7), then exit.") var writeDrop: String?
 
     var serverID: String { serverIDOption ?? "sim-\(platform.rawValue)" }
 
@@ -53,6 +54,11 @@ struct MTBridgeSimCommand: AsyncParsableCommand {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
             FileHandle.standardOutput.write(try encoder.encode(truth) + Data("\n".utf8))
+            return
+        }
+        if let writeDrop {
+            let names = try DropFolderWriter(root: writeDrop).publish(dataset, generation: generation)
+            for name in names { print("published \(writeDrop)/\(serverID)/incoming/\(name)") }
             return
         }
         let hex: String

@@ -12,6 +12,6 @@ struct MTSyncCommand: AsyncParsableCommand {
             (connection lost, lock busy: retry later); 78 configuration error.
             """,
         version: BuildInfo.version,
-        subcommands: [MigrateCommand.self, StatusCommand.self, NormalizeCommand.self, DropCommand.self, VersionCommand.self]
+        subcommands: [MigrateCommand.self, StatusCommand.self, NormalizeCommand.self, BridgeCommand.self, DropCommand.self, VersionCommand.self]
     )
 }

@@ -42,3 +42,24 @@ struct DropCheckCLITests {
         #expect(rejected.stdout.contains("rejected — row_count_mismatch"))
     }
 }
+
+@Suite("mtsync bridge check")
+struct BridgeCheckCLITests {
+    @Test("without a key, or with a malformed address, it is a configuration error (78) and says how to give the key")
+    func configuration() throws {
+        let noKey = try CLI.run(["bridge", "check", "--address", "127.0.0.1:1", "--key-id", "k"], environment: ["MTSYNC_BRIDGE_KEY": ""])
+        #expect(noKey.status == 78, "\(noKey.stderr)")
+        #expect(noKey.stderr.contains("--key-file"))
+        let badAddress = try CLI.run(["bridge", "check", "--address", "nowhere", "--key-id", "k"], environment: ["MTSYNC_BRIDGE_KEY": String(repeating: "ab", count: 32)])
+        #expect(badAddress.status == 78)
+        #expect(badAddress.stderr.contains("host:port"))
+    }
+
+    @Test("an unreachable bridge exits 69 and never prints the key")
+    func unreachable() throws {
+        let key = String(repeating: "c3", count: 32)
+        let result = try CLI.run(["bridge", "check", "--address", "127.0.0.1:1", "--key-id", "k"], environment: ["MTSYNC_BRIDGE_KEY": key])
+        #expect(result.status == 69, "\(result.stderr)")
+        #expect(!result.stderr.contains(key) && !result.stdout.contains(key))
+    }
+}

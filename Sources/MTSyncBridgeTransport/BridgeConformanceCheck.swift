@@ -1,0 +1,165 @@
+import MTSyncBridge
+import MTSyncCore
+
+/// Checks a live bridge against bridge-protocol/README.md the way mtsync will use it: handshake, `server.info`,
+/// every record of a range in order and inside the range, the bridge's own digest against one computed from
+/// those records, and the optional `accounts` and `symbols`. What `mtsync bridge check` prints, so a broker's
+/// engineers can test their bridge before mtsync syncs from it.
+public struct BridgeConformanceCheck: Sendable {
+    public struct Report: Sendable, Codable, Hashable {
+        public var endpoint: String
+        public var serverID: String?
+        public var platform: String?
+        public var capabilities: [String] = []
+        public var timeZoneRule: String?
+        /// Server clock minus UTC, in minutes, from `server.info` (what the zone rule should explain).
+        public var serverClockOffsetMinutes: Int64?
+        public var fromMilliseconds: Int64
+        public var toMilliseconds: Int64
+        public var records = 0
+        public var pages = 0
+        public var digestBuckets = 0
+        public var digestBucketsMatching = 0
+        public var accounts: Int?
+        public var accountsWithoutClientID: Int?
+        public var symbols: Int?
+        /// Everything that disagrees with the spec; empty when the bridge conforms on this range.
+        public var problems: [String] = []
+
+        public var conforms: Bool { problems.isEmpty }
+    }
+
+    public let client: BridgeClient
+    public var pageSize: Int
+    /// Problems listed per kind before the rest are only counted.
+    public var problemLimit = 10
+
+    public init(client: BridgeClient, pageSize: Int = 1_000) {
+        self.client = client
+        self.pageSize = pageSize
+    }
+
+    /// Runs the checks on `[from, to)` (server time, milliseconds); nil bounds: the last whole server day.
+    public func run(fromMilliseconds: Int64? = nil, toMilliseconds: Int64? = nil) async throws -> Report {
+        let hour: Int64 = 3_600_000, day: Int64 = 86_400_000
+        let (welcome, info) = try await client.withRetries { connection in
+            (connection.welcome, try await connection.serverInfo())
+        }
+        let serverNow = info["server_time_ms"]?.text.flatMap { Int64($0) }
+        let utcNow = info["utc_time_ms"]?.text.flatMap { Int64($0) }
+        let defaultTo = ((serverNow ?? 0) / day) * day
+        // Digest buckets are whole hours: widen the range to hour boundaries.
+        let from = Self.floor(fromMilliseconds ?? defaultTo - day, to: hour)
+        let to = Self.ceiling(toMilliseconds ?? defaultTo, to: hour)
+        var report = Report(endpoint: client.endpoint.description, fromMilliseconds: from, toMilliseconds: to)
+        report.serverID = welcome?.serverID
+        report.platform = welcome?.platform.rawValue
+        report.capabilities = welcome?.capabilities ?? []
+        report.timeZoneRule = info["time_zone"]?["rule"]?.text
+        if let serverNow, let utcNow { report.serverClockOffsetMinutes = (serverNow - utcNow + 30_000) / 60_000 }
+        if serverNow == nil || utcNow == nil { report.problems.append("server.info lacks server_time_ms or utc_time_ms (§4.1)") }
+        if info["platform"]?.text != welcome?.platform.rawValue {
+            report.problems.append("server.info says platform \(info["platform"]?.text ?? "none") but welcome says \(welcome?.platform.rawValue ?? "none")")
+        }
+        guard from < to else {
+            report.problems.append("the range is empty")
+            return report
+        }
+
+        // Every record of the range, checked for order and bounds, digested per hour as the spec says.
+        var buckets: [Int64: DigestChecksum] = [:]
+        var orderProblems = 0, rangeProblems = 0, identityProblems = 0
+        func note(_ count: inout Int, _ text: @autoclosure () -> String) {
+            count += 1
+            if count <= problemLimit { report.problems.append(text()) }
+        }
+        let isMT4 = welcome?.platform == .mt4
+        if isMT4 {
+            var previous: (Int64, UInt64)?
+            for try await page in client.closedTrades(fromMilliseconds: from, toMilliseconds: to, pageSize: pageSize) {
+                report.pages += 1
+                for trade in page.records {
+                    report.records += 1
+                    guard let time = trade.closeTime.flatMap({ Int64($0) }), let order = trade.order.flatMap({ UInt64($0) }), let line = DigestChecksum.canonicalLine(trade) else {
+                        note(&identityProblems, "trade \(trade.order ?? "?") lacks a numeric order, close_time or key field")
+                        continue
+                    }
+                    if let last = previous, !(last < (time, order)) { note(&orderProblems, "trade \(order) comes after \(last.1): not in ascending (close_time, order) order (§4.3)") }
+                    if time * 1000 < from || time * 1000 >= to { note(&rangeProblems, "trade \(order) closes at \(time) s, outside [from_ms, to_ms)") }
+                    previous = (time, order)
+                    buckets[Self.floor(time * 1000, to: hour), default: DigestChecksum()].add(canonicalLine: line)
+                }
+            }
+        } else {
+            var previous: (Int64, UInt64)?
+            for try await page in client.deals(fromMilliseconds: from, toMilliseconds: to, pageSize: pageSize) {
+                report.pages += 1
+                for deal in page.records {
+                    report.records += 1
+                    guard let time = deal.timeMsc.flatMap({ Int64($0) }), let ticket = deal.deal.flatMap({ UInt64($0) }), let line = DigestChecksum.canonicalLine(deal) else {
+                        note(&identityProblems, "deal \(deal.deal ?? "?") lacks a numeric Deal, TimeMsc or key field")
+                        continue
+                    }
+                    if let last = previous, !(last < (time, ticket)) { note(&orderProblems, "deal \(ticket) comes after \(last.1): not in ascending (TimeMsc, Deal) order (§4.2)") }
+                    if time < from || time >= to { note(&rangeProblems, "deal \(ticket) has TimeMsc \(time), outside [from_ms, to_ms)") }
+                    previous = (time, ticket)
+                    buckets[Self.floor(time, to: hour), default: DigestChecksum()].add(canonicalLine: line)
+                }
+            }
+        }
+
+        if report.capabilities.contains("digest") {
+            var digestProblems = 0
+            var start = from
+            while start < to {
+                // At most 744 buckets per request (§4.7).
+                let end = min(to, start + 744 * hour)
+                let remote = try await client.withRetries { connection in
+                    try await connection.digest(stream: isMT4 ? "trades" : "deals", fromMilliseconds: start, toMilliseconds: end, bucketMilliseconds: hour)
+                }
+                let expectedBuckets = Int((end - start) / hour)
+                if remote.count != expectedBuckets { note(&digestProblems, "digest returned \(remote.count) buckets for \(expectedBuckets) hours (empty buckets must be sent too, §4.7)") }
+                for bucket in remote {
+                    report.digestBuckets += 1
+                    let local = buckets[bucket.fromMilliseconds] ?? DigestChecksum()
+                    if bucket.count == local.count && bucket.checksum == local.description {
+                        report.digestBucketsMatching += 1
+                    } else {
+                        note(&digestProblems, "digest bucket from \(bucket.fromMilliseconds): the bridge says \(bucket.count) records, checksum \(bucket.checksum); its records give \(local.count), \(local.description)")
+                    }
+                }
+                start = end
+            }
+        }
+
+        if report.capabilities.contains("accounts") {
+            var count = 0, withoutClientID = 0
+            var after: UInt64?
+            while true {
+                let page = try await client.withRetries { connection in try await connection.accountsPage(after: after, limit: pageSize) }
+                count += page.accounts.count
+                withoutClientID += page.accounts.filter { ($0.clientID ?? "").isEmpty }.count
+                guard page.more, let last = page.accounts.last?.login else { break }
+                if let after, last <= after {
+                    report.problems.append("accounts are not in ascending login order (§4.4)")
+                    break
+                }
+                after = last
+            }
+            report.accounts = count
+            report.accountsWithoutClientID = withoutClientID
+        }
+        if report.capabilities.contains("symbols") {
+            report.symbols = try await client.withRetries { connection in try await connection.symbols().count }
+        }
+        return report
+    }
+
+    static func floor(_ value: Int64, to step: Int64) -> Int64 {
+        value >= 0 ? value / step * step : -((-value + step - 1) / step * step)
+    }
+
+    static func ceiling(_ value: Int64, to step: Int64) -> Int64 {
+        -floor(-value, to: step)
+    }
+}

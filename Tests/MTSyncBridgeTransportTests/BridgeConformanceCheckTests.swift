@@ -1,0 +1,38 @@
+import MTBridgeSimulator
+import MTSyncBridge
+import MTSyncBridgeTransport
+import MTSyncCore
+import Testing
+
+@Suite("mtsync bridge check: a bridge measured against the spec")
+struct BridgeConformanceCheckTests {
+    static let key = ClientSimulatorTests.key
+
+    static func check(_ simulator: BridgeSimulator, from: Int64, to: Int64, pageSize: Int = 100) async throws -> BridgeConformanceCheck.Report {
+        try await SimulatorHarness.run(simulator) { port in
+            let client = BridgeClient(endpoint: BridgeEndpoint(host: "127.0.0.1", port: port, key: Self.key), retryPolicy: SimulatorHarness.fastRetries)
+            return try await BridgeConformanceCheck(client: client, pageSize: pageSize).run(fromMilliseconds: from, toMilliseconds: to)
+        }
+    }
+
+    @Test("the reference simulator conforms, MT5 and MT4: every record in order and range, every hour's digest matches")
+    func referenceConforms() async throws {
+        for dataset in [ClientSimulatorTests.dataset, SimulatorHarness.mt4Dataset] {
+            let simulator = BridgeSimulator(dataset: dataset, key: Self.key)
+            let report = try await Self.check(simulator, from: dataset.range.lowerBound, to: dataset.range.upperBound)
+            #expect(report.conforms, "\(report.problems)")
+            #expect(report.records > 0 && report.pages > 1)
+            #expect(report.digestBuckets == Int((dataset.range.upperBound - dataset.range.lowerBound) / 3_600_000))
+            #expect(report.digestBucketsMatching == report.digestBuckets)
+            #expect(report.platform == dataset.configuration.platform.rawValue)
+        }
+    }
+
+    @Test("server.info reports the server clock shifted by the zone rule (ny-close is UTC+2 or UTC+3)")
+    func serverClock() async throws {
+        let dataset = ClientSimulatorTests.dataset
+        let report = try await Self.check(BridgeSimulator(dataset: dataset, key: Self.key), from: dataset.range.lowerBound, to: dataset.range.lowerBound + 3_600_000)
+        #expect(report.timeZoneRule == "ny-close")
+        #expect(report.serverClockOffsetMinutes == 120 || report.serverClockOffsetMinutes == 180)
+    }
+}
