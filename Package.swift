@@ -94,7 +94,13 @@ let package = Package(
         .target(name: "MTSyncTestSupport", dependencies: ["MTSyncStore"], path: "Tests/MTSyncTestSupport"),
         .testTarget(name: "MTSyncCoreTests", dependencies: ["MTSyncCore", "MTSyncTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "MTSyncBridgeTests", dependencies: ["MTSyncBridge", "MTSyncCore", "MTSyncTestSupport"]),
-        .testTarget(name: "MTSyncBridgeTransportTests", dependencies: ["MTSyncBridgeTransport", "MTBridgeSimulator", "MTSyncBridge", "MTSyncCore"]),
+        .testTarget(
+            name: "MTSyncBridgeTransportTests",
+            dependencies: [
+                "MTSyncBridgeTransport", "MTBridgeSimulator", "MTSyncBridge", "MTSyncCore",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .testTarget(name: "MTSyncStoreTests", dependencies: ["MTSyncStore", "MTSyncCore", "MTSyncTestSupport"]),
         .testTarget(name: "MTSyncEngineTests", dependencies: ["MTSyncEngine", "MTBridgeSimulator", "MTSyncBridge", "MTSyncStore", "MTSyncCore", "MTSyncTestSupport", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "MTSyncCLITests", dependencies: ["MTSyncStore", "MTSyncTestSupport", .product(name: "Crypto", package: "swift-crypto")]),

@@ -179,6 +179,7 @@ public struct BridgeSimulator: Sendable {
                     }.min() ?? offsetMinutes
                     try await writer.send(["type": "server_info", "id": .string(id), "data": [
                         "server_id": .string(dataset.configuration.serverID), "platform": .string(platform.rawValue), "bridge": "mtbridge-sim/1",
+                        "mt_build": .integer(platform == .mt4 ? 1420 : 4755),
                         "time_zone": ["rule": .string(zoneRule), "utc_offset_minutes": .integer(Int(offsetMinutes)), "dst": .bool(offsetMinutes > standardMinutes)],
                         "server_time_ms": .integer(serverNow), "utc_time_ms": .integer(utcNow),
                         "capabilities": .array(servedCapabilities.map { .string($0) }),
@@ -263,7 +264,7 @@ public struct BridgeSimulator: Sendable {
                         continue
                     }
                     let complete = try await writeRecords(page.records, writer: &writer, recordsSent: &recordsSent, counters: counters) { writer, trade in
-                        writer.raw(JSONValue.object([("type", "trade"), ("id", .string(id)), ("data", LineWriter.tradeObject(trade.record, timestamp: trade.timestamp))]).serialized())
+                        writer.raw(JSONValue.object([("type", "trade"), ("id", .string(id)), ("data", LineWriter.tradeObject(trade.record))]).serialized())
                     }
                     guard complete else { return }
                     generationBox.count { $0.pages += 1 }
@@ -284,28 +285,21 @@ public struct BridgeSimulator: Sendable {
                     }
                     let more = accounts.count > page.count
                     try await writer.send(["type": "end", "id": .string(id), "count": .integer(page.count), "more": .bool(more),
-                                           "next": more ? ["login": .string(String(page.last!.login))] : .null])
-                    try await writer.flush()
-                case "symbols" where platform == .mt4:
-                    let symbols = SimulatedDataset.mt4Symbols
-                    for symbol in symbols {
-                        try await writer.send(["type": "symbol", "id": .string(id), "data": [
-                            "symbol": .string(symbol), "path": .string("Sim\\\(symbol)"),
-                            "contract_size": .string(symbol.hasPrefix("XAU") ? "100" : (symbol.contains("US30") || symbol.contains("AAPL") || symbol.contains("BTC") ? "1" : "100000")),
-                            "digits": .integer(SimulatedDataset.mt4Digits(symbol)), "calc_mode": .integer(0),
-                        ]])
-                    }
-                    try await writer.send(["type": "end", "id": .string(id), "count": .integer(symbols.count), "more": false, "next": .null])
+                                           "next": more ? .string(String(page.last!.login)) : .null])
                     try await writer.flush()
                 case "symbols":
-                    let symbols = SimulatedDataset.symbols
-                    for symbol in symbols {
-                        try await writer.send(["type": "symbol", "id": .string(id), "data": [
-                            "symbol": .string(symbol), "path": .string("Sim\\\(symbol)"), "contract_size": .string(symbol.hasPrefix("XAU") ? "100" : "100000"),
-                            "digits": .integer(5), "calc_mode": .integer(0),
-                        ]])
+                    // Ascending by name, paged by `after` like every paged method (§4.5).
+                    let params = request["params"] ?? [:]
+                    let after = params["after"]?.text ?? ""
+                    let limit = params["limit"]?.text.flatMap { Int($0) } ?? 1000
+                    let symbols = (platform == .mt4 ? SimulatedDataset.mt4Symbols : SimulatedDataset.symbols).sorted().filter { $0 > after }
+                    let page = symbols.prefix(limit)
+                    for symbol in page {
+                        try await writer.send(["type": "symbol", "id": .string(id), "data": LineWriter.symbolObject(symbol, platform: platform)])
                     }
-                    try await writer.send(["type": "end", "id": .string(id), "count": .integer(symbols.count), "more": false, "next": .null])
+                    let more = symbols.count > page.count
+                    try await writer.send(["type": "end", "id": .string(id), "count": .integer(page.count), "more": .bool(more),
+                                           "next": more ? .string(page.last!) : .null])
                     try await writer.flush()
                 case "changes" where platform == .mt4:
                     let params = request["params"] ?? [:]
@@ -315,14 +309,14 @@ public struct BridgeSimulator: Sendable {
                     let page = changes.prefix(limit)
                     for change in page {
                         // A deletion names the record by `order` only (§4.6).
-                        let record = change.op == "delete" ? JSONValue.object([("order", .string(String(change.trade.order)))]) : LineWriter.tradeObject(change.trade.record, timestamp: change.trade.timestamp)
+                        let record = change.op == "delete" ? JSONValue.object([("order", .string(String(change.trade.order)))]) : LineWriter.tradeObject(change.trade.record)
                         writer.raw(JSONValue.object([("type", "change"), ("id", .string(id)), ("data", .object([
                             ("seq", .integer(change.seq)), ("op", .string(change.op)), ("record", record),
                         ]))]).serialized())
                     }
                     let more = changes.count > page.count
                     try await writer.send(["type": "end", "id": .string(id), "count": .integer(page.count), "more": .bool(more),
-                                           "next": page.last.map { ["seq": .integer($0.seq)] } ?? .null])
+                                           "next": more ? page.last.map { ["seq": .integer($0.seq)] } ?? .null : .null])
                     try await writer.flush()
                 case "changes":
                     let params = request["params"] ?? [:]
@@ -337,7 +331,7 @@ public struct BridgeSimulator: Sendable {
                     }
                     let more = changes.count > page.count
                     try await writer.send(["type": "end", "id": .string(id), "count": .integer(page.count), "more": .bool(more),
-                                           "next": page.last.map { ["seq": .integer($0.seq)] } ?? .null])
+                                           "next": more ? page.last.map { ["seq": .integer($0.seq)] } ?? .null : .null])
                     try await writer.flush()
                 case "digest":
                     let params = request["params"] ?? [:]
@@ -488,16 +482,29 @@ struct LineWriter {
 
     /// An MT4 `TradeRecord` as an MT4 bridge naturally sends it: numbers as JSON numbers (all digits), symbol and
     /// comment as strings, and `timestamp`, the record's last change (§4.3).
-    static func tradeObject(_ trade: MT4TradeRecord, timestamp: Int64) -> JSONValue {
+    /// A `symbols` record (§4.5). Currencies come from an FX-style name (EURUSD.pro → EUR, USD); indices,
+    /// stocks and crypto CFDs quote in USD.
+    static func symbolObject(_ symbol: String, platform: Platform) -> JSONValue {
+        let letters = symbol.uppercased().filter { $0.isLetter }
+        let currencies: Set<Substring> = ["EUR", "USD", "GBP", "JPY", "CHF", "AUD", "CAD", "NZD", "XAU", "XAG", "BTC"]
+        let base = letters.prefix(3), quote = letters.dropFirst(3).prefix(3)
+        let isPair = currencies.contains(base) && currencies.contains(quote)
+        let contractSize = symbol.hasPrefix("XAU") ? "100" : (symbol.contains("US30") || symbol.contains("AAPL") || symbol.contains("BTC") ? "1" : "100000")
+        return [
+            "symbol": .string(symbol), "path": .string("Sim\\\(symbol)"),
+            "base_currency": .string(isPair ? String(base) : "USD"), "profit_currency": .string(isPair ? String(quote) : "USD"),
+            "margin_currency": .string(isPair ? String(base) : "USD"),
+            "contract_size": .string(platform == .mt4 ? contractSize : (symbol.hasPrefix("XAU") ? "100" : "100000")),
+            "digits": .integer(platform == .mt4 ? SimulatedDataset.mt4Digits(symbol) : 5), "calc_mode": .integer(0),
+        ]
+    }
+
+    static func tradeObject(_ trade: MT4TradeRecord) -> JSONValue {
         var fields: [(String, JSONValue)] = []
-        let values: [String?] = [trade.order, trade.login, trade.symbol, trade.digits, trade.cmd, trade.volume, trade.openTime, trade.closeTime,
-                                 trade.openPrice, trade.closePrice, trade.sl, trade.tp, trade.commission, trade.commissionAgent, trade.storage,
-                                 trade.profit, trade.taxes, trade.magic, trade.comment, trade.state, trade.reason]
-        for (name, value) in zip(MT4TradeRecord.fieldNames, values) {
-            guard let value else { continue }
+        for (index, name) in MT4TradeRecord.fieldNames.enumerated() {
+            guard let value = trade.value(fieldAt: index) else { continue }
             fields.append((name, name == "symbol" || name == "comment" ? .string(value) : .number(value)))
         }
-        fields.append(("timestamp", .integer(timestamp)))
         return .object(fields)
     }
 

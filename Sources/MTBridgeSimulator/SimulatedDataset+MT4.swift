@@ -2,14 +2,24 @@ import MTSyncBridge
 import MTSyncCore
 
 /// One MT4 trade record as the simulated server holds it, with its `timestamp` (the record's last change,
-/// server time in seconds): the bridge sends it (bridge-protocol/README.md §4.3) but `MT4TradeRecord` does not
-/// keep it. `closeTime` and `order` are the record's sort keys, parsed once.
+/// server time in seconds, which the bridge sends: bridge-protocol/README.md §4.3) kept in step with the
+/// record's own field. `closeTime` and `order` are the record's sort keys, parsed once.
 public struct SimulatedTrade: Sendable, Hashable {
     public var record: MT4TradeRecord
-    public var timestamp: Int64
+    public var timestamp: Int64 {
+        didSet { record.timestamp = String(timestamp) }
+    }
     /// `close_time` in seconds; 0 for an open trade.
     public var closeTime: Int64
     public var order: UInt64
+
+    public init(record: MT4TradeRecord, timestamp: Int64, closeTime: Int64, order: UInt64) {
+        self.record = record
+        self.record.timestamp = String(timestamp)
+        self.timestamp = timestamp
+        self.closeTime = closeTime
+        self.order = order
+    }
 }
 
 /// The MT4 history (`platform: .mt4`): MT4 Manager API `TradeRecord`s (../shared/research/metatrader-domain.md §2),

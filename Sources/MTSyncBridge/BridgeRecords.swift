@@ -48,16 +48,26 @@ public struct DigestBucket: Sendable, Hashable {
     }
 }
 
-/// One entry of the `changes` method (§4.6): a deal edited or deleted after the fact.
+/// One entry of the `changes` method (§4.6): a deal (MT5) or trade record (MT4) edited or deleted after the fact.
 public struct BridgeChange: Sendable, Hashable {
     public enum Operation: String, Sendable, Hashable {
         case update, delete
     }
 
+    /// The changed record: complete for an update, only its identity (`Deal` or `order`) for a delete.
+    public enum Record: Sendable, Hashable {
+        case deal(MT5DealRecord)
+        case trade(MT4TradeRecord)
+    }
+
     public let sequence: Int64
     public let operation: Operation
-    /// The full record for an update; only the identity (`Deal`) for a delete.
-    public let deal: MT5DealRecord
+    public let record: Record
+
+    /// The MT5 deal, when the change is one.
+    public var deal: MT5DealRecord? { if case .deal(let deal) = record { deal } else { nil } }
+    /// The MT4 trade record, when the change is one.
+    public var trade: MT4TradeRecord? { if case .trade(let trade) = record { trade } else { nil } }
 
     public init(_ data: JSONValue) throws(BridgeProtocolError) {
         guard let sequence = data["seq"]?.text.flatMap({ Int64($0) }), let operation = data["op"]?.text.flatMap(Operation.init(rawValue:)),
@@ -65,12 +75,23 @@ public struct BridgeChange: Sendable, Hashable {
         else {
             throw BridgeProtocolError(code: .malformed, retryable: true, message: "a change needs seq, op (update or delete) and a record object")
         }
-        var deal = MT5DealRecord()
-        for (name, value) in members {
-            if let index = MT5DealRecord.fieldIndex[name], let text = value.text { deal.set(fieldAt: index, text) }
+        // MT5 records are keyed by `Deal`, MT4 records by `order` (Manager API names).
+        if members.contains(where: { $0.0 == "Deal" }) {
+            record = .deal(Self.fill(MT5DealRecord(), members))
+        } else if members.contains(where: { $0.0 == "order" }) {
+            record = .trade(Self.fill(MT4TradeRecord(), members))
+        } else {
+            throw BridgeProtocolError(code: .malformed, retryable: true, message: "a change's record needs its identity: Deal (MT5) or order (MT4)")
         }
         self.sequence = sequence
         self.operation = operation
-        self.deal = deal
+    }
+
+    private static func fill<Fields: RawFieldRecord>(_ empty: Fields, _ members: [(String, JSONValue)]) -> Fields {
+        var record = empty
+        for (name, value) in members {
+            if let index = Fields.fieldIndex[name], let text = value.text { record.set(fieldAt: index, text) }
+        }
+        return record
     }
 }

@@ -80,7 +80,7 @@ struct BridgeCheckCommand: AsyncParsableCommand {
         let hex: String
         if let keyFile {
             hex = try String(contentsOfFile: keyFile, encoding: .utf8)
-        } else if let environment = ProcessInfo.processInfo.environment["MTSYNC_BRIDGE_KEY"] {
+        } else if let environment = ProcessInfo.processInfo.environment["MTSYNC_BRIDGE_KEY"], !environment.isEmpty {
             hex = environment
         } else {
             throw ValidationError("give the shared key with --key-file FILE or $MTSYNC_BRIDGE_KEY (never on the command line)")

@@ -140,6 +140,20 @@ struct ClientSimulatorTests {
         }
     }
 
+    @Test("a bridge silent past the read timeout: the connection is closed and the error is retryable")
+    func readTimeout() async throws {
+        try await Self.withSimulator(faults: SimulatorFaults(delayPerRequest: .seconds(3))) { port in
+            var endpoint = Self.endpoint(port)
+            endpoint.readTimeout = .milliseconds(300)
+            let started = ContinuousClock.now
+            let error = await #expect(throws: BridgeClientError.self) {
+                try await BridgeConnection.withConnection(to: endpoint) { connection in try await connection.serverInfo() }
+            }
+            #expect(error?.retryable == true)
+            #expect(ContinuousClock.now - started < .seconds(2), "the timeout fired, not the bridge's late answer")
+        }
+    }
+
     @Test("nobody listening: a retryable connection error")
     func refused() async throws {
         let error = await #expect(throws: BridgeClientError.self) {

@@ -209,6 +209,9 @@ struct MT4SimulatorTests {
             let deleted = Self.dataset.tradeChanges().filter { $0.op == "delete" }
             #expect(!deleted.isEmpty && deleted.allSatisfy { originalOrders.contains($0.trade.record.order) && !records.map(\.order).contains($0.trade.record.order) })
             #expect(changes.changes.map(\.sequence) == Array(1...Int64(Self.dataset.tradeChanges().count)))
+            #expect(changes.changes.allSatisfy { $0.trade != nil && $0.deal == nil }, "MT4 changes carry trade records")
+            #expect(changes.changes.contains { $0.operation == .update && $0.trade?.comment == "edited by dealer" && $0.trade?.timestamp != nil })
+            #expect(changes.changes.contains { $0.operation == .delete && $0.trade?.order != nil })
             #expect(zip(before, after).allSatisfy { $0.checksum != $1.checksum }, "every day has edits or late trades")
             #expect(Self.truth(of: records) == Self.dataset.groundTruth(generation: 1))
         }

@@ -26,7 +26,7 @@ struct SimulatorMethodsTests {
         #expect(accounts.map(\.login) == Harness.dataset.accounts.map(\.login))
         #expect(accounts.first?.clientID == "C-100001")
         #expect(accounts.filter { $0.group == "demo\\forex" }.count == Harness.dataset.configuration.logins / 5)
-        #expect(symbols.compactMap { $0["symbol"]?.text } == SimulatedDataset.symbols)
+        #expect(symbols.compactMap { $0["symbol"]?.text } == SimulatedDataset.symbols.sorted(), "ascending by name (§4.5)")
         #expect(symbols.first { $0["symbol"]?.text == "XAUUSDm" }?["contract_size"]?.text == "100")
     }
 
@@ -89,8 +89,8 @@ struct SimulatorMethodsTests {
                 return (digest, changes)
             }
             #expect(changes.map(\.sequence) == Array(1...Int64(changes.count)))
-            #expect(changes.contains { $0.operation == .update && $0.deal.comment == "edited by dealer" })
-            #expect(changes.contains { $0.operation == .delete && $0.deal.deal != nil })
+            #expect(changes.contains { $0.operation == .update && $0.deal?.comment == "edited by dealer" })
+            #expect(changes.contains { $0.operation == .delete && $0.deal?.deal != nil })
             #expect(changes.count == dataset.changes().count)
             #expect(zip(before, after).allSatisfy { $0.checksum != $1.checksum }, "every day has edits or late deals")
             group.cancelAll()

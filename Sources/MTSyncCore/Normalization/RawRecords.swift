@@ -128,13 +128,16 @@ public struct MT4TradeRecord: RawFieldRecord {
     public var comment: String?
     public var state: String?
     public var reason: String?
+    /// When the record last changed (MT4 `TradeRecord::timestamp`, server time in seconds): lets a bridge and
+    /// mtsync tell an edited record from an unchanged one.
+    public var timestamp: String?
 
     public init() {}
 
     public static let fieldNames: [String] = [
         "order", "login", "symbol", "digits", "cmd", "volume", "open_time", "close_time", "open_price",
         "close_price", "sl", "tp", "commission", "commission_agent", "storage", "profit", "taxes", "magic",
-        "comment", "state", "reason",
+        "comment", "state", "reason", "timestamp",
     ]
 
     public static let fieldIndex: [String: Int] = Dictionary(uniqueKeysWithValues: fieldNames.enumerated().map { ($1, $0) })
@@ -166,13 +169,14 @@ public struct MT4TradeRecord: RawFieldRecord {
         case 18: comment = value
         case 19: state = value
         case 20: reason = value
+        case 21: timestamp = value
         default: break
         }
     }
 
     /// Key paths in `fieldNames` order.
     static let fieldKeyPaths: [any KeyPath<Self, String?> & Sendable] = [
-        \.order, \.login, \.symbol, \.digits, \.cmd, \.volume, \.openTime, \.closeTime, \.openPrice, \.closePrice, \.sl, \.tp, \.commission, \.commissionAgent, \.storage, \.profit, \.taxes, \.magic, \.comment, \.state, \.reason,
+        \.order, \.login, \.symbol, \.digits, \.cmd, \.volume, \.openTime, \.closeTime, \.openPrice, \.closePrice, \.sl, \.tp, \.commission, \.commissionAgent, \.storage, \.profit, \.taxes, \.magic, \.comment, \.state, \.reason, \.timestamp,
     ]
 
     public func value(fieldAt index: Int) -> String? {
