@@ -98,7 +98,10 @@ public struct BridgeSimulator: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     if let tlsContext { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tlsContext)) }
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineFrameDecoder()))
-                    return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    // The plain channel, wrapped only once a task serves it: an accepted connection that nobody
+                    // serves (the server is shutting down) must not leave an unfinished NIOAsyncChannel behind,
+                    // whose writer traps when it is released.
+                    return channel
                 }
             }
         onListening(server.channel.localAddress?.port ?? port)
@@ -115,7 +118,16 @@ public struct BridgeSimulator: Sendable {
         }
     }
 
-    private func serve(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>, counters: FaultCounters) async throws {
+    private func serve(_ channel: any Channel, counters: FaultCounters) async throws {
+        let connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+        do {
+            try Task.checkCancellation()
+            // Nothing arrives before `hello` is sent (the client speaks second), so no line is lost meanwhile.
+            connection = try await channel.eventLoop.submit { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }.get()
+        } catch {
+            try? await channel.close()
+            throw error
+        }
         generationBox.count { $0.connections += 1 }
         try await connection.executeThenClose { inbound, outbound in
             var writer = LineWriter(outbound: outbound)

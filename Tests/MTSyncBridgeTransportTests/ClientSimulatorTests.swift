@@ -142,15 +142,15 @@ struct ClientSimulatorTests {
 
     @Test("a bridge silent past the read timeout: the connection is closed and the error is retryable")
     func readTimeout() async throws {
-        try await Self.withSimulator(faults: SimulatorFaults(delayPerRequest: .seconds(3))) { port in
+        try await Self.withSimulator(faults: SimulatorFaults(delayPerRequest: .seconds(60))) { port in
             var endpoint = Self.endpoint(port)
-            endpoint.readTimeout = .milliseconds(300)
+            endpoint.readTimeout = .milliseconds(500)
             let started = ContinuousClock.now
             let error = await #expect(throws: BridgeClientError.self) {
                 try await BridgeConnection.withConnection(to: endpoint) { connection in try await connection.serverInfo() }
             }
             #expect(error?.retryable == true)
-            #expect(ContinuousClock.now - started < .seconds(2), "the timeout fired, not the bridge's late answer")
+            #expect(ContinuousClock.now - started < .seconds(20), "the timeout fired, not the bridge's answer a minute later")
         }
     }
 
