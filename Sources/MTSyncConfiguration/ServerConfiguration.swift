@@ -1,0 +1,82 @@
+import MTSyncCore
+
+/// One trade server as the configuration file describes it, validated.
+public struct ServerConfiguration: Sendable, Equatable {
+    /// Where a server's records come from: its export bridge over TCP, or a CSV drop folder.
+    public enum Source: Sendable, Equatable {
+        case bridge(BridgeSource)
+        /// The drop root (absolute): the server's files are under `<folder>/<id>/incoming`.
+        case drop(folder: String)
+    }
+
+    public var id: ServerID
+    public var platform: Platform
+    /// The zone as written (`ny-close`, `Europe/Athens`, `+02:00`); recorded on every fact.
+    public var zoneName: String
+    public var zone: ServerTimeZone
+    /// Where the first sync begins: server wall-clock milliseconds, MetaTrader style (wall time read as UTC).
+    public var start: Int64
+    public var source: Source
+    public var pollInterval: Duration
+    /// How far each incremental pull reaches back before the cursor, to catch late deals.
+    public var lookback: Duration
+    /// Records per bridge page, 1…10000 (the protocol's limit).
+    public var pageSize: Int
+    /// Each wait between polls is stretched or shrunk at random by up to this fraction (0.1 = 10 %), so servers
+    /// configured alike do not poll in lockstep.
+    public var pollJitter: Double
+    /// How often the trailing reconcile runs; nil: never.
+    public var reconcileEvery: Duration?
+    /// How far back the trailing reconcile compares bridge and store.
+    public var reconcileWindow: Duration
+    /// Symbol rules, group and login filters, accounts and the ambiguous-time policy.
+    public var rules: NormalizationRules
+
+    public init(
+        id: ServerID, platform: Platform, zoneName: String, zone: ServerTimeZone, start: Int64, source: Source,
+        pollInterval: Duration, lookback: Duration, pageSize: Int, pollJitter: Double,
+        reconcileEvery: Duration?, reconcileWindow: Duration, rules: NormalizationRules
+    ) {
+        self.id = id
+        self.platform = platform
+        self.zoneName = zoneName
+        self.zone = zone
+        self.start = start
+        self.source = source
+        self.pollInterval = pollInterval
+        self.lookback = lookback
+        self.pageSize = pageSize
+        self.pollJitter = pollJitter
+        self.reconcileEvery = reconcileEvery
+        self.reconcileWindow = reconcileWindow
+        self.rules = rules
+    }
+
+    /// What the normalizer needs for this server: its zone with the rules applied. The rules were applied
+    /// once already when the configuration was loaded, so this throws only for rules changed since.
+    public func normalizerSettings() throws(RulesError) -> ServerSettings {
+        var settings = ServerSettings(server: id, platform: platform, zone: zone)
+        try rules.apply(to: &settings)
+        return settings
+    }
+
+    /// One line for `mtsync check-config` and the startup log; never shows the key.
+    public var summary: String {
+        let source: String
+        switch self.source {
+        case .bridge(let bridge):
+            source = "bridge \(bridge.address) (\(bridge.tls == nil ? "plain TCP" : "TLS"), key id \(bridge.keyID))"
+        case .drop(let folder):
+            source = "CSV drop \(folder)/\(id)/incoming"
+        }
+        let reconcile = reconcileEvery.map { "reconcile every \(DurationText.format($0)) over \(DurationText.format(reconcileWindow))" } ?? "reconcile off"
+        return "\(id): \(platform.rawValue) via \(source), zone \(zoneName), start \(ServerStart.format(start)), "
+            + "poll \(DurationText.format(pollInterval)) ±\(Self.percent(pollJitter)), lookback \(DurationText.format(lookback)), "
+            + "page \(pageSize), \(reconcile)"
+    }
+
+    static func percent(_ fraction: Double) -> String {
+        let value = fraction * 100
+        return value == value.rounded() ? "\(Int(value))%" : "\(value)%"
+    }
+}

@@ -1,0 +1,78 @@
+import Foundation
+import Testing
+
+@Suite("mtsync check-config")
+struct CheckConfigCLITests {
+    static let key = String(repeating: "4d", count: 32)
+
+    /// A folder with a drop root and a configuration file holding `yaml`.
+    static func configuration(_ yaml: String) throws -> URL {
+        let folder = FileManager.default.temporaryDirectory.appending(path: "mtsync-checkconfig-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder.appending(path: "drop"), withIntermediateDirectories: true)
+        let file = folder.appending(path: "mtsync.yaml")
+        try Data(yaml.utf8).write(to: file)
+        return file
+    }
+
+    static let valid = """
+        servers:
+          - id: live-mt5
+            platform: mt5
+            time_zone: ny-close
+            start: 2025-01-01
+            bridge: { address: "bridge.internal:7465", key_id: k1, key_env: MTSYNC_TEST_KEY }
+          - id: live-mt4
+            platform: mt4
+            time_zone: Europe/Athens
+            start: 2025-01-01
+            drop: { folder: drop }
+        """
+
+    @Test("a valid file: exit 0, one line per server, never the key")
+    func valid() throws {
+        let file = try Self.configuration(Self.valid)
+        let result = try CLI.run(["check-config", file.path], environment: ["MTSYNC_TEST_KEY": Self.key])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n")
+        #expect(lines.first == "ok: 2 server(s)")
+        #expect(lines.count == 3)
+        #expect(lines.dropFirst().first?.contains("live-mt5: mt5 via bridge bridge.internal:7465") == true)
+        #expect(!result.stdout.contains(Self.key) && !result.stderr.contains(Self.key))
+
+        let json = try CLI.run(["check-config", "--json", file.path], environment: ["MTSYNC_TEST_KEY": Self.key])
+        #expect(json.status == 0)
+        #expect(json.json?["ok"] as? Bool == true)
+        let servers = json.json?["servers"] as? [[String: Any]]
+        #expect(servers?.map { $0["id"] as? String } == ["live-mt5", "live-mt4"])
+        #expect(servers?.first?["key_id"] as? String == "k1")
+        #expect(!json.stdout.contains(Self.key))
+    }
+
+    @Test("an invalid file: exit 78, every problem as location: message")
+    func invalid() throws {
+        let file = try Self.configuration(Self.valid.replacingOccurrences(of: "platform: mt4", with: "platform: mt6") + "\n    pol_interval: 5s\n")
+        let result = try CLI.run(["check-config", file.path], environment: ["MTSYNC_TEST_KEY": "not-hex-\(Self.key)"])
+        #expect(result.status == 78)
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.count == 3, "\(result.stdout)")
+        #expect(lines.contains { $0.hasPrefix("servers[0].bridge.key_env (line 6, column ") && $0.contains("MTSYNC_TEST_KEY does not hold a valid key") })
+        #expect(lines.contains { $0.hasPrefix("servers[1].platform (line 8, column 15): must be mt4 or mt5") })
+        #expect(lines.contains { $0.hasPrefix("servers[1].pol_interval (line 12, column 5): unknown key") })
+        #expect(result.stderr.contains("3 problem(s)"))
+        #expect(!result.stdout.contains(Self.key) && !result.stderr.contains(Self.key))
+
+        let json = try CLI.run(["check-config", "--json", file.path], environment: ["MTSYNC_TEST_KEY": "not-hex-\(Self.key)"])
+        #expect(json.status == 78)
+        #expect((json.json?["error"] as? [String: Any])?["kind"] as? String == "configuration_invalid")
+        let problems = json.json?["problems"] as? [[String: Any]]
+        #expect(problems?.map { $0["path"] as? String } == ["servers[0].bridge.key_env", "servers[1].platform", "servers[1].pol_interval"])
+        #expect(problems?[1]["line"] as? Int == 8)
+    }
+
+    @Test("a missing file is a configuration error too")
+    func missing() throws {
+        let result = try CLI.run(["check-config", "/nonexistent/mtsync.yaml"])
+        #expect(result.status == 78)
+        #expect(result.stdout.contains("does not exist"))
+    }
+}
