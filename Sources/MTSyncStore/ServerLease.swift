@@ -1,0 +1,262 @@
+import Foundation
+
+/// The right of one mtsync instance to sync one server (`server_leases`, migration 0004), so that several
+/// instances can run against one database for high availability and each server is still synced by exactly one.
+///
+/// **Decided by the database.** Every decision is one statement that compares `expires_at` with PostgreSQL's
+/// `now()`, never an instance's own clock, so clock skew between machines cannot make two instances both think
+/// they hold a lease. `acquire` is a single `INSERT … ON CONFLICT DO UPDATE … WHERE <expired, released or
+/// mine> RETURNING`: the conflicting row is locked and the condition re-evaluated against its newest version,
+/// so of two instances racing for a server exactly one gets a row back.
+///
+/// **Takeover time.** A holder renews well within `ttl` (every `ttl / 3` is a good pace). When it dies it stops
+/// renewing; its lease expires at most `ttl` after its last renewal, and the first `acquire` by another instance
+/// after that takes it. With instances polling for free servers every `poll`, a dead instance's servers are
+/// taken over within `ttl + poll` of its last renewal. A clean shutdown calls `release`, and another instance
+/// takes the server at its next poll.
+///
+/// **Fencing.** A holder paused past its expiry (GC, a stalled disk, a network partition) may wake up still
+/// believing it holds the lease. `generation` grows with every new tenure, so the page store runs
+/// `assertHeld(serverID:owner:generation:on:)` *first* in its page transaction: it locks the lease row
+/// `FOR SHARE` (a takeover must wait for the page to commit or roll back) and refuses when the owner, the
+/// generation or the expiry says the lease is gone. An operator's `mtsync cursor set|reset` bumps the generation
+/// too (see `CursorControl`), so the holder's in-flight page fails and it must re-read its cursors before going
+/// on; `acquire` by the same owner then returns the lease with the new generation.
+public struct ServerLease: Sendable, Hashable {
+    public var serverID: String
+    public var owner: String
+    /// The fencing token: grows with every new tenure (and every operator change of the server's cursors).
+    public var generation: Int64
+    /// When this tenure began (renewals keep it).
+    public var acquiredAt: Date
+    public var renewedAt: Date
+    public var expiresAt: Date
+    /// Set when the holder released the lease.
+    public var releasedAt: Date?
+    /// How long until it expires, by the database's clock when it was read (zero or less: expired). Measure
+    /// renewal deadlines from this with a monotonic clock rather than comparing `expiresAt` with the local clock.
+    public var remaining: Duration
+
+    /// Live: neither expired nor released when it was read.
+    public var isLive: Bool { releasedAt == nil && remaining > .zero }
+
+    public init(
+        serverID: String, owner: String, generation: Int64, acquiredAt: Date, renewedAt: Date, expiresAt: Date,
+        releasedAt: Date? = nil, remaining: Duration
+    ) {
+        self.serverID = serverID
+        self.owner = owner
+        self.generation = generation
+        self.acquiredAt = acquiredAt
+        self.renewedAt = renewedAt
+        self.expiresAt = expiresAt
+        self.releasedAt = releasedAt
+        self.remaining = remaining
+    }
+
+    // MARK: - Taking and keeping a lease
+
+    /// Takes the server's lease for `owner`, or renews it when `owner` already holds it.
+    ///
+    /// - Returns: the lease when `owner` holds it now: newly taken (generation 1), taken over from an expired or
+    ///   released tenure (generation + 1, whoever held it before), or already its own and live (same generation,
+    ///   expiry pushed to `now() + ttl`); nil when another owner holds a live lease.
+    /// - Throws: `ServerLeaseError` `.unknownServer` when no such server exists, `.invalidArgument` for an empty
+    ///   owner or a ttl under a millisecond; `PostgresError` when the database fails.
+    public static func acquire(serverID: String, owner: String, ttl: Duration, on connection: PostgresConnection) async throws -> ServerLease? {
+        let milliseconds = try validate(owner: owner, ttl: ttl)
+        // INSERT … SELECT FROM servers: an unknown server inserts nothing instead of failing on the foreign key,
+        // and is told apart from "held by another" below.
+        let rows = try await connection.query("""
+            INSERT INTO server_leases AS l (server_id, owner, acquired_at, renewed_at, expires_at, generation)
+            SELECT server_id, \(owner), now(), now(), now() + \(milliseconds) * interval '1 millisecond', 1
+            FROM servers WHERE server_id = \(serverID)
+            ON CONFLICT (server_id) DO UPDATE SET
+                owner = EXCLUDED.owner,
+                acquired_at = CASE WHEN \(unsafeSQL: liveAndMine) THEN l.acquired_at ELSE now() END,
+                generation = CASE WHEN \(unsafeSQL: liveAndMine) THEN l.generation ELSE l.generation + 1 END,
+                renewed_at = now(),
+                expires_at = EXCLUDED.expires_at,
+                released_at = NULL
+            WHERE l.expires_at <= now() OR l.released_at IS NOT NULL OR l.owner = EXCLUDED.owner
+            RETURNING \(unsafeSQL: columns)
+            """, name: "acquire server lease")
+        if let row = rows.first { return try decode(row) }
+        let known = try await connection.query("SELECT count(*) FROM servers WHERE server_id = \(serverID)", name: "find server")
+        guard try known[0].decode(Int.self, 0) > 0 else {
+            throw ServerLeaseError(code: .unknownServer, serverID: serverID, message: "there is no server \(String(reflecting: serverID)) in the servers table")
+        }
+        return nil
+    }
+
+    /// Extends the holder's live lease to `now() + ttl`.
+    ///
+    /// - Throws: `ServerLeaseError.lost` when the lease is no longer this tenure's — it expired, was released,
+    ///   was taken over, or an operator change bumped its generation. The holder must stop writing the server
+    ///   and may `acquire` again (after re-reading the server's cursors).
+    @discardableResult
+    public static func renew(_ lease: ServerLease, ttl: Duration, on connection: PostgresConnection) async throws -> ServerLease {
+        let milliseconds = try validate(owner: lease.owner, ttl: ttl)
+        let rows = try await connection.query("""
+            UPDATE server_leases AS l SET renewed_at = now(), expires_at = now() + \(milliseconds) * interval '1 millisecond'
+            WHERE server_id = \(lease.serverID) AND owner = \(lease.owner) AND generation = \(lease.generation)
+              AND released_at IS NULL AND expires_at > now()
+            RETURNING \(unsafeSQL: columns)
+            """, name: "renew server lease")
+        guard let row = rows.first else {
+            throw try await lostError(serverID: lease.serverID, owner: lease.owner, generation: lease.generation, on: connection)
+        }
+        return try decode(row)
+    }
+
+    /// Gives the lease up at once so another instance can take the server without waiting for it to expire.
+    /// Only the holder's own live tenure is released; the row stays, so the next tenure's generation is higher.
+    ///
+    /// - Returns: false when there was nothing of this tenure to release (already lost or released).
+    @discardableResult
+    public static func release(_ lease: ServerLease, on connection: PostgresConnection) async throws(PostgresError) -> Bool {
+        let rows = try await connection.query("""
+            UPDATE server_leases SET expires_at = greatest(renewed_at, now()), released_at = now()
+            WHERE server_id = \(lease.serverID) AND owner = \(lease.owner) AND generation = \(lease.generation)
+              AND released_at IS NULL AND expires_at > now()
+            """, name: "release server lease")
+        return rows.affectedRows == 1
+    }
+
+    /// Every lease row, live or not, by server: for `mtsync status` and operators.
+    public static func holders(on connection: PostgresConnection) async throws(PostgresError) -> [ServerLease] {
+        let rows = try await connection.query("SELECT \(unsafeSQL: columns) FROM server_leases l ORDER BY server_id", name: "list server leases")
+        var leases: [ServerLease] = []
+        for row in rows { leases.append(try decode(row)) }
+        return leases
+    }
+
+    // MARK: - Fencing
+
+    /// Refuses unless `owner` holds the server's lease in tenure `generation` and it has not expired; run it
+    /// first in the page transaction.
+    ///
+    /// The row is locked `FOR SHARE` until the caller's transaction ends, so no takeover (and no operator change
+    /// of the cursors) can commit in between: the page is stored entirely under this tenure, or not at all.
+    /// Expiry is measured with `clock_timestamp()`, the time of the check, not the transaction's start.
+    public static func assertHeld(serverID: String, owner: String, generation: Int64, on connection: isolated PostgresConnection) throws {
+        let rows = try connection.query("""
+            SELECT owner, generation, released_at IS NOT NULL, expires_at <= clock_timestamp()
+            FROM server_leases WHERE server_id = \(serverID) FOR SHARE
+            """, name: "check server lease")
+        guard let row = rows.first else {
+            throw ServerLeaseError(code: .lost, serverID: serverID, message: "\(owner) does not hold the lease of \(serverID): nobody does")
+        }
+        let holder = try row.decode(String.self, 0)
+        let current = try row.decode(Int64.self, 1)
+        let released = try row.decode(Bool.self, 2)
+        let expired = try row.decode(Bool.self, 3)
+        guard holder == owner, current == generation, !released, !expired else {
+            throw ServerLeaseError(code: .lost, serverID: serverID, message: describeLoss(serverID: serverID, owner: owner, generation: generation, holder: holder, current: current, released: released, expired: expired))
+        }
+    }
+
+    // MARK: - Internals
+
+    /// The condition, inside `acquire`'s ON CONFLICT, for "the existing row is this owner's live tenure".
+    private static let liveAndMine = "l.owner = EXCLUDED.owner AND l.released_at IS NULL AND l.expires_at > now()"
+
+    /// Times as whole milliseconds since 1970 (PostgreSQL keeps microseconds; a lease needs no finer).
+    private static let columns = """
+        l.server_id, l.owner, l.generation,
+        floor(extract(epoch FROM l.acquired_at) * 1000)::bigint,
+        floor(extract(epoch FROM l.renewed_at) * 1000)::bigint,
+        floor(extract(epoch FROM l.expires_at) * 1000)::bigint,
+        floor(extract(epoch FROM l.released_at) * 1000)::bigint,
+        floor(extract(epoch FROM l.expires_at - now()) * 1000)::bigint
+        """
+
+    private static func decode(_ row: PostgresRow) throws(PostgresError) -> ServerLease {
+        ServerLease(
+            serverID: try row.decode(String.self, 0),
+            owner: try row.decode(String.self, 1),
+            generation: try row.decode(Int64.self, 2),
+            acquiredAt: date(try row.decode(Int64.self, 3)),
+            renewedAt: date(try row.decode(Int64.self, 4)),
+            expiresAt: date(try row.decode(Int64.self, 5)),
+            releasedAt: try row.decode(Int64?.self, 6).map { date($0) },
+            remaining: Duration.milliseconds(try row.decode(Int64.self, 7)))
+    }
+
+    private static func date(_ milliseconds: Int64) -> Date {
+        Date(timeIntervalSince1970: Double(milliseconds) / 1000)
+    }
+
+    private static func validate(owner: String, ttl: Duration) throws(ServerLeaseError) -> Int64 {
+        guard !owner.isEmpty else {
+            throw ServerLeaseError(code: .invalidArgument, serverID: nil, message: "a lease owner must have a name (e.g. host:pid:random)")
+        }
+        let milliseconds = ttl.components.seconds * 1000 + ttl.components.attoseconds / 1_000_000_000_000_000
+        guard milliseconds >= 1 else {
+            throw ServerLeaseError(code: .invalidArgument, serverID: nil, message: "a lease ttl must be at least 1 ms (it is \(ttl))")
+        }
+        return milliseconds
+    }
+
+    private static func lostError(serverID: String, owner: String, generation: Int64, on connection: PostgresConnection) async throws -> ServerLeaseError {
+        let rows = try await connection.query("""
+            SELECT owner, generation, released_at IS NOT NULL, expires_at <= now() FROM server_leases WHERE server_id = \(serverID)
+            """, name: "read lost server lease")
+        guard let row = rows.first else {
+            return ServerLeaseError(code: .lost, serverID: serverID, message: "\(owner) does not hold the lease of \(serverID): nobody does")
+        }
+        return ServerLeaseError(code: .lost, serverID: serverID, message: describeLoss(
+            serverID: serverID, owner: owner, generation: generation, holder: try row.decode(String.self, 0), current: try row.decode(Int64.self, 1),
+            released: try row.decode(Bool.self, 2), expired: try row.decode(Bool.self, 3)))
+    }
+
+    private static func describeLoss(serverID: String, owner: String, generation: Int64, holder: String, current: Int64, released: Bool, expired: Bool) -> String {
+        let why: String
+        if holder != owner {
+            why = "\(holder) took it over (generation \(current))"
+        } else if current != generation {
+            why = "its generation moved from \(generation) to \(current) (a new tenure, or an operator changed the server's cursors)"
+        } else if released {
+            why = "it was released"
+        } else if expired {
+            why = "it expired before it was renewed"
+        } else {
+            why = "it changed"
+        }
+        return "\(owner) no longer holds the lease of \(serverID) in generation \(generation): \(why); stop writing this server, re-read its cursors and acquire it again"
+    }
+}
+
+/// Why a lease operation refused.
+public struct ServerLeaseError: Error, Sendable, Equatable, CustomStringConvertible {
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        public let name: String
+        private init(_ name: String) { self.name = name }
+        /// The lease is not (or no longer) this owner's tenure: expired, released, taken over or fenced.
+        public static let lost = Code("lease lost")
+        /// No row in `servers` has this id.
+        public static let unknownServer = Code("unknown server")
+        /// An empty owner name or a ttl under a millisecond.
+        public static let invalidArgument = Code("invalid lease request")
+        public var description: String { name }
+    }
+
+    public let code: Code
+    public let serverID: String?
+    public let message: String
+
+    public init(code: Code, serverID: String?, message: String) {
+        self.code = code
+        self.serverID = serverID
+        self.message = message
+    }
+
+    public var description: String { "\(code)\(serverID.map { " (server \($0))" } ?? ""): \(message)" }
+}
+
+extension PostgresQuery.StringInterpolation {
+    /// Splices a fragment of our own constant SQL (never a value) into a query.
+    fileprivate mutating func appendInterpolation(unsafeSQL fragment: String) {
+        appendLiteral(fragment)
+    }
+}
