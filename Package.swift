@@ -21,6 +21,11 @@ let package = Package(
         // TCP for the bridge protocol: the client and the reference simulator.
         .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.29.0"),
+        // The daemon: graceful shutdown on SIGTERM/SIGINT, and structured logs.
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        // The configuration file (YAML), read into Node trees so every problem can be reported with its line.
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         // libpq, the PostgreSQL client library: connection strings, PG* variables, sslmode, COPY.
@@ -64,7 +69,16 @@ let package = Package(
             ]
         ),
         // Jobs that tie the bridge to the store: CSV drop intake now; sync, backfill and reconcile next.
-        .target(name: "MTSyncEngine", dependencies: ["MTSyncBridge", "MTSyncStore", "MTSyncCore"]),
+        .target(
+            name: "MTSyncEngine",
+            dependencies: [
+                "MTSyncBridge", "MTSyncBridgeTransport", "MTSyncStore", "MTSyncCore",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The configuration file: YAML into validated values, every problem reported with its location.
+        .target(name: "MTSyncConfiguration", dependencies: ["MTSyncCore", .product(name: "Yams", package: "Yams")]),
         // The `mtsync` command line.
         .executableTarget(
             name: "mtsync",
@@ -73,7 +87,11 @@ let package = Package(
                 "MTSyncBridge",
                 "MTSyncBridgeTransport",
                 "MTSyncStore",
+                "MTSyncConfiguration",
+                "MTSyncEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // The reference bridge as a program: mtbridge-sim --help
@@ -91,18 +109,19 @@ let package = Package(
             dependencies: ["MigrationEmbedder"]
         ),
         // Shared by the test targets: throwaway databases on the test cluster, a seeded random generator.
-        .target(name: "MTSyncTestSupport", dependencies: ["MTSyncStore"], path: "Tests/MTSyncTestSupport"),
+        .target(name: "MTSyncTestSupport", dependencies: ["MTSyncStore", "MTBridgeSimulator"], path: "Tests/MTSyncTestSupport"),
         .testTarget(name: "MTSyncCoreTests", dependencies: ["MTSyncCore", "MTSyncTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "MTSyncBridgeTests", dependencies: ["MTSyncBridge", "MTSyncCore", "MTSyncTestSupport"]),
         .testTarget(
             name: "MTSyncBridgeTransportTests",
             dependencies: [
-                "MTSyncBridgeTransport", "MTBridgeSimulator", "MTSyncBridge", "MTSyncCore",
+                "MTSyncBridgeTransport", "MTBridgeSimulator", "MTSyncBridge", "MTSyncCore", "MTSyncTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .testTarget(name: "MTSyncStoreTests", dependencies: ["MTSyncStore", "MTSyncCore", "MTSyncTestSupport"]),
-        .testTarget(name: "MTSyncEngineTests", dependencies: ["MTSyncEngine", "MTBridgeSimulator", "MTSyncBridge", "MTSyncStore", "MTSyncCore", "MTSyncTestSupport", .product(name: "Crypto", package: "swift-crypto")]),
+        .testTarget(name: "MTSyncEngineTests", dependencies: ["MTSyncEngine", "MTBridgeSimulator", "MTSyncBridge", "MTSyncBridgeTransport", "MTSyncStore", "MTSyncCore", "MTSyncTestSupport", .product(name: "Crypto", package: "swift-crypto")]),
+        .testTarget(name: "MTSyncConfigurationTests", dependencies: ["MTSyncConfiguration", "MTSyncCore"]),
         .testTarget(name: "MTSyncCLITests", dependencies: ["MTSyncStore", "MTSyncTestSupport", .product(name: "Crypto", package: "swift-crypto")]),
     ],
     swiftLanguageModes: [.v6]

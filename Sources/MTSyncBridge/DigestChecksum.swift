@@ -11,12 +11,18 @@ public struct DigestChecksum: Sendable, Hashable, CustomStringConvertible {
     public init() {}
 
     public mutating func add(canonicalLine line: String) {
+        value = value &+ Self.part(ofCanonicalLine: line)
+        count += 1
+    }
+
+    /// One record's contribution: the first 8 bytes of the SHA-256 of its canonical line, big-endian.
+    public static func part(ofCanonicalLine line: String) -> UInt64 {
         let digest = SHA256.hash(data: Array(line.utf8))
         var prefix: UInt64 = 0
         for byte in digest.prefix(8) { prefix = prefix << 8 | UInt64(byte) }
-        value = value &+ prefix
-        count += 1
+        return prefix
     }
+
 
     /// 16 lower-case hex digits.
     public var description: String {

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import MTSyncBridge
+import MTSyncBridgeTransport
+import MTSyncConfiguration
 import MTSyncStore
 
 /// Turns any error into the documented exit code and a message (text on stderr, or JSON on stdout with
@@ -28,6 +30,10 @@ enum CommandFailure {
             return (.temporary, "database_temporary")
         case is PostgresError:
             return (.statementFailed, "statement_failed")
+        case is ConfigurationErrors, is ValidationError:
+            return (.configuration, "configuration")
+        case let error as BridgeClientError:
+            return (error.retryable ? .temporary : .databaseUnavailable, "bridge_unavailable")
         case let error as DropFileProblem:
             return (.configuration, "drop_folder_\(error.code)")
         default:

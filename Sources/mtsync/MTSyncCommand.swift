@@ -12,6 +12,9 @@ struct MTSyncCommand: AsyncParsableCommand {
             (connection lost, lock busy: retry later); 78 configuration error.
             """,
         version: BuildInfo.version,
-        subcommands: [MigrateCommand.self, StatusCommand.self, NormalizeCommand.self, BridgeCommand.self, DropCommand.self, VersionCommand.self]
+        subcommands: [
+            RunCommand.self, SyncCommand.self, BackfillCommand.self, ReconcileCommand.self, MigrateCommand.self, StatusCommand.self, CheckConfigCommand.self,
+            CursorCommand.self, NormalizeCommand.self, BridgeCommand.self, DropCommand.self, VersionCommand.self,
+        ]
     )
 }

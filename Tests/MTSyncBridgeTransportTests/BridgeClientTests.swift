@@ -2,6 +2,7 @@ import MTBridgeSimulator
 import MTSyncBridge
 import MTSyncBridgeTransport
 import MTSyncCore
+import MTSyncTestSupport
 import Testing
 
 /// The reconnecting client against the simulator's faults, over real loopback TCP.

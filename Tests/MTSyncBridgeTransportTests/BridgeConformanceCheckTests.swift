@@ -2,6 +2,7 @@ import MTBridgeSimulator
 import MTSyncBridge
 import MTSyncBridgeTransport
 import MTSyncCore
+import MTSyncTestSupport
 import Testing
 
 @Suite("mtsync bridge check: a bridge measured against the spec")

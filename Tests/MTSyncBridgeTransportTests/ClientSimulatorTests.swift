@@ -2,6 +2,7 @@ import MTBridgeSimulator
 import MTSyncBridge
 import MTSyncBridgeTransport
 import MTSyncCore
+import MTSyncTestSupport
 import Testing
 
 /// The client against the reference simulator over real loopback TCP.
@@ -15,19 +16,7 @@ struct ClientSimulatorTests {
         faults: SimulatorFaults = .none, dataset: SimulatedDataset = Self.dataset,
         _ body: @Sendable (Int) async throws -> Result
     ) async throws -> Result {
-        let simulator = BridgeSimulator(dataset: dataset, key: key, faults: faults)
-        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        return try await withThrowingTaskGroup(of: Result?.self) { group in
-            group.addTask {
-                try await simulator.run(onListening: { continuation.yield($0) })
-                return nil
-            }
-            var iterator = ports.makeAsyncIterator()
-            guard let port = await iterator.next() else { throw CancellationError() }
-            let result = try await body(port)
-            group.cancelAll()
-            return result
-        }
+        try await SimulatorHarness.run(BridgeSimulator(dataset: dataset, key: key, faults: faults), body)
     }
 
     static func endpoint(_ port: Int, key: BridgeKey = Self.key) -> BridgeEndpoint {

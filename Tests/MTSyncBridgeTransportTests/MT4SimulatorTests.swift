@@ -2,6 +2,7 @@ import MTBridgeSimulator
 import MTSyncBridge
 import MTSyncBridgeTransport
 import MTSyncCore
+import MTSyncTestSupport
 import Testing
 
 /// The MT4 reference simulator and the client's `trades` paging over real loopback TCP.

@@ -2,26 +2,11 @@ import MTBridgeSimulator
 import MTSyncBridge
 import MTSyncBridgeTransport
 import MTSyncCore
+import MTSyncTestSupport
 import Synchronization
 
-/// Runs a given simulator (so a test can read its statistics or move its generation) on a free loopback port
-/// for the duration of `body`.
-enum SimulatorHarness {
-    static func run<Result: Sendable>(_ simulator: BridgeSimulator, _ body: @Sendable (Int) async throws -> Result) async throws -> Result {
-        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        return try await withThrowingTaskGroup(of: Result?.self) { group in
-            group.addTask {
-                try await simulator.run(onListening: { continuation.yield($0) })
-                return nil
-            }
-            var iterator = ports.makeAsyncIterator()
-            guard let port = await iterator.next() else { throw CancellationError() }
-            let result = try await body(port)
-            group.cancelAll()
-            return result
-        }
-    }
-
+/// Datasets and retry settings the transport suites share (the harness itself is in MTSyncTestSupport).
+extension SimulatorHarness {
     static let mt4Dataset = SimulatedDataset(.init(seed: 11, serverID: "sim-mt4", days: 3, dealsPerDay: 120, logins: 12, platform: .mt4))
 
     /// Retries quickly, so fault tests take milliseconds.

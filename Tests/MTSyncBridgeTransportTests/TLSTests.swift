@@ -2,6 +2,7 @@ import Foundation
 import MTBridgeSimulator
 import MTSyncBridge
 import MTSyncBridgeTransport
+import MTSyncTestSupport
 import Testing
 
 /// A throwaway PKI made with the real `openssl` command: a test CA, a server certificate for the name
@@ -44,19 +45,7 @@ struct TLSTests {
     typealias Harness = ClientSimulatorTests
 
     static func withTLSSimulator<Result: Sendable>(_ tls: ServerTLS, _ body: @Sendable (Int) async throws -> Result) async throws -> Result {
-        let simulator = BridgeSimulator(dataset: Harness.dataset, key: Harness.key, tls: tls)
-        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        return try await withThrowingTaskGroup(of: Result?.self) { group in
-            group.addTask {
-                try await simulator.run(onListening: { continuation.yield($0) })
-                return nil
-            }
-            var iterator = ports.makeAsyncIterator()
-            guard let port = await iterator.next() else { throw CancellationError() }
-            let result = try await body(port)
-            group.cancelAll()
-            return result
-        }
+        try await SimulatorHarness.run(BridgeSimulator(dataset: Harness.dataset, key: Harness.key, tls: tls), body)
     }
 
     static func endpoint(_ port: Int, _ tls: BridgeTLS) -> BridgeEndpoint {

@@ -1,0 +1,96 @@
+import MTSyncBridge
+import MTSyncCore
+import MTSyncStore
+
+/// Turns a page of raw records into what the store writes for it in one transaction: the facts normalization
+/// makes, one source record per raw record (for reconcile), and a quarantine entry for each record that could
+/// not be normalized, with the reason and the record's fields as sent. Pure: no I/O.
+public struct RecordBatcher: Sendable {
+    public let normalizer: Normalizer
+    /// Where quarantine entries say the records came from (`tcp`, `csv:<file>`).
+    public var source: String
+
+    public init(normalizer: Normalizer, source: String = "tcp") {
+        self.normalizer = normalizer
+        self.source = source
+    }
+
+    public var serverID: ServerID { normalizer.settings.server }
+
+    /// MT5 deals (the `deals` stream). `cursor`: where the live cursor moves, nil for backfill and repair.
+    public func batch(deals: [MT5DealRecord], cursor: CursorPosition?) -> PageBatch {
+        var batch = PageBatch(serverID: serverID, stream: .deals, cursor: cursor)
+        batch.facts.reserveCapacity(deals.count)
+        batch.sources.reserveCapacity(deals.count)
+        for deal in deals {
+            let outcome = normalizer.normalize(deal)
+            let stored = take(outcome, record: deal, stream: .deals, into: &batch)
+            if let ticket = deal.deal.flatMap({ UInt64($0) }), let time = deal.timeMsc.flatMap({ Int64($0) }) ?? deal.time.flatMap({ Int64($0) }).map({ $0 * 1000 }) {
+                batch.sources.append(SourceRecord(
+                    ticket: ticket, serverTimeMilliseconds: time,
+                    digestPart: DigestChecksum.canonicalLine(deal).map(DigestChecksum.part(ofCanonicalLine:)) ?? 0,
+                    volume: deal.volumeExt ?? "0", outcome: stored))
+            }
+        }
+        return batch
+    }
+
+    /// MT4 closed history records (the `trades` stream).
+    public func batch(trades: [MT4TradeRecord], cursor: CursorPosition?) -> PageBatch {
+        var batch = PageBatch(serverID: serverID, stream: .trades, cursor: cursor)
+        batch.facts.reserveCapacity(trades.count * 2)
+        batch.sources.reserveCapacity(trades.count)
+        for trade in trades {
+            let outcome = normalizer.normalize(trade)
+            let stored = take(outcome, record: trade, stream: .trades, into: &batch)
+            if let order = trade.order.flatMap({ UInt64($0) }), let close = trade.closeTime.flatMap({ Int64($0) }) {
+                batch.sources.append(SourceRecord(
+                    ticket: order, serverTimeMilliseconds: close * 1000,
+                    digestPart: DigestChecksum.canonicalLine(trade).map(DigestChecksum.part(ofCanonicalLine:)) ?? 0,
+                    volume: trade.volume ?? "0", outcome: stored))
+            }
+        }
+        return batch
+    }
+
+    /// Edits and deletions from the `changes` stream: updates are merged like any record (their revision goes
+    /// up when their content changed), deletions mark every leg of the ticket deleted.
+    public func batch(changes: [BridgeChange], platform: Platform) -> PageBatch {
+        var updatedDeals: [MT5DealRecord] = [], updatedTrades: [MT4TradeRecord] = [], deleted: [UInt64] = []
+        for change in changes {
+            switch (change.operation, change.record) {
+            case (.update, .deal(let deal)): updatedDeals.append(deal)
+            case (.update, .trade(let trade)): updatedTrades.append(trade)
+            case (.delete, .deal(let deal)): if let ticket = deal.deal.flatMap({ UInt64($0) }) { deleted.append(ticket) }
+            case (.delete, .trade(let trade)): if let order = trade.order.flatMap({ UInt64($0) }) { deleted.append(order) }
+            }
+        }
+        var batch = platform == .mt5 ? batch(deals: updatedDeals, cursor: nil) : batch(trades: updatedTrades, cursor: nil)
+        batch.deletedTickets = deleted
+        batch.changeSequence = changes.map(\.sequence).max()
+        return batch
+    }
+
+    private func take<Record: RawFieldRecord>(_ outcome: NormalizationOutcome, record: Record, stream: SyncStream, into batch: inout PageBatch) -> SourceRecord.Outcome {
+        switch outcome {
+        case .facts(let facts):
+            batch.facts += facts
+            return .stored
+        case .skipped:
+            return .skipped
+        case .rejected(let rejection):
+            batch.quarantine.append(QuarantineEntry(
+                serverID: serverID.rawValue, stream: stream.rawValue, source: source, lineNumber: nil,
+                reasonCode: rejection.code, reason: rejection.description, raw: Self.rawBytes(of: record)))
+            return .quarantined
+        }
+    }
+
+    /// The record's fields as a JSON object with the protocol's names and the values as received.
+    static func rawBytes<Record: RawFieldRecord>(of record: Record) -> [UInt8] {
+        let members: [(String, JSONValue)] = Record.fieldNames.enumerated().compactMap { index, name in
+            record.value(fieldAt: index).map { (name, .string($0)) }
+        }
+        return JSONValue.object(members).serialized()
+    }
+}

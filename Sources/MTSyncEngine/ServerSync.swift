@@ -1,0 +1,217 @@
+import MTSyncBridge
+import MTSyncBridgeTransport
+import MTSyncCore
+import MTSyncStore
+
+/// How one trade server is synced from its bridge.
+public struct ServerSyncSettings: Sendable {
+    /// Server time (ms) where the history starts mattering: the first incremental pull starts here.
+    public var startMilliseconds: Int64
+    /// Re-read before the cursor on every incremental pull, so deals posted late with an older time are caught.
+    public var lookback: Duration
+    public var pageSize: Int
+
+    public init(startMilliseconds: Int64, lookback: Duration = .seconds(7_200), pageSize: Int = 5_000) {
+        self.startMilliseconds = startMilliseconds
+        self.lookback = lookback
+        self.pageSize = pageSize
+    }
+
+    var lookbackMilliseconds: Int64 { lookback.components.seconds * 1000 + lookback.components.attoseconds / 1_000_000_000_000_000 }
+}
+
+/// What a pull did.
+public struct SyncReport: Sendable, Hashable {
+    public var pages = 0
+    public var records = 0
+    public var changes = 0
+    public var outcome = PageOutcome()
+    /// Where the live cursor stood after the pull.
+    public var cursor: CursorPosition?
+
+    public init() {}
+}
+
+/// Syncs one trade server: incremental pulls that move the live cursor, bounded backfills that do not, and the
+/// reconcile of digests with repair. Every page is one store transaction (`FactStore.store`): its facts,
+/// outbox events, source records, quarantine entries and cursor commit together or not at all, so a crash at
+/// any instant loses at most the page in flight, which the next pull reads again.
+public struct ServerSync: Sendable {
+    public let client: BridgeClient
+    public let connection: PostgresConnection
+    public let batcher: RecordBatcher
+    public let settings: ServerSyncSettings
+
+    public init(client: BridgeClient, connection: PostgresConnection, batcher: RecordBatcher, settings: ServerSyncSettings) {
+        self.client = client
+        self.connection = connection
+        self.batcher = batcher
+        self.settings = settings
+    }
+
+    public var serverID: ServerID { batcher.serverID }
+    public var platform: Platform { batcher.normalizer.settings.platform }
+    var stream: SyncStream { platform == .mt5 ? .deals : .trades }
+
+    /// Registers the server's row (facts, cursors and leases reference it).
+    public func register() async throws {
+        try await FactStore.register(serverID: serverID, platform: platform, zone: batcher.normalizer.settings.zone.name, on: connection)
+    }
+
+    // MARK: - Incremental
+
+    /// One incremental pull: everything from `cursor - lookback` up to the bridge's clock, page by page, then
+    /// the `changes` stream when the bridge offers it.
+    public func pull() async throws -> SyncReport {
+        let (serverNow, capabilities) = try await client.withRetries { connection in
+            let info = try await connection.serverInfo()
+            return (info["server_time_ms"]?.text.flatMap { Int64($0) }, connection.welcome?.capabilities ?? [])
+        }
+        let serverID = self.serverID, stream = self.stream
+        let cursor = try await connection.run { connection in try FactStore.cursor(serverID: serverID, stream: stream, on: connection) }
+        let from = max(settings.startMilliseconds, cursor.serverTimeMilliseconds - settings.lookbackMilliseconds)
+        // A minute past the bridge's clock: a deal stamped a little ahead of it is not left for the next poll.
+        let to = max(from + 1, (serverNow ?? Int64(4_102_444_800_000)) + 60_000)
+        var report = try await pull(fromMilliseconds: from, toMilliseconds: to, movingCursor: true)
+        if capabilities.contains("changes") {
+            report.changes = try await followChanges(into: &report)
+        }
+        report.cursor = try await connection.run { connection in try FactStore.cursor(serverID: serverID, stream: stream, on: connection) }
+        return report
+    }
+
+    /// Pulls `[from, to)` page by page. With `movingCursor`, each page advances the live cursor in its
+    /// transaction; without (backfill, repair), the cursor is left alone.
+    public func pull(fromMilliseconds from: Int64, toMilliseconds to: Int64, movingCursor: Bool) async throws -> SyncReport {
+        var report = SyncReport()
+        switch platform {
+        case .mt5:
+            for try await page in client.deals(fromMilliseconds: from, toMilliseconds: to, pageSize: settings.pageSize) {
+                let position = page.records.isEmpty || !movingCursor ? nil : CursorPosition(serverTimeMilliseconds: page.position.timeMsc, ticket: page.position.deal)
+                try await store(batcher.batch(deals: page.records, cursor: position), records: page.records.count, into: &report)
+            }
+        case .mt4:
+            for try await page in client.closedTrades(fromMilliseconds: from, toMilliseconds: to, pageSize: settings.pageSize) {
+                let position = page.records.isEmpty || !movingCursor
+                    ? nil : CursorPosition(serverTimeMilliseconds: (page.position.closeTime ?? 0) * 1000, ticket: page.position.order)
+                try await store(batcher.batch(trades: page.records, cursor: position), records: page.records.count, into: &report)
+            }
+        }
+        return report
+    }
+
+    private func store(_ batch: PageBatch, records: Int, into report: inout SyncReport) async throws {
+        let outcome = try await connection.transaction(name: "store page") { connection in try FactStore.store(batch, on: connection) }
+        report.pages += 1
+        report.records += records
+        report.outcome = report.outcome + outcome
+    }
+
+    /// Follows the bridge's `changes` stream from the stored sequence: edits merge (revision + 1), deletions
+    /// mark facts deleted; the sequence advances in the same transaction as what it covers.
+    private func followChanges(into report: inout SyncReport) async throws -> Int {
+        let serverID = self.serverID
+        var since = try await connection.run { connection in try FactStore.changeSequence(serverID: serverID, on: connection) }
+        var total = 0
+        while true {
+            let page = try await client.withRetries { connection in try await connection.changesPage(since: since, limit: settings.pageSize) }
+            guard !page.changes.isEmpty else { break }
+            let batch = batcher.batch(changes: page.changes, platform: platform)
+            try await store(batch, records: page.changes.count, into: &report)
+            total += page.changes.count
+            since = batch.changeSequence ?? since
+            if !page.more { break }
+        }
+        return total
+    }
+
+    // MARK: - Reconcile
+
+    /// One bucket where the bridge and the store disagree.
+    public struct BucketDifference: Sendable, Hashable, Codable {
+        public var fromMilliseconds: Int64
+        public var toMilliseconds: Int64
+        public var bridgeCount: Int
+        public var storeCount: Int
+        public var bridgeChecksum: String
+        public var storeChecksum: String
+    }
+
+    public struct ReconcileReport: Sendable, Hashable, Codable {
+        public var buckets = 0
+        public var differing: [BucketDifference] = []
+        /// With repair: what re-pulling the differing buckets stored, and how many facts it marked deleted.
+        public var repairedRecords = 0
+        public var inserted = 0
+        public var updated = 0
+        public var deleted = 0
+    }
+
+    /// Compares the bridge's digests with the store's, bucket by bucket over `[from, to)` (both multiples of
+    /// `bucket`); with `repair`, re-pulls each differing bucket, merges what it finds (missing deals inserted,
+    /// changed ones updated) and marks the deals the bridge no longer has as deleted.
+    public func reconcile(fromMilliseconds from: Int64, toMilliseconds to: Int64, bucketMilliseconds bucket: Int64 = 3_600_000, repair: Bool) async throws -> ReconcileReport {
+        var report = ReconcileReport()
+        let serverID = self.serverID, stream = self.stream
+        var start = from
+        while start < to {
+            // At most 744 buckets per digest request (§4.7).
+            let end = min(to, start + 744 * bucket), chunkStart = start
+            let remote = try await client.withRetries { connection in
+                try await connection.digest(stream: stream.rawValue, fromMilliseconds: chunkStart, toMilliseconds: end, bucketMilliseconds: bucket)
+            }
+            let local = try await connection.run { connection in
+                try FactStore.digest(serverID: serverID, stream: stream, fromMilliseconds: chunkStart, toMilliseconds: end, bucketMilliseconds: bucket, on: connection)
+            }
+            for remoteBucket in remote {
+                report.buckets += 1
+                let mine = local[remoteBucket.fromMilliseconds] ?? DigestSum()
+                guard remoteBucket.count != mine.count || remoteBucket.checksum != mine.description else { continue }
+                report.differing.append(BucketDifference(
+                    fromMilliseconds: remoteBucket.fromMilliseconds, toMilliseconds: remoteBucket.toMilliseconds, bridgeCount: remoteBucket.count,
+                    storeCount: mine.count, bridgeChecksum: remoteBucket.checksum, storeChecksum: mine.description))
+            }
+            start = end
+        }
+        guard repair else { return report }
+        for difference in report.differing {
+            try await repairBucket(difference, into: &report)
+        }
+        return report
+    }
+
+    private func repairBucket(_ difference: BucketDifference, into report: inout ReconcileReport) async throws {
+        var seen = Set<UInt64>()
+        let pulled: SyncReport
+        switch platform {
+        case .mt5:
+            var total = SyncReport()
+            for try await page in client.deals(fromMilliseconds: difference.fromMilliseconds, toMilliseconds: difference.toMilliseconds, pageSize: settings.pageSize) {
+                for deal in page.records { if let ticket = deal.deal.flatMap({ UInt64($0) }) { seen.insert(ticket) } }
+                try await store(batcher.batch(deals: page.records, cursor: nil), records: page.records.count, into: &total)
+            }
+            pulled = total
+        case .mt4:
+            var total = SyncReport()
+            for try await page in client.closedTrades(fromMilliseconds: difference.fromMilliseconds, toMilliseconds: difference.toMilliseconds, pageSize: settings.pageSize) {
+                for trade in page.records { if let order = trade.order.flatMap({ UInt64($0) }) { seen.insert(order) } }
+                try await store(batcher.batch(trades: page.records, cursor: nil), records: page.records.count, into: &total)
+            }
+            pulled = total
+        }
+        let serverID = self.serverID, stream = self.stream
+        let stored = try await connection.run { connection in
+            try FactStore.sourceTickets(serverID: serverID, stream: stream, fromMilliseconds: difference.fromMilliseconds, toMilliseconds: difference.toMilliseconds, on: connection)
+        }
+        let gone = stored.subtracting(seen).sorted()
+        if !gone.isEmpty {
+            let outcome = try await connection.transaction(name: "mark deals the bridge no longer has") { connection in
+                try FactStore.store(PageBatch(serverID: serverID, stream: stream, deletedTickets: gone), on: connection)
+            }
+            report.deleted += outcome.deleted
+        }
+        report.repairedRecords += pulled.records
+        report.inserted += pulled.outcome.inserted
+        report.updated += pulled.outcome.updated
+    }
+}

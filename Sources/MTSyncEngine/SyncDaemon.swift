@@ -1,0 +1,134 @@
+import Logging
+import MTSyncCore
+import MTSyncStore
+import ServiceLifecycle
+
+/// One server the daemon keeps in sync.
+public struct SyncJob: Sendable {
+    public var serverID: ServerID
+    public var pollInterval: Duration
+    /// Each wait is `pollInterval` ± this fraction, so servers (and instances) do not poll in lockstep.
+    public var jitter: Double
+    /// One incremental pull (bridge or drop folder).
+    public var pull: @Sendable () async throws -> SyncReport
+
+    public init(serverID: ServerID, pollInterval: Duration, jitter: Double = 0.1, pull: @escaping @Sendable () async throws -> SyncReport) {
+        self.serverID = serverID
+        self.pollInterval = pollInterval
+        self.jitter = jitter
+        self.pull = pull
+    }
+}
+
+/// `mtsync run`: every server on its own loop, so one slow or failing server never stalls another.
+///
+/// **High availability.** Before each poll an instance takes (or renews) the server's lease in PostgreSQL
+/// (`ServerLease`); only the holder pulls. A lease lives `leaseTTL`; the holder renews it every third of that
+/// while a pull runs. If an instance dies, its leases expire and another instance takes each server at its next
+/// poll: takeover within `leaseTTL + pollInterval`. Even two writers at once could not double anything (the
+/// store merges by identity), the lease just keeps them from doing the same work twice.
+///
+/// **Errors** back off exponentially per server (the poll interval doubling up to 5 minutes); a success resets.
+/// **Shutdown** (SIGTERM, SIGINT through `ServiceGroup`): the loops are cancelled; a page being stored commits
+/// or rolls back whole (its transaction is not interrupted), leases are released, and the process exits 0.
+public struct SyncDaemon: Service {
+    public let jobs: [SyncJob]
+    public let owner: String
+    public let leaseTTL: Duration
+    /// Used for leases and error bookkeeping only; each job has its own connection for its pages.
+    public let connection: PostgresConnection
+    public let logger: Logger
+
+    public init(jobs: [SyncJob], owner: String, leaseTTL: Duration, connection: PostgresConnection, logger: Logger) {
+        self.jobs = jobs
+        self.owner = owner
+        self.leaseTTL = leaseTTL
+        self.connection = connection
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await withDiscardingTaskGroup { group in
+                for job in jobs {
+                    group.addTask { await loop(job) }
+                }
+            }
+        }
+    }
+
+    func loop(_ job: SyncJob) async {
+        var logger = self.logger
+        logger[metadataKey: "server"] = "\(job.serverID)"
+        var failures = 0
+        var lease: ServerLease?
+        var generator = SystemRandomNumberGenerator()
+        while !Task.isCancelled {
+            var wait = Self.jittered(job.pollInterval, by: job.jitter, using: &generator)
+            do {
+                lease = try await ServerLease.acquire(serverID: job.serverID.rawValue, owner: owner, ttl: leaseTTL, on: connection)
+                if let held = lease {
+                    let started = ContinuousClock.now
+                    let report = try await whileRenewing(held) { try await job.pull() }
+                    logger.info("synced", metadata: [
+                        "pages": "\(report.pages)", "records": "\(report.records)", "inserted": "\(report.outcome.inserted)",
+                        "updated": "\(report.outcome.updated)", "deleted": "\(report.outcome.deleted)",
+                        "quarantined": "\(report.outcome.quarantined)", "changes": "\(report.changes)",
+                        "cursor": "\(report.cursor.map(\.description) ?? "-")", "duration": "\(ContinuousClock.now - started)",
+                    ])
+                } else {
+                    logger.debug("another instance holds this server's lease")
+                }
+                failures = 0
+            } catch is CancellationError {
+                break
+            } catch {
+                if Task.isCancelled { break }
+                failures += 1
+                wait = Self.backoff(after: failures, base: job.pollInterval)
+                logger.error("sync failed; retrying", metadata: ["error": "\(error)", "attempt": "\(failures)", "retry_in": "\(wait)"])
+                try? await FactStore.recordError(serverID: job.serverID, stream: .deals, message: String(describing: error), on: connection)
+            }
+            do {
+                try await Task.sleep(for: wait)
+            } catch {
+                break
+            }
+        }
+        if let held = lease {
+            // Hand the server over at once instead of making the next instance wait for the expiry.
+            _ = try? await ServerLease.release(held, on: connection)
+        }
+        logger.info("stopped")
+    }
+
+    /// Runs `body` while renewing `lease` every third of its lifetime; a lost lease cancels `body`.
+    private func whileRenewing<Result: Sendable>(_ lease: ServerLease, _ body: @escaping @Sendable () async throws -> Result) async throws -> Result {
+        try await withThrowingTaskGroup(of: Result?.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                var current = lease
+                while true {
+                    try await Task.sleep(for: leaseTTL / 3)
+                    current = try await ServerLease.renew(current, ttl: leaseTTL, on: connection)
+                }
+            }
+            defer { group.cancelAll() }
+            while let result = try await group.next() {
+                if let result { return result }
+            }
+            throw CancellationError()
+        }
+    }
+
+    static func jittered(_ interval: Duration, by fraction: Double, using generator: inout some RandomNumberGenerator) -> Duration {
+        guard fraction > 0 else { return interval }
+        return interval * Double.random(in: (1 - fraction)...(1 + fraction), using: &generator)
+    }
+
+    /// The poll interval doubled per consecutive failure, at most 5 minutes.
+    static func backoff(after failures: Int, base: Duration) -> Duration {
+        let factor = Double(1 << min(failures, 10))
+        return min(base * factor, .seconds(300))
+    }
+}

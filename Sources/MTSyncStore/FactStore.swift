@@ -1,0 +1,396 @@
+import Foundation
+import MTSyncCore
+
+/// One raw record as the bridge served it, whatever became of it (migration 0003, `source_records`): what
+/// reconcile compares with the bridge's per-bucket digests.
+public struct SourceRecord: Sendable, Hashable {
+    public enum Outcome: String, Sendable, Hashable {
+        case stored, skipped, quarantined
+    }
+
+    public var ticket: UInt64
+    /// The record's bucket time: MT5 `TimeMsc`, MT4 `close_time × 1000` (server time).
+    public var serverTimeMilliseconds: Int64
+    /// First 8 bytes of the SHA-256 of the record's canonical line (bridge-protocol/README.md §4.7).
+    public var digestPart: UInt64
+    /// `VolumeExt` (MT5) or `volume` (MT4), as the bridge sent it; what the digest's `volume` sums.
+    public var volume: String
+    public var outcome: Outcome
+
+    public init(ticket: UInt64, serverTimeMilliseconds: Int64, digestPart: UInt64, volume: String, outcome: Outcome) {
+        self.ticket = ticket
+        self.serverTimeMilliseconds = serverTimeMilliseconds
+        self.digestPart = digestPart
+        self.volume = volume
+        self.outcome = outcome
+    }
+}
+
+/// Everything one page of a bridge stream changes, stored in one transaction (`FactStore.store`).
+public struct PageBatch: Sendable {
+    public var serverID: ServerID
+    public var stream: SyncStream
+    public var facts: [TradingFact]
+    public var sources: [SourceRecord]
+    public var quarantine: [QuarantineEntry]
+    /// Tickets the bridge deleted (all legs of each): marked deleted, one `fact.deleted` event each.
+    public var deletedTickets: [UInt64]
+    /// Where the live cursor moves (only forward); nil for backfill and reconcile, which never move it.
+    public var cursor: CursorPosition?
+    /// For the `changes` stream: the highest change sequence this page covers.
+    public var changeSequence: Int64?
+
+    public init(
+        serverID: ServerID, stream: SyncStream, facts: [TradingFact] = [], sources: [SourceRecord] = [], quarantine: [QuarantineEntry] = [],
+        deletedTickets: [UInt64] = [], cursor: CursorPosition? = nil, changeSequence: Int64? = nil
+    ) {
+        self.serverID = serverID
+        self.stream = stream
+        self.facts = facts
+        self.sources = sources
+        self.quarantine = quarantine
+        self.deletedTickets = deletedTickets
+        self.cursor = cursor
+        self.changeSequence = changeSequence
+    }
+}
+
+/// A position in a stream: `(server time ms, ticket)`, compared as a pair.
+public struct CursorPosition: Sendable, Hashable, Comparable, CustomStringConvertible {
+    public var serverTimeMilliseconds: Int64
+    public var ticket: UInt64
+
+    public init(serverTimeMilliseconds: Int64, ticket: UInt64) {
+        self.serverTimeMilliseconds = serverTimeMilliseconds
+        self.ticket = ticket
+    }
+
+    public static let start = CursorPosition(serverTimeMilliseconds: 0, ticket: 0)
+
+    public static func < (lhs: CursorPosition, rhs: CursorPosition) -> Bool {
+        (lhs.serverTimeMilliseconds, lhs.ticket) < (rhs.serverTimeMilliseconds, rhs.ticket)
+    }
+
+    public var description: String { "(\(serverTimeMilliseconds) ms, ticket \(ticket))" }
+}
+
+/// What a page changed.
+public struct PageOutcome: Sendable, Hashable {
+    public var inserted = 0
+    public var updated = 0
+    public var unchanged = 0
+    public var deleted = 0
+    public var quarantined = 0
+
+    public init() {}
+
+    /// Facts that produced an outbox event.
+    public var events: Int { inserted + updated + deleted }
+
+    public static func + (lhs: PageOutcome, rhs: PageOutcome) -> PageOutcome {
+        var sum = lhs
+        sum.inserted += rhs.inserted
+        sum.updated += rhs.updated
+        sum.unchanged += rhs.unchanged
+        sum.deleted += rhs.deleted
+        sum.quarantined += rhs.quarantined
+        return sum
+    }
+}
+
+/// The store path of the sync engine: one page of facts in, in one transaction (design invariants 1–3):
+///
+/// 1. COPY the page's facts into a session-local staging table;
+/// 2. one set-based merge into `fact_identities`: a new identity is inserted at revision 1, an identity whose
+///    content hash is unchanged is left alone, a changed one gets revision + 1 (a deleted one comes back);
+/// 3. the current revision of each inserted or changed fact replaces its row in `trading_facts`, and each gets
+///    one outbox event (`fact.created` / `fact.updated`) keyed `server:ticket[:leg]:revision`;
+/// 4. source records, quarantine entries and deletions (`fact.deleted` events) in the same transaction;
+/// 5. the cursor moves to `max(old, new)` — never back, never on its own.
+///
+/// Nothing here commits: the caller runs it inside `PostgresConnection.transaction`, so a crash anywhere loses
+/// the whole page and the cursor with it, and the page is simply read again.
+public enum FactStore {
+    /// Runs the whole page inside the caller's transaction.
+    @discardableResult
+    public static func store(_ batch: PageBatch, on connection: isolated PostgresConnection) throws -> PageOutcome {
+        var outcome = PageOutcome()
+        try prepareStaging(on: connection)
+        let server = batch.serverID.rawValue
+
+        // A page may carry the same identity twice (a record read again in the overlap): keep the last.
+        var latest: [FactIdentity: TradingFact] = [:]
+        var order: [FactIdentity] = []
+        for fact in batch.facts {
+            if latest.updateValue(fact, forKey: fact.identity) == nil { order.append(fact.identity) }
+        }
+        if !order.isEmpty {
+            try connection.copyIn("COPY mtsync_staged_facts FROM STDIN", name: "stage facts") { writer in
+                for identity in order {
+                    try stage(latest[identity]!, into: &writer)
+                }
+            }
+            outcome = try merge(on: connection)
+            outcome.unchanged = order.count - outcome.inserted - outcome.updated
+        }
+
+        if !batch.sources.isEmpty {
+            try connection.copyIn("COPY mtsync_staged_sources FROM STDIN", name: "stage source records") { writer in
+                for source in batch.sources {
+                    writer.append(Int64(bitPattern: source.ticket))
+                    writer.append(source.serverTimeMilliseconds)
+                    writer.append(Int64(bitPattern: source.digestPart))
+                    writer.append(source.volume)
+                    writer.append(source.outcome.rawValue)
+                    try writer.endRow()
+                }
+            }
+            try connection.query("""
+                INSERT INTO source_records AS r (server_id, stream, ticket, server_time_msc, digest_part, volume, outcome)
+                SELECT DISTINCT ON (ticket) \(server), \(batch.stream.rawValue), ticket, server_time_msc, digest_part, volume, outcome
+                FROM mtsync_staged_sources ORDER BY ticket
+                ON CONFLICT (server_id, stream, ticket) DO UPDATE
+                   SET server_time_msc = EXCLUDED.server_time_msc, digest_part = EXCLUDED.digest_part,
+                       volume = EXCLUDED.volume, outcome = EXCLUDED.outcome, seen_at = now()
+                 WHERE (r.server_time_msc, r.digest_part, r.volume, r.outcome)
+                       IS DISTINCT FROM (EXCLUDED.server_time_msc, EXCLUDED.digest_part, EXCLUDED.volume, EXCLUDED.outcome)
+                """, name: "merge source records")
+        }
+
+        for entry in batch.quarantine {
+            try entry.insert(on: connection)
+        }
+        outcome.quarantined = batch.quarantine.count
+
+        if !batch.deletedTickets.isEmpty {
+            outcome.deleted = try markDeleted(server: server, stream: batch.stream, tickets: batch.deletedTickets, on: connection)
+        }
+
+        if let cursor = batch.cursor {
+            try advanceCursor(server: server, stream: batch.stream, to: cursor, stored: outcome.inserted + outcome.updated, on: connection)
+        }
+        if let sequence = batch.changeSequence {
+            try connection.query("""
+                INSERT INTO sync_cursors (server_id, stream, change_sequence, last_success_at)
+                VALUES (\(server), 'changes', \(sequence), now())
+                ON CONFLICT (server_id, stream) DO UPDATE
+                   SET change_sequence = GREATEST(coalesce(sync_cursors.change_sequence, 0), EXCLUDED.change_sequence),
+                       last_success_at = now(), updated_at = now()
+                """, name: "advance change sequence")
+        }
+        return outcome
+    }
+
+    /// Registers (or updates) a server's row, which facts, cursors and leases reference.
+    public static func register(serverID: ServerID, platform: Platform, zone: String, on connection: PostgresConnection) async throws(PostgresError) {
+        try await connection.query("""
+            INSERT INTO servers (server_id, platform, time_zone) VALUES (\(serverID.rawValue), \(platform.rawValue), \(zone))
+            ON CONFLICT (server_id) DO UPDATE SET platform = EXCLUDED.platform, time_zone = EXCLUDED.time_zone, updated_at = now()
+             WHERE (servers.platform, servers.time_zone) IS DISTINCT FROM (EXCLUDED.platform, EXCLUDED.time_zone)
+            """, name: "register server")
+    }
+
+    /// The live cursor of a stream (`start` when the stream has never stored anything).
+    public static func cursor(serverID: ServerID, stream: SyncStream, on connection: isolated PostgresConnection) throws(PostgresError) -> CursorPosition {
+        let rows = try connection.query("""
+            SELECT position_server_msc, position_ticket FROM sync_cursors WHERE server_id = \(serverID.rawValue) AND stream = \(stream.rawValue)
+            """, name: "read cursor")
+        guard let row = rows.first else { return .start }
+        return CursorPosition(serverTimeMilliseconds: try row.decode(Int64.self, 0), ticket: UInt64(bitPattern: try row.decode(Int64.self, 1)))
+    }
+
+    /// The `changes` stream's sequence (0 when never followed).
+    public static func changeSequence(serverID: ServerID, on connection: isolated PostgresConnection) throws(PostgresError) -> Int64 {
+        let rows = try connection.query("""
+            SELECT change_sequence FROM sync_cursors WHERE server_id = \(serverID.rawValue) AND stream = 'changes'
+            """, name: "read change sequence")
+        return try rows.first?.decode(Int64?.self, 0) ?? 0
+    }
+
+    /// Records a failed attempt on a stream's cursor row (the position is untouched), for `status`.
+    public static func recordError(serverID: ServerID, stream: SyncStream, message: String, on connection: PostgresConnection) async throws(PostgresError) {
+        try await connection.query("""
+            INSERT INTO sync_cursors (server_id, stream, last_error_at, last_error) VALUES (\(serverID.rawValue), \(stream.rawValue), now(), \(message))
+            ON CONFLICT (server_id, stream) DO UPDATE SET last_error_at = now(), last_error = EXCLUDED.last_error, updated_at = now()
+            """, name: "record sync error")
+    }
+
+    // MARK: - Steps
+
+    /// Session-local staging tables: emptied at every COMMIT, created once per connection (again after a
+    /// reconnect, which starts a new session).
+    static func prepareStaging(on connection: isolated PostgresConnection) throws(PostgresError) {
+        try connection.execute(script: """
+            SET LOCAL client_min_messages = warning;
+            CREATE TEMP TABLE IF NOT EXISTS mtsync_staged_facts (
+                server_id text, platform text, login bigint, ticket bigint, leg smallint, kind text, raw_action integer,
+                side text, entry text, time_utc timestamptz, server_time_msc bigint, zone text, symbol text,
+                symbol_canonical text, asset_class text, contract_size numeric, lots numeric, price numeric, profit numeric,
+                swap numeric, commission numeric, fee numeric, taxes numeric, net numeric, technical boolean, currency text,
+                order_ticket bigint, position_ticket bigint, reason integer, comment text, content_hash bytea, identity_key text
+            ) ON COMMIT DELETE ROWS;
+            CREATE TEMP TABLE IF NOT EXISTS mtsync_staged_sources (
+                ticket bigint, server_time_msc bigint, digest_part bigint, volume numeric, outcome text
+            ) ON COMMIT DELETE ROWS;
+            CREATE TEMP TABLE IF NOT EXISTS mtsync_merged (
+                fact_id bigint, server_id text, ticket bigint, leg smallint, revision integer
+            ) ON COMMIT DELETE ROWS;
+            """, name: "prepare staging")
+    }
+
+    static func stage(_ fact: TradingFact, into writer: inout CopyInWriter) throws(PostgresError) {
+        writer.append(fact.identity.server.rawValue)
+        writer.append(fact.platform.rawValue)
+        writer.append(Int64(bitPattern: fact.login))
+        writer.append(Int64(bitPattern: fact.identity.ticket))
+        writer.append(Int64(fact.identity.leg?.storedValue ?? 0))
+        writer.append(fact.kind.rawValue)
+        writer.append(fact.rawAction)
+        writer.append(fact.side?.rawValue)
+        writer.append(fact.entry?.rawValue)
+        writer.append(FactStore.timestampText(milliseconds: fact.timeUTCMilliseconds))
+        writer.append(fact.serverTimeMilliseconds)
+        writer.append(fact.zone)
+        writer.append(fact.symbol)
+        writer.append(fact.symbolCanonical)
+        writer.append(fact.assetClass?.rawValue)
+        writer.append(fact.contractSize?.description)
+        writer.append(fact.lots.description)
+        writer.append(fact.price?.description)
+        writer.append(fact.profit.description)
+        writer.append(fact.swap.description)
+        writer.append(fact.commission.description)
+        writer.append(fact.fee.description)
+        writer.append(fact.taxes.description)
+        writer.append(fact.net.description)
+        writer.append(fact.technical ? "t" : "f")
+        writer.append(fact.currency)
+        writer.append(fact.order.map { String(Int64(bitPattern: $0)) })
+        writer.append(fact.position.map { String(Int64(bitPattern: $0)) })
+        writer.append(fact.reason.map { String($0) })
+        writer.append(fact.comment)
+        writer.append("\\x" + fact.contentHash)
+        writer.append(fact.identity.key)
+        try writer.endRow()
+    }
+
+    /// `2025-01-01 10:00:00.123+00` for a UTC millisecond count.
+    static func timestampText(milliseconds: Int64) -> String {
+        TradingFact.iso8601(milliseconds: milliseconds) + "+00"
+    }
+
+    private static func merge(on connection: isolated PostgresConnection) throws -> PageOutcome {
+        try connection.query("""
+            SELECT ensure_trading_fact_partitions(min(time_utc), max(time_utc)) FROM mtsync_staged_facts HAVING count(*) > 0
+            """, name: "ensure partitions")
+        // New identities at revision 1; changed (or deleted and back) ones at revision + 1; unchanged ones not
+        // at all (the WHERE of DO UPDATE), so they return no row and produce no event.
+        let merged = try connection.query("""
+            WITH m AS (
+                INSERT INTO fact_identities AS fi (server_id, ticket, leg, content_hash, time_utc)
+                SELECT server_id, ticket, leg, content_hash, time_utc FROM mtsync_staged_facts
+                ON CONFLICT (server_id, ticket, leg) DO UPDATE
+                   SET revision = fi.revision + 1, content_hash = EXCLUDED.content_hash, time_utc = EXCLUDED.time_utc,
+                       deleted_at = NULL, updated_at = now()
+                 WHERE fi.content_hash <> EXCLUDED.content_hash OR fi.deleted_at IS NOT NULL
+                RETURNING fi.fact_id, fi.server_id, fi.ticket, fi.leg, fi.revision
+            )
+            INSERT INTO mtsync_merged SELECT * FROM m
+            """, name: "merge fact identities")
+        var outcome = PageOutcome()
+        guard merged.affectedRows > 0 else { return outcome }
+        // The previous revision's row goes; it may sit in another month's partition if the time moved.
+        try connection.query("""
+            DELETE FROM trading_facts t USING mtsync_merged m WHERE m.revision > 1 AND t.fact_id = m.fact_id
+            """, name: "remove replaced fact revisions")
+        let counts = try connection.query(PostgresQuery(sql: """
+            WITH inserted AS (
+                INSERT INTO trading_facts (
+                    fact_id, time_utc, server_id, platform, login, ticket, leg, revision, kind, raw_action, side, entry,
+                    server_time_msc, zone, symbol, symbol_canonical, asset_class, contract_size, lots, price, profit, swap,
+                    commission, fee, taxes, net, technical, currency, order_ticket, position_ticket, reason, comment,
+                    content_hash, idempotency_key)
+                SELECT m.fact_id, s.time_utc, s.server_id, s.platform, s.login, s.ticket, s.leg, m.revision, s.kind,
+                       s.raw_action, s.side, s.entry, s.server_time_msc, s.zone, s.symbol, s.symbol_canonical, s.asset_class,
+                       s.contract_size, s.lots, s.price, s.profit, s.swap, s.commission, s.fee, s.taxes, s.net, s.technical,
+                       s.currency, s.order_ticket, s.position_ticket, s.reason, s.comment, s.content_hash,
+                       s.identity_key || ':' || m.revision
+                FROM mtsync_merged m JOIN mtsync_staged_facts s USING (server_id, ticket, leg)
+                RETURNING *
+            ), events AS (
+                INSERT INTO outbox (server_id, fact_id, event_kind, idempotency_key, payload)
+                SELECT server_id, fact_id, CASE WHEN revision = 1 THEN 'fact.created' ELSE 'fact.updated' END,
+                       idempotency_key, \(payloadSQL)
+                FROM inserted
+                RETURNING event_kind
+            )
+            SELECT count(*) FILTER (WHERE event_kind = 'fact.created'), count(*) FILTER (WHERE event_kind = 'fact.updated') FROM events
+            """), name: "store fact revisions and outbox events")
+        outcome.inserted = try counts[0].decode(Int.self, 0)
+        outcome.updated = try counts[0].decode(Int.self, 1)
+        return outcome
+    }
+
+    /// The outbox payload: the fact in the JSON shape of `mtsync normalize` (TradingFact+JSON.swift), built from
+    /// the stored row so it carries the revision and idempotency key the merge assigned.
+    static let payloadSQL = """
+        jsonb_strip_nulls(jsonb_build_object(
+            'server', server_id, 'platform', platform, 'login', login,
+            'deal', CASE WHEN platform = 'mt5' THEN ticket END,
+            'ticket', CASE WHEN platform = 'mt4' THEN ticket END,
+            'leg', CASE WHEN platform = 'mt4' AND leg = 1 THEN 'open' WHEN platform = 'mt4' AND leg = 2 THEN 'close' END,
+            'kind', kind, 'raw_action', raw_action, 'side', side, 'entry', entry,
+            'time_utc', to_char(time_utc AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+            'server_time', to_char(timestamp 'epoch' + server_time_msc * interval '1 millisecond', 'YYYY-MM-DD"T"HH24:MI:SS.MS'),
+            'zone', zone, 'symbol', symbol, 'symbol_canonical', symbol_canonical, 'asset_class', asset_class,
+            'contract_size', contract_size::text, 'lots', lots::text, 'price', price::text, 'profit', profit::text,
+            'swap', swap::text, 'commission', commission::text, 'fee', fee::text, 'taxes', taxes::text, 'net', net::text,
+            'technical', technical, 'currency', currency, 'order', order_ticket, 'position', position_ticket,
+            'reason', reason, 'comment', comment, 'revision', revision, 'deleted', deleted,
+            'content_hash', encode(content_hash, 'hex'), 'idempotency_key', idempotency_key))
+        """
+
+    /// Marks every leg of each ticket deleted (revision + 1, one `fact.deleted` event each) and forgets their
+    /// source records, so reconcile no longer expects them.
+    static func markDeleted(server: String, stream: SyncStream, tickets: [UInt64], on connection: isolated PostgresConnection) throws -> Int {
+        let list = "{" + tickets.map { String(Int64(bitPattern: $0)) }.joined(separator: ",") + "}"
+        // $1 the server, $2 the tickets; the payload expression is our own constant SQL, no value in it.
+        let rows = try connection.query(PostgresQuery(sql: """
+            WITH gone AS (
+                UPDATE fact_identities SET revision = revision + 1, deleted_at = now(), updated_at = now()
+                WHERE server_id = $1 AND ticket = ANY($2::bigint[]) AND deleted_at IS NULL
+                RETURNING fact_id, revision
+            ), marked AS (
+                UPDATE trading_facts t SET deleted = true, revision = gone.revision,
+                       idempotency_key = regexp_replace(t.idempotency_key, ':[0-9]+$', ':' || gone.revision)
+                FROM gone WHERE t.fact_id = gone.fact_id
+                RETURNING t.*
+            ), events AS (
+                INSERT INTO outbox (server_id, fact_id, event_kind, idempotency_key, payload)
+                SELECT server_id, fact_id, 'fact.deleted', idempotency_key, \(payloadSQL) FROM marked
+                RETURNING 1
+            )
+            SELECT count(*) FROM events
+            """, parameters: [server, list]), name: "mark facts deleted")
+        try connection.query("""
+            DELETE FROM source_records WHERE server_id = \(server) AND stream = \(stream.rawValue) AND ticket = ANY(\(list)::bigint[])
+            """, name: "forget deleted source records")
+        return try rows[0].decode(Int.self, 0)
+    }
+
+    private static func advanceCursor(server: String, stream: SyncStream, to position: CursorPosition, stored: Int, on connection: isolated PostgresConnection) throws(PostgresError) {
+        // (time, ticket) compared as a row: the cursor only ever moves forward (an empty or older page never
+        // moves it back).
+        try connection.query("""
+            INSERT INTO sync_cursors AS c (server_id, stream, position_server_msc, position_ticket, records_stored, last_success_at)
+            VALUES (\(server), \(stream.rawValue), \(position.serverTimeMilliseconds), \(Int64(bitPattern: position.ticket)), \(stored), now())
+            ON CONFLICT (server_id, stream) DO UPDATE SET
+                position_server_msc = CASE WHEN (EXCLUDED.position_server_msc, EXCLUDED.position_ticket) > (c.position_server_msc, c.position_ticket)
+                                           THEN EXCLUDED.position_server_msc ELSE c.position_server_msc END,
+                position_ticket = CASE WHEN (EXCLUDED.position_server_msc, EXCLUDED.position_ticket) > (c.position_server_msc, c.position_ticket)
+                                       THEN EXCLUDED.position_ticket ELSE c.position_ticket END,
+                records_stored = c.records_stored + EXCLUDED.records_stored,
+                last_success_at = now(), updated_at = now()
+            """, name: "advance cursor")
+    }
+}

@@ -1,0 +1,337 @@
+import ArgumentParser
+import Foundation
+import Logging
+import MTSyncBridge
+import MTSyncBridgeTransport
+import MTSyncConfiguration
+import MTSyncCore
+import MTSyncEngine
+import MTSyncStore
+import ServiceLifecycle
+
+/// `--config FILE` for the commands that sync.
+struct ConfigOptions: ParsableArguments {
+    @Option(name: .customLong("config"), help: "The configuration file (YAML). Default: $MTSYNC_CONFIG, then /etc/mtsync/mtsync.yaml.")
+    var path: String?
+
+    var resolvedPath: String {
+        path ?? ProcessInfo.processInfo.environment["MTSYNC_CONFIG"] ?? "/etc/mtsync/mtsync.yaml"
+    }
+
+    func load() throws -> MTSyncConfiguration {
+        try MTSyncConfiguration.load(path: resolvedPath)
+    }
+}
+
+/// Builds the engine's pieces for configured servers: a database connection each (so one slow server never
+/// waits on another's statements) and a bridge client or drop-folder intake.
+struct Engine {
+    let configuration: MTSyncConfiguration
+
+    func connect() async throws -> PostgresConnection {
+        let url = configuration.databaseURL?.connectionString ?? ""
+        return try await PostgresConnection.connect(PostgresConfiguration(connectionString: url))
+    }
+
+    /// Refuses to sync against a schema this binary does not match.
+    func checkSchema(_ connection: PostgresConnection) async throws {
+        let status = try await Migrator.embedded().status(on: connection)
+        if let problem = status.problem { throw problem }
+        guard status.pending.isEmpty else {
+            throw ValidationError("\(status.pending.count) migration(s) pending: run `mtsync migrate` first")
+        }
+    }
+
+    func servers(named name: String?) throws -> [ServerConfiguration] {
+        guard let name else { return configuration.servers }
+        guard let server = configuration.servers.first(where: { $0.id.rawValue == name }) else {
+            throw ValidationError("no server \(String(reflecting: name)) in the configuration (it has: \(configuration.servers.map(\.id.rawValue).joined(separator: ", ")))")
+        }
+        return [server]
+    }
+
+    func batcher(for server: ServerConfiguration) throws -> RecordBatcher {
+        RecordBatcher(normalizer: Normalizer(settings: try server.normalizerSettings()))
+    }
+
+    func bridgeSync(for server: ServerConfiguration, bridge: BridgeSource, connection: PostgresConnection) throws -> ServerSync {
+        let tls = bridge.tls.map { BridgeTLS(caFile: $0.caFile, clientCertificateFile: $0.certFile, clientKeyFile: $0.keyFile, serverName: $0.serverName) }
+        let endpoint = BridgeEndpoint(
+            host: bridge.host, port: bridge.port, key: try BridgeKey(id: bridge.keyID, hex: bridge.key.revealHex()), tls: tls,
+            connectTimeout: bridge.connectTimeout, readTimeout: bridge.readTimeout)
+        return ServerSync(
+            client: BridgeClient(endpoint: endpoint), connection: connection, batcher: try batcher(for: server),
+            settings: ServerSyncSettings(startMilliseconds: server.start, lookback: server.lookback, pageSize: server.pageSize))
+    }
+
+    /// One incremental pull of a server, whatever its source.
+    func puller(for server: ServerConfiguration, connection: PostgresConnection) throws -> @Sendable () async throws -> SyncReport {
+        switch server.source {
+        case .bridge(let bridge):
+            let sync = try bridgeSync(for: server, bridge: bridge, connection: connection)
+            return { try await sync.pull() }
+        case .drop(let folder):
+            let intake = DropFolderIntake(folder: try DropFolder(root: folder, serverID: server.id.rawValue), connection: connection, batchSize: server.pageSize)
+            let sync = DropServerSync(intake: intake, batcher: try batcher(for: server))
+            return { try await sync.pull() }
+        }
+    }
+}
+
+struct SyncSummary: Encodable {
+    var server: String
+    var status: String
+    var pages = 0
+    var records = 0
+    var inserted = 0
+    var updated = 0
+    var deleted = 0
+    var quarantined = 0
+    var changes = 0
+    var cursor: String?
+    var error: String?
+
+    init(server: String, status: String, report: SyncReport? = nil, error: String? = nil) {
+        self.server = server
+        self.status = status
+        self.error = error
+        if let report {
+            pages = report.pages
+            records = report.records
+            inserted = report.outcome.inserted
+            updated = report.outcome.updated
+            deleted = report.outcome.deleted
+            quarantined = report.outcome.quarantined
+            changes = report.changes
+            cursor = report.cursor?.description
+        }
+    }
+}
+
+/// `mtsync sync`: one incremental pull of every configured server (or one), then exit — for cron, for a first
+/// look, and for the crash tests. Takes each server's lease like the daemon, so it never races a running daemon.
+struct SyncCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sync",
+        abstract: "Pull every configured server (or --server) once: new deals since the cursor (minus the lookback), then changes.",
+        discussion: "Exit status 0 when every server synced or is held by another instance; 75 when a server failed (retry later); 78 for a bad configuration."
+    )
+
+    @OptionGroup var config: ConfigOptions
+    @Option(help: "Only this server.") var server: String?
+    @Option(help: "Lease owner name (default: the configuration's instance id).") var owner: String?
+    @OptionGroup var output: OutputOptions
+
+    func run() async throws {
+        let configuration: MTSyncConfiguration
+        do {
+            configuration = try config.load()
+        } catch {
+            throw CommandFailure.report(error, json: output.json)
+        }
+        let engine = Engine(configuration: configuration)
+        var summaries: [SyncSummary] = []
+        do {
+            let connection = try await engine.connect()
+            try await engine.checkSchema(connection)
+            for server in try engine.servers(named: self.server) {
+                try await FactStore.register(serverID: server.id, platform: server.platform, zone: server.zoneName, on: connection)
+                let pull = try engine.puller(for: server, connection: connection)
+                let owner = self.owner ?? configuration.instanceID
+                guard let lease = try await ServerLease.acquire(serverID: server.id.rawValue, owner: owner, ttl: configuration.leaseTTL, on: connection) else {
+                    summaries.append(SyncSummary(server: server.id.rawValue, status: "held by another instance"))
+                    continue
+                }
+                do {
+                    summaries.append(SyncSummary(server: server.id.rawValue, status: "synced", report: try await pull()))
+                } catch {
+                    summaries.append(SyncSummary(server: server.id.rawValue, status: "failed", error: String(describing: error)))
+                    try? await FactStore.recordError(serverID: server.id, stream: server.platform == .mt5 ? .deals : .trades, message: String(describing: error), on: connection)
+                }
+                _ = try? await ServerLease.release(lease, on: connection)
+            }
+        } catch {
+            throw CommandFailure.report(error, json: output.json)
+        }
+        if output.json {
+            JSONOutput.print(["servers": summaries])
+        } else {
+            for summary in summaries {
+                print("\(summary.server): \(summary.status)\(summary.error.map { " — \($0)" } ?? "")")
+                if summary.status == "synced" {
+                    print("  \(summary.records) record(s) in \(summary.pages) page(s): \(summary.inserted) new, \(summary.updated) updated, \(summary.deleted) deleted, \(summary.quarantined) quarantined; cursor \(summary.cursor ?? "-")")
+                }
+            }
+        }
+        if summaries.contains(where: { $0.status == "failed" }) { throw ExitCode(CommandFailure.Status.temporary.rawValue) }
+    }
+}
+
+/// `mtsync run`: the daemon.
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "The daemon: keep every configured server in sync, each on its own interval, under leases shared with other instances.",
+        discussion: "SIGTERM or SIGINT stop it cleanly (the page being stored commits or rolls back whole) with exit status 0."
+    )
+
+    @OptionGroup var config: ConfigOptions
+    @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel: String = "info"
+
+    func run() async throws {
+        let configuration: MTSyncConfiguration
+        do {
+            configuration = try config.load()
+        } catch {
+            throw CommandFailure.report(error, json: false)
+        }
+        var logger = Logger(label: "mtsync")
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        let engine = Engine(configuration: configuration)
+        let daemon: SyncDaemon
+        do {
+            let connection = try await engine.connect()
+            try await engine.checkSchema(connection)
+            var jobs: [SyncJob] = []
+            for server in configuration.servers {
+                try await FactStore.register(serverID: server.id, platform: server.platform, zone: server.zoneName, on: connection)
+                // A connection per server: its pages never wait on another server's statements.
+                let pull = try engine.puller(for: server, connection: try await engine.connect())
+                jobs.append(SyncJob(serverID: server.id, pollInterval: server.pollInterval, jitter: server.pollJitter, pull: pull))
+            }
+            daemon = SyncDaemon(jobs: jobs, owner: configuration.instanceID, leaseTTL: configuration.leaseTTL, connection: connection, logger: logger)
+        } catch {
+            throw CommandFailure.report(error, json: false)
+        }
+        logger.info("starting", metadata: ["servers": "\(configuration.servers.map(\.id.rawValue).joined(separator: ","))", "instance": "\(configuration.instanceID)"])
+        let group = ServiceGroup(configuration: .init(services: [daemon], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}
+
+/// `mtsync reconcile`: digests from the bridge against the store, bucket by bucket; `--repair` fixes them.
+struct ReconcileCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reconcile",
+        abstract: "Compare the bridge's per-bucket digests with the store over a range; with --repair, re-pull differing buckets.",
+        discussion: "Exit status 0 when every bucket matches (or was repaired), 65 when buckets differ and --repair was not given."
+    )
+
+    @OptionGroup var config: ConfigOptions
+    @Option(help: "The server.") var server: String
+    @Option(help: "Range start, server time: YYYY-MM-DD or YYYY-MM-DDTHH:MM (default: 3 days before --to).") var from: String?
+    @Option(help: "Range end (exclusive), same forms (default: the start of the current hour, server time).") var to: String?
+    @Flag(help: "Re-pull differing buckets: insert missing deals, update changed ones, mark vanished ones deleted.") var repair = false
+    @OptionGroup var output: OutputOptions
+
+    func run() async throws {
+        let report: ServerSync.ReconcileReport
+        do {
+            let configuration = try config.load()
+            let engine = Engine(configuration: configuration)
+            guard let server = try engine.servers(named: server).first, case .bridge(let bridge) = server.source else {
+                throw ValidationError("reconcile needs a server with a bridge (a drop folder has no digests)")
+            }
+            let connection = try await engine.connect()
+            try await engine.checkSchema(connection)
+            try await FactStore.register(serverID: server.id, platform: server.platform, zone: server.zoneName, on: connection)
+            let sync = try engine.bridgeSync(for: server, bridge: bridge, connection: connection)
+            let hour: Int64 = 3_600_000
+            let serverNow = try await sync.client.withRetries { connection in try await connection.serverInfo()["server_time_ms"]?.text.flatMap { Int64($0) } } ?? 0
+            let end = try to.map(BridgeCheckCommand.serverMilliseconds) ?? serverNow / hour * hour
+            let start = try from.map(BridgeCheckCommand.serverMilliseconds) ?? end - 3 * 24 * hour
+            report = try await sync.reconcile(fromMilliseconds: start / hour * hour, toMilliseconds: (end + hour - 1) / hour * hour, repair: repair)
+        } catch {
+            throw CommandFailure.report(error, json: output.json)
+        }
+        if output.json {
+            JSONOutput.print(report)
+        } else {
+            print("\(report.buckets) bucket(s) compared, \(report.differing.count) differ")
+            for bucket in report.differing.prefix(50) {
+                print("  [\(bucket.fromMilliseconds), \(bucket.toMilliseconds)): bridge \(bucket.bridgeCount) / \(bucket.bridgeChecksum), store \(bucket.storeCount) / \(bucket.storeChecksum)")
+            }
+            if repair { print("repaired: \(report.repairedRecords) record(s) re-read, \(report.inserted) inserted, \(report.updated) updated, \(report.deleted) marked deleted") }
+        }
+        if !repair && !report.differing.isEmpty { throw ExitCode(CommandFailure.Status.dataError.rawValue) }
+    }
+}
+
+/// `mtsync backfill`: a bounded range, chunked and resumable, that never moves the live cursor.
+struct BackfillCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "backfill",
+        abstract: "Store a bounded, half-open range [--from, --to) of a server's history, chunk by chunk; resumable; the live cursor does not move.",
+        discussion: "Run it again with the same range after a crash or kill: it resumes at the first chunk not done. Exit status 0 when the whole range is stored; 75 when a chunk failed (run it again)."
+    )
+
+    @OptionGroup var config: ConfigOptions
+    @Option(help: "The server.") var server: String
+    @Option(help: "Range start, server time: YYYY-MM-DD or YYYY-MM-DDTHH:MM.") var from: String
+    @Option(help: "Range end (exclusive), same forms.") var to: String
+    @Option(help: "Chunk length: 1h, 6h, 1d (default), 7d.") var chunk: String = "1d"
+    @OptionGroup var output: OutputOptions
+
+    struct Summary: Encodable {
+        var server: String
+        var jobID: Int64
+        var chunks: Int
+        var chunksAlreadyDone: Int
+        var records = 0
+        var inserted = 0
+        var updated = 0
+        var quarantined = 0
+    }
+
+    func run() async throws {
+        var summary: Summary
+        do {
+            let configuration = try config.load()
+            let engine = Engine(configuration: configuration)
+            guard let server = try engine.servers(named: server).first, case .bridge(let bridge) = server.source else {
+                throw ValidationError("backfill needs a server with a bridge (a drop folder is backfilled by publishing files)")
+            }
+            let start = try BridgeCheckCommand.serverMilliseconds(from), end = try BridgeCheckCommand.serverMilliseconds(to)
+            guard start < end else { throw ValidationError("--from must be before --to") }
+            guard let chunkLength = Self.chunkMilliseconds(chunk) else { throw ValidationError("--chunk must be like 1h, 6h, 1d or 7d") }
+            let connection = try await engine.connect()
+            try await engine.checkSchema(connection)
+            try await FactStore.register(serverID: server.id, platform: server.platform, zone: server.zoneName, on: connection)
+            let sync = try engine.bridgeSync(for: server, bridge: bridge, connection: connection)
+            let job = try await BackfillJob.open(
+                serverID: server.id, fromMilliseconds: start, toMilliseconds: end, chunkMilliseconds: chunkLength, owner: configuration.instanceID, on: connection)
+            summary = Summary(server: server.id.rawValue, jobID: job.jobID, chunks: job.pending.count + job.done, chunksAlreadyDone: job.done)
+            do {
+                for chunk in job.pending {
+                    let report = try await sync.pull(fromMilliseconds: chunk.fromMilliseconds, toMilliseconds: chunk.toMilliseconds, movingCursor: false)
+                    try await job.finish(chunk, records: report.records, on: connection)
+                    summary.records += report.records
+                    summary.inserted += report.outcome.inserted
+                    summary.updated += report.outcome.updated
+                    summary.quarantined += report.outcome.quarantined
+                }
+                try await job.complete(on: connection)
+            } catch {
+                try? await job.complete(error: String(describing: error), on: connection)
+                throw error
+            }
+        } catch {
+            throw CommandFailure.report(error, json: output.json)
+        }
+        if output.json {
+            JSONOutput.print(summary)
+        } else {
+            print("backfill job \(summary.jobID) of \(summary.server): \(summary.chunks) chunk(s), \(summary.chunksAlreadyDone) done before this run")
+            print("  \(summary.records) record(s): \(summary.inserted) new, \(summary.updated) updated, \(summary.quarantined) quarantined")
+        }
+    }
+
+    static func chunkMilliseconds(_ text: String) -> Int64? {
+        guard let unit = text.last, let count = Int64(text.dropLast()), count > 0 else { return nil }
+        switch unit {
+        case "h": return count * 3_600_000
+        case "d": return count * 86_400_000
+        default: return nil
+        }
+    }
+}

@@ -1,0 +1,212 @@
+import Foundation
+import MTSyncStore
+import MTSyncTestSupport
+import Testing
+
+/// A real `mtbridge-sim` process serving a synthetic MT5 history on loopback, and a config file pointing at it.
+struct SimulatorProcess {
+    let process: Process
+    let port: Int
+    let folder: URL
+    let key = String(repeating: "3c", count: 32)
+
+    static func start(days: Int, dealsPerDay: Int, seed: Int = 5) throws -> SimulatorProcess {
+        let folder = FileManager.default.temporaryDirectory.appending(path: "mtsync-crash-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let process = Process()
+        process.executableURL = try CLI.binary().deletingLastPathComponent().appending(path: "mtbridge-sim")
+        process.arguments = ["--port", "0", "--seed", String(seed), "--days", String(days), "--deals-per-day", String(dealsPerDay), "--key-id", "crash"]
+        process.environment = ["MTBRIDGE_KEY": String(repeating: "3c", count: 32)]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // The first line says where it listens.
+        var line = Data()
+        while !line.contains(UInt8(ascii: "\n")) {
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            line.append(chunk)
+        }
+        let text = String(decoding: line, as: UTF8.self)
+        guard let range = text.range(of: #"127\.0\.0\.1:(\d+)"#, options: .regularExpression),
+              let port = Int(text[range].split(separator: ":").last ?? "") else {
+            process.terminate()
+            throw SimulatorStartFailed(output: text)
+        }
+        return SimulatorProcess(process: process, port: port, folder: folder)
+    }
+
+    struct SimulatorStartFailed: Error, CustomStringConvertible {
+        let output: String
+        var description: String { "mtbridge-sim did not start: \(output)" }
+    }
+
+    func stop() {
+        process.terminate()
+        process.waitUntilExit()
+    }
+
+    /// A configuration with one MT5 server behind this simulator, small pages so a sync is many transactions.
+    func writeConfig(databaseURL: String, pageSize: Int) throws -> URL {
+        let config = """
+            database:
+              url: \(databaseURL)
+            instance:
+              id: crash-test
+              lease_ttl: 2s
+            servers:
+              - id: sim-mt5
+                platform: mt5
+                time_zone: ny-close
+                start: 2025-01-01
+                lookback: 1h
+                page_size: \(pageSize)
+                bridge:
+                  address: 127.0.0.1:\(port)
+                  key_id: crash
+                  key_env: MTSYNC_TEST_BRIDGE_KEY
+            """
+        let url = folder.appending(path: "mtsync.yaml")
+        try Data(config.utf8).write(to: url)
+        return url
+    }
+
+    /// The simulator's own ground truth, per login.
+    func groundTruth() throws -> [String: [String: String]] {
+        let process = Process()
+        process.executableURL = self.process.executableURL
+        process.arguments = (self.process.arguments ?? []) + ["--ground-truth"]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let rows = try JSONSerialization.jsonObject(with: data) as? [[String: String]] ?? []
+        return Dictionary(uniqueKeysWithValues: rows.map { ($0["login"] ?? "", $0) })
+    }
+}
+
+@Suite("Nothing lost, nothing doubled: kill -9 at random instants")
+struct CrashSafetyTests {
+    /// Per-login figures of the store in the simulator's ground-truth form.
+    static func storedTruth(_ connection: PostgresConnection) async throws -> [String: [String: String]] {
+        let rows = try await connection.query("""
+            SELECT login::text, count(*)::text, (sum(lots) * 100000000)::bigint::text, (sum(net) * 100)::bigint::text
+            FROM trading_facts WHERE NOT deleted GROUP BY login
+            """)
+        var truth: [String: [String: String]] = [:]
+        for row in rows {
+            let login = try row.decode(String.self, 0)
+            truth[login] = ["login": login, "deals": try row.decode(String.self, 1), "volume_ext": try row.decode(String.self, 2), "net_cents": try row.decode(String.self, 3)]
+        }
+        return truth
+    }
+
+    @Test("20 syncs killed with SIGKILL mid-flight, then one to the end: the store equals the bridge, one event per fact, the cursor never ahead")
+    func killNineRepeatedly() async throws {
+        let simulator = try SimulatorProcess.start(days: 2, dealsPerDay: 3_000)
+        defer { simulator.stop() }
+        let database = try await TestDatabase.create()
+        let migrate = try CLI.run(["migrate", "--database-url", database.url])
+        #expect(migrate.status == 0, "\(migrate.stderr)")
+        let config = try simulator.writeConfig(databaseURL: database.url, pageSize: 40)
+        let environment = ["MTSYNC_TEST_BRIDGE_KEY": simulator.key]
+
+        var random = SplitMix64(seed: 0x6B11_1E9)
+        var killed = 0
+        for _ in 0..<20 {
+            let process = Process()
+            process.executableURL = try CLI.binary()
+            process.arguments = ["sync", "--config", config.path]
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            try await Task.sleep(for: .milliseconds(Int.random(in: 150...900, using: &random)))
+            if process.isRunning {
+                kill(process.processIdentifier, SIGKILL)
+                killed += 1
+            }
+            process.waitUntilExit()
+        }
+        // A killed instance's lease expires after its ttl (2 s); the last sync must be able to take it.
+        try await Task.sleep(for: .seconds(2.5))
+        let final = try CLI.run(["sync", "--config", config.path, "--json"], environment: environment)
+        #expect(final.status == 0, "\(final.stdout)\(final.stderr)")
+        #expect(killed >= 10, "most syncs should have been killed mid-flight, not finished: \(killed)")
+
+        let connection = try await database.connect()
+        #expect(try await Self.storedTruth(connection) == simulator.groundTruth())
+        let facts = try await connection.query("SELECT count(*) FROM trading_facts")[0].decode(Int.self, 0)
+        #expect(try await connection.query("SELECT count(*) FROM outbox")[0].decode(Int.self, 0) == facts, "exactly one event per fact")
+        #expect(try await connection.query("SELECT count(*) FROM fact_identities WHERE revision > 1")[0].decode(Int.self, 0) == 0)
+        // The cursor is the newest stored deal's position, never a position without its data.
+        let cursorAhead = try await connection.query("""
+            SELECT count(*) FROM sync_cursors c WHERE c.stream = 'deals' AND NOT EXISTS (
+                SELECT 1 FROM trading_facts t WHERE t.server_id = c.server_id AND t.server_time_msc = c.position_server_msc AND t.ticket = c.position_ticket)
+            """)[0].decode(Int.self, 0)
+        #expect(cursorAhead == 0)
+    }
+
+    @Test("a backfill killed mid-range resumes at its first unfinished chunk; the live cursor never moves")
+    func backfillResumes() async throws {
+        let simulator = try SimulatorProcess.start(days: 3, dealsPerDay: 2_000, seed: 9)
+        defer { simulator.stop() }
+        let database = try await TestDatabase.create()
+        #expect(try CLI.run(["migrate", "--database-url", database.url]).status == 0)
+        let config = try simulator.writeConfig(databaseURL: database.url, pageSize: 50)
+        let environment = ["MTSYNC_TEST_BRIDGE_KEY": simulator.key]
+        let arguments = ["backfill", "--config", config.path, "--server", "sim-mt5", "--from", "2025-01-01", "--to", "2025-01-04", "--chunk", "6h"]
+
+        let process = Process()
+        process.executableURL = try CLI.binary()
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        try await Task.sleep(for: .milliseconds(1_500))
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+
+        let resumed = try CLI.run(arguments + ["--json"], environment: environment)
+        #expect(resumed.status == 0, "\(resumed.stdout)\(resumed.stderr)")
+        let summary = try JSONSerialization.jsonObject(with: Data(resumed.stdout.utf8)) as? [String: Any]
+        #expect(summary?["chunks"] as? Int == 12)
+        let connection = try await database.connect()
+        #expect(try await Self.storedTruth(connection) == simulator.groundTruth())
+        #expect(try await connection.query("SELECT count(*) FROM sync_cursors")[0].decode(Int.self, 0) == 0, "a backfill leaves the live cursor alone")
+        #expect(try await connection.query("SELECT count(*) FROM outbox")[0].decode(Int.self, 0) == (try await connection.query("SELECT count(*) FROM trading_facts")[0].decode(Int.self, 0)))
+    }
+
+    @Test("mtsync run syncs, then stops on SIGTERM with exit status 0 and releases its lease")
+    func daemonStopsCleanly() async throws {
+        let simulator = try SimulatorProcess.start(days: 1, dealsPerDay: 500, seed: 3)
+        defer { simulator.stop() }
+        let database = try await TestDatabase.create()
+        #expect(try CLI.run(["migrate", "--database-url", database.url]).status == 0)
+        let config = try simulator.writeConfig(databaseURL: database.url, pageSize: 100)
+        let process = Process()
+        process.executableURL = try CLI.binary()
+        process.arguments = ["run", "--config", config.path]
+        process.environment = ProcessInfo.processInfo.environment.merging(["MTSYNC_TEST_BRIDGE_KEY": simulator.key]) { $1 }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let connection = try await database.connect()
+        let deadline = ContinuousClock.now + .seconds(30)
+        var stored = 0
+        while ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(300))
+            stored = (try? await connection.query("SELECT count(*) FROM trading_facts")[0].decode(Int.self, 0)) ?? 0
+            if stored == 500 { break }
+        }
+        #expect(stored == 500)
+        process.terminate()  // SIGTERM
+        process.waitUntilExit()
+        #expect(process.terminationReason == .exit && process.terminationStatus == 0)
+        let live = try await connection.query("SELECT count(*) FROM server_leases WHERE released_at IS NULL AND expires_at > now()")[0].decode(Int.self, 0)
+        #expect(live == 0, "the lease was released on the way out")
+    }
+}

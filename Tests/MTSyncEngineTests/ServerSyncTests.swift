@@ -1,0 +1,178 @@
+import MTBridgeSimulator
+import MTSyncBridge
+import MTSyncBridgeTransport
+import MTSyncCore
+import MTSyncEngine
+import MTSyncStore
+import MTSyncTestSupport
+import Testing
+
+/// The sync engine against the real things: a PostgreSQL database migrated with the real schema, and the
+/// reference bridge over loopback TCP.
+struct SyncFixture {
+    static let key = try! BridgeKey(id: "engine-test", hex: String(repeating: "7e", count: 32))
+
+    let dataset: SimulatedDataset
+    let simulator: BridgeSimulator
+    let connection: PostgresConnection
+
+    init(platform: Platform = .mt5, days: Int = 3, dealsPerDay: Int = 150, seed: UInt64 = 21) async throws {
+        dataset = SimulatedDataset(.init(seed: seed, serverID: "sim-\(platform.rawValue)", days: days, dealsPerDay: dealsPerDay, logins: 12, platform: platform))
+        simulator = BridgeSimulator(dataset: dataset, key: Self.key)
+        (_, connection) = try await TestDatabase.migrated()
+    }
+
+    func sync(port: Int, lookback: Duration = .seconds(7_200), pageSize: Int = 97) throws -> ServerSync {
+        let configuration = dataset.configuration
+        let settings = ServerSettings(server: try ServerID(configuration.serverID), platform: configuration.platform, zone: ServerTimeZone("ny-close")!)
+        let client = BridgeClient(
+            endpoint: BridgeEndpoint(host: "127.0.0.1", port: port, key: Self.key),
+            retryPolicy: .init(baseDelay: .milliseconds(5), maximumDelay: .milliseconds(50), maximumAttempts: 20))
+        return ServerSync(
+            client: client, connection: connection, batcher: RecordBatcher(normalizer: Normalizer(settings: settings)),
+            settings: ServerSyncSettings(startMilliseconds: dataset.range.lowerBound, lookback: lookback, pageSize: pageSize))
+    }
+
+    /// Per-login figures of the stored, not deleted facts, in the simulator's ground-truth units.
+    func storedTruth() async throws -> [UInt64: SimulatedDataset.LoginTruth] {
+        let server = dataset.configuration.serverID
+        let rows = try await connection.query("""
+            SELECT login, count(DISTINCT ticket),
+                   coalesce(sum(CASE WHEN leg <> 1 THEN lots ELSE 0 END) * 100000000, 0)::bigint,
+                   coalesce(sum(net) * 100, 0)::bigint
+            FROM trading_facts WHERE server_id = \(server) AND NOT deleted GROUP BY login
+            """)
+        var truth: [UInt64: SimulatedDataset.LoginTruth] = [:]
+        for row in rows {
+            truth[UInt64(try row.decode(Int64.self, 0))] = SimulatedDataset.LoginTruth(
+                deals: try row.decode(Int.self, 1), volumeExt: UInt64(try row.decode(Int64.self, 2)), netCents: try row.decode(Int64.self, 3))
+        }
+        return truth
+    }
+
+    func count(_ sql: PostgresQuery) async throws -> Int {
+        try await connection.query(sql)[0].decode(Int.self, 0)
+    }
+}
+
+@Suite("Sync engine: bridge → PostgreSQL, real components")
+struct ServerSyncTests {
+    @Test("an incremental pull stores every deal once, per-login counts, lots and net equal the simulator's ground truth", arguments: [Platform.mt5, .mt4])
+    func incrementalEqualsGroundTruth(platform: Platform) async throws {
+        let fixture = try await SyncFixture(platform: platform)
+        try await SimulatorHarness.run(fixture.simulator) { port in
+            let sync = try fixture.sync(port: port)
+            try await sync.register()
+            let first = try await sync.pull()
+            #expect(first.pages > 1)
+            #expect(try await fixture.storedTruth() == fixture.dataset.groundTruth())
+
+            // Every stored fact has exactly one event; a second pull (re-reading the lookback) changes nothing.
+            let facts = try await fixture.count("SELECT count(*) FROM trading_facts")
+            #expect(try await fixture.count("SELECT count(*) FROM outbox") == facts)
+            #expect(first.outcome.inserted == facts)
+            let second = try await sync.pull()
+            #expect(second.outcome.inserted == 0 && second.outcome.updated == 0)
+            #expect(try await fixture.count("SELECT count(*) FROM outbox") == facts)
+            #expect(try await fixture.count("SELECT count(*) FROM fact_identities WHERE revision > 1") == 0)
+
+            // The cursor stands on the last record served, never past it.
+            let last: CursorPosition
+            switch platform {
+            case .mt5:
+                let deal = fixture.dataset.deals(onDay: fixture.dataset.configuration.firstDay + 2).last!
+                last = CursorPosition(serverTimeMilliseconds: Int64(deal.timeMsc!)!, ticket: UInt64(deal.deal!)!)
+            case .mt4:
+                let trade = fixture.dataset.closedTrades(onDay: fixture.dataset.configuration.firstDay + 2).last!
+                last = CursorPosition(serverTimeMilliseconds: trade.closeTime * 1000, ticket: trade.order)
+            }
+            #expect(second.cursor == last)
+        }
+    }
+
+    @Test("the outbox carries one event per fact with the fact's JSON and its key server:ticket:revision")
+    func outboxEvents() async throws {
+        let fixture = try await SyncFixture(days: 1, dealsPerDay: 40)
+        try await SimulatorHarness.run(fixture.simulator) { port in
+            let sync = try fixture.sync(port: port)
+            try await sync.register()
+            _ = try await sync.pull()
+            let rows = try await fixture.connection.query("""
+                SELECT idempotency_key, event_kind, payload->>'idempotency_key', payload->>'lots', payload->>'time_utc', payload->>'deal'
+                FROM outbox ORDER BY event_id LIMIT 1
+                """)
+            let key = try rows[0].decode(String.self, 0)
+            #expect(key.hasPrefix("sim-mt5:") && key.hasSuffix(":1"))
+            #expect(try rows[0].decode(String.self, 1) == "fact.created")
+            #expect(try rows[0].decode(String.self, 2) == key)
+            #expect(try rows[0].decode(String.self, 4).hasSuffix("Z"))
+            #expect(key == "sim-mt5:\(try rows[0].decode(String.self, 5)):1")
+        }
+    }
+
+    @Test("dealer edits and deletions arrive through changes; late deals inside the lookback through the re-read")
+    func editsDeletionsAndLateDeals() async throws {
+        let fixture = try await SyncFixture()
+        try await SimulatorHarness.run(fixture.simulator) { port in
+            // A lookback as long as the history: every late deal falls inside it.
+            let sync = try fixture.sync(port: port, lookback: .seconds(4 * 86_400))
+            try await sync.register()
+            _ = try await sync.pull()
+            fixture.simulator.setGeneration(1)
+            let report = try await sync.pull()
+            #expect(report.changes > 0)
+            #expect(report.outcome.updated > 0 && report.outcome.deleted > 0 && report.outcome.inserted > 0)
+            #expect(try await fixture.storedTruth() == fixture.dataset.groundTruth(generation: 1))
+            #expect(try await fixture.count("SELECT count(*) FROM outbox WHERE event_kind = 'fact.deleted'") == report.outcome.deleted)
+        }
+    }
+
+    @Test("reconcile: a consistent store has no differing bucket; after edits the bridge made unseen, repair restores the truth")
+    func reconcileRepairs() async throws {
+        let fixture = try await SyncFixture()
+        try await SimulatorHarness.run(fixture.simulator) { port in
+            // No lookback: late deals are invisible to the incremental pull; only reconcile can find them.
+            let sync = try fixture.sync(port: port, lookback: .zero)
+            try await sync.register()
+            _ = try await sync.pull()
+            let range = fixture.dataset.range
+            let clean = try await sync.reconcile(fromMilliseconds: range.lowerBound, toMilliseconds: range.upperBound, repair: false)
+            #expect(clean.buckets == 72 && clean.differing.isEmpty)
+
+            fixture.simulator.setGeneration(1)
+            let found = try await sync.reconcile(fromMilliseconds: range.lowerBound, toMilliseconds: range.upperBound, repair: true)
+            #expect(!found.differing.isEmpty)
+            #expect(found.inserted > 0 && found.updated > 0 && found.deleted > 0)
+            #expect(try await fixture.storedTruth() == fixture.dataset.groundTruth(generation: 1))
+            let again = try await sync.reconcile(fromMilliseconds: range.lowerBound, toMilliseconds: range.upperBound, repair: false)
+            #expect(again.differing.isEmpty, "\(again.differing)")
+        }
+    }
+
+    @Test("a backfill stores its range and leaves the live cursor where it was")
+    func backfillKeepsCursor() async throws {
+        let fixture = try await SyncFixture()
+        try await SimulatorHarness.run(fixture.simulator) { port in
+            let sync = try fixture.sync(port: port)
+            try await sync.register()
+            let range = fixture.dataset.range
+            let report = try await sync.pull(fromMilliseconds: range.lowerBound, toMilliseconds: range.lowerBound + 86_400_000, movingCursor: false)
+            #expect(report.outcome.inserted == fixture.dataset.deals(onDay: fixture.dataset.configuration.firstDay).count)
+            #expect(try await fixture.count("SELECT count(*) FROM sync_cursors WHERE stream = 'deals'") == 0)
+        }
+    }
+
+    @Test("bridge faults (dropped connections, MetaTrader unavailable) are retried: the store still equals the truth")
+    func bridgeFaults() async throws {
+        let base = try await SyncFixture()
+        let simulator = BridgeSimulator(
+            dataset: base.dataset, key: SyncFixture.key,
+            faults: SimulatorFaults(dropConnectionAfterRecords: 50, unavailableRequests: 3, dropConnectionTimes: 4))
+        try await SimulatorHarness.run(simulator) { port in
+            let sync = try base.sync(port: port, pageSize: 80)
+            try await sync.register()
+            _ = try await sync.pull()
+            #expect(try await base.storedTruth() == base.dataset.groundTruth())
+        }
+    }
+}
