@@ -42,18 +42,18 @@ struct ServerLeaseTests {
         let (_, connection) = try await TestDatabase.migrated()
         try await Self.addServer("live-mt5", on: connection)
 
-        let first = try #require(try await ServerLease.acquire(serverID: "live-mt5", owner: "a", ttl: .seconds(1), on: connection))
+        let first = try #require(try await ServerLease.acquire(serverID: "live-mt5", owner: "a", ttl: .seconds(5), on: connection))
         #expect(first.generation == 1)
-        #expect(first.remaining > .zero && first.remaining <= .seconds(1))
+        #expect(first.remaining > .zero && first.remaining <= .seconds(5))
         #expect(try await ServerLease.acquire(serverID: "live-mt5", owner: "b", ttl: .seconds(60), on: connection) == nil)
         // Asking again as the holder renews the same tenure.
-        let again = try #require(try await ServerLease.acquire(serverID: "live-mt5", owner: "a", ttl: .seconds(1), on: connection))
+        let again = try #require(try await ServerLease.acquire(serverID: "live-mt5", owner: "a", ttl: .seconds(5), on: connection))
         #expect(again.generation == 1)
         #expect(again.acquiredAt == first.acquiredAt)
-        let renewed = try await ServerLease.renew(again, ttl: .seconds(1), on: connection)
+        let renewed = try await ServerLease.renew(again, ttl: .seconds(5), on: connection)
         #expect(renewed.generation == 1)
 
-        try await Task.sleep(for: .milliseconds(1300))
+        try await Task.sleep(for: .milliseconds(5_500))
         let taken = try #require(try await ServerLease.acquire(serverID: "live-mt5", owner: "b", ttl: .seconds(60), on: connection))
         #expect(taken.owner == "b")
         #expect(taken.generation == 2)
@@ -99,11 +99,11 @@ struct ServerLeaseTests {
         let (database, connection) = try await TestDatabase.migrated()
         try await Self.addServer("live-mt5", on: connection)
         try await Self.addServer("idle", on: connection)
-        let first = try #require(try await ServerLease.acquire(serverID: "live-mt5", owner: "a", ttl: .seconds(1), on: connection))
+        let first = try #require(try await ServerLease.acquire(serverID: "live-mt5", owner: "a", ttl: .seconds(5), on: connection))
         try await connection.transaction { connection in
             try ServerLease.assertHeld(serverID: "live-mt5", owner: "a", generation: first.generation, on: connection)
         }
-        try await Task.sleep(for: .milliseconds(1200))
+        try await Task.sleep(for: .milliseconds(5_500))
         // Expired, though nobody took it yet.
         await #expect(throws: ServerLeaseError.self) {
             try await connection.run { connection in try ServerLease.assertHeld(serverID: "live-mt5", owner: "a", generation: 1, on: connection) }
@@ -135,7 +135,7 @@ struct ServerLeaseTests {
     func takeoverWaitsForPage() async throws {
         let (database, connection) = try await TestDatabase.migrated()
         try await Self.addServer("live-mt5", on: connection)
-        let lease = try #require(try await ServerLease.acquire(serverID: "live-mt5", owner: "a", ttl: .seconds(1), on: connection))
+        let lease = try #require(try await ServerLease.acquire(serverID: "live-mt5", owner: "a", ttl: .seconds(5), on: connection))
         let taker = try await database.connect()
         let started = ContinuousClock.now
         async let page: Void = connection.transaction { connection in
@@ -143,7 +143,7 @@ struct ServerLeaseTests {
             // A slow page, outliving the lease: pg_sleep keeps the row lock, as storing a big page would.
             try connection.query("SELECT pg_sleep(1.6)")
         }
-        try await Task.sleep(for: .milliseconds(1200))
+        try await Task.sleep(for: .milliseconds(5_500))
         // The lease has expired by now, but the page holds the row FOR SHARE: the takeover blocks until it commits.
         let taken = try await ServerLease.acquire(serverID: "live-mt5", owner: "b", ttl: .seconds(60), on: taker)
         let answered = ContinuousClock.now - started
