@@ -164,7 +164,8 @@ struct BridgeClientTests {
             let start = clock.now
             consumer.cancel()
             let result = await consumer.result
-            #expect(clock.now - start < .seconds(3), "stopped promptly")
+            // Well under the 30 s the bridge would take, with room for a loaded two-core machine.
+            #expect(clock.now - start < .seconds(10), "stopped promptly")
             #expect(throws: CancellationError.self) { try result.get() }
         }
     }
