@@ -277,10 +277,3 @@ public struct CursorControlError: Error, Sendable, Equatable, CustomStringConver
 
     public var description: String { "\(code)\(serverID.map { " (server \($0))" } ?? ""): \(message)" }
 }
-
-extension PostgresQuery.StringInterpolation {
-    /// Splices a fragment of our own constant SQL (never a value) into a query.
-    fileprivate mutating func appendInterpolation(unsafeSQL fragment: String) {
-        appendLiteral(fragment)
-    }
-}

@@ -52,6 +52,12 @@ public struct PostgresQuery: Sendable, Hashable, ExpressibleByStringInterpolatio
             sql += "$\(parameters.count)"
         }
 
+        /// Splices a fragment of mtsync's own constant SQL (a column list, a condition), never a value: values
+        /// always go through `appendInterpolation(_:)` as parameters. Internal to the store for that reason.
+        mutating func appendInterpolation(unsafeSQL fragment: String) {
+            sql += fragment
+        }
+
         /// A double-quoted SQL identifier, for names that cannot be parameters.
         public mutating func appendInterpolation(identifier: String) {
             sql += "\"" + identifier.replacingOccurrences(of: "\"", with: "\"\"") + "\""
