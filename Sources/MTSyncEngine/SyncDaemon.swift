@@ -6,17 +6,39 @@ import ServiceLifecycle
 /// One server the daemon keeps in sync.
 public struct SyncJob: Sendable {
     public var serverID: ServerID
+    /// The stream whose cursor a failed pull's error is recorded on (`deals` for MT5, `trades` for MT4).
+    public var stream: SyncStream
     public var pollInterval: Duration
     /// Each wait is `pollInterval` ± this fraction, so servers (and instances) do not poll in lockstep.
     public var jitter: Double
     /// One incremental pull (bridge or drop folder).
     public var pull: @Sendable () async throws -> SyncReport
+    /// The safety net after the pulls, nil for sources without digests (drop folders) or when configured off.
+    public var trailingReconcile: TrailingReconcile?
 
-    public init(serverID: ServerID, pollInterval: Duration, jitter: Double = 0.1, pull: @escaping @Sendable () async throws -> SyncReport) {
+    public init(
+        serverID: ServerID, stream: SyncStream = .deals, pollInterval: Duration, jitter: Double = 0.1,
+        trailingReconcile: TrailingReconcile? = nil, pull: @escaping @Sendable () async throws -> SyncReport
+    ) {
         self.serverID = serverID
+        self.stream = stream
         self.pollInterval = pollInterval
         self.jitter = jitter
+        self.trailingReconcile = trailingReconcile
         self.pull = pull
+    }
+}
+
+/// A reconcile with repair over the last `window`, run by the daemon when none succeeded in the last `every`
+/// (`ReconcileRun.isDue`, kept in PostgreSQL: a restart or another instance does not run it again early).
+public struct TrailingReconcile: Sendable {
+    public var every: Duration
+    /// Reconciles and repairs, recording the run; nil when the same reconcile is running elsewhere.
+    public var run: @Sendable () async throws -> ServerSync.ReconcileReport?
+
+    public init(every: Duration, run: @escaping @Sendable () async throws -> ServerSync.ReconcileReport?) {
+        self.every = every
+        self.run = run
     }
 }
 
@@ -28,6 +50,10 @@ public struct SyncJob: Sendable {
 /// poll: takeover within `leaseTTL + pollInterval`. Even two writers at once could not double anything (the
 /// store merges by identity), the lease just keeps them from doing the same work twice.
 ///
+/// **Trailing reconcile**: after a successful pull, a job with `trailingReconcile` reconciles (with repair) when
+/// one is due, under the same lease.
+/// **Lease lost** (taken over, or fenced by an operator's `mtsync cursor set`): not an error; the loop tries to
+/// acquire it again within a second.
 /// **Errors** back off exponentially per server (the poll interval doubling up to 5 minutes); a success resets.
 /// **Shutdown** (SIGTERM, SIGINT through `ServiceGroup`): the loops are cancelled; a page being stored commits
 /// or rolls back whole (its transaction is not interrupted), leases are released, and the process exits 0.
@@ -76,6 +102,16 @@ public struct SyncDaemon: Service {
                         "quarantined": "\(report.outcome.quarantined)", "changes": "\(report.changes)",
                         "cursor": "\(report.cursor.map(\.description) ?? "-")", "duration": "\(ContinuousClock.now - started)",
                     ])
+                    if let reconcile = job.trailingReconcile,
+                       try await ReconcileRun.isDue(serverID: job.serverID, every: reconcile.every, on: connection) {
+                        let started = ContinuousClock.now
+                        if let report = try await whileRenewing(held, { try await reconcile.run() }) {
+                            logger.info("reconciled", metadata: [
+                                "buckets": "\(report.buckets)", "differing": "\(report.differing.count)", "inserted": "\(report.inserted)",
+                                "updated": "\(report.updated)", "deleted": "\(report.deleted)", "duration": "\(ContinuousClock.now - started)",
+                            ])
+                        }
+                    }
                 } else {
                     logger.debug("another instance holds this server's lease")
                 }
@@ -84,10 +120,19 @@ public struct SyncDaemon: Service {
                 break
             } catch {
                 if Task.isCancelled { break }
-                failures += 1
-                wait = Self.backoff(after: failures, base: job.pollInterval)
-                logger.error("sync failed; retrying", metadata: ["error": "\(error)", "attempt": "\(failures)", "retry_in": "\(wait)"])
-                try? await FactStore.recordError(serverID: job.serverID, stream: .deals, message: String(describing: error), on: connection)
+                if let loss = error as? ServerLeaseError, loss.code == .lost {
+                    // Not a failure of the server: another instance took it over while this one stalled, or an
+                    // operator moved a cursor (which fences the holder). Try to take it again soon; the page in
+                    // flight was refused or rolled back, so the next pull re-reads the cursor.
+                    lease = nil
+                    wait = min(wait, .seconds(1))
+                    logger.notice("lease lost; acquiring it again", metadata: ["reason": "\(loss.message)"])
+                } else {
+                    failures += 1
+                    wait = Self.backoff(after: failures, base: job.pollInterval)
+                    logger.error("sync failed; retrying", metadata: ["error": "\(error)", "attempt": "\(failures)", "retry_in": "\(wait)"])
+                    try? await FactStore.recordError(serverID: job.serverID, stream: job.stream, message: String(describing: error), on: connection)
+                }
             }
             do {
                 try await Task.sleep(for: wait)

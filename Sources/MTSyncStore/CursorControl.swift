@@ -242,9 +242,7 @@ public enum CursorControl {
         return stream
     }
 
-    private static func milliseconds(_ column: String) -> String {
-        "floor(extract(epoch FROM \(column)) * 1000)::bigint"
-    }
+    private static func milliseconds(_ column: String) -> String { SQLFragment.epochMilliseconds(column) }
 
     private static func date(_ milliseconds: Int64) -> Date {
         Date(timeIntervalSince1970: Double(milliseconds) / 1000)

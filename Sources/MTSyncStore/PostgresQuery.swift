@@ -104,3 +104,11 @@ extension Data: PostgresEncodable {
         "\\x" + Hex.encode(self)
     }
 }
+
+/// Constant SQL fragments the store splices with `\(unsafeSQL:)`.
+enum SQLFragment {
+    /// A `timestamptz` column as whole milliseconds since 1970 (NULL stays NULL), for `Int64` decoding.
+    static func epochMilliseconds(_ column: String) -> String {
+        "floor(extract(epoch FROM \(column)) * 1000)::bigint"
+    }
+}

@@ -3,6 +3,7 @@ import Foundation
 import MTSyncBridge
 import MTSyncBridgeTransport
 import MTSyncConfiguration
+import MTSyncEngine
 import MTSyncStore
 
 /// Turns any error into the documented exit code and a message (text on stderr, or JSON on stdout with
@@ -34,6 +35,10 @@ enum CommandFailure {
             return (.configuration, "configuration")
         case let error as BridgeClientError:
             return (error.retryable ? .temporary : .databaseUnavailable, "bridge_unavailable")
+        case is ReconcileAlreadyRunning:
+            return (.temporary, "reconcile_already_running")
+        case is ReconcileRangeUnknown:
+            return (.configuration, "reconcile_range_unknown")
         case let error as DropFileProblem:
             return (.configuration, "drop_folder_\(error.code)")
         default:

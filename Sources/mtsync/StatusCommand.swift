@@ -5,19 +5,31 @@ import MTSyncStore
 struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
-        abstract: "Show the schema version and how many rows each table holds.",
-        discussion: "Large tables (over a million rows) show PostgreSQL's estimate, marked as such, instead of a slow exact count."
+        abstract: "Show the store and every server: cursors, lag, last success and error, lease, quarantine, outbox backlog, last reconcile.",
+        discussion: """
+            Per server and stream: the cursor (server time and UTC), its lag behind the database clock, records \
+            stored, the last success and the last error (FAILING when the error is newer). Per server: the lease \
+            holder, open quarantine entries, the outbox backlog (pending, oldest age, parked) and the last reconcile. \
+            Large tables (over a million rows) show PostgreSQL's estimate, marked with ~, instead of a slow exact count. \
+            Lag grows on a quiet server too (nights, weekends): alert on it together with the last error.
+            """
     )
 
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var output: OutputOptions
+    @Option(help: "Only this server.") var server: String?
 
     func run() async throws {
         do {
             let connection = try await database.connect()
             let status = try await StoreStatus.read(on: connection, migrator: try Migrator.embedded())
+            // Servers exist once the schema has them (a fresh database before `migrate` has none).
+            let servers = status.schemaVersion >= 4 ? try await ServerStatus.read(serverID: server, on: connection) : []
+            if let server, servers.isEmpty {
+                throw ValidationError("no server \(String(reflecting: server)) is registered in this database (servers appear after their first sync)")
+            }
             if output.json {
-                JSONOutput.print(StatusReport(mtsyncVersion: BuildInfo.version, database: database.configuration.description, store: status))
+                JSONOutput.print(StatusReport(mtsyncVersion: BuildInfo.version, database: database.configuration.description, store: status, servers: servers))
             } else {
                 print("mtsync \(BuildInfo.version) — database \(database.configuration)")
                 print("Schema version \(status.schemaVersion) of \(status.latestKnownVersion)\(status.pendingMigrations > 0 ? " (\(status.pendingMigrations) pending)" : "")")
@@ -29,6 +41,7 @@ struct StatusCommand: AsyncParsableCommand {
                     }
                 }
                 for warning in status.warnings { print("Warning: \(warning)") }
+                for line in ServerStatusText.lines(servers) { print(line) }
             }
         } catch {
             throw CommandFailure.report(error, json: output.json)
@@ -40,4 +53,72 @@ struct StatusReport: Encodable {
     let mtsyncVersion: String
     let database: String
     let store: StoreStatus
+    let servers: [ServerStatus]
+}
+
+/// `mtsync status` for people: one block per server.
+enum ServerStatusText {
+    static func lines(_ servers: [ServerStatus]) -> [String] {
+        var lines: [String] = []
+        for server in servers {
+            lines.append("")
+            lines.append("\(server.serverID) (\(server.platform), \(server.timeZone))\(server.enabled ? "" : " DISABLED")")
+            if let lease = server.lease {
+                let state = lease.released ? "released" : lease.live ? "expires in \(age(lease.remainingMilliseconds / 1000))" : "EXPIRED \(age(-lease.remainingMilliseconds / 1000)) ago"
+                lines.append("  lease       \(lease.owner), generation \(lease.generation), \(state)")
+            } else {
+                lines.append("  lease       never taken")
+            }
+            for stream in server.streams {
+                var position = "\(stream.stream)"
+                if stream.stream == "changes" {
+                    position += " sequence \(stream.changeSequence.map(String.init) ?? "-")"
+                } else if stream.positionServerMilliseconds > 0 {
+                    position += " at \(TradingFact.iso8601(milliseconds: stream.positionServerMilliseconds)) server time, ticket \(stream.positionTicket)"
+                } else {
+                    position += " not started"
+                }
+                lines.append("  cursor      \(position)")
+                var details: [String] = []
+                if let utc = stream.positionUTCMilliseconds { details.append("= \(TradingFact.iso8601(milliseconds: utc))Z") }
+                if let lag = stream.lagSeconds { details.append("lag \(age(lag))") }
+                details.append("\(stream.recordsStored) stored")
+                details.append("last success \(stream.lastSuccessAtMilliseconds.map(instant) ?? "never")")
+                lines.append("              " + details.joined(separator: ", "))
+                if let at = stream.lastErrorAtMilliseconds {
+                    lines.append("              \(stream.failing ? "FAILING" : "last error") \(instant(at)): \(stream.lastError ?? "")")
+                }
+            }
+            lines.append("  quarantine  \(server.openQuarantine) open")
+            lines.append("  outbox      \(server.outbox.pending) pending\(server.outbox.pending > 0 ? " (oldest \(age(server.outbox.oldestPendingAgeSeconds)))" : ""), \(server.outbox.parked) parked")
+            if let reconcile = server.lastReconcile {
+                var text = "\(reconcile.state) \(reconcile.finishedAtMilliseconds.map(instant) ?? "(running)")"
+                text += " over \(TradingFact.iso8601(milliseconds: reconcile.rangeFromServerMilliseconds)) – \(TradingFact.iso8601(milliseconds: reconcile.rangeToServerMilliseconds))"
+                if let outcome = reconcile.outcome {
+                    text += ": \(outcome.differing) of \(outcome.buckets) bucket(s) differed; \(outcome.inserted) inserted, \(outcome.updated) updated, \(outcome.deleted) deleted"
+                }
+                if let error = reconcile.error { text += ": \(error)" }
+                lines.append("  reconcile   \(text)")
+            } else {
+                lines.append("  reconcile   never")
+            }
+            if server.liveJobs > 0 { lines.append("  jobs        \(server.liveJobs) running or pending") }
+        }
+        return lines
+    }
+
+    static func instant(_ milliseconds: Int64) -> String {
+        TradingFact.iso8601(milliseconds: milliseconds) + "Z"
+    }
+
+    /// A duration in seconds as people read it: 42s, 5m 3s, 3h 2m, 2d 4h.
+    static func age(_ seconds: Int64) -> String {
+        let seconds = max(0, seconds)
+        switch seconds {
+        case ..<60: return "\(seconds)s"
+        case ..<3600: return "\(seconds / 60)m \(seconds % 60)s"
+        case ..<86_400: return "\(seconds / 3600)h \(seconds % 3600 / 60)m"
+        default: return "\(seconds / 86_400)d \(seconds % 86_400 / 3600)h"
+        }
+    }
 }

@@ -64,6 +64,18 @@ struct Engine {
             settings: ServerSyncSettings(startMilliseconds: server.start, lookback: server.lookback, pageSize: server.pageSize))
     }
 
+    /// The daemon's scheduled reconcile with repair of a bridge server (drop folders have no digests), nil when
+    /// `reconcile.every` is off.
+    func trailingReconcile(for server: ServerConfiguration, connection: PostgresConnection) throws -> TrailingReconcile? {
+        guard let every = server.reconcileEvery, case .bridge(let bridge) = server.source else { return nil }
+        let sync = try bridgeSync(for: server, bridge: bridge, connection: connection)
+        let window = server.reconcileWindow, owner = configuration.instanceID
+        return TrailingReconcile(every: every) {
+            let range = try await sync.trailingRange(window: window)
+            return try await sync.recordedReconcile(fromMilliseconds: range.fromMilliseconds, toMilliseconds: range.toMilliseconds, repair: true, owner: owner)
+        }
+    }
+
     /// One incremental pull of a server, whatever its source.
     func puller(for server: ServerConfiguration, connection: PostgresConnection) throws -> @Sendable () async throws -> SyncReport {
         switch server.source {
@@ -196,8 +208,11 @@ struct RunCommand: AsyncParsableCommand {
             for server in configuration.servers {
                 try await FactStore.register(serverID: server.id, platform: server.platform, zone: server.zoneName, on: connection)
                 // A connection per server: its pages never wait on another server's statements.
-                let pull = try engine.puller(for: server, connection: try await engine.connect())
-                jobs.append(SyncJob(serverID: server.id, pollInterval: server.pollInterval, jitter: server.pollJitter, pull: pull))
+                let serverConnection = try await engine.connect()
+                let pull = try engine.puller(for: server, connection: serverConnection)
+                jobs.append(SyncJob(
+                    serverID: server.id, stream: server.platform == .mt5 ? .deals : .trades, pollInterval: server.pollInterval,
+                    jitter: server.pollJitter, trailingReconcile: try engine.trailingReconcile(for: server, connection: serverConnection), pull: pull))
             }
             daemon = SyncDaemon(jobs: jobs, owner: configuration.instanceID, leaseTTL: configuration.leaseTTL, connection: connection, logger: logger)
         } catch {
@@ -236,11 +251,20 @@ struct ReconcileCommand: AsyncParsableCommand {
             try await engine.checkSchema(connection)
             try await FactStore.register(serverID: server.id, platform: server.platform, zone: server.zoneName, on: connection)
             let sync = try engine.bridgeSync(for: server, bridge: bridge, connection: connection)
-            let hour: Int64 = 3_600_000
-            let serverNow = try await sync.client.withRetries { connection in try await connection.serverInfo()["server_time_ms"]?.text.flatMap { Int64($0) } } ?? 0
-            let end = try to.map(BridgeCheckCommand.serverMilliseconds) ?? serverNow / hour * hour
-            let start = try from.map(BridgeCheckCommand.serverMilliseconds) ?? end - 3 * 24 * hour
-            report = try await sync.reconcile(fromMilliseconds: start / hour * hour, toMilliseconds: (end + hour - 1) / hour * hour, repair: repair)
+            let start: Int64, end: Int64
+            if from == nil || to == nil {
+                let trailing = try await sync.trailingRange(window: .seconds(3 * 86_400))
+                end = try to.map(BridgeCheckCommand.serverMilliseconds) ?? trailing.toMilliseconds
+                start = try from.map(BridgeCheckCommand.serverMilliseconds) ?? end - 3 * 86_400_000
+            } else {
+                start = try BridgeCheckCommand.serverMilliseconds(from!)
+                end = try BridgeCheckCommand.serverMilliseconds(to!)
+            }
+            guard start < end else { throw ValidationError("--from must be before --to") }
+            guard let recorded = try await sync.recordedReconcile(fromMilliseconds: start, toMilliseconds: end, repair: repair, owner: configuration.instanceID) else {
+                throw ReconcileAlreadyRunning(server: server.id.rawValue)
+            }
+            report = recorded
         } catch {
             throw CommandFailure.report(error, json: output.json)
         }
@@ -255,6 +279,12 @@ struct ReconcileCommand: AsyncParsableCommand {
         }
         if !repair && !report.differing.isEmpty { throw ExitCode(CommandFailure.Status.dataError.rawValue) }
     }
+}
+
+/// Another reconcile of the same server and range is running (the daemon's trailing one, or another cron run).
+struct ReconcileAlreadyRunning: Error, CustomStringConvertible {
+    let server: String
+    var description: String { "a reconcile of \(server) over this range is already running (see `mtsync status`): try again when it is done" }
 }
 
 /// `mtsync backfill`: a bounded range, chunked and resumable, that never moves the live cursor.

@@ -1,0 +1,169 @@
+import Foundation
+import MTSyncCore
+
+/// What `mtsync status` shows per server: its cursors (position, lag, last success and error), who holds its
+/// lease, its open quarantine, its outbox backlog, its last reconcile and its live jobs. Read with a handful of
+/// grouped queries whatever the number of servers, so status stays cheap on a busy store.
+public struct ServerStatus: Sendable, Codable, Equatable {
+    public struct Stream: Sendable, Codable, Equatable {
+        public var stream: String
+        /// Server time (the trade server's wall clock counted as UTC), milliseconds; 0 before the first record.
+        public var positionServerMilliseconds: Int64
+        public var positionTicket: Int64
+        /// The cursor's time as a real instant, through the server's time zone; nil before the first record
+        /// and for streams without a time position (changes, accounts).
+        public var positionUTCMilliseconds: Int64?
+        /// How far the cursor trails the database's clock, in seconds; nil when `positionUTCMilliseconds` is.
+        /// On a quiet server (no deals at night, weekends) lag grows without anything being wrong: alert on lag
+        /// together with `lastErrorAt` / `lastSuccessAt`, not on lag alone.
+        public var lagSeconds: Int64?
+        public var changeSequence: Int64?
+        public var recordsStored: Int64
+        public var lastSuccessAtMilliseconds: Int64?
+        public var lastErrorAtMilliseconds: Int64?
+        public var lastError: String?
+
+        /// The last attempt failed: an error newer than the last success (or no success at all).
+        public var failing: Bool {
+            guard let error = lastErrorAtMilliseconds else { return false }
+            return error > (lastSuccessAtMilliseconds ?? .min)
+        }
+    }
+
+    public struct Lease: Sendable, Codable, Equatable {
+        public var owner: String
+        public var generation: Int64
+        /// Milliseconds until it expires; negative once expired.
+        public var remainingMilliseconds: Int64
+        public var released: Bool
+        public var live: Bool { !released && remainingMilliseconds > 0 }
+    }
+
+    public struct Outbox: Sendable, Codable, Equatable {
+        /// Events waiting for delivery (not delivered, not parked).
+        public var pending: Int64
+        /// Age of the oldest pending event in seconds (0 when none): the figure to alert on.
+        public var oldestPendingAgeSeconds: Int64
+        /// Poison events set aside after too many attempts: an operator must look.
+        public var parked: Int64
+    }
+
+    public struct Reconcile: Sendable, Codable, Equatable {
+        public var state: String
+        public var finishedAtMilliseconds: Int64?
+        public var rangeFromServerMilliseconds: Int64
+        public var rangeToServerMilliseconds: Int64
+        public var outcome: ReconcileRun.Outcome?
+        public var error: String?
+    }
+
+    public var serverID: String
+    public var platform: String
+    public var timeZone: String
+    public var enabled: Bool
+    public var streams: [Stream]
+    public var lease: Lease?
+    public var openQuarantine: Int64
+    public var outbox: Outbox
+    public var lastReconcile: Reconcile?
+    /// Backfills and reconciles running or waiting.
+    public var liveJobs: Int64
+
+    /// The status of every registered server (or one), ordered by id.
+    public static func read(serverID: String? = nil, on connection: PostgresConnection) async throws -> [ServerStatus] {
+        try await connection.run { connection in
+            let now = try connection.query("SELECT floor(extract(epoch FROM now()) * 1000)::bigint", name: "read clock")[0].decode(Int64.self, 0)
+            var servers: [ServerStatus] = []
+            var index: [String: Int] = [:]
+            for row in try connection.query("""
+                SELECT server_id, platform, time_zone, enabled FROM servers WHERE \(serverID)::text IS NULL OR server_id = \(serverID) ORDER BY server_id
+                """, name: "status: servers") {
+                let id = try row.decode(String.self, 0)
+                index[id] = servers.count
+                servers.append(ServerStatus(
+                    serverID: id, platform: try row.decode(String.self, 1), timeZone: try row.decode(String.self, 2), enabled: try row.decode(Bool.self, 3),
+                    streams: [], lease: nil, openQuarantine: 0, outbox: Outbox(pending: 0, oldestPendingAgeSeconds: 0, parked: 0), lastReconcile: nil, liveJobs: 0))
+            }
+            guard !servers.isEmpty else { return [] }
+
+            for row in try connection.query("""
+                SELECT server_id, stream, position_server_msc, position_ticket, change_sequence, records_stored,
+                       \(unsafeSQL: milliseconds("last_success_at")), \(unsafeSQL: milliseconds("last_error_at")), last_error
+                FROM sync_cursors WHERE \(serverID)::text IS NULL OR server_id = \(serverID) ORDER BY server_id, stream
+                """, name: "status: cursors") {
+                guard let at = index[try row.decode(String.self, 0)] else { continue }
+                let stream = try row.decode(String.self, 1)
+                let position = try row.decode(Int64.self, 2)
+                var utc: Int64?
+                if position > 0, stream == SyncStream.deals.rawValue || stream == SyncStream.trades.rawValue,
+                   let zone = ServerTimeZone(servers[at].timeZone) {
+                    utc = zone.utcMilliseconds(fromServerMilliseconds: position).utcMilliseconds
+                }
+                servers[at].streams.append(Stream(
+                    stream: stream, positionServerMilliseconds: position, positionTicket: try row.decode(Int64.self, 3),
+                    positionUTCMilliseconds: utc, lagSeconds: utc.map { max(0, now - $0) / 1000 },
+                    changeSequence: try row.decode(Int64?.self, 4), recordsStored: try row.decode(Int64.self, 5),
+                    lastSuccessAtMilliseconds: try row.decode(Int64?.self, 6), lastErrorAtMilliseconds: try row.decode(Int64?.self, 7),
+                    lastError: try row.decode(String?.self, 8)))
+            }
+
+            for row in try connection.query("""
+                SELECT server_id, owner, generation, floor(extract(epoch FROM expires_at - now()) * 1000)::bigint, released_at IS NOT NULL
+                FROM server_leases WHERE \(serverID)::text IS NULL OR server_id = \(serverID)
+                """, name: "status: leases") {
+                guard let at = index[try row.decode(String.self, 0)] else { continue }
+                servers[at].lease = Lease(
+                    owner: try row.decode(String.self, 1), generation: try row.decode(Int64.self, 2),
+                    remainingMilliseconds: try row.decode(Int64.self, 3), released: try row.decode(Bool.self, 4))
+            }
+
+            // Only open rows are counted: both partial indexes (quarantine_open, outbox_pending/parked) serve these.
+            for row in try connection.query("""
+                SELECT server_id, count(*) FROM quarantine
+                WHERE resolved_at IS NULL AND (\(serverID)::text IS NULL OR server_id = \(serverID)) GROUP BY server_id
+                """, name: "status: quarantine") {
+                guard let server = try row.decode(String?.self, 0), let at = index[server] else { continue }
+                servers[at].openQuarantine = try row.decode(Int64.self, 1)
+            }
+            for row in try connection.query("""
+                SELECT server_id,
+                       count(*) FILTER (WHERE parked_at IS NULL),
+                       coalesce(floor(extract(epoch FROM now() - min(created_at) FILTER (WHERE parked_at IS NULL))), 0)::bigint,
+                       count(*) FILTER (WHERE parked_at IS NOT NULL)
+                FROM outbox WHERE delivered_at IS NULL AND (\(serverID)::text IS NULL OR server_id = \(serverID)) GROUP BY server_id
+                """, name: "status: outbox") {
+                guard let at = index[try row.decode(String.self, 0)] else { continue }
+                servers[at].outbox = Outbox(pending: try row.decode(Int64.self, 1), oldestPendingAgeSeconds: try row.decode(Int64.self, 2), parked: try row.decode(Int64.self, 3))
+            }
+
+            for row in try connection.query("""
+                SELECT server_id, count(*) FROM jobs WHERE state IN ('pending', 'running') AND (\(serverID)::text IS NULL OR server_id = \(serverID)) GROUP BY server_id
+                """, name: "status: live jobs") {
+                guard let at = index[try row.decode(String.self, 0)] else { continue }
+                servers[at].liveJobs = try row.decode(Int64.self, 1)
+            }
+            for row in try connection.query("""
+                SELECT DISTINCT ON (server_id) server_id, state, \(unsafeSQL: milliseconds("finished_at")), range_from_server_msc, range_to_server_msc,
+                       (options ->> 'buckets')::int, (options ->> 'differing')::int, (options ->> 'inserted')::int,
+                       (options ->> 'updated')::int, (options ->> 'deleted')::int, last_error
+                FROM jobs WHERE kind = 'reconcile' AND (\(serverID)::text IS NULL OR server_id = \(serverID))
+                ORDER BY server_id, job_id DESC
+                """, name: "status: last reconcile") {
+                guard let at = index[try row.decode(String.self, 0)] else { continue }
+                var outcome: ReconcileRun.Outcome?
+                if let buckets = try row.decode(Int?.self, 5) {
+                    outcome = ReconcileRun.Outcome(
+                        buckets: buckets, differing: try row.decode(Int?.self, 6) ?? 0, inserted: try row.decode(Int?.self, 7) ?? 0,
+                        updated: try row.decode(Int?.self, 8) ?? 0, deleted: try row.decode(Int?.self, 9) ?? 0)
+                }
+                servers[at].lastReconcile = Reconcile(
+                    state: try row.decode(String.self, 1), finishedAtMilliseconds: try row.decode(Int64?.self, 2),
+                    rangeFromServerMilliseconds: try row.decode(Int64.self, 3), rangeToServerMilliseconds: try row.decode(Int64.self, 4),
+                    outcome: outcome, error: try row.decode(String?.self, 10))
+            }
+            return servers
+        }
+    }
+
+    private static func milliseconds(_ column: String) -> String { SQLFragment.epochMilliseconds(column) }
+}
