@@ -16,35 +16,29 @@ struct ConnectionResilienceTests {
 
     @Test("after a real server restart the connection reports the loss once, then reconnects by itself")
     func reconnectsAfterRestart() async throws {
-        let clusterURL = try TestEnvironment.require("MTSYNC_TEST_RESTARTABLE_DATABASE_URL")
-        let clusterFolder = try TestEnvironment.require("MTSYNC_TEST_RESTARTABLE_CLUSTER")
-        let clusterScript = try TestEnvironment.require("MTSYNC_TEST_PG_CLUSTER_SCRIPT")
-        let database = try await TestDatabase.create(clusterURL: clusterURL)
-        let connection = try await database.connect()
-        try await connection.execute(script: "CREATE TABLE survived (id int)")
-        try await connection.query("INSERT INTO survived VALUES (1)")
-        let backendBefore = await connection.backendPID
+        try await RestartableCluster.exclusively { cluster in
+            let database = try await TestDatabase.create(clusterURL: cluster.url)
+            let connection = try await database.connect()
+            try await connection.execute(script: "CREATE TABLE survived (id int)")
+            try await connection.query("INSERT INTO survived VALUES (1)")
+            let backendBefore = await connection.backendPID
 
-        let restart = Process()
-        restart.executableURL = URL(fileURLWithPath: "/bin/bash")
-        restart.arguments = [clusterScript, "restart", clusterFolder]
-        try restart.run()
-        restart.waitUntilExit()
-        try #require(restart.terminationStatus == 0, "scripts/pg-cluster restart failed")
+            try cluster.restart()
 
-        // The old socket is dead; libpq learns it on the first use. That use fails as `.connectionLost`
-        // (it is not silently re-sent: only the caller knows whether a statement may be repeated).
-        do {
-            try await connection.query("SELECT 1", name: "first query after restart")
-            Issue.record("the first query after a restart should report the lost connection")
-        } catch {
-            #expect(error.code == .connectionLost)
-            #expect(error.isTransient)
-            #expect(error.statement == "first query after restart")
+            // The old socket is dead; libpq learns it on the first use. That use fails as `.connectionLost`
+            // (it is not silently re-sent: only the caller knows whether a statement may be repeated).
+            do throws(PostgresError) {
+                try await connection.query("SELECT 1", name: "first query after restart")
+                Issue.record("the first query after a restart should report the lost connection")
+            } catch {
+                #expect(error.code == .connectionLost)
+                #expect(error.isTransient)
+                #expect(error.statement == "first query after restart")
+            }
+            let count = try await connection.query("SELECT count(*) FROM survived")[0].decode(Int.self, 0)
+            #expect(count == 1)
+            #expect(await connection.backendPID != backendBefore, "a new server session was opened")
         }
-        let count = try await connection.query("SELECT count(*) FROM survived")[0].decode(Int.self, 0)
-        #expect(count == 1)
-        #expect(await connection.backendPID != backendBefore, "a new server session was opened")
     }
 
     @Test("a password never appears in any error text")
