@@ -3,106 +3,8 @@ import MTSyncStore
 import MTSyncTestSupport
 import Testing
 
-/// A real `mtbridge-sim` process serving a synthetic MT5 history on loopback, and a config file pointing at it.
-struct SimulatorProcess {
-    let process: Process
-    let port: Int
-    let folder: URL
-    let key = String(repeating: "3c", count: 32)
-
-    static func start(days: Int, dealsPerDay: Int, seed: Int = 5) throws -> SimulatorProcess {
-        let folder = FileManager.default.temporaryDirectory.appending(path: "mtsync-crash-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let process = Process()
-        process.executableURL = try CLI.binary().deletingLastPathComponent().appending(path: "mtbridge-sim")
-        process.arguments = ["--port", "0", "--seed", String(seed), "--days", String(days), "--deals-per-day", String(dealsPerDay), "--key-id", "crash"]
-        process.environment = ["MTBRIDGE_KEY": String(repeating: "3c", count: 32)]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        // The first line says where it listens.
-        var line = Data()
-        while !line.contains(UInt8(ascii: "\n")) {
-            let chunk = output.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            line.append(chunk)
-        }
-        let text = String(decoding: line, as: UTF8.self)
-        guard let range = text.range(of: #"127\.0\.0\.1:(\d+)"#, options: .regularExpression),
-              let port = Int(text[range].split(separator: ":").last ?? "") else {
-            process.terminate()
-            throw SimulatorStartFailed(output: text)
-        }
-        return SimulatorProcess(process: process, port: port, folder: folder)
-    }
-
-    struct SimulatorStartFailed: Error, CustomStringConvertible {
-        let output: String
-        var description: String { "mtbridge-sim did not start: \(output)" }
-    }
-
-    func stop() {
-        process.terminate()
-        process.waitUntilExit()
-    }
-
-    /// A configuration with one MT5 server behind this simulator, small pages so a sync is many transactions.
-    func writeConfig(databaseURL: String, pageSize: Int) throws -> URL {
-        let config = """
-            database:
-              url: \(databaseURL)
-            instance:
-              id: crash-test
-              lease_ttl: 2s
-            servers:
-              - id: sim-mt5
-                platform: mt5
-                time_zone: ny-close
-                start: 2025-01-01
-                lookback: 1h
-                page_size: \(pageSize)
-                bridge:
-                  address: 127.0.0.1:\(port)
-                  key_id: crash
-                  key_env: MTSYNC_TEST_BRIDGE_KEY
-            """
-        let url = folder.appending(path: "mtsync.yaml")
-        try Data(config.utf8).write(to: url)
-        return url
-    }
-
-    /// The simulator's own ground truth, per login.
-    func groundTruth() throws -> [String: [String: String]] {
-        let process = Process()
-        process.executableURL = self.process.executableURL
-        process.arguments = (self.process.arguments ?? []) + ["--ground-truth"]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let rows = try JSONSerialization.jsonObject(with: data) as? [[String: String]] ?? []
-        return Dictionary(uniqueKeysWithValues: rows.map { ($0["login"] ?? "", $0) })
-    }
-}
-
 @Suite("Nothing lost, nothing doubled: kill -9 at random instants")
 struct CrashSafetyTests {
-    /// Per-login figures of the store in the simulator's ground-truth form.
-    static func storedTruth(_ connection: PostgresConnection) async throws -> [String: [String: String]] {
-        let rows = try await connection.query("""
-            SELECT login::text, count(*)::text, (sum(lots) * 100000000)::bigint::text, (sum(net) * 100)::bigint::text
-            FROM trading_facts WHERE NOT deleted GROUP BY login
-            """)
-        var truth: [String: [String: String]] = [:]
-        for row in rows {
-            let login = try row.decode(String.self, 0)
-            truth[login] = ["login": login, "deals": try row.decode(String.self, 1), "volume_ext": try row.decode(String.self, 2), "net_cents": try row.decode(String.self, 3)]
-        }
-        return truth
-    }
-
     @Test("20 syncs killed with SIGKILL mid-flight, then one to the end: the store equals the bridge, one event per fact, the cursor never ahead")
     func killNineRepeatedly() async throws {
         let simulator = try SimulatorProcess.start(days: 2, dealsPerDay: 3_000)
@@ -137,7 +39,7 @@ struct CrashSafetyTests {
         #expect(killed >= 10, "most syncs should have been killed mid-flight, not finished: \(killed)")
 
         let connection = try await database.connect()
-        #expect(try await Self.storedTruth(connection) == simulator.groundTruth())
+        #expect(try await SimulatorProcess.storedTruth(connection) == simulator.groundTruth())
         let facts = try await connection.query("SELECT count(*) FROM trading_facts")[0].decode(Int.self, 0)
         #expect(try await connection.query("SELECT count(*) FROM outbox")[0].decode(Int.self, 0) == facts, "exactly one event per fact")
         #expect(try await connection.query("SELECT count(*) FROM fact_identities WHERE revision > 1")[0].decode(Int.self, 0) == 0)
@@ -175,7 +77,7 @@ struct CrashSafetyTests {
         let summary = try JSONSerialization.jsonObject(with: Data(resumed.stdout.utf8)) as? [String: Any]
         #expect(summary?["chunks"] as? Int == 12)
         let connection = try await database.connect()
-        #expect(try await Self.storedTruth(connection) == simulator.groundTruth())
+        #expect(try await SimulatorProcess.storedTruth(connection) == simulator.groundTruth())
         #expect(try await connection.query("SELECT count(*) FROM sync_cursors")[0].decode(Int.self, 0) == 0, "a backfill leaves the live cursor alone")
         #expect(try await connection.query("SELECT count(*) FROM outbox")[0].decode(Int.self, 0) == (try await connection.query("SELECT count(*) FROM trading_facts")[0].decode(Int.self, 0)))
     }
