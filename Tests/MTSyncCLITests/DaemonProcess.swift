@@ -1,0 +1,56 @@
+import Foundation
+
+/// A real `mtsync run` process, its log kept in a file so a failing test can show what the daemon said.
+/// Call `stop()` in a `defer`: a daemon left behind would keep syncing into the next test's run.
+struct DaemonProcess {
+    let process: Process
+    let log: URL
+
+    init(config: URL, environment: [String: String]) throws {
+        log = config.deletingLastPathComponent().appending(path: "daemon-\(UUID().uuidString.prefix(8)).log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        let process = Process()
+        process.executableURL = try CLI.binary()
+        process.arguments = ["run", "--config", config.path]
+        var env = ProcessInfo.processInfo.environment
+        env.removeValue(forKey: "MTSYNC_DATABASE_URL")
+        process.environment = env.merging(environment) { $1 }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = try FileHandle(forWritingTo: log)
+        try process.run()
+        self.process = process
+    }
+
+    var isRunning: Bool { process.isRunning }
+    var pid: Int32 { process.processIdentifier }
+
+    /// SIGKILL: no clean-up, no lease released, the page in flight abandoned mid-transaction.
+    func kill9() {
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    /// SIGTERM and wait: the clean shutdown. Returns the exit status (nil when it died of a signal).
+    @discardableResult
+    func terminate() -> Int32? {
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+        return process.terminationReason == .exit ? process.terminationStatus : nil
+    }
+
+    /// Whatever happens, the process is gone afterwards.
+    func stop() {
+        guard process.isRunning else { return }
+        process.terminate()
+        let deadline = Date().addingTimeInterval(10)
+        while process.isRunning && Date() < deadline { usleep(50_000) }
+        kill9()
+    }
+
+    /// The last lines the daemon logged, for failure messages.
+    func logTail(lines: Int = 20) -> String {
+        let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").suffix(lines).joined(separator: "\n")
+    }
+}
