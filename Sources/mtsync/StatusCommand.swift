@@ -82,7 +82,7 @@ enum ServerStatusText {
                 var details: [String] = []
                 if let utc = stream.positionUTCMilliseconds { details.append("= \(TradingFact.iso8601(milliseconds: utc))Z") }
                 if let lag = stream.lagSeconds { details.append("lag \(age(lag))") }
-                details.append("\(stream.recordsStored) stored")
+                details.append("\(stream.recordsStored) record(s) through it")
                 details.append("last success \(stream.lastSuccessAtMilliseconds.map(instant) ?? "never")")
                 lines.append("              " + details.joined(separator: ", "))
                 if let at = stream.lastErrorAtMilliseconds {

@@ -272,9 +272,10 @@ struct ReconcileCommand: AsyncParsableCommand {
             JSONOutput.print(report)
         } else {
             print("\(report.buckets) bucket(s) compared, \(report.differing.count) differ")
-            for bucket in report.differing.prefix(50) {
-                print("  [\(bucket.fromMilliseconds), \(bucket.toMilliseconds)): bridge \(bucket.bridgeCount) / \(bucket.bridgeChecksum), store \(bucket.storeCount) / \(bucket.storeChecksum)")
+            for bucket in report.differing.prefix(10) {
+                print("  \(TradingFact.iso8601(milliseconds: bucket.fromMilliseconds)) – \(TradingFact.iso8601(milliseconds: bucket.toMilliseconds)): bridge \(bucket.bridgeCount) record(s) / \(bucket.bridgeChecksum), store \(bucket.storeCount) / \(bucket.storeChecksum)")
             }
+            if report.differing.count > 10 { print("  … and \(report.differing.count - 10) more (--json lists them all)") }
             if repair { print("repaired: \(report.repairedRecords) record(s) re-read, \(report.inserted) inserted, \(report.updated) updated, \(report.deleted) marked deleted") }
         }
         if !repair && !report.differing.isEmpty { throw ExitCode(CommandFailure.Status.dataError.rawValue) }
