@@ -63,10 +63,11 @@ public struct DropFolderIntake: Sendable {
             try folder.reject(name, because: error)
             return .rejected(error)
         }
-        let folder = self.folder, batchSize = self.batchSize
+        let folder = self.folder, batchSize = self.batchSize, fence = ServerLease.fence
         let taken: Taken
         do {
             taken = try await connection.transaction(name: "take drop file") { connection in
+                try ServerLease.assertFenced(fence, on: connection)
                 switch try DropFileLedger.entry(serverID: folder.serverID, fileName: file.name, on: connection) {
                 case .taken(let sha256) where sha256 == file.sha256:
                     return .duplicate

@@ -101,7 +101,11 @@ public struct ServerSync: Sendable {
     }
 
     private func store(_ batch: PageBatch, records: Int, into report: inout SyncReport) async throws {
-        let outcome = try await connection.transaction(name: "store page") { connection in try FactStore.store(batch, on: connection) }
+        let fence = ServerLease.fence
+        let outcome = try await connection.transaction(name: "store page") { connection in
+            try ServerLease.assertFenced(fence, on: connection)
+            return try FactStore.store(batch, on: connection)
+        }
         report.pages += 1
         report.records += records
         report.outcome = report.outcome + outcome

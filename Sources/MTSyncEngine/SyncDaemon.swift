@@ -95,7 +95,8 @@ public struct SyncDaemon: Service {
                 lease = try await ServerLease.acquire(serverID: job.serverID.rawValue, owner: owner, ttl: leaseTTL, on: connection)
                 if let held = lease {
                     let started = ContinuousClock.now
-                    let report = try await whileRenewing(held) { try await job.pull() }
+                    // Every page of the pull is fenced by this tenure (`ServerLease.fence`).
+                    let report = try await whileRenewing(held) { try await ServerLease.$fence.withValue(held) { try await job.pull() } }
                     logger.info("synced", metadata: [
                         "pages": "\(report.pages)", "records": "\(report.records)", "inserted": "\(report.outcome.inserted)",
                         "updated": "\(report.outcome.updated)", "deleted": "\(report.outcome.deleted)",
@@ -105,7 +106,7 @@ public struct SyncDaemon: Service {
                     if let reconcile = job.trailingReconcile,
                        try await ReconcileRun.isDue(serverID: job.serverID, every: reconcile.every, on: connection) {
                         let started = ContinuousClock.now
-                        if let report = try await whileRenewing(held, { try await reconcile.run() }) {
+                        if let report = try await whileRenewing(held, { try await ServerLease.$fence.withValue(held) { try await reconcile.run() } }) {
                             logger.info("reconciled", metadata: [
                                 "buckets": "\(report.buckets)", "differing": "\(report.differing.count)", "inserted": "\(report.inserted)",
                                 "updated": "\(report.updated)", "deleted": "\(report.deleted)", "duration": "\(ContinuousClock.now - started)",

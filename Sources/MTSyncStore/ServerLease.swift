@@ -133,6 +133,18 @@ public struct ServerLease: Sendable, Hashable {
 
     // MARK: - Fencing
 
+    /// The lease the current task works under, set by the daemon and `mtsync sync` around a pull; the page
+    /// transactions of that pull call `assertFenced` first. Nil (backfills, reconcile from the command line,
+    /// tests): pages are not fenced — the store's merge by identity keeps them harmless anyway.
+    @TaskLocal public static var fence: ServerLease?
+
+    /// `assertHeld` for the task's `fence`, if any: a page whose tenure ended (taken over, or an operator moved
+    /// a cursor) is refused with `ServerLeaseError.lost` instead of committing over the newer state.
+    public static func assertFenced(_ fence: ServerLease?, on connection: isolated PostgresConnection) throws {
+        guard let fence else { return }
+        try assertHeld(serverID: fence.serverID, owner: fence.owner, generation: fence.generation, on: connection)
+    }
+
     /// Refuses unless `owner` holds the server's lease in tenure `generation` and it has not expired; run it
     /// first in the page transaction.
     ///

@@ -155,7 +155,8 @@ struct SyncCommand: AsyncParsableCommand {
                     continue
                 }
                 do {
-                    summaries.append(SyncSummary(server: server.id.rawValue, status: "synced", report: try await pull()))
+                    let report = try await ServerLease.$fence.withValue(lease) { try await pull() }
+                    summaries.append(SyncSummary(server: server.id.rawValue, status: "synced", report: report))
                 } catch {
                     summaries.append(SyncSummary(server: server.id.rawValue, status: "failed", error: String(describing: error)))
                     try? await FactStore.recordError(serverID: server.id, stream: server.platform == .mt5 ? .deals : .trades, message: String(describing: error), on: connection)

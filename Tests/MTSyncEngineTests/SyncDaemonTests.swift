@@ -117,6 +117,31 @@ struct SyncDaemonTests {
         #expect((status.lease?.generation ?? 0) >= 2)  // the fence moved it on
     }
 
+    @Test("a pull fenced by a tenure that an operator's cursor change ended stores nothing and says the lease was lost")
+    func fencedPagesAreRefused() async throws {
+        let fixture = try await SyncFixture(days: 1, dealsPerDay: 40)
+        try await SimulatorHarness.run(fixture.simulator) { port in
+            let sync = try fixture.sync(port: port)
+            try await sync.register()
+            let lease = try #require(try await ServerLease.acquire(serverID: sync.serverID.rawValue, owner: "daemon-a", ttl: .seconds(30), on: fixture.connection))
+            try await CursorControl.set(
+                serverID: sync.serverID.rawValue, stream: .deals, position: CursorPosition(serverTimeMilliseconds: 1_000, ticket: 1),
+                by: "test@host", reason: "re-sync", on: fixture.connection)
+            do {
+                _ = try await ServerLease.$fence.withValue(lease) { try await sync.pull() }
+                Issue.record("a pull under an ended tenure must be refused")
+            } catch let error as ServerLeaseError {
+                #expect(error.code == .lost)
+            }
+            #expect(try await fixture.count("SELECT count(*) FROM trading_facts") == 0)
+
+            // Under the tenure taken again, the same pull goes through.
+            let again = try #require(try await ServerLease.acquire(serverID: sync.serverID.rawValue, owner: "daemon-a", ttl: .seconds(30), on: fixture.connection))
+            _ = try await ServerLease.$fence.withValue(again) { try await sync.pull() }
+            #expect(try await fixture.storedTruth() == fixture.dataset.groundTruth())
+        }
+    }
+
     @Test("status of a server: cursor, lag through the server's zone, open quarantine, outbox backlog and the last error")
     func statusFields() async throws {
         let fixture = try await SyncFixture(days: 1, dealsPerDay: 40)
