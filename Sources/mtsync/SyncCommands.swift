@@ -64,6 +64,18 @@ struct Engine {
             settings: ServerSyncSettings(startMilliseconds: server.start, lookback: server.lookback, pageSize: server.pageSize))
     }
 
+    /// For the bounded jobs (backfill, reconcile) of one bridge server: connects, checks the schema, registers the
+    /// server and builds its `ServerSync`; `otherwise` says why a drop-folder server cannot do the job.
+    func bridgeSync(named name: String, otherwise: String) async throws -> (ServerConfiguration, ServerSync) {
+        guard let server = try servers(named: name).first, case .bridge(let bridge) = server.source else {
+            throw ValidationError(otherwise)
+        }
+        let connection = try await connect()
+        try await checkSchema(connection)
+        try await FactStore.register(serverID: server.id, platform: server.platform, zone: server.zoneName, on: connection)
+        return (server, try bridgeSync(for: server, bridge: bridge, connection: connection))
+    }
+
     /// The daemon's scheduled reconcile with repair of a bridge server (drop folders have no digests), nil when
     /// `reconcile.every` is off.
     func trailingReconcile(for server: ServerConfiguration, connection: PostgresConnection) throws -> TrailingReconcile? {
@@ -244,14 +256,8 @@ struct ReconcileCommand: AsyncParsableCommand {
         let report: ServerSync.ReconcileReport
         do {
             let configuration = try config.load()
-            let engine = Engine(configuration: configuration)
-            guard let server = try engine.servers(named: server).first, case .bridge(let bridge) = server.source else {
-                throw ValidationError("reconcile needs a server with a bridge (a drop folder has no digests)")
-            }
-            let connection = try await engine.connect()
-            try await engine.checkSchema(connection)
-            try await FactStore.register(serverID: server.id, platform: server.platform, zone: server.zoneName, on: connection)
-            let sync = try engine.bridgeSync(for: server, bridge: bridge, connection: connection)
+            let (server, sync) = try await Engine(configuration: configuration).bridgeSync(
+                named: self.server, otherwise: "reconcile needs a server with a bridge (a drop folder has no digests)")
             let start: Int64, end: Int64
             if from == nil || to == nil {
                 let trailing = try await sync.trailingRange(window: .seconds(3 * 86_400))
@@ -319,17 +325,12 @@ struct BackfillCommand: AsyncParsableCommand {
         var summary: Summary
         do {
             let configuration = try config.load()
-            let engine = Engine(configuration: configuration)
-            guard let server = try engine.servers(named: server).first, case .bridge(let bridge) = server.source else {
-                throw ValidationError("backfill needs a server with a bridge (a drop folder is backfilled by publishing files)")
-            }
             let start = try BridgeCheckCommand.serverMilliseconds(from), end = try BridgeCheckCommand.serverMilliseconds(to)
             guard start < end else { throw ValidationError("--from must be before --to") }
             guard let chunkLength = Self.chunkMilliseconds(chunk) else { throw ValidationError("--chunk must be like 1h, 6h, 1d or 7d") }
-            let connection = try await engine.connect()
-            try await engine.checkSchema(connection)
-            try await FactStore.register(serverID: server.id, platform: server.platform, zone: server.zoneName, on: connection)
-            let sync = try engine.bridgeSync(for: server, bridge: bridge, connection: connection)
+            let (server, sync) = try await Engine(configuration: configuration).bridgeSync(
+                named: self.server, otherwise: "backfill needs a server with a bridge (a drop folder is backfilled by publishing files)")
+            let connection = sync.connection
             let job = try await BackfillJob.open(
                 serverID: server.id, fromMilliseconds: start, toMilliseconds: end, chunkMilliseconds: chunkLength, owner: configuration.instanceID, on: connection)
             summary = Summary(server: server.id.rawValue, jobID: job.jobID, chunks: job.pending.count + job.done, chunksAlreadyDone: job.done)
