@@ -12,7 +12,9 @@ struct MT4SyncCLITests {
         let database = try await TestDatabase.create()
         let migrate = try CLI.run(["migrate", "--database-url", database.url])
         try #require(migrate.status == 0, "\(migrate.stderr)")
-        let config = try simulator.writeConfig(databaseURL: database.url, pageSize: 50)
+        // The default 30 s lease: this test is about MT4, not about a sync outliving its lease on a loaded machine.
+        let config = try SyncConfiguration(databaseURL: database.url, servers: [simulator], leaseTTL: "30s", pageSize: 50)
+            .write(to: simulator.folder.appending(path: "mtsync.yaml"))
 
         let sync = try CLI.run(["sync", "--config", config.path, "--json"], environment: simulator.environment)
         #expect(sync.status == 0, "\(sync.stdout)\(sync.stderr)")

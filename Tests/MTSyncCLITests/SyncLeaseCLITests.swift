@@ -1,0 +1,31 @@
+import Foundation
+import MTSyncStore
+import MTSyncTestSupport
+import Testing
+
+@Suite("mtsync sync under its lease")
+struct SyncLeaseCLITests {
+    @Test("a sync that outlives lease_ttl keeps its lease by renewing it, and stores the whole history")
+    func syncOutlivesLeaseTTL() async throws {
+        // About 100 pages, each answered after 30 ms: a whole pull takes 3 s at the least, three times the lease.
+        let simulator = try SimulatorProcess.start(days: 1, dealsPerDay: 2_500, seed: 17, delayMilliseconds: 30)
+        defer { simulator.stop() }
+        let database = try await TestDatabase.create()
+        let migrate = try CLI.run(["migrate", "--database-url", database.url])
+        try #require(migrate.status == 0, "\(migrate.stderr)")
+        let config = try SyncConfiguration(databaseURL: database.url, servers: [simulator], leaseTTL: "1s", pageSize: 25)
+            .write(to: simulator.folder.appending(path: "mtsync.yaml"))
+
+        let sync = try CLI.run(["sync", "--config", config.path, "--json"], environment: simulator.environment)
+        let connection = try await database.connect()
+        // Known bug: SyncCommand fences its pages with the lease it took (ServerLease.$fence) but never renews it,
+        // so the first page after lease_ttl is refused ("lease lost … expired before it was renewed") and the
+        // sync exits 75. The daemon renews in SyncDaemon.whileRenewing; `mtsync sync` needs the same.
+        let stored = try await SimulatorProcess.storedTruth(connection)
+        let truth = try simulator.groundTruth()
+        withKnownIssue("mtsync sync does not renew its lease while it pulls") {
+            #expect(sync.status == 0, "\(sync.stdout)\(sync.stderr)")
+            #expect(stored == truth)
+        }
+    }
+}
