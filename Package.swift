@@ -26,6 +26,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         // The configuration file (YAML), read into Node trees so every problem can be reported with its line.
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        // HTTP for the ingest: AWS SQS (JSON 1.0 protocol, SigV4 by hand: no Swift AWS SDK here) and the HTTP
+        // data-ingest. The heaviest dependency (minutes on a first build); nothing else needs an HTTP client.
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.21.0"),
     ],
     targets: [
         // libpq, the PostgreSQL client library: connection strings, PG* variables, sslmode, COPY.
@@ -72,8 +75,23 @@ let package = Package(
         .target(
             name: "MTSyncEngine",
             dependencies: [
-                "MTSyncBridge", "MTSyncBridgeTransport", "MTSyncStore", "MTSyncCore",
+                "MTSyncBridge", "MTSyncBridgeTransport", "MTSyncStore", "MTSyncCore", "MTSyncIngest",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The ingest contract, pure: the message envelope, packing facts into messages, the sink protocol, SigV4
+        // signing and the SQS JSON protocol's requests and responses.
+        .target(name: "MTSyncIngest", dependencies: ["MTSyncCore", .product(name: "Crypto", package: "swift-crypto")]),
+        // The ingest over HTTP (AsyncHTTPClient): the SQS client and the HTTP data-ingest sink.
+        .target(
+            name: "MTSyncIngestTransport",
+            dependencies: [
+                "MTSyncIngest", "MTSyncCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -89,6 +107,8 @@ let package = Package(
                 "MTSyncStore",
                 "MTSyncConfiguration",
                 "MTSyncEngine",
+                "MTSyncIngest",
+                "MTSyncIngestTransport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -99,8 +119,12 @@ let package = Package(
             name: "mtbridge-sim",
             dependencies: ["MTBridgeSimulator", "MTSyncBridge", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
-        // Benchmarks of the hot paths (not tests): swift run -c release mtsync-bench
-        .executableTarget(name: "mtsync-bench", dependencies: ["MTSyncCore", "MTSyncBridge"]),
+        // Benchmarks of the hot paths (not tests): swift run -c release mtsync-bench; `ceiling` writes what
+        // scripts/bench times with psql (the store's own staging rows and merge SQL).
+        .executableTarget(
+            name: "mtsync-bench",
+            dependencies: ["MTSyncCore", "MTSyncBridge", "MTSyncStore", "MTSyncEngine", "MTSyncConfiguration", "MTBridgeSimulator"]
+        ),
         // Build tool: compiles migrations/*.sql into the binary so a release is one file.
         .executableTarget(name: "MigrationEmbedder"),
         .plugin(
@@ -121,6 +145,15 @@ let package = Package(
         ),
         .testTarget(name: "MTSyncStoreTests", dependencies: ["MTSyncStore", "MTSyncCore", "MTSyncTestSupport"]),
         .testTarget(name: "MTSyncEngineTests", dependencies: ["MTSyncEngine", "MTBridgeSimulator", "MTSyncBridge", "MTSyncBridgeTransport", "MTSyncStore", "MTSyncCore", "MTSyncTestSupport", .product(name: "Crypto", package: "swift-crypto")]),
+        .testTarget(name: "MTSyncIngestTests", dependencies: ["MTSyncIngest", "MTSyncCore"], exclude: ["Fixtures"]),
+        .testTarget(
+            name: "MTSyncIngestTransportTests",
+            dependencies: [
+                "MTSyncIngestTransport", "MTSyncIngest", "MTSyncCore", "MTSyncTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         .testTarget(name: "MTSyncConfigurationTests", dependencies: ["MTSyncConfiguration", "MTSyncCore"]),
         .testTarget(name: "MTSyncCLITests", dependencies: ["MTSyncStore", "MTSyncTestSupport", .product(name: "Crypto", package: "swift-crypto")]),
     ],
