@@ -95,8 +95,8 @@ public struct SyncDaemon: Service {
                 lease = try await ServerLease.acquire(serverID: job.serverID.rawValue, owner: owner, ttl: leaseTTL, on: connection)
                 if let held = lease {
                     let started = ContinuousClock.now
-                    // Every page of the pull is fenced by this tenure (`ServerLease.fence`).
-                    let report = try await whileRenewing(held) { try await ServerLease.$fence.withValue(held) { try await job.pull() } }
+                    // Every page of the pull is fenced by this tenure, renewed while it runs.
+                    let report = try await ServerLease.holding(held, ttl: leaseTTL, renewingOn: connection) { try await job.pull() }
                     logger.info("synced", metadata: [
                         "pages": "\(report.pages)", "records": "\(report.records)", "inserted": "\(report.outcome.inserted)",
                         "updated": "\(report.outcome.updated)", "deleted": "\(report.outcome.deleted)",
@@ -106,7 +106,7 @@ public struct SyncDaemon: Service {
                     if let reconcile = job.trailingReconcile,
                        try await ReconcileRun.isDue(serverID: job.serverID, every: reconcile.every, on: connection) {
                         let started = ContinuousClock.now
-                        if let report = try await whileRenewing(held, { try await ServerLease.$fence.withValue(held) { try await reconcile.run() } }) {
+                        if let report = try await ServerLease.holding(held, ttl: leaseTTL, renewingOn: connection, { try await reconcile.run() }) {
                             logger.info("reconciled", metadata: [
                                 "buckets": "\(report.buckets)", "differing": "\(report.differing.count)", "inserted": "\(report.inserted)",
                                 "updated": "\(report.updated)", "deleted": "\(report.deleted)", "duration": "\(ContinuousClock.now - started)",
@@ -146,25 +146,6 @@ public struct SyncDaemon: Service {
             _ = try? await ServerLease.release(held, on: connection)
         }
         logger.info("stopped")
-    }
-
-    /// Runs `body` while renewing `lease` every third of its lifetime; a lost lease cancels `body`.
-    private func whileRenewing<Result: Sendable>(_ lease: ServerLease, _ body: @escaping @Sendable () async throws -> Result) async throws -> Result {
-        try await withThrowingTaskGroup(of: Result?.self) { group in
-            group.addTask { try await body() }
-            group.addTask {
-                var current = lease
-                while true {
-                    try await Task.sleep(for: leaseTTL / 3)
-                    current = try await ServerLease.renew(current, ttl: leaseTTL, on: connection)
-                }
-            }
-            defer { group.cancelAll() }
-            while let result = try await group.next() {
-                if let result { return result }
-            }
-            throw CancellationError()
-        }
     }
 
     static func jittered(_ interval: Duration, by fraction: Double, using generator: inout some RandomNumberGenerator) -> Duration {

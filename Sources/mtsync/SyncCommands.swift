@@ -167,7 +167,7 @@ struct SyncCommand: AsyncParsableCommand {
                     continue
                 }
                 do {
-                    let report = try await ServerLease.$fence.withValue(lease) { try await pull() }
+                    let report = try await ServerLease.holding(lease, ttl: configuration.leaseTTL, renewingOn: connection) { try await pull() }
                     summaries.append(SyncSummary(server: server.id.rawValue, status: "synced", report: report))
                 } catch {
                     summaries.append(SyncSummary(server: server.id.rawValue, status: "failed", error: String(describing: error)))
