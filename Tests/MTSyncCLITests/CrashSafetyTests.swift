@@ -7,7 +7,9 @@ import Testing
 struct CrashSafetyTests {
     @Test("20 syncs killed with SIGKILL mid-flight, then one to the end: the store equals the bridge, one event per fact, the cursor never ahead")
     func killNineRepeatedly() async throws {
-        let simulator = try SimulatorProcess.start(days: 2, dealsPerDay: 3_000)
+        // The bridge answers each page after 40 ms: some 225 pages make a sync of about 9 s at the least, longer
+        // than all 20 kill delays together, so the syncs are killed mid-flight however fast the store gets.
+        let simulator = try SimulatorProcess.start(days: 3, dealsPerDay: 3_000, delayMilliseconds: 40)
         defer { simulator.stop() }
         let database = try await TestDatabase.create()
         let migrate = try CLI.run(["migrate", "--database-url", database.url])
