@@ -118,43 +118,20 @@ public enum FactStore {
         try prepareStaging(on: connection)
         let server = batch.serverID.rawValue
 
-        // A page may carry the same identity twice (a record read again in the overlap): keep the last.
-        var latest: [FactIdentity: TradingFact] = [:]
-        var order: [FactIdentity] = []
-        for fact in batch.facts {
-            if latest.updateValue(fact, forKey: fact.identity) == nil { order.append(fact.identity) }
-        }
-        if !order.isEmpty {
+        let staged = uniqueFacts(batch.facts)
+        if !staged.isEmpty {
             try connection.copyIn("COPY mtsync_staged_facts FROM STDIN", name: "stage facts") { writer in
-                for identity in order {
-                    try stage(latest[identity]!, into: &writer)
-                }
+                for fact in staged { try stage(fact, into: &writer) }
             }
             outcome = try merge(on: connection)
-            outcome.unchanged = order.count - outcome.inserted - outcome.updated
+            outcome.unchanged = staged.count - outcome.inserted - outcome.updated
         }
 
         if !batch.sources.isEmpty {
             try connection.copyIn("COPY mtsync_staged_sources FROM STDIN", name: "stage source records") { writer in
-                for source in batch.sources {
-                    writer.append(Int64(bitPattern: source.ticket))
-                    writer.append(source.serverTimeMilliseconds)
-                    writer.append(Int64(bitPattern: source.digestPart))
-                    writer.append(source.volume)
-                    writer.append(source.outcome.rawValue)
-                    try writer.endRow()
-                }
+                for source in batch.sources { try stage(source, into: &writer) }
             }
-            try connection.query("""
-                INSERT INTO source_records AS r (server_id, stream, ticket, server_time_msc, digest_part, volume, outcome)
-                SELECT DISTINCT ON (ticket) \(server), \(batch.stream.rawValue), ticket, server_time_msc, digest_part, volume, outcome
-                FROM mtsync_staged_sources ORDER BY ticket
-                ON CONFLICT (server_id, stream, ticket) DO UPDATE
-                   SET server_time_msc = EXCLUDED.server_time_msc, digest_part = EXCLUDED.digest_part,
-                       volume = EXCLUDED.volume, outcome = EXCLUDED.outcome, seen_at = now()
-                 WHERE (r.server_time_msc, r.digest_part, r.volume, r.outcome)
-                       IS DISTINCT FROM (EXCLUDED.server_time_msc, EXCLUDED.digest_part, EXCLUDED.volume, EXCLUDED.outcome)
-                """, name: "merge source records")
+            try connection.query(PostgresQuery(sql: Statements.mergeSourceRecords, parameters: [server, batch.stream.rawValue]), name: "merge source records")
         }
 
         for entry in batch.quarantine {
@@ -217,25 +194,28 @@ public enum FactStore {
 
     // MARK: - Steps
 
-    /// Session-local staging tables: emptied at every COMMIT, created once per connection (again after a
-    /// reconnect, which starts a new session).
+    /// Session-local staging tables: created once per connection (again after a reconnect, which starts a new
+    /// session), empty when a page starts even if an earlier page of the same transaction used them.
     static func prepareStaging(on connection: isolated PostgresConnection) throws(PostgresError) {
-        try connection.execute(script: """
-            SET LOCAL client_min_messages = warning;
-            CREATE TEMP TABLE IF NOT EXISTS mtsync_staged_facts (
-                server_id text, platform text, login bigint, ticket bigint, leg smallint, kind text, raw_action integer,
-                side text, entry text, time_utc timestamptz, server_time_msc bigint, zone text, symbol text,
-                symbol_canonical text, asset_class text, contract_size numeric, lots numeric, price numeric, profit numeric,
-                swap numeric, commission numeric, fee numeric, taxes numeric, net numeric, technical boolean, currency text,
-                order_ticket bigint, position_ticket bigint, reason integer, comment text, content_hash bytea, identity_key text
-            ) ON COMMIT DELETE ROWS;
-            CREATE TEMP TABLE IF NOT EXISTS mtsync_staged_sources (
-                ticket bigint, server_time_msc bigint, digest_part bigint, volume numeric, outcome text
-            ) ON COMMIT DELETE ROWS;
-            CREATE TEMP TABLE IF NOT EXISTS mtsync_merged (
-                fact_id bigint, server_id text, ticket bigint, leg smallint, revision integer
-            ) ON COMMIT DELETE ROWS;
-            """, name: "prepare staging")
+        try connection.execute(script: Statements.prepareStaging, name: "prepare staging")
+    }
+
+    /// A page may carry the same identity twice (a record read again in the overlap): the last one wins, in the
+    /// order the identities first appeared.
+    static func uniqueFacts(_ facts: [TradingFact]) -> [TradingFact] {
+        var position: [FactIdentity: Int] = [:]
+        position.reserveCapacity(facts.count)
+        var unique: [TradingFact] = []
+        unique.reserveCapacity(facts.count)
+        for fact in facts {
+            if let index = position[fact.identity] {
+                unique[index] = fact
+            } else {
+                position[fact.identity] = unique.count
+                unique.append(fact)
+            }
+        }
+        return unique
     }
 
     static func stage(_ fact: TradingFact, into writer: inout CopyInWriter) throws(PostgresError) {
@@ -274,58 +254,42 @@ public enum FactStore {
         try writer.endRow()
     }
 
+    static func stage(_ source: SourceRecord, into writer: inout CopyInWriter) throws(PostgresError) {
+        writer.append(Int64(bitPattern: source.ticket))
+        writer.append(source.serverTimeMilliseconds)
+        writer.append(Int64(bitPattern: source.digestPart))
+        writer.append(source.volume)
+        writer.append(source.outcome.rawValue)
+        try writer.endRow()
+    }
+
+    /// The COPY text (PostgreSQL's text format) that `store` streams into `mtsync_staged_facts` and
+    /// `mtsync_staged_sources` for `batch`, byte for byte: for `mtsync-bench ceiling`, which loads the same rows
+    /// with psql's `\copy` and runs `Statements` on them, to measure what the database alone can do.
+    public static func stagingText(of batch: PageBatch) -> (facts: [UInt8], sources: [UInt8]) {
+        var facts: [UInt8] = [], sources: [UInt8] = []
+        // The sink never throws, so neither does the writer.
+        var factWriter = CopyInWriter(flushThreshold: 1 << 20) { facts += $0 }
+        for fact in uniqueFacts(batch.facts) { try! stage(fact, into: &factWriter) }
+        try! factWriter.flush()
+        var sourceWriter = CopyInWriter(flushThreshold: 1 << 20) { sources += $0 }
+        for source in batch.sources { try! stage(source, into: &sourceWriter) }
+        try! sourceWriter.flush()
+        return (facts, sources)
+    }
+
     /// `2025-01-01 10:00:00.123+00` for a UTC millisecond count.
     static func timestampText(milliseconds: Int64) -> String {
         TradingFact.iso8601(milliseconds: milliseconds) + "+00"
     }
 
     private static func merge(on connection: isolated PostgresConnection) throws -> PageOutcome {
-        try connection.query("""
-            SELECT ensure_trading_fact_partitions(min(time_utc), max(time_utc)) FROM mtsync_staged_facts HAVING count(*) > 0
-            """, name: "ensure partitions")
-        // New identities at revision 1; changed (or deleted and back) ones at revision + 1; unchanged ones not
-        // at all (the WHERE of DO UPDATE), so they return no row and produce no event.
-        let merged = try connection.query("""
-            WITH m AS (
-                INSERT INTO fact_identities AS fi (server_id, ticket, leg, content_hash, time_utc)
-                SELECT server_id, ticket, leg, content_hash, time_utc FROM mtsync_staged_facts
-                ON CONFLICT (server_id, ticket, leg) DO UPDATE
-                   SET revision = fi.revision + 1, content_hash = EXCLUDED.content_hash, time_utc = EXCLUDED.time_utc,
-                       deleted_at = NULL, updated_at = now()
-                 WHERE fi.content_hash <> EXCLUDED.content_hash OR fi.deleted_at IS NOT NULL
-                RETURNING fi.fact_id, fi.server_id, fi.ticket, fi.leg, fi.revision
-            )
-            INSERT INTO mtsync_merged SELECT * FROM m
-            """, name: "merge fact identities")
+        try connection.query(PostgresQuery(sql: Statements.ensurePartitions), name: "ensure partitions")
+        let merged = try connection.query(PostgresQuery(sql: Statements.mergeIdentities), name: "merge fact identities")
         var outcome = PageOutcome()
         guard merged.affectedRows > 0 else { return outcome }
-        // The previous revision's row goes; it may sit in another month's partition if the time moved.
-        try connection.query("""
-            DELETE FROM trading_facts t USING mtsync_merged m WHERE m.revision > 1 AND t.fact_id = m.fact_id
-            """, name: "remove replaced fact revisions")
-        let counts = try connection.query(PostgresQuery(sql: """
-            WITH inserted AS (
-                INSERT INTO trading_facts (
-                    fact_id, time_utc, server_id, platform, login, ticket, leg, revision, kind, raw_action, side, entry,
-                    server_time_msc, zone, symbol, symbol_canonical, asset_class, contract_size, lots, price, profit, swap,
-                    commission, fee, taxes, net, technical, currency, order_ticket, position_ticket, reason, comment,
-                    content_hash, idempotency_key)
-                SELECT m.fact_id, s.time_utc, s.server_id, s.platform, s.login, s.ticket, s.leg, m.revision, s.kind,
-                       s.raw_action, s.side, s.entry, s.server_time_msc, s.zone, s.symbol, s.symbol_canonical, s.asset_class,
-                       s.contract_size, s.lots, s.price, s.profit, s.swap, s.commission, s.fee, s.taxes, s.net, s.technical,
-                       s.currency, s.order_ticket, s.position_ticket, s.reason, s.comment, s.content_hash,
-                       s.identity_key || ':' || m.revision
-                FROM mtsync_merged m JOIN mtsync_staged_facts s USING (server_id, ticket, leg)
-                RETURNING *
-            ), events AS (
-                INSERT INTO outbox (server_id, fact_id, event_kind, idempotency_key, payload)
-                SELECT server_id, fact_id, CASE WHEN revision = 1 THEN 'fact.created' ELSE 'fact.updated' END,
-                       idempotency_key, \(payloadSQL)
-                FROM inserted
-                RETURNING event_kind
-            )
-            SELECT count(*) FILTER (WHERE event_kind = 'fact.created'), count(*) FILTER (WHERE event_kind = 'fact.updated') FROM events
-            """), name: "store fact revisions and outbox events")
+        try connection.query(PostgresQuery(sql: Statements.removeReplacedRevisions), name: "remove replaced fact revisions")
+        let counts = try connection.query(PostgresQuery(sql: Statements.storeRevisions), name: "store fact revisions and outbox events")
         outcome.inserted = try counts[0].decode(Int.self, 0)
         outcome.updated = try counts[0].decode(Int.self, 1)
         return outcome

@@ -1,0 +1,90 @@
+extension FactStore {
+    /// The SQL of the store path, in the order `FactStore.store` runs it for a page. Public so that
+    /// `mtsync-bench ceiling` runs these very statements through psql on the same staged rows: the ceiling it
+    /// measures is this merge, not a copy of it that could drift.
+    public enum Statements {
+        /// Session-local staging tables, emptied at every COMMIT (`ON COMMIT DELETE ROWS`) and before every page:
+        /// a CSV drop file is one transaction of many pages, and a page must not merge its predecessors' rows
+        /// again (their facts would be inserted twice).
+        public static let prepareStaging = """
+            SET LOCAL client_min_messages = warning;
+            CREATE TEMP TABLE IF NOT EXISTS mtsync_staged_facts (
+                server_id text, platform text, login bigint, ticket bigint, leg smallint, kind text, raw_action integer,
+                side text, entry text, time_utc timestamptz, server_time_msc bigint, zone text, symbol text,
+                symbol_canonical text, asset_class text, contract_size numeric, lots numeric, price numeric, profit numeric,
+                swap numeric, commission numeric, fee numeric, taxes numeric, net numeric, technical boolean, currency text,
+                order_ticket bigint, position_ticket bigint, reason integer, comment text, content_hash bytea, identity_key text
+            ) ON COMMIT DELETE ROWS;
+            CREATE TEMP TABLE IF NOT EXISTS mtsync_staged_sources (
+                ticket bigint, server_time_msc bigint, digest_part bigint, volume numeric, outcome text
+            ) ON COMMIT DELETE ROWS;
+            CREATE TEMP TABLE IF NOT EXISTS mtsync_merged (
+                fact_id bigint, server_id text, ticket bigint, leg smallint, revision integer
+            ) ON COMMIT DELETE ROWS;
+            TRUNCATE mtsync_staged_facts, mtsync_staged_sources, mtsync_merged;
+            """
+
+        /// Monthly partitions of `trading_facts` for the staged facts' months.
+        public static let ensurePartitions = """
+            SELECT ensure_trading_fact_partitions(min(time_utc), max(time_utc)) FROM mtsync_staged_facts HAVING count(*) > 0
+            """
+
+        /// New identities at revision 1; changed (or deleted and back) ones at revision + 1; unchanged ones not at
+        /// all (the WHERE of DO UPDATE), so they return no row and produce no event.
+        public static let mergeIdentities = """
+            WITH m AS (
+                INSERT INTO fact_identities AS fi (server_id, ticket, leg, content_hash, time_utc)
+                SELECT server_id, ticket, leg, content_hash, time_utc FROM mtsync_staged_facts
+                ON CONFLICT (server_id, ticket, leg) DO UPDATE
+                   SET revision = fi.revision + 1, content_hash = EXCLUDED.content_hash, time_utc = EXCLUDED.time_utc,
+                       deleted_at = NULL, updated_at = now()
+                 WHERE fi.content_hash <> EXCLUDED.content_hash OR fi.deleted_at IS NOT NULL
+                RETURNING fi.fact_id, fi.server_id, fi.ticket, fi.leg, fi.revision
+            )
+            INSERT INTO mtsync_merged SELECT * FROM m
+            """
+
+        /// The previous revision's row goes; it may sit in another month's partition if the time moved.
+        public static let removeReplacedRevisions = """
+            DELETE FROM trading_facts t USING mtsync_merged m WHERE m.revision > 1 AND t.fact_id = m.fact_id
+            """
+
+        /// The current revision of each merged fact into `trading_facts`, one outbox event each; returns the
+        /// counts of created and updated facts.
+        public static let storeRevisions = """
+            WITH inserted AS (
+                INSERT INTO trading_facts (
+                    fact_id, time_utc, server_id, platform, login, ticket, leg, revision, kind, raw_action, side, entry,
+                    server_time_msc, zone, symbol, symbol_canonical, asset_class, contract_size, lots, price, profit, swap,
+                    commission, fee, taxes, net, technical, currency, order_ticket, position_ticket, reason, comment,
+                    content_hash, idempotency_key)
+                SELECT m.fact_id, s.time_utc, s.server_id, s.platform, s.login, s.ticket, s.leg, m.revision, s.kind,
+                       s.raw_action, s.side, s.entry, s.server_time_msc, s.zone, s.symbol, s.symbol_canonical, s.asset_class,
+                       s.contract_size, s.lots, s.price, s.profit, s.swap, s.commission, s.fee, s.taxes, s.net, s.technical,
+                       s.currency, s.order_ticket, s.position_ticket, s.reason, s.comment, s.content_hash,
+                       s.identity_key || ':' || m.revision
+                FROM mtsync_merged m JOIN mtsync_staged_facts s USING (server_id, ticket, leg)
+                RETURNING *
+            ), events AS (
+                INSERT INTO outbox (server_id, fact_id, event_kind, idempotency_key, payload)
+                SELECT server_id, fact_id, CASE WHEN revision = 1 THEN 'fact.created' ELSE 'fact.updated' END,
+                       idempotency_key, \(FactStore.payloadSQL)
+                FROM inserted
+                RETURNING event_kind
+            )
+            SELECT count(*) FILTER (WHERE event_kind = 'fact.created'), count(*) FILTER (WHERE event_kind = 'fact.updated') FROM events
+            """
+
+        /// One source record per raw record, for reconcile. Parameters: `$1` the server id, `$2` the stream.
+        public static let mergeSourceRecords = """
+            INSERT INTO source_records AS r (server_id, stream, ticket, server_time_msc, digest_part, volume, outcome)
+            SELECT DISTINCT ON (ticket) $1, $2, ticket, server_time_msc, digest_part, volume, outcome
+            FROM mtsync_staged_sources ORDER BY ticket
+            ON CONFLICT (server_id, stream, ticket) DO UPDATE
+               SET server_time_msc = EXCLUDED.server_time_msc, digest_part = EXCLUDED.digest_part,
+                   volume = EXCLUDED.volume, outcome = EXCLUDED.outcome, seen_at = now()
+             WHERE (r.server_time_msc, r.digest_part, r.volume, r.outcome)
+                   IS DISTINCT FROM (EXCLUDED.server_time_msc, EXCLUDED.digest_part, EXCLUDED.volume, EXCLUDED.outcome)
+            """
+    }
+}
