@@ -138,11 +138,17 @@ public struct DropFolder: Sendable {
                 batch.removeAll(keepingCapacity: true)
             }
         }
+        // The parser's rows are collected per chunk and taken after it: a callback that captures `file` and
+        // the batch, handed to the parser's per-byte loop, copied the file's description at every byte.
+        var rows: [CSVParser.Output] = []
         try readChunks(of: file.name) { chunk in
             hasher.update(data: chunk)
-            try parser.feed(chunk, take)
+            parser.feed(chunk) { rows.append($0) }
+            for row in rows { try take(row) }
+            rows.removeAll(keepingCapacity: true)
         }
-        try parser.finish(take)
+        parser.finish { rows.append($0) }
+        for row in rows { try take(row) }
         if !batch.isEmpty { try body(batch) }
         let digest = Hex.encode(hasher.finalize())
         guard digest == file.manifest.sha256 else {
