@@ -84,20 +84,44 @@ public struct ServerSync: Sendable {
     /// transaction; without (backfill, repair), the cursor is left alone.
     public func pull(fromMilliseconds from: Int64, toMilliseconds to: Int64, movingCursor: Bool) async throws -> SyncReport {
         var report = SyncReport()
+        let batcher = self.batcher
         switch platform {
         case .mt5:
-            for try await page in client.deals(fromMilliseconds: from, toMilliseconds: to, pageSize: settings.pageSize) {
+            try await storeInOrder(client.deals(fromMilliseconds: from, toMilliseconds: to, pageSize: settings.pageSize), into: &report) { page in
                 let position = page.records.isEmpty || !movingCursor ? nil : CursorPosition(serverTimeMilliseconds: page.position.timeMsc, ticket: page.position.deal)
-                try await store(batcher.batch(deals: page.records, cursor: position), records: page.records.count, into: &report)
+                return batcher.batch(deals: page.records, cursor: position)
             }
         case .mt4:
-            for try await page in client.closedTrades(fromMilliseconds: from, toMilliseconds: to, pageSize: settings.pageSize) {
+            try await storeInOrder(client.closedTrades(fromMilliseconds: from, toMilliseconds: to, pageSize: settings.pageSize), into: &report) { page in
                 let position = page.records.isEmpty || !movingCursor
                     ? nil : CursorPosition(serverTimeMilliseconds: (page.position.closeTime ?? 0) * 1000, ticket: page.position.order)
-                try await store(batcher.batch(trades: page.records, cursor: position), records: page.records.count, into: &report)
+                return batcher.batch(trades: page.records, cursor: position)
             }
         }
         return report
+    }
+
+    /// Stores the pages one transaction each, in order, while the next page is read from the bridge and
+    /// normalized: the database, the slower side, never waits for the bridge or for normalization. At most two
+    /// pages are in memory (the one being stored and the next); a failure or a cancellation while storing
+    /// abandons the page being read, which the next pull reads again like any page not stored.
+    private func storeInOrder<Record: Sendable, Position: Sendable & Hashable>(
+        _ pages: BridgePages<Record, Position>, into report: inout SyncReport,
+        prepare: @escaping @Sendable (BridgePage<Record, Position>) -> PageBatch
+    ) async throws {
+        typealias Iterator = BridgePages<Record, Position>.Iterator
+        @Sendable func advance(_ iterator: Iterator) async throws -> (page: (batch: PageBatch, records: Int)?, iterator: Iterator) {
+            var iterator = iterator
+            guard let page = try await iterator.next() else { return (nil, iterator) }
+            return ((prepare(page), page.records.count), iterator)
+        }
+        var (next, iterator) = try await advance(pages.makeAsyncIterator())
+        while let current = next {
+            let reading = iterator
+            async let following = advance(reading)
+            try await store(current.batch, records: current.records, into: &report)
+            (next, iterator) = try await following
+        }
     }
 
     private func store(_ batch: PageBatch, records: Int, into report: inout SyncReport) async throws {
