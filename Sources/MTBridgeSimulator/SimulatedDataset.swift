@@ -1,5 +1,6 @@
 import MTSyncBridge
 import MTSyncCore
+import Synchronization
 
 /// A deterministic synthetic MT5 deal history (or MT4 trade history: see `SimulatedDataset+MT4.swift`), generated day by day from a seed, so any range can be served
 /// without holding the whole history in memory and every run sees the same data.
@@ -33,6 +34,8 @@ public struct SimulatedDataset: Sendable {
     }
 
     public let configuration: Configuration
+    /// The last day served, with its (TimeMsc, Deal) keys: paging through a day costs one generation.
+    private let dayCache = DayCache()
     public static let firstLogin: UInt64 = 100_001
     static let ticketBase: UInt64 = 5_000_000_000
     static let millisecondsPerDay: Int64 = 86_400_000
@@ -168,12 +171,18 @@ public struct SimulatedDataset: Sendable {
         var day = Swift.max(from, range.lowerBound) / Self.millisecondsPerDay
         if let after { day = Swift.max(day, after.timeMsc / Self.millisecondsPerDay) }
         while day * Self.millisecondsPerDay < Swift.min(to, range.upperBound) {
-            for deal in deals(onDay: day, generation: generation) {
-                let time = Int64(deal.timeMsc!)!, ticket = UInt64(deal.deal!)!
-                guard time >= from, time < to else { continue }
-                if let after, (time, ticket) <= (after.timeMsc, after.deal) { continue }
+            // A client pages through a day a page at a time: the day is generated once, not once per page, and
+            // the page starts where a binary search of the day's (TimeMsc, Deal) order puts it.
+            let sorted = dayCache.deals(onDay: day, generation: generation) { deals(onDay: day, generation: generation) }
+            var index = sorted.keys.partitioningIndex { $0.time >= from }
+            if let after {
+                index = Swift.max(index, sorted.keys.partitioningIndex { ($0.time, $0.ticket) > (after.timeMsc, after.deal) })
+            }
+            while index < sorted.deals.count {
+                guard sorted.keys[index].time < to else { return (page, false) }
                 if page.count == limit { return (page, true) }
-                page.append(deal)
+                page.append(sorted.deals[index])
+                index += 1
             }
             day += 1
         }
@@ -356,4 +365,38 @@ struct SimulationRandom {
     }
 
     mutating func next(below bound: UInt64) -> UInt64 { bound == 0 ? 0 : next() % bound }
+}
+
+/// One day of deals with their `(TimeMsc, Deal)` keys, kept while clients page through it. One day at a time,
+/// so the simulator's memory stays bounded whatever the history's length.
+final class DayCache: Sendable {
+    struct Day: Sendable {
+        var day: Int64
+        var generation: Int
+        var deals: [MT5DealRecord]
+        var keys: [(time: Int64, ticket: UInt64)]
+    }
+
+    private let last = Mutex<Day?>(nil)
+
+    func deals(onDay day: Int64, generation: Int, make: () -> [MT5DealRecord]) -> Day {
+        if let cached = last.withLock({ $0 }), cached.day == day, cached.generation == generation { return cached }
+        let deals = make()
+        let fresh = Day(day: day, generation: generation, deals: deals, keys: deals.map { (Int64($0.timeMsc!)!, UInt64($0.deal!)!) })
+        last.withLock { $0 = fresh }
+        return fresh
+    }
+}
+
+extension Array {
+    /// The first index whose element satisfies `belongs`, for an array partitioned so that every element that
+    /// does not comes first (binary search).
+    func partitioningIndex(where belongs: (Element) -> Bool) -> Int {
+        var low = startIndex, high = endIndex
+        while low < high {
+            let middle = low + (high - low) / 2
+            if belongs(self[middle]) { high = middle } else { low = middle + 1 }
+        }
+        return low
+    }
 }
