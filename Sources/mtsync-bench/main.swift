@@ -4,6 +4,7 @@ import MTSyncCore
 
 // mtsync-bench: throughput of mtsync's hot paths on one core, with peak memory.
 // Run in release mode:  swift run -c release mtsync-bench [normalize|decimal|decode|all] [count]
+// `mtsync-bench ceiling …` writes the staged rows and merge SQL that scripts/bench times with psql (CeilingFiles.swift).
 // Benchmarks, not tests: they print figures and assert nothing. README "Performance" records the results.
 
 func peakResidentMiB() -> Double {
@@ -119,6 +120,15 @@ let count = arguments.dropFirst().first.flatMap { Int($0) } ?? 1_000_000
 print("warning: debug build; run with `swift run -c release mtsync-bench` for meaningful figures")
 #endif
 switch which {
+case "ceiling":
+    do {
+        let files = try CeilingFiles(arguments: Array(arguments.dropFirst()))
+        let written = try files.write()
+        print("\(written.records) records, \(written.facts) facts staged in \(files.output)")
+    } catch {
+        FileHandle.standardError.write(Data("mtsync-bench ceiling: \(error)\n".utf8))
+        exit(1)
+    }
 case "normalize": benchmarkNormalize(count)
 case "decimal": benchmarkDecimal(count)
 case "decode": benchmarkDecode(count)
@@ -127,6 +137,6 @@ case "all":
     benchmarkDecode(count)
     benchmarkNormalize(count)
 default:
-    print("usage: mtsync-bench [normalize|decimal|decode|all] [count]")
+    print("usage: mtsync-bench [normalize|decimal|decode|all] [count] | mtsync-bench ceiling --help")
     exit(64)
 }

@@ -1,0 +1,136 @@
+import Foundation
+import MTBridgeSimulator
+import MTSyncConfiguration
+import MTSyncCore
+import MTSyncEngine
+import MTSyncStore
+
+/// `mtsync-bench ceiling`: writes what the database alone must do for a backfill of the simulator's MT5 history,
+/// so that scripts/bench can time it with psql as the ceiling mtsync is measured against:
+///
+/// - `facts.tsv`, `sources.tsv`: the exact COPY text `FactStore.store` streams into its staging tables, made by
+///   the same code path (the server's configured normalizer, `RecordBatcher`, `FactStore.stagingText`), page by
+///   page as a backfill pages it (one-day chunks, `page_size` records a page);
+/// - `setup.sql`: registers the server (not timed);
+/// - `ceiling.sql`: one transaction that `\copy`s both files into the staging tables and runs
+///   `FactStore.Statements`, the very merge `FactStore.store` runs, once over all rows.
+struct CeilingFiles {
+    var configPath: String
+    var serverID: String
+    var seed: UInt64 = 1
+    var firstDay: Int64 = 20_089  // 2025-01-01, mtbridge-sim's default
+    var days: Int
+    var dealsPerDay: Int
+    var logins = 20
+    var output: String
+
+    init(arguments: [String]) throws {
+        var options: [String: String] = [:]
+        var index = arguments.startIndex
+        while index < arguments.endIndex {
+            let name = arguments[index]
+            guard name.hasPrefix("--"), index + 1 < arguments.endIndex else { throw UsageError(text: "unexpected \(name)") }
+            options[String(name.dropFirst(2))] = arguments[index + 1]
+            index += 2
+        }
+        func required(_ name: String) throws -> String {
+            guard let value = options.removeValue(forKey: name) else { throw UsageError(text: "--\(name) is required") }
+            return value
+        }
+        func number<T: FixedWidthInteger>(_ name: String, _ type: T.Type) throws -> T? {
+            guard let text = options.removeValue(forKey: name) else { return nil }
+            guard let value = T(text) else { throw UsageError(text: "--\(name) must be a whole number") }
+            return value
+        }
+        configPath = try required("config")
+        serverID = try required("server")
+        output = try required("out")
+        guard let days = try number("days", Int.self), let dealsPerDay = try number("deals-per-day", Int.self) else {
+            throw UsageError(text: "--days and --deals-per-day are required")
+        }
+        self.days = days
+        self.dealsPerDay = dealsPerDay
+        if let seed = try number("seed", UInt64.self) { self.seed = seed }
+        if let logins = try number("logins", Int.self) { self.logins = logins }
+        if let firstDay = try number("first-day", Int64.self) { self.firstDay = firstDay }
+        guard options.isEmpty else { throw UsageError(text: "unknown option(s): \(options.keys.sorted().map { "--\($0)" }.joined(separator: " "))") }
+    }
+
+    struct UsageError: Error, CustomStringConvertible {
+        var text: String
+        var description: String {
+            "\(text)\nusage: mtsync-bench ceiling --config FILE --server S --days D --deals-per-day N --out DIR [--seed 1] [--logins 20] [--first-day 20089]"
+        }
+    }
+
+    /// Writes the files; returns (records, facts) written.
+    func write() throws -> (records: Int, facts: Int) {
+        let configuration = try MTSyncConfiguration.load(path: configPath)
+        guard let server = configuration.servers.first(where: { $0.id.rawValue == serverID }) else {
+            throw UsageError(text: "no server \(serverID) in \(configPath)")
+        }
+        guard server.platform == .mt5 else { throw UsageError(text: "the ceiling is measured for MT5 deals") }
+        let batcher = RecordBatcher(normalizer: Normalizer(settings: try server.normalizerSettings()))
+        let dataset = SimulatedDataset(.init(seed: seed, serverID: serverID, firstDay: firstDay, days: days, dealsPerDay: dealsPerDay, logins: logins, platform: .mt5))
+
+        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        let factsPath = output + "/facts.tsv", sourcesPath = output + "/sources.tsv"
+        let facts = try FileSink(path: factsPath), sources = try FileSink(path: sourcesPath)
+        var records = 0, factRows = 0
+        for day in firstDay..<firstDay + Int64(days) {
+            let deals = dataset.deals(onDay: day)
+            var start = deals.startIndex
+            while start < deals.endIndex {
+                let end = min(start + server.pageSize, deals.endIndex)
+                let batch = batcher.batch(deals: Array(deals[start..<end]), cursor: nil)
+                let text = FactStore.stagingText(of: batch)
+                try facts.write(text.facts)
+                try sources.write(text.sources)
+                records += end - start
+                factRows += text.facts.reduce(0) { $1 == UInt8(ascii: "\n") ? $0 + 1 : $0 }
+                start = end
+            }
+        }
+        try facts.close()
+        try sources.close()
+
+        let literal = { (text: String) in "'" + text.replacingOccurrences(of: "'", with: "''") + "'" }
+        try """
+            INSERT INTO servers (server_id, platform, time_zone) VALUES (\(literal(serverID)), 'mt5', \(literal(server.zoneName)));
+
+            """.write(toFile: output + "/setup.sql", atomically: true, encoding: .utf8)
+        let sourcesMerge = FactStore.Statements.mergeSourceRecords
+            .replacingOccurrences(of: "$1", with: literal(serverID))
+            .replacingOccurrences(of: "$2", with: literal(SyncStream.deals.rawValue))
+        let statements = [
+            FactStore.Statements.ensurePartitions, FactStore.Statements.mergeIdentities, FactStore.Statements.removeReplacedRevisions,
+            FactStore.Statements.storeRevisions, sourcesMerge,
+        ]
+        try """
+            \\set ON_ERROR_STOP on
+            BEGIN;
+            \(FactStore.Statements.prepareStaging)
+            \\copy mtsync_staged_facts FROM '\(factsPath)'
+            \\copy mtsync_staged_sources FROM '\(sourcesPath)'
+            \(statements.joined(separator: ";\n"));
+            COMMIT;
+
+            """.write(toFile: output + "/ceiling.sql", atomically: true, encoding: .utf8)
+        return (records, factRows)
+    }
+}
+
+/// Appends bytes to a new file.
+final class FileSink {
+    private let handle: FileHandle
+
+    init(path: String) throws {
+        guard FileManager.default.createFile(atPath: path, contents: nil) else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
+        }
+        handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+    }
+
+    func write(_ bytes: [UInt8]) throws { try handle.write(contentsOf: Data(bytes)) }
+    func close() throws { try handle.close() }
+}
