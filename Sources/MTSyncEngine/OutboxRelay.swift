@@ -1,0 +1,185 @@
+import Logging
+import MTSyncCore
+import MTSyncIngest
+import MTSyncStore
+import ServiceLifecycle
+
+/// How the relay works through the outbox.
+public struct RelaySettings: Sendable {
+    /// Events claimed per round (then packed into as many messages as they need).
+    public var batchSize: Int
+    /// After this many failed deliveries an event is parked and dead-lettered.
+    public var maxAttempts: Int
+    /// How long a claim lasts: longer than one round's delivery with all its retries inside the sink.
+    public var claimFor: Duration
+    /// How long the daemon's relay waits when there was nothing to send.
+    public var idleInterval: Duration
+    /// The longest a failed message waits before it is tried again (the backoff doubles up to it).
+    public var maximumRetryDelay: Duration
+
+    public init(batchSize: Int = 2_000, maxAttempts: Int = 20, claimFor: Duration = .seconds(120), idleInterval: Duration = .seconds(1), maximumRetryDelay: Duration = .seconds(300)) {
+        self.batchSize = batchSize
+        self.maxAttempts = maxAttempts
+        self.claimFor = claimFor
+        self.idleInterval = idleInterval
+        self.maximumRetryDelay = maximumRetryDelay
+    }
+}
+
+/// What the relay did.
+public struct RelayReport: Sendable, Hashable, Codable {
+    public var rounds = 0
+    public var messages = 0
+    public var delivered = 0
+    public var retried = 0
+    public var deadLettered = 0
+
+    public init() {}
+
+    static func + (lhs: RelayReport, rhs: RelayReport) -> RelayReport {
+        var sum = lhs
+        sum.rounds += rhs.rounds
+        sum.messages += rhs.messages
+        sum.delivered += rhs.delivered
+        sum.retried += rhs.retried
+        sum.deadLettered += rhs.deadLettered
+        return sum
+    }
+}
+
+/// Delivers the outbox to the ingest: claim a server's pending events in order, pack them into messages, hand them
+/// to the sink, then mark the acknowledged ones delivered — only those, and only after the acknowledgement — and
+/// schedule or dead-letter the rest. At least once: a crash between the send and the mark resends the same
+/// messages (same keys) once the claim expires.
+public struct OutboxRelay: Sendable {
+    public let connection: PostgresConnection
+    public let sink: any IngestSink
+    public let producer: IngestProducer
+    public let settings: RelaySettings
+    /// This relay's name in claims (instance id plus a random suffix: two relays of one instance never share).
+    public let owner: String
+
+    public init(connection: PostgresConnection, sink: any IngestSink, producer: IngestProducer, settings: RelaySettings, owner: String) {
+        self.connection = connection
+        self.sink = sink
+        self.producer = producer
+        self.settings = settings
+        self.owner = owner
+    }
+
+    /// Rounds for one server until nothing deliverable is left, or a round delivered nothing (the ingest is
+    /// failing: the retries are scheduled, and the next drain tries again).
+    public func drain(serverID: String, platform: Platform) async throws -> RelayReport {
+        var total = RelayReport()
+        while !Task.isCancelled {
+            let round = try await self.round(serverID: serverID, platform: platform)
+            total = total + round
+            if round.messages == 0 || round.delivered == 0 { break }
+        }
+        return total
+    }
+
+    /// One claim, one delivery, one bookkeeping.
+    public func round(serverID: String, platform: Platform) async throws -> RelayReport {
+        var report = RelayReport()
+        let claimed = try await Outbox.claim(serverID: serverID, owner: owner, limit: settings.batchSize, claimFor: settings.claimFor, on: connection)
+        guard !claimed.isEmpty else { return report }
+        report.rounds = 1
+        let events = claimed.map {
+            IngestEvent(eventID: $0.eventID, serverID: $0.serverID, kind: $0.kind, idempotencyKey: $0.idempotencyKey, login: $0.login, payloadJSON: $0.payloadJSON)
+        }
+        let attempts = Dictionary(uniqueKeysWithValues: claimed.map { ($0.eventID, $0.attempts) })
+        let packer = MessagePacker(maximumBytes: sink.maximumMessageBytes, grouping: sink.grouping, producer: producer)
+        let messages = packer.pack(events, server: serverID, platform: platform)
+        report.messages = messages.count
+        let outcomes = await sink.deliver(messages)
+        guard outcomes.count == messages.count else {
+            // A sink bug; nothing is marked, the claims expire and the events go again.
+            throw RelayError(message: "the ingest sink answered \(outcomes.count) outcomes for \(messages.count) messages")
+        }
+
+        // First and alone: what the ingest acknowledged.
+        let delivered = zip(messages, outcomes).filter { $0.1 == .delivered }.flatMap(\.0.eventIDs)
+        try await Outbox.markDelivered(delivered, on: connection)
+        report.delivered = delivered.count
+
+        for (message, outcome) in zip(messages, outcomes) {
+            switch outcome {
+            case .delivered:
+                continue
+            case .retry(let reason, let after):
+                let tries = message.eventIDs.map { attempts[$0] ?? 0 }.max() ?? 0
+                let delay = after ?? backoff(afterAttempts: tries + 1)
+                report.deadLettered += try await Outbox.scheduleRetry(
+                    message.eventIDs, reason: reason, delay: delay, maxAttempts: settings.maxAttempts, on: connection)
+                report.retried += message.eventIDs.count
+            case .rejected(let reason, let response):
+                try await Outbox.deadLetter(message.eventIDs, reason: reason, response: response, on: connection)
+                report.deadLettered += message.eventIDs.count
+            }
+        }
+        return report
+    }
+
+    /// Full jitter over an exponential ceiling: 1 s, 2 s, 4 s … up to `maximumRetryDelay`.
+    func backoff(afterAttempts attempts: Int) -> Duration {
+        let ceiling = min(Duration.seconds(1) * Double(1 << min(attempts, 20)) / 2, settings.maximumRetryDelay)
+        return ceiling * Double.random(in: 0.5...1)
+    }
+}
+
+public struct RelayError: Error, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
+}
+
+/// The relay inside `mtsync run`: a round over every server with pending events, again at once while there is
+/// work, every `idleInterval` when there is none; a failing round backs off. Claims (not leases) keep several
+/// instances from sending the same events at the same time, so every instance may run it.
+public struct RelayService: Service {
+    public let relay: OutboxRelay
+    /// Each server's platform, for the envelope.
+    public let platforms: [String: Platform]
+    public let logger: Logger
+
+    public init(relay: OutboxRelay, platforms: [String: Platform], logger: Logger) {
+        self.relay = relay
+        self.platforms = platforms
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            var failures = 0
+            while !Task.isCancelled {
+                var wait = relay.settings.idleInterval
+                do {
+                    var worked = false
+                    for server in try await Outbox.serversWithPendingEvents(on: relay.connection) {
+                        guard let platform = platforms[server] else { continue }
+                        let report = try await relay.drain(serverID: server, platform: platform)
+                        if report.messages > 0 {
+                            logger.info("relayed", metadata: [
+                                "server": "\(server)", "messages": "\(report.messages)", "delivered": "\(report.delivered)",
+                                "retried": "\(report.retried)", "dead_lettered": "\(report.deadLettered)",
+                            ])
+                        }
+                        worked = worked || report.delivered > 0
+                    }
+                    failures = 0
+                    if worked { wait = .zero }
+                } catch {
+                    if Task.isCancelled { break }
+                    failures += 1
+                    wait = min(relay.settings.idleInterval * Double(1 << min(failures, 8)), .seconds(60))
+                    logger.error("relay failed; retrying", metadata: ["error": "\(error)", "retry_in": "\(wait)"])
+                }
+                if wait > .zero {
+                    do { try await Task.sleep(for: wait) } catch { break }
+                }
+            }
+            try? await Outbox.releaseClaims(owner: relay.owner, on: relay.connection)
+            logger.info("relay stopped")
+        }
+    }
+}

@@ -1,0 +1,196 @@
+import Foundation
+import MTSyncCore
+
+/// One outbox event as the relay claims it.
+public struct OutboxEvent: Sendable, Hashable {
+    public var eventID: Int64
+    public var serverID: String
+    public var kind: String
+    public var idempotencyKey: String
+    /// The fact's login (from the payload), for FIFO groups; nil for events not about one trader.
+    public var login: Int64?
+    /// The payload as PostgreSQL prints the stored `jsonb`: handed on as is, never re-encoded.
+    public var payloadJSON: String
+    /// Deliveries tried before this claim.
+    public var attempts: Int
+}
+
+/// An event the relay set aside (`dead_letters`, migration 0005), for `mtsync outbox list`.
+public struct DeadLetter: Sendable, Hashable, Codable {
+    public var deadLetterID: Int64
+    public var eventID: Int64
+    public var serverID: String
+    public var idempotencyKey: String
+    public var cause: String
+    public var reason: String
+    public var response: String?
+    public var createdAtMilliseconds: Int64
+}
+
+/// The outbox from the relay's side (migrations 0001 and 0005): claim pending events per server in event order,
+/// mark them delivered after the ingest acknowledged them, schedule retries, dead-letter what the ingest refuses,
+/// and the operators' retry and purge.
+///
+/// A claim is a short transaction (`FOR UPDATE SKIP LOCKED`, then a stamp: who, until when); no transaction stays
+/// open while messages travel. The acknowledged events are marked delivered in a transaction of their own, so a
+/// failure in the bookkeeping of the others can never undo or delay that mark. A relay that dies after sending
+/// and before marking leaves its claim to expire and the events go out again with the same keys: at least once.
+public enum Outbox {
+    /// Claims up to `limit` deliverable events of `serverID`, oldest first, for `claimFor`. Events claimed by
+    /// another relay whose claim has not expired are skipped, as are events waiting for a retry.
+    public static func claim(serverID: String, owner: String, limit: Int, claimFor: Duration, on connection: PostgresConnection) async throws -> [OutboxEvent] {
+        let seconds = Double(claimFor.components.seconds) + Double(claimFor.components.attoseconds) / 1e18
+        let rows = try await connection.query("""
+            WITH picked AS (
+                SELECT event_id FROM outbox
+                WHERE server_id = \(serverID) AND delivered_at IS NULL AND parked_at IS NULL AND available_at <= now()
+                  AND (claimed_until IS NULL OR claimed_until < now())
+                ORDER BY event_id LIMIT \(limit)
+                FOR UPDATE SKIP LOCKED)
+            UPDATE outbox o SET claimed_by = \(owner), claimed_until = now() + make_interval(secs => \(String(seconds))::double precision)
+            FROM picked WHERE o.event_id = picked.event_id
+            RETURNING o.event_id, o.event_kind, o.idempotency_key, (o.payload ->> 'login')::bigint, o.payload::text, o.attempts
+            """, name: "claim outbox events")
+        var events: [OutboxEvent] = []
+        events.reserveCapacity(rows.count)
+        for row in rows {
+            events.append(OutboxEvent(
+                eventID: try row.decode(Int64.self, 0), serverID: serverID, kind: try row.decode(String.self, 1),
+                idempotencyKey: try row.decode(String.self, 2), login: try row.decode(Int64?.self, 3),
+                payloadJSON: try row.decode(String.self, 4), attempts: try row.decode(Int.self, 5)))
+        }
+        // RETURNING does not keep the subquery's order.
+        events.sort { $0.eventID < $1.eventID }
+        return events
+    }
+
+    /// Marks events delivered (the ingest acknowledged them). Its own transaction: nothing else rides on it.
+    public static func markDelivered(_ eventIDs: [Int64], on connection: PostgresConnection) async throws {
+        guard !eventIDs.isEmpty else { return }
+        try await connection.query("""
+            UPDATE outbox SET delivered_at = now(), claimed_by = NULL, claimed_until = NULL
+            WHERE event_id = ANY(\(idArray(eventIDs))::bigint[]) AND delivered_at IS NULL
+            """, name: "mark outbox events delivered")
+    }
+
+    /// One message's events that the ingest did not take: they are tried again after `delay`, unless they have
+    /// now failed `maxAttempts` times — then they are parked and dead-lettered (cause `attempts`).
+    /// - Returns: how many events were dead-lettered.
+    @discardableResult
+    public static func scheduleRetry(
+        _ eventIDs: [Int64], reason: String, delay: Duration, maxAttempts: Int, on connection: PostgresConnection
+    ) async throws -> Int {
+        guard !eventIDs.isEmpty else { return 0 }
+        let seconds = Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18
+        return try await connection.transaction(name: "schedule outbox retry") { connection in
+            try connection.query("""
+                UPDATE outbox SET attempts = attempts + 1, last_error = \(reason), claimed_by = NULL, claimed_until = NULL,
+                       available_at = now() + make_interval(secs => \(String(seconds))::double precision)
+                WHERE event_id = ANY(\(idArray(eventIDs))::bigint[]) AND delivered_at IS NULL AND parked_at IS NULL
+                """, name: "schedule outbox retry")
+            let exhausted = try connection.query("""
+                SELECT event_id FROM outbox WHERE event_id = ANY(\(idArray(eventIDs))::bigint[]) AND parked_at IS NULL
+                  AND delivered_at IS NULL AND attempts >= \(maxAttempts)
+                """, name: "find exhausted outbox events").map { try $0.decode(Int64.self, 0) }
+            guard !exhausted.isEmpty else { return 0 }
+            try park(exhausted, cause: "attempts", reason: "failed \(maxAttempts) times; the last error: \(reason)", response: nil, countAttempt: false, on: connection)
+            return exhausted.count
+        }
+    }
+
+    /// Events the ingest refused for good: parked and dead-lettered with the reason and its answer.
+    public static func deadLetter(_ eventIDs: [Int64], reason: String, response: String?, on connection: PostgresConnection) async throws {
+        guard !eventIDs.isEmpty else { return }
+        try await connection.transaction(name: "dead-letter outbox events") { connection in
+            try park(eventIDs, cause: "rejected", reason: reason, response: response, countAttempt: true, on: connection)
+        }
+    }
+
+    /// Gives back this owner's unfinished claims at once (a relay stopping cleanly), instead of letting them expire.
+    public static func releaseClaims(owner: String, on connection: PostgresConnection) async throws {
+        try await connection.query("""
+            UPDATE outbox SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = \(owner) AND delivered_at IS NULL
+            """, name: "release outbox claims")
+    }
+
+    /// The servers with events to deliver now, for the relay's round.
+    public static func serversWithPendingEvents(on connection: PostgresConnection) async throws -> [String] {
+        try await connection.query("""
+            SELECT DISTINCT server_id FROM outbox WHERE delivered_at IS NULL AND parked_at IS NULL ORDER BY server_id
+            """, name: "find servers with pending events").map { try $0.decode(String.self, 0) }
+    }
+
+    // MARK: - Operators
+
+    /// Dead letters not yet resolved, oldest first.
+    public static func deadLetters(serverID: String?, limit: Int = 100, on connection: PostgresConnection) async throws -> [DeadLetter] {
+        try await connection.query("""
+            SELECT dead_letter_id, event_id, server_id, idempotency_key, cause, reason, response, \(unsafeSQL: SQLFragment.epochMilliseconds("created_at"))
+            FROM dead_letters WHERE resolved_at IS NULL AND (\(serverID)::text IS NULL OR server_id = \(serverID))
+            ORDER BY dead_letter_id LIMIT \(limit)
+            """, name: "list dead letters").map { row in
+            DeadLetter(
+                deadLetterID: try row.decode(Int64.self, 0), eventID: try row.decode(Int64.self, 1), serverID: try row.decode(String.self, 2),
+                idempotencyKey: try row.decode(String.self, 3), cause: try row.decode(String.self, 4), reason: try row.decode(String.self, 5),
+                response: try row.decode(String?.self, 6), createdAtMilliseconds: try row.decode(Int64.self, 7))
+        }
+    }
+
+    /// Puts parked events of a server (all, or those listed) back in the outbox with a fresh attempt count.
+    /// - Returns: how many events went back.
+    public static func retryParked(serverID: String, eventIDs: [Int64]?, by operatorName: String, on connection: PostgresConnection) async throws -> Int {
+        try await connection.transaction(name: "retry parked outbox events") { connection in
+            let ids = try connection.query("""
+                UPDATE outbox SET parked_at = NULL, attempts = 0, available_at = now(), last_error = NULL, claimed_by = NULL, claimed_until = NULL
+                WHERE server_id = \(serverID) AND parked_at IS NOT NULL AND delivered_at IS NULL
+                  AND (\(eventIDs.map(idArray))::bigint[] IS NULL OR event_id = ANY(\(eventIDs.map(idArray))::bigint[]))
+                RETURNING event_id
+                """, name: "retry parked outbox events").map { try $0.decode(Int64.self, 0) }
+            try resolve(ids, as: "retried", by: operatorName, on: connection)
+            return ids.count
+        }
+    }
+
+    /// Deletes parked events of a server (all, or those listed) for good; their dead letters keep the payload.
+    /// - Returns: how many events were purged.
+    public static func purgeParked(serverID: String, eventIDs: [Int64]?, by operatorName: String, on connection: PostgresConnection) async throws -> Int {
+        try await connection.transaction(name: "purge parked outbox events") { connection in
+            let ids = try connection.query("""
+                DELETE FROM outbox WHERE server_id = \(serverID) AND parked_at IS NOT NULL AND delivered_at IS NULL
+                  AND (\(eventIDs.map(idArray))::bigint[] IS NULL OR event_id = ANY(\(eventIDs.map(idArray))::bigint[]))
+                RETURNING event_id
+                """, name: "purge parked outbox events").map { try $0.decode(Int64.self, 0) }
+            try resolve(ids, as: "purged", by: operatorName, on: connection)
+            return ids.count
+        }
+    }
+
+    // MARK: - Internals
+
+    private static func park(
+        _ eventIDs: [Int64], cause: String, reason: String, response: String?, countAttempt: Bool, on connection: isolated PostgresConnection
+    ) throws {
+        try connection.query("""
+            WITH parked AS (
+                UPDATE outbox SET parked_at = now(), last_error = \(reason), claimed_by = NULL, claimed_until = NULL,
+                       attempts = attempts + \(countAttempt ? 1 : 0)
+                WHERE event_id = ANY(\(idArray(eventIDs))::bigint[]) AND delivered_at IS NULL AND parked_at IS NULL
+                RETURNING event_id, server_id, idempotency_key, payload)
+            INSERT INTO dead_letters (event_id, server_id, idempotency_key, cause, reason, response, payload)
+            SELECT event_id, server_id, idempotency_key, \(cause), \(reason), \(response), payload FROM parked
+            """, name: "park outbox events")
+    }
+
+    private static func resolve(_ eventIDs: [Int64], as resolution: String, by operatorName: String, on connection: isolated PostgresConnection) throws {
+        guard !eventIDs.isEmpty else { return }
+        try connection.query("""
+            UPDATE dead_letters SET resolved_at = now(), resolution = \(resolution), resolved_by = \(operatorName)
+            WHERE event_id = ANY(\(idArray(eventIDs))::bigint[]) AND resolved_at IS NULL
+            """, name: "resolve dead letters")
+    }
+
+    /// A PostgreSQL array literal of ids, bound as one text parameter.
+    private static func idArray(_ ids: [Int64]) -> String {
+        "{" + ids.map(String.init).joined(separator: ",") + "}"
+    }
+}

@@ -1,0 +1,156 @@
+import Foundation
+import MTSyncCore
+import MTSyncEngine
+import MTSyncIngest
+import MTSyncStore
+import MTSyncTestSupport
+import Testing
+
+/// A sink in the test's hands: it decides each message's fate with a rule, and records what it acknowledged.
+/// (The relay against real ingest servers — an HTTP server and moto's SQS — is tested in the CLI tests; this one
+/// pins the relay's bookkeeping exactly.)
+final class ScriptedSink: IngestSink, @unchecked Sendable {
+    let maximumMessageBytes: Int
+    let grouping: MessageGrouping
+    private let lock = NSLock()
+    private var rule: @Sendable (IngestMessage, Int) -> DeliveryOutcome
+    private var calls = 0
+    private(set) var acknowledged: [IngestMessage] = []
+
+    init(maximumMessageBytes: Int = 64 * 1024, grouping: MessageGrouping = .none, rule: @escaping @Sendable (IngestMessage, Int) -> DeliveryOutcome = { _, _ in .delivered }) {
+        self.maximumMessageBytes = maximumMessageBytes
+        self.grouping = grouping
+        self.rule = rule
+    }
+
+    func deliver(_ messages: [IngestMessage]) async -> [DeliveryOutcome] {
+        lock.withLock {
+            calls += 1
+            return messages.map { message in
+                let outcome = rule(message, calls)
+                if outcome == .delivered { acknowledged.append(message) }
+                return outcome
+            }
+        }
+    }
+
+    var acknowledgedKeys: [String] {
+        lock.withLock {
+            acknowledged.flatMap { message -> [String] in
+                let json = try! JSONSerialization.jsonObject(with: Data(message.body.utf8)) as! [String: Any]
+                return (json["events"] as! [[String: Any]]).map { $0["idempotency_key"] as! String }
+            }
+        }
+    }
+}
+
+@Suite("Outbox relay: claims, acknowledgements, retries, dead letters")
+struct OutboxRelayTests {
+    static let settings = RelaySettings(batchSize: 100, maxAttempts: 3, claimFor: .seconds(60), idleInterval: .milliseconds(50), maximumRetryDelay: .milliseconds(1))
+
+    /// A store holding a synced simulator history, so the outbox holds real events.
+    static func syncedStore() async throws -> SyncFixture {
+        let fixture = try await SyncFixture(days: 1, dealsPerDay: 120)
+        try await SimulatorHarness.run(fixture.simulator) { port in
+            let sync = try fixture.sync(port: port)
+            try await sync.register()
+            _ = try await sync.pull()
+        }
+        return fixture
+    }
+
+    static func relay(_ fixture: SyncFixture, _ sink: ScriptedSink, owner: String = "relay-a") -> OutboxRelay {
+        OutboxRelay(connection: fixture.connection, sink: sink, producer: IngestProducer(instance: "test"), settings: settings, owner: owner)
+    }
+
+    @Test("every event is delivered once, in outbox order, each under its idempotency key, and only then marked delivered")
+    func deliversEverything() async throws {
+        let fixture = try await Self.syncedStore()
+        let sink = ScriptedSink()
+        let report = try await Self.relay(fixture, sink).drain(serverID: "sim-mt5", platform: .mt5)
+        let keys = try await fixture.connection.query("SELECT idempotency_key FROM outbox ORDER BY event_id").map { try $0.decode(String.self, 0) }
+        #expect(report.delivered == keys.count && report.rounds >= 2)
+        #expect(sink.acknowledgedKeys == keys)
+        #expect(try await fixture.count("SELECT count(*) FROM outbox WHERE delivered_at IS NULL") == 0)
+        // Nothing left: a second drain sends nothing.
+        #expect(try await Self.relay(fixture, sink).drain(serverID: "sim-mt5", platform: .mt5).messages == 0)
+    }
+
+    @Test("a message the ingest did not take is not marked delivered; it is tried again and gets through")
+    func retriesUntilDelivered() async throws {
+        let fixture = try await Self.syncedStore()
+        // The first two calls fail every message; from the third on, all pass.
+        let sink = ScriptedSink(rule: { _, call in call <= 2 ? .retry(reason: "503 from ingest", after: .zero) : .delivered })
+        let relay = Self.relay(fixture, sink)
+        let first = try await relay.drain(serverID: "sim-mt5", platform: .mt5)
+        #expect(first.delivered == 0 && first.retried > 0)
+        #expect(try await fixture.count("SELECT count(*) FROM outbox WHERE delivered_at IS NOT NULL") == 0)
+        #expect(try await fixture.count("SELECT count(*) FROM outbox WHERE attempts = 1 AND last_error = '503 from ingest'") == first.retried)
+        _ = try await relay.drain(serverID: "sim-mt5", platform: .mt5)
+        _ = try await relay.drain(serverID: "sim-mt5", platform: .mt5)
+        #expect(try await fixture.count("SELECT count(*) FROM outbox WHERE delivered_at IS NULL") == 0)
+        #expect(Set(sink.acknowledgedKeys).count == sink.acknowledgedKeys.count)
+    }
+
+    @Test("a poison message is dead-lettered with the ingest's answer; the rest flows; an operator can retry or purge it")
+    func poisonIsDeadLettered() async throws {
+        let fixture = try await Self.syncedStore()
+        let poison = try await fixture.connection.query("SELECT idempotency_key FROM outbox ORDER BY event_id OFFSET 7 LIMIT 1")[0].decode(String.self, 0)
+        // Messages of one event each, so exactly the poison event is refused.
+        let sink = ScriptedSink(maximumMessageBytes: 600, rule: { message, _ in
+            message.body.contains("\"\(poison)\"") ? .rejected(reason: "422 unprocessable", response: #"{"error":"bad fact"}"#) : .delivered
+        })
+        let report = try await Self.relay(fixture, sink).drain(serverID: "sim-mt5", platform: .mt5)
+        #expect(report.deadLettered == 1)
+        #expect(try await fixture.count("SELECT count(*) FROM outbox WHERE delivered_at IS NULL") == 1)
+        let letters = try await Outbox.deadLetters(serverID: "sim-mt5", on: fixture.connection)
+        #expect(letters.count == 1 && letters[0].idempotencyKey == poison && letters[0].cause == "rejected")
+        #expect(letters[0].response == #"{"error":"bad fact"}"#)
+        let status = try #require(try await ServerStatus.read(serverID: "sim-mt5", on: fixture.connection).first)
+        #expect(status.outbox.parked == 1 && status.outbox.pending == 0)
+
+        #expect(try await Outbox.retryParked(serverID: "sim-mt5", eventIDs: nil, by: "ops@host", on: fixture.connection) == 1)
+        #expect(try await Outbox.deadLetters(serverID: "sim-mt5", on: fixture.connection).isEmpty)
+        _ = try await Self.relay(fixture, sink).drain(serverID: "sim-mt5", platform: .mt5)
+        #expect(try await Outbox.purgeParked(serverID: "sim-mt5", eventIDs: nil, by: "ops@host", on: fixture.connection) == 1)
+        #expect(try await fixture.count("SELECT count(*) FROM outbox WHERE delivered_at IS NULL") == 0)
+        #expect(try await fixture.count("SELECT count(*) FROM dead_letters WHERE resolution = 'purged' AND resolved_by = 'ops@host'") == 1)
+    }
+
+    @Test("an event that keeps failing is parked after max_attempts and dead-lettered with its last error")
+    func attemptsExhausted() async throws {
+        let fixture = try await Self.syncedStore()
+        let sink = ScriptedSink(rule: { _, _ in .retry(reason: "timeout", after: .zero) })
+        let relay = Self.relay(fixture, sink)
+        // A drain stops at a round that delivered nothing; the failing batch is claimed again at its retry time
+        // (here at once), so it takes max_attempts drains per batch of events.
+        for _ in 0..<(Self.settings.maxAttempts * 5) { _ = try await relay.drain(serverID: "sim-mt5", platform: .mt5) }
+        let events = try await fixture.count("SELECT count(*) FROM outbox")
+        #expect(try await fixture.count("SELECT count(*) FROM outbox WHERE parked_at IS NOT NULL AND attempts = 3") == events)
+        #expect(try await fixture.count("SELECT count(*) FROM dead_letters WHERE cause = 'attempts' AND reason LIKE '%timeout%'") == events)
+    }
+
+    @Test("a relay that dies after sending and before marking: the claim expires and the same messages go again, same keys")
+    func crashBetweenSendAndMark() async throws {
+        let fixture = try await Self.syncedStore()
+        let short = RelaySettings(batchSize: 50, maxAttempts: 3, claimFor: .milliseconds(300), idleInterval: .milliseconds(50))
+        // The "crashed" relay: claims and sends, never marks (as if killed right after the send).
+        let lostSink = ScriptedSink()
+        let claimed = try await Outbox.claim(serverID: "sim-mt5", owner: "dead-relay", limit: 50, claimFor: short.claimFor, on: fixture.connection)
+        let packer = MessagePacker(maximumBytes: lostSink.maximumMessageBytes, producer: IngestProducer(instance: "dead"))
+        let sent = packer.pack(claimed.map { IngestEvent(eventID: $0.eventID, serverID: $0.serverID, kind: $0.kind, idempotencyKey: $0.idempotencyKey, login: $0.login, payloadJSON: $0.payloadJSON) }, server: "sim-mt5", platform: .mt5)
+        _ = await lostSink.deliver(sent)
+
+        // While the claim lives, another relay skips those events.
+        let sink = ScriptedSink()
+        let other = OutboxRelay(connection: fixture.connection, sink: sink, producer: IngestProducer(instance: "live"), settings: short, owner: "relay-b")
+        _ = try await other.drain(serverID: "sim-mt5", platform: .mt5)
+        #expect(try await fixture.count("SELECT count(*) FROM outbox WHERE delivered_at IS NULL") == 50)
+        try await Task.sleep(for: .milliseconds(400))
+        _ = try await other.drain(serverID: "sim-mt5", platform: .mt5)
+        #expect(try await fixture.count("SELECT count(*) FROM outbox WHERE delivered_at IS NULL") == 0)
+        // The resent messages carry the same message keys as the lost ones.
+        let resentKeys = Set(sink.acknowledged.map(\.key))
+        #expect(sent.allSatisfy { resentKeys.contains($0.key) })
+    }
+}
