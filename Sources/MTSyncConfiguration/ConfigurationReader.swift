@@ -25,7 +25,7 @@ struct ConfigurationReader {
 
     // MARK: - The file
 
-    static let topKeys = ["database", "instance", "defaults", "servers"]
+    static let topKeys = ["database", "instance", "defaults", "servers", "ingest"]
 
     mutating func read(yaml: String) -> MTSyncConfiguration? {
         let root: Node
@@ -51,8 +51,9 @@ struct ConfigurationReader {
             defaults = readTuning(section, inheriting: defaults)
         }
         let servers = readServers(top, defaults: defaults)
-        guard let servers, let instanceID, let leaseTTL, problems.isEmpty else { return nil }
-        return MTSyncConfiguration(databaseURL: database, instanceID: instanceID, leaseTTL: leaseTTL, servers: servers)
+        let ingest = readIngest(top)
+        guard let servers, let instanceID, let leaseTTL, let ingest, problems.isEmpty else { return nil }
+        return MTSyncConfiguration(databaseURL: database, instanceID: instanceID, leaseTTL: leaseTTL, servers: servers, ingest: ingest)
     }
 
     private mutating func reportSyntax(_ error: YamlError) {
@@ -583,7 +584,7 @@ struct ConfigurationReader {
     struct Mapping {
         let path: String
         let mark: Mark?
-        fileprivate var values: [String: Node] = [:]
+        var values: [String: Node] = [:]
         fileprivate var keyMarks: [String: Mark] = [:]
 
         subscript(key: String) -> Node? { values[key] }

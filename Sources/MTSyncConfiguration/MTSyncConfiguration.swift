@@ -10,12 +10,15 @@ public struct MTSyncConfiguration: Sendable, Equatable {
     public var instanceID: String
     public var leaseTTL: Duration
     public var servers: [ServerConfiguration]
+    /// Where the relay delivers; nil: no relay (events wait in the outbox).
+    public var ingest: IngestConfiguration?
 
-    public init(databaseURL: DatabaseURL?, instanceID: String, leaseTTL: Duration, servers: [ServerConfiguration]) {
+    public init(databaseURL: DatabaseURL?, instanceID: String, leaseTTL: Duration, servers: [ServerConfiguration], ingest: IngestConfiguration? = nil) {
         self.databaseURL = databaseURL
         self.instanceID = instanceID
         self.leaseTTL = leaseTTL
         self.servers = servers
+        self.ingest = ingest
     }
 
     /// The environment variable that overrides `database.url`.

@@ -1,0 +1,88 @@
+import MTSyncCore
+
+/// Where and how the relay delivers the outbox (`ingest:` in the file, docs/configuration.md). Absent: the daemon
+/// does not relay; events wait in the outbox (and `mtsync status` shows the backlog).
+public struct IngestConfiguration: Sendable, Equatable {
+    public enum Destination: Sendable, Equatable {
+        case sqs(SQSDestination)
+        case http(HTTPDestination)
+    }
+
+    public var destination: Destination
+    public var relay: RelayTuning
+
+    public init(destination: Destination, relay: RelayTuning) {
+        self.destination = destination
+        self.relay = relay
+    }
+}
+
+/// An SQS queue. Credentials are AWS's own business (environment, profile): never in this file.
+public struct SQSDestination: Sendable, Equatable {
+    public var queueURL: String
+    /// Nil: `AWS_REGION`, `AWS_DEFAULT_REGION`, then the profile's region.
+    public var region: String?
+    /// Nil: `AWS_ENDPOINT_URL_SQS`, `AWS_ENDPOINT_URL`, then AWS's regional endpoint.
+    public var endpoint: String?
+    /// Nil: `AWS_PROFILE`, then `default`.
+    public var profile: String?
+    /// FIFO message groups: `server_login` (default) or `server`.
+    public var groupBy: String
+
+    public init(queueURL: String, region: String?, endpoint: String?, profile: String?, groupBy: String) {
+        self.queueURL = queueURL
+        self.region = region
+        self.endpoint = endpoint
+        self.profile = profile
+        self.groupBy = groupBy
+    }
+}
+
+/// The HTTP data-ingest endpoint.
+public struct HTTPDestination: Sendable, Equatable {
+    public var url: String
+    /// The HMAC-SHA256 key of the signature header.
+    public var secret: TextSecret
+    /// Sent as `Authorization: Bearer …` when set.
+    public var bearerToken: TextSecret?
+    public var timeout: Duration
+    public var maximumMessageBytes: Int
+
+    public init(url: String, secret: TextSecret, bearerToken: TextSecret?, timeout: Duration, maximumMessageBytes: Int) {
+        self.url = url
+        self.secret = secret
+        self.bearerToken = bearerToken
+        self.timeout = timeout
+        self.maximumMessageBytes = maximumMessageBytes
+    }
+}
+
+public struct RelayTuning: Sendable, Equatable {
+    public var batchSize: Int
+    public var maxAttempts: Int
+    public var claimFor: Duration
+    public var idleInterval: Duration
+
+    public static let builtIn = RelayTuning(batchSize: 2_000, maxAttempts: 20, claimFor: .seconds(120), idleInterval: .seconds(1))
+
+    public init(batchSize: Int, maxAttempts: Int, claimFor: Duration, idleInterval: Duration) {
+        self.batchSize = batchSize
+        self.maxAttempts = maxAttempts
+        self.claimFor = claimFor
+        self.idleInterval = idleInterval
+    }
+}
+
+/// A secret given as text (an HMAC key, a token) that does not print: `description`, interpolation, `dump` and
+/// reflection all show `(secret)`. `reveal()` hands it out where it is used, which a reader cannot miss.
+public struct TextSecret: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    private let text: String
+
+    public init(_ text: String) { self.text = text }
+
+    public func reveal() -> String { text }
+
+    public var description: String { "(secret)" }
+    public var debugDescription: String { "(secret)" }
+    public var customMirror: Mirror { Mirror(self, children: [], displayStyle: .struct) }
+}
