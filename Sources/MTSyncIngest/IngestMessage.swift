@@ -73,7 +73,15 @@ public enum IngestEnvelope {
     }
 
     static func eventJSON(_ event: IngestEvent) -> String {
-        #"{"idempotency_key":"# + quoted(event.idempotencyKey) + #","kind":"# + quoted(event.kind) + #","fact":"# + event.payloadJSON + "}"
+        #"{"idempotency_key":"# + quoted(event.idempotencyKey) + #","kind":"# + quoted(event.kind) + ",\"" + member(of: event.kind) + "\":" + event.payloadJSON + "}"
+    }
+
+    /// The member carrying an event's payload, named after what it is: `fact` for `fact.*`, `aggregate` for
+    /// `aggregate.*`, `backfill` for `backfill.*` (docs/ingest.md, "Events").
+    static func member(of kind: String) -> String {
+        if kind.hasPrefix("aggregate.") { return "aggregate" }
+        if kind.hasPrefix("backfill.") { return "backfill" }
+        return "fact"
     }
 
     /// A JSON string literal. Server ids, keys and kinds are ASCII by construction; the instance name is the

@@ -29,6 +29,12 @@ public struct SQSBatchPlanner: Sendable {
         public var messageIndices: [Int]
         public var entries: [SQSProtocol.SendMessageBatch.Entry]
         public var byteCount: Int
+
+        public init(messageIndices: [Int], entries: [SQSProtocol.SendMessageBatch.Entry], byteCount: Int) {
+            self.messageIndices = messageIndices
+            self.entries = entries
+            self.byteCount = byteCount
+        }
     }
 
     public struct Plan: Sendable, Hashable {

@@ -4,6 +4,8 @@ import MTSyncBridge
 import MTSyncBridgeTransport
 import MTSyncConfiguration
 import MTSyncEngine
+import MTSyncIngest
+import MTSyncIngestTransport
 import MTSyncStore
 
 /// Turns any error into the documented exit code and a message (text on stderr, or JSON on stdout with
@@ -41,6 +43,12 @@ enum CommandFailure {
             return (.configuration, "reconcile_range_unknown")
         case let error as DropFileProblem:
             return (.configuration, "drop_folder_\(error.code)")
+        case is IngestNotConfigured, is AWSConfigurationError, is HTTPIngestError:
+            return (.configuration, "ingest_configuration")
+        case let error as SQSError where error.kind == .configuration || error.kind == .sender:
+            return (.configuration, "ingest_configuration")
+        case is SQSError:
+            return (.temporary, "ingest_unavailable")
         default:
             return (.unexpected, "unexpected")
         }

@@ -6,6 +6,7 @@ import MTSyncBridgeTransport
 import MTSyncConfiguration
 import MTSyncCore
 import MTSyncEngine
+import MTSyncIngest
 import MTSyncStore
 import ServiceLifecycle
 
@@ -40,6 +41,11 @@ struct Engine {
         guard status.pending.isEmpty else {
             throw ValidationError("\(status.pending.count) migration(s) pending: run `mtsync migrate` first")
         }
+    }
+
+    /// Each configured server's platform, for the relay's envelopes.
+    var platforms: [String: Platform] {
+        Dictionary(configuration.servers.map { ($0.id.rawValue, $0.platform) }, uniquingKeysWith: { first, _ in first })
     }
 
     func servers(named name: String?) throws -> [ServerConfiguration] {
@@ -231,9 +237,32 @@ struct RunCommand: AsyncParsableCommand {
         } catch {
             throw CommandFailure.report(error, json: false)
         }
-        logger.info("starting", metadata: ["servers": "\(configuration.servers.map(\.id.rawValue).joined(separator: ","))", "instance": "\(configuration.instanceID)"])
-        let group = ServiceGroup(configuration: .init(services: [daemon], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        var services: [any Service] = [daemon]
+        let sinks = IngestSinks()
+        if let ingest = configuration.ingest {
+            do {
+                // Its own connection: claims and marks never queue behind a server's page.
+                let relay = OutboxRelay(
+                    connection: try await engine.connect(), sink: try await sinks.sink(for: ingest),
+                    producer: IngestProducer(instance: configuration.instanceID), settings: IngestSinks.relaySettings(ingest.relay),
+                    owner: IngestSinks.owner(instance: configuration.instanceID))
+                services.append(RelayService(relay: relay, platforms: engine.platforms, logger: logger))
+            } catch {
+                await sinks.shutdown()
+                throw CommandFailure.report(error, json: false)
+            }
+        } else {
+            logger.notice("no ingest configured: events stay in the outbox (mtsync status shows the backlog)")
+        }
+        logger.info("starting", metadata: ["servers": "\(configuration.servers.map(\.id.rawValue).joined(separator: ","))", "instance": "\(configuration.instanceID)", "relay": "\(configuration.ingest == nil ? "off" : "on")"])
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            await sinks.shutdown()
+            throw error
+        }
+        await sinks.shutdown()
     }
 }
 

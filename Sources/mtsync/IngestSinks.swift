@@ -1,0 +1,70 @@
+import AsyncHTTPClient
+import Foundation
+import MTSyncConfiguration
+import MTSyncCore
+import MTSyncEngine
+import MTSyncIngest
+import MTSyncIngestTransport
+import MTSyncStore
+import NIOCore
+
+/// Builds the relay's sink from the configuration's `ingest:` section: the composition root is the only place that
+/// knows both the configuration and the transports. Owns the HTTP client; `shutdown()` must be called.
+struct IngestSinks {
+    let httpClient: HTTPClient
+
+    init(requestsPerHost: Int = 8) {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: requestsPerHost)
+        configuration.timeout = .init(connect: .seconds(10))
+        // The ingest must answer where it was configured; following a redirect would send signed data elsewhere.
+        configuration.redirectConfiguration = .disallow
+        httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    func shutdown() async {
+        try? await httpClient.shutdown()
+    }
+
+    /// The sink for `ingest`; reads an SQS queue's attributes first (fails when the queue cannot be reached).
+    func sink(for ingest: IngestConfiguration, environment: [String: String] = ProcessInfo.processInfo.environment) async throws -> any IngestSink {
+        switch ingest.destination {
+        case .sqs(let destination):
+            var environment = environment
+            // The file's region and profile win over the environment's, as the reference documents.
+            if let region = destination.region { environment["AWS_REGION"] = region }
+            if let profile = destination.profile { environment["AWS_PROFILE"] = profile }
+            let settings = try AWSSettings.resolve(
+                service: "sqs", environment: environment,
+                files: .locate(environment: environment, homeDirectory: environment["HOME"] ?? NSHomeDirectory()),
+                endpoint: destination.endpoint)
+            let client = SQSClient(settings: settings, httpClient: httpClient)
+            return try await SQSSink.connect(client: client, queueURL: destination.queueURL, groupBy: destination.groupBy == "server" ? .server : .serverLogin)
+        case .http(let destination):
+            let configuration = HTTPIngestConfiguration(
+                url: destination.url,
+                secret: try HTTPIngestSecret(destination.secret.reveal()),
+                credential: try destination.bearerToken.map { token throws(HTTPIngestError) in try HTTPIngestCredential.bearer(token.reveal()) },
+                requestTimeout: destination.timeout,
+                maximumMessageBytes: destination.maximumMessageBytes)
+            return try HTTPIngestSink(configuration: configuration, httpClient: httpClient)
+        }
+    }
+
+    /// The relay for `configuration`, on its own database connection (claims and marks never wait behind a page).
+    static func relaySettings(_ tuning: RelayTuning) -> RelaySettings {
+        RelaySettings(batchSize: tuning.batchSize, maxAttempts: tuning.maxAttempts, claimFor: tuning.claimFor, idleInterval: tuning.idleInterval)
+    }
+
+    /// A claim owner unique to this process: the instance id and a random suffix.
+    static func owner(instance: String) -> String {
+        "\(instance)/relay-\(UInt32.random(in: 0...UInt32.max))"
+    }
+}
+
+/// `ingest:` is missing but a command needs it.
+struct IngestNotConfigured: Error, CustomStringConvertible {
+    var description: String {
+        "the configuration has no `ingest:` section, so there is nowhere to deliver to: add `ingest: {sqs: {queue_url: …}}` or `ingest: {http: {url: …, secret_env: …}}` (docs/configuration.md)"
+    }
+}

@@ -1,0 +1,91 @@
+import ArgumentParser
+import Foundation
+import MTSyncStore
+
+/// `mtsync outbox …`: the operator's view of events the relay set aside (dead letters) and what to do with them.
+struct OutboxCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "outbox",
+        abstract: "List, retry or purge outbox events the relay parked (the ingest refused them, or they failed too often).",
+        subcommands: [OutboxListCommand.self, OutboxRetryCommand.self, OutboxPurgeCommand.self]
+    )
+}
+
+struct OutboxSelection: ParsableArguments {
+    @Option(help: "The server whose parked events to act on.") var server: String
+    @Option(name: .customLong("event"), help: "Only this event id (repeatable); default: every parked event of the server.")
+    var events: [Int64] = []
+    @Option(help: "Who acts (default: $USER@hostname); kept on the dead letter.") var by: String?
+
+    var eventIDs: [Int64]? { events.isEmpty ? nil : events }
+    var operatorName: String { by ?? CursorCommand.defaultOperator() }
+}
+
+struct OutboxListCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "Dead letters not yet retried or purged, oldest first.")
+
+    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var output: OutputOptions
+    @Option(help: "Only this server.") var server: String?
+    @Option(help: "At most this many.") var limit: Int = 100
+
+    func run() async throws {
+        let letters: [DeadLetter]
+        do {
+            let connection = try await database.connect()
+            letters = try await Outbox.deadLetters(serverID: server, limit: limit, on: connection)
+        } catch {
+            throw CommandFailure.report(error, json: output.json)
+        }
+        if output.json {
+            JSONOutput.print(["dead_letters": letters])
+            return
+        }
+        if letters.isEmpty { print("no dead letters") }
+        for letter in letters {
+            let when = Date(timeIntervalSince1970: Double(letter.createdAtMilliseconds) / 1000)
+            print("event \(letter.eventID) (\(letter.serverID), \(letter.idempotencyKey)) parked \(when.ISO8601Format()) [\(letter.cause)]: \(letter.reason)")
+            if let response = letter.response, !response.isEmpty { print("  the ingest answered: \(response.prefix(500))") }
+        }
+    }
+}
+
+struct OutboxRetryCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "retry", abstract: "Put parked events back in the outbox with a fresh attempt count (after fixing what the ingest refused).")
+
+    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var output: OutputOptions
+    @OptionGroup var selection: OutboxSelection
+
+    func run() async throws {
+        let count: Int
+        do {
+            let connection = try await database.connect()
+            count = try await Outbox.retryParked(serverID: selection.server, eventIDs: selection.eventIDs, by: selection.operatorName, on: connection)
+        } catch {
+            throw CommandFailure.report(error, json: output.json)
+        }
+        if output.json { JSONOutput.print(["retried": count]) } else { print("\(count) event(s) back in the outbox") }
+    }
+}
+
+struct OutboxPurgeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "purge", abstract: "Delete parked events for good; their dead letters keep the payload for the record.")
+
+    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var output: OutputOptions
+    @OptionGroup var selection: OutboxSelection
+
+    func run() async throws {
+        let count: Int
+        do {
+            let connection = try await database.connect()
+            count = try await Outbox.purgeParked(serverID: selection.server, eventIDs: selection.eventIDs, by: selection.operatorName, on: connection)
+        } catch {
+            throw CommandFailure.report(error, json: output.json)
+        }
+        if output.json { JSONOutput.print(["purged": count]) } else { print("\(count) event(s) purged") }
+    }
+}
