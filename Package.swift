@@ -133,7 +133,16 @@ let package = Package(
             dependencies: ["MigrationEmbedder"]
         ),
         // Shared by the test targets: throwaway databases on the test cluster, a seeded random generator.
-        .target(name: "MTSyncTestSupport", dependencies: ["MTSyncStore", "MTBridgeSimulator"], path: "Tests/MTSyncTestSupport"),
+        .target(
+            name: "MTSyncTestSupport",
+            dependencies: [
+                "MTSyncStore", "MTBridgeSimulator", "MTSyncIngest", "MTSyncIngestTransport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Tests/MTSyncTestSupport"
+        ),
         .testTarget(name: "MTSyncCoreTests", dependencies: ["MTSyncCore", "MTSyncTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "MTSyncBridgeTests", dependencies: ["MTSyncBridge", "MTSyncCore", "MTSyncTestSupport"]),
         .testTarget(
@@ -155,7 +164,13 @@ let package = Package(
             ]
         ),
         .testTarget(name: "MTSyncConfigurationTests", dependencies: ["MTSyncConfiguration", "MTSyncCore"]),
-        .testTarget(name: "MTSyncCLITests", dependencies: ["MTSyncStore", "MTSyncTestSupport", .product(name: "Crypto", package: "swift-crypto")]),
+        .testTarget(
+            name: "MTSyncCLITests",
+            dependencies: [
+                "MTSyncStore", "MTSyncTestSupport", "MTSyncIngest", "MTSyncIngestTransport",
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

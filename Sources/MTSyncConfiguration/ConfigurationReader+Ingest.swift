@@ -6,7 +6,7 @@ extension ConfigurationReader {
     static let ingestKeys = ["sqs", "http", "relay"]
     static let sqsKeys = ["queue_url", "region", "endpoint", "profile", "group_by"]
     static let httpKeys = ["url", "secret_env", "secret_file", "bearer_token_env", "bearer_token_file", "timeout", "max_message_bytes"]
-    static let relayKeys = ["batch_size", "max_attempts", "claim_for", "idle_interval"]
+    static let relayKeys = ["batch_size", "max_attempts", "claim_for", "idle_interval", "max_retry_delay"]
 
     mutating func readIngest(_ top: Mapping) -> IngestConfiguration?? {
         guard let node = top["ingest"], !node.isNull else { return .some(nil) }
@@ -30,6 +30,7 @@ extension ConfigurationReader {
             if let value = wholeNumber(tuning, "max_attempts", in: 1...1_000) { relay.maxAttempts = value }
             if tuning["claim_for"] != nil, let value = duration(tuning, "claim_for", minimum: .seconds(5)) { relay.claimFor = value }
             if tuning["idle_interval"] != nil, let value = duration(tuning, "idle_interval", minimum: .milliseconds(10)) { relay.idleInterval = value }
+            if tuning["max_retry_delay"] != nil, let value = duration(tuning, "max_retry_delay", minimum: .milliseconds(100)) { relay.maximumRetryDelay = value }
         }
         guard let destination else { return nil }
         return IngestConfiguration(destination: destination, relay: relay)

@@ -62,14 +62,17 @@ public struct RelayTuning: Sendable, Equatable {
     public var maxAttempts: Int
     public var claimFor: Duration
     public var idleInterval: Duration
+    /// The longest a failed message waits before its next try (the backoff doubles up to it).
+    public var maximumRetryDelay: Duration
 
-    public static let builtIn = RelayTuning(batchSize: 2_000, maxAttempts: 20, claimFor: .seconds(120), idleInterval: .seconds(1))
+    public static let builtIn = RelayTuning(batchSize: 2_000, maxAttempts: 20, claimFor: .seconds(120), idleInterval: .seconds(1), maximumRetryDelay: .seconds(300))
 
-    public init(batchSize: Int, maxAttempts: Int, claimFor: Duration, idleInterval: Duration) {
+    public init(batchSize: Int, maxAttempts: Int, claimFor: Duration, idleInterval: Duration, maximumRetryDelay: Duration = .seconds(300)) {
         self.batchSize = batchSize
         self.maxAttempts = maxAttempts
         self.claimFor = claimFor
         self.idleInterval = idleInterval
+        self.maximumRetryDelay = maximumRetryDelay
     }
 }
 

@@ -90,12 +90,32 @@ public struct OutboxRelay: Sendable {
         }
         let attempts = Dictionary(uniqueKeysWithValues: claimed.map { ($0.eventID, $0.attempts) })
         let packer = MessagePacker(maximumBytes: sink.maximumMessageBytes, grouping: sink.grouping, producer: producer)
-        let messages = packer.pack(events, server: serverID, platform: platform)
+        var messages = packer.pack(events, server: serverID, platform: platform)
         report.messages = messages.count
-        let outcomes = await sink.deliver(messages)
+        var outcomes = await sink.deliver(messages)
         guard outcomes.count == messages.count else {
             // A sink bug; nothing is marked, the claims expire and the events go again.
             throw RelayError(message: "the ingest sink answered \(outcomes.count) outcomes for \(messages.count) messages")
+        }
+        // A refused message of several events: find the event at fault by sending each alone, so one bad fact
+        // does not dead-letter the hundreds packed with it.
+        let refusedTogether = zip(messages, outcomes).filter { message, outcome in
+            if case .rejected = outcome { return message.eventIDs.count > 1 }
+            return false
+        }.map(\.0)
+        if !refusedTogether.isEmpty {
+            let single = MessagePacker(maximumBytes: sink.maximumMessageBytes, maximumEvents: 1, grouping: sink.grouping, producer: producer)
+            let byID = Dictionary(uniqueKeysWithValues: events.map { ($0.eventID, $0) })
+            let alone = single.pack(refusedTogether.flatMap { $0.eventIDs.compactMap { byID[$0] } }, server: serverID, platform: platform)
+            let aloneOutcomes = await sink.deliver(alone)
+            guard aloneOutcomes.count == alone.count else {
+                throw RelayError(message: "the ingest sink answered \(aloneOutcomes.count) outcomes for \(alone.count) messages")
+            }
+            let refusedKeys = Set(refusedTogether.map(\.key))
+            let kept = zip(messages, outcomes).filter { !refusedKeys.contains($0.0.key) }
+            messages = kept.map(\.0) + alone
+            outcomes = kept.map(\.1) + aloneOutcomes
+            report.messages += alone.count
         }
 
         // First and alone: what the ingest acknowledged.

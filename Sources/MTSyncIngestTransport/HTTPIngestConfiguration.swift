@@ -2,7 +2,7 @@ import struct Foundation.URL
 
 /// Where and how the HTTP data-ingest sink posts (docs/ingest.md, "HTTP data-ingest"). Validated when the sink is
 /// made; prints without its secret or credential value.
-public struct HTTPIngestConfiguration: Sendable, CustomStringConvertible {
+public struct HTTPIngestConfiguration: Sendable, CustomStringConvertible, CustomReflectable {
     /// The absolute http(s) URL every message is POSTed to.
     public var url: String
     /// The HMAC-SHA256 key of `X-Mtsync-Signature`.
@@ -75,6 +75,14 @@ public struct HTTPIngestConfiguration: Sendable, CustomStringConvertible {
         }
         let port = parsed.port.map { ":\($0)" } ?? ""
         return "\(scheme)://\(host)\(port)\(parsed.path)"
+    }
+
+    /// What `dump` and reflection show: the redacted URL (a query may carry an API key), never the secret.
+    public var customMirror: Mirror {
+        Mirror(self, children: [
+            "url": redactedURL, "secret": secret, "credential": credential as Any, "requestTimeout": requestTimeout,
+            "maximumMessageBytes": maximumMessageBytes, "maximumConcurrentRequests": maximumConcurrentRequests,
+        ], displayStyle: .struct)
     }
 
     public var description: String {

@@ -1,3 +1,5 @@
+import struct Foundation.Date
+
 /// `Retry-After` (RFC 9110 §10.2.3): either delay-seconds or an HTTP-date. Pure, so the three date formats a
 /// recipient must accept (§5.6.7: IMF-fixdate and the obsolete RFC 850 and asctime forms) are tested without a
 /// server.
@@ -11,7 +13,7 @@ public enum HTTPIngestRetryAfter {
             guard let seconds = Int64(text) else { return .seconds(Int64.max) }
             return .seconds(seconds)
         }
-        guard let date = httpDate(text) else { return nil }
+        guard let date = httpDate(text, now: now) else { return nil }
         return .seconds(max(0, date - now))
     }
 
@@ -19,7 +21,7 @@ public enum HTTPIngestRetryAfter {
     ///   IMF-fixdate: `Sun, 06 Nov 1994 08:49:37 GMT`
     ///   RFC 850:     `Sunday, 06-Nov-94 08:49:37 GMT`
     ///   asctime:     `Sun Nov  6 08:49:37 1994`
-    public static func httpDate(_ value: String) -> Int64? {
+    public static func httpDate(_ value: String, now: Int64? = nil) -> Int64? {
         let words = value.split(whereSeparator: { $0 == " " || $0 == "\t" })
         let day: Int64, month: Int64, year: Int64, clock: Substring
         if words.count == 6, words[0].hasSuffix(","), words[5] == "GMT" {
@@ -29,9 +31,11 @@ public enum HTTPIngestRetryAfter {
             let parts = words[1].split(separator: "-")
             guard parts.count == 3, let d = Int64(parts[0]), let m = monthNumber(parts[1]), let yy = Int64(parts[2]), parts[2].count == 2
             else { return nil }
-            // RFC 9110: a two-digit year more than 50 years in the future is in the past century; in practice
-            // every sender today means 20yy.
-            (day, month, year, clock) = (d, m, 2000 + yy, words[2])
+            // RFC 9110 §5.6.7: a two-digit year that looks more than 50 years in the future is in the past
+            // century (so RFC 9110's own `06-Nov-94` is 1994, not 2094).
+            var fourDigits = (currentYear(now) / 100) * 100 + yy
+            if fourDigits > currentYear(now) + 50 { fourDigits -= 100 }
+            (day, month, year, clock) = (d, m, fourDigits, words[2])
         } else if words.count == 5 {
             guard let m = monthNumber(words[1]), let d = Int64(words[2]), let y = Int64(words[4]) else { return nil }
             (day, month, year, clock) = (d, m, y, words[3])
@@ -40,10 +44,31 @@ public enum HTTPIngestRetryAfter {
         }
         let hms = clock.split(separator: ":")
         guard hms.count == 3, let hour = Int64(hms[0]), let minute = Int64(hms[1]), let second = Int64(hms[2]),
-              (1...31).contains(day), (0...23).contains(hour), (0...59).contains(minute), (0...60).contains(second),
+              (1...daysIn(month: month, year: year)).contains(day), (0...23).contains(hour), (0...59).contains(minute), (0...60).contains(second),
               (1970...9999).contains(year)
         else { return nil }
         return daysSinceEpoch(year: year, month: month, day: day) * 86_400 + hour * 3_600 + minute * 60 + second
+    }
+
+    /// The Gregorian year of unix time `now` (the present when not given).
+    private static func currentYear(_ now: Int64?) -> Int64 {
+        let seconds = now ?? Int64(Date().timeIntervalSince1970)
+        // Civil year from days since 1970 (Howard Hinnant's civil_from_days, year part only).
+        let z = seconds / 86_400 + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthIndex = (5 * dayOfYear + 2) / 153
+        return yearOfEra + era * 400 + (monthIndex >= 10 ? 1 : 0)
+    }
+
+    private static func daysIn(month: Int64, year: Int64) -> Int64 {
+        switch month {
+        case 2: return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: return 30
+        default: return 31
+        }
     }
 
     private static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]

@@ -6,7 +6,8 @@ import NIOHTTP1
 
 /// The relay's HTTP data-ingest destination (docs/ingest.md, "HTTP data-ingest"): one signed `POST` per message,
 /// up to `maximumConcurrentRequests` at once. 2xx delivers; 408, 429, 5xx and no answer are retried (honouring
-/// `Retry-After`); any other status refuses the message for good, with the ingest's answer kept for the dead letter.
+/// `Retry-After`), and so are 401, 403, 404, 405 and 407, which blame the configuration rather than the message;
+/// any other status refuses the message for good, with the ingest's answer kept for the dead letter.
 public struct HTTPIngestSink: IngestSink {
     public let configuration: HTTPIngestConfiguration
     public let httpClient: HTTPClient
@@ -81,6 +82,10 @@ public struct HTTPIngestSink: IngestSink {
         case 408, 429, 500...599:
             let delay = retryAfter.flatMap { HTTPIngestRetryAfter.delay($0, now: now()) }.map { min($0, configuration.maximumRetryAfter) }
             return .retry(reason: "the HTTP ingest answered \(status)\(answer.isEmpty ? "" : ": " + Self.firstLine(answer))", after: delay)
+        case 401, 403, 404, 405, 407:
+            // Our credential, signature or URL is wrong, not the message: dead-lettering every event until an
+            // operator notices would only make work. They wait (and park after max_attempts) while the error shows.
+            return .retry(reason: "the HTTP ingest answered \(status) (check the URL, the signing secret and the token)\(answer.isEmpty ? "" : ": " + Self.firstLine(answer))", after: nil)
         default:
             return .rejected(reason: "the HTTP ingest refused the message with status \(status)", response: answer)
         }

@@ -53,7 +53,9 @@ struct IngestSinks {
 
     /// The relay for `configuration`, on its own database connection (claims and marks never wait behind a page).
     static func relaySettings(_ tuning: RelayTuning) -> RelaySettings {
-        RelaySettings(batchSize: tuning.batchSize, maxAttempts: tuning.maxAttempts, claimFor: tuning.claimFor, idleInterval: tuning.idleInterval)
+        RelaySettings(
+            batchSize: tuning.batchSize, maxAttempts: tuning.maxAttempts, claimFor: tuning.claimFor, idleInterval: tuning.idleInterval,
+            maximumRetryDelay: tuning.maximumRetryDelay)
     }
 
     /// A claim owner unique to this process: the instance id and a random suffix.

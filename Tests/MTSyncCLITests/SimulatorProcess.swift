@@ -59,8 +59,8 @@ struct SimulatorProcess {
     }
 
     /// A configuration with one server behind this simulator, small pages so a sync is many transactions.
-    func writeConfig(databaseURL: String, pageSize: Int) throws -> URL {
-        try SyncConfiguration(databaseURL: databaseURL, servers: [self], pageSize: pageSize).write(to: folder.appending(path: "mtsync.yaml"))
+    func writeConfig(databaseURL: String, pageSize: Int, ingest: String? = nil) throws -> URL {
+        try SyncConfiguration(databaseURL: databaseURL, servers: [self], pageSize: pageSize, ingest: ingest).write(to: folder.appending(path: "mtsync.yaml"))
     }
 
     /// This simulator's entry under `servers:`.
@@ -125,6 +125,8 @@ struct SyncConfiguration {
     var leaseTTL = "2s"
     var pollInterval = "10s"
     var pageSize: Int
+    /// An `ingest:` section, YAML at the top level, when the test relays.
+    var ingest: String?
 
     func write(to url: URL) throws -> URL {
         let config = """
@@ -135,7 +137,7 @@ struct SyncConfiguration {
               lease_ttl: \(leaseTTL)
             servers:
 
-            """ + servers.map { $0.serverEntry(pageSize: pageSize, pollInterval: pollInterval) }.joined()
+            """ + servers.map { $0.serverEntry(pageSize: pageSize, pollInterval: pollInterval) }.joined() + (ingest.map { "\n" + $0 + "\n" } ?? "")
         try Data(config.utf8).write(to: url)
         return url
     }

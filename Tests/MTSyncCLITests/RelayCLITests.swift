@@ -1,0 +1,261 @@
+import AsyncHTTPClient
+import Crypto
+import Foundation
+import MTSyncIngest
+import MTSyncIngestTransport
+import MTSyncStore
+import MTSyncTestSupport
+import Testing
+
+/// The relay through the real binary to real ingest servers on loopback: moto's SQS (standard and FIFO queues) and
+/// an HTTP ingest that fails on purpose. What the ingest received is compared with the store.
+@Suite("Relay to the ingest: moto's SQS and a faulty HTTP ingest, through mtsync relay")
+struct RelayCLITests {
+    static let httpSecret = "relay-test-hmac-secret-0123456789abcdef"
+
+    /// A database holding one synced simulator history, and a configuration with `ingest`.
+    struct Synced {
+        let simulator: SimulatorProcess
+        let database: TestDatabase
+        let connection: PostgresConnection
+        let config: URL
+        let environment: [String: String]
+
+        func stop() { simulator.stop() }
+
+        /// Every outbox event's key, in event order.
+        func outboxKeys() async throws -> [String] {
+            try await connection.query("SELECT idempotency_key FROM outbox ORDER BY event_id").map { try $0.decode(String.self, 0) }
+        }
+
+        func count(_ sql: String) async throws -> Int {
+            try await connection.query(PostgresQuery(sql: sql))[0].decode(Int.self, 0)
+        }
+    }
+
+    static func synced(dealsPerDay: Int = 400, ingest: String, environment extra: [String: String] = [:]) async throws -> Synced {
+        let simulator = try SimulatorProcess.start(days: 1, dealsPerDay: dealsPerDay, seed: 21)
+        let database = try await TestDatabase.create()
+        let migrate = try CLI.run(["migrate", "--database-url", database.url])
+        #expect(migrate.status == 0, "\(migrate.stderr)")
+        let config = try simulator.writeConfig(databaseURL: database.url, pageSize: 200, ingest: ingest)
+        let environment = simulator.environment.merging(extra) { $1 }
+        let sync = try CLI.run(["sync", "--config", config.path], environment: environment)
+        #expect(sync.status == 0, "\(sync.stdout)\(sync.stderr)")
+        return Synced(simulator: simulator, database: database, connection: try await database.connect(), config: config, environment: environment)
+    }
+
+    static func sqsIngest(queueURL: String, endpoint: String, batchSize: Int = 500) -> String {
+        """
+        ingest:
+          sqs:
+            queue_url: \(queueURL)
+            endpoint: \(endpoint)
+          relay:
+            batch_size: \(batchSize)
+        """
+    }
+
+    static func httpIngest(url: String, timeout: String = "1s", batchSize: Int = 100, claimFor: String = "5s", maxAttempts: Int = 50) -> String {
+        """
+        ingest:
+          http:
+            url: \(url)
+            secret_env: MTSYNC_TEST_INGEST_SECRET
+            timeout: \(timeout)
+            max_message_bytes: 8192
+          relay:
+            batch_size: \(batchSize)
+            claim_for: \(claimFor)
+            max_attempts: \(maxAttempts)
+            max_retry_delay: 1s
+        """
+    }
+
+    static func messageKey(of keys: [String]) -> String {
+        var hasher = SHA256()
+        for key in keys { hasher.update(data: Array((key + "\n").utf8)) }
+        return "v1-" + hasher.finalize().map { String(format: "%02x", $0) }.joined()
+    }
+
+    @Test("standard queue: every outbox event arrives exactly once, in messages whose keys follow from their events, and is marked delivered")
+    func standardQueue() async throws {
+        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
+        let sqs = try LocalSQS.client(httpClient)
+        // A queue smaller than SQS's default: the relay must read its MaximumMessageSize and pack for it.
+        let queueURL = try await LocalSQS.createQueue(LocalSQS.uniqueName("facts"), maximumMessageSize: 65_536, client: sqs)
+        let synced = try await Self.synced(ingest: Self.sqsIngest(queueURL: queueURL, endpoint: try LocalSQS.endpoint()), environment: LocalSQS.processEnvironment)
+        defer { synced.stop() }
+
+        let relay = try CLI.run(["relay", "--once", "--config", synced.config.path, "--json"], environment: synced.environment)
+        #expect(relay.status == 0, "\(relay.stdout)\(relay.stderr)")
+        #expect(!relay.stderr.contains(LocalSQS.credentials.secretAccessKey) && !relay.stdout.contains(LocalSQS.credentials.secretAccessKey))
+
+        let messages = try await LocalSQS.drain(queueURL, client: sqs)
+        try await httpClient.shutdown()
+        var received: [String] = []
+        for message in messages {
+            let events = try ReceivedEvent.parse(message.Body)
+            #expect(events.first?.messageKey == Self.messageKey(of: events.map(\.idempotencyKey)), "message_key is derived from the events' keys")
+            #expect(message.Body.utf8.count <= 65_536)
+            received += events.map(\.idempotencyKey)
+        }
+        let keys = try await synced.outboxKeys()
+        #expect(keys.count == (try await synced.count("SELECT count(*) FROM trading_facts")) && keys.count >= 400)
+        #expect(received.sorted() == keys.sorted(), "every event once, none twice")
+        #expect(messages.count < keys.count / 10, "facts are packed densely, many to a message: \(messages.count) messages")
+        #expect(try await synced.count("SELECT count(*) FROM outbox WHERE delivered_at IS NULL") == 0)
+    }
+
+    @Test("FIFO queue: one message group per server:login, deduplication id = message key, each trader's events in outbox order")
+    func fifoQueue() async throws {
+        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
+        let sqs = try LocalSQS.client(httpClient)
+        let queueURL = try await LocalSQS.createQueue(LocalSQS.uniqueName("facts"), fifo: true, client: sqs)
+        let synced = try await Self.synced(ingest: Self.sqsIngest(queueURL: queueURL, endpoint: try LocalSQS.endpoint(), batchSize: 150), environment: LocalSQS.processEnvironment)
+        defer { synced.stop() }
+
+        let relay = try CLI.run(["relay", "--once", "--config", synced.config.path], environment: synced.environment)
+        #expect(relay.status == 0, "\(relay.stdout)\(relay.stderr)")
+        let messages = try await LocalSQS.drain(queueURL, client: sqs)
+        try await httpClient.shutdown()
+
+        var receivedByLogin: [Int64: [String]] = [:]
+        for message in messages {
+            let events = try ReceivedEvent.parse(message.Body)
+            let logins = Set(events.compactMap(\.login))
+            #expect(logins.count == 1, "a FIFO message carries one trader's events")
+            let login = try #require(logins.first)
+            #expect(message.Attributes?["MessageGroupId"] == "sim-mt5:\(login)")
+            #expect(message.Attributes?["MessageDeduplicationId"] == events.first?.messageKey)
+            receivedByLogin[login, default: []] += events.map(\.idempotencyKey)
+        }
+        // The order SQS hands a group out in is the order it was sent in.
+        let rows = try await synced.connection.query("SELECT (payload->>'login')::bigint, idempotency_key FROM outbox ORDER BY event_id")
+        var expected: [Int64: [String]] = [:]
+        for row in rows { expected[try row.decode(Int64.self, 0), default: []].append(try row.decode(String.self, 1)) }
+        #expect(receivedByLogin == expected)
+        #expect(try await synced.count("SELECT count(*) FROM outbox WHERE delivered_at IS NULL") == 0)
+    }
+
+    @Test("HTTP ingest failing 30 % of requests (500, 429 with Retry-After, timeouts) and refusing one poison fact: everything else arrives, the poison is dead-lettered with the answer, nothing is marked delivered that was not acknowledged")
+    func faultyHTTPIngest() async throws {
+        // The poison: one fact the ingest always refuses with 422.
+        let poisonHolder = PoisonHolder()
+        let server = try await IngestHTTPServer.start(secret: Self.httpSecret) { request, number in
+            if let poison = poisonHolder.key, request.body.contains("\"\(poison)\"") {
+                return .status(422, body: #"{"error":"fact rejected: unknown symbol"}"#)
+            }
+            var random = SplitMix64(seed: UInt64(number) &* 0x9E37_79B9)
+            switch Int.random(in: 0..<100, using: &random) {
+            case 0..<12: return .status(500, body: "internal error")
+            case 12..<24: return .status(429, retryAfter: "1", body: "slow down")
+            case 24..<30: return .hang(.seconds(3))  // past the relay's 1 s timeout
+            default: return .accept
+            }
+        }
+        let synced = try await Self.synced(ingest: Self.httpIngest(url: server.url), environment: ["MTSYNC_TEST_INGEST_SECRET": Self.httpSecret])
+        defer { synced.stop() }
+        poisonHolder.key = try await synced.connection.query("SELECT idempotency_key FROM outbox ORDER BY event_id OFFSET 123 LIMIT 1")[0].decode(String.self, 0)
+
+        var outputs = ""
+        var finished = false
+        for _ in 0..<40 {
+            let relay = try CLI.run(["relay", "--once", "--config", synced.config.path], environment: synced.environment)
+            outputs += relay.stdout + relay.stderr
+            #expect([0, 65, 75].contains(relay.status), "\(relay.stdout)\(relay.stderr)")
+            if try await synced.count("SELECT count(*) FROM outbox WHERE delivered_at IS NULL AND parked_at IS NULL") == 0 {
+                finished = true
+                break
+            }
+            try await Task.sleep(for: .milliseconds(700))
+        }
+        #expect(finished, "everything deliverable was delivered within 40 relay runs")
+        #expect(!outputs.contains(Self.httpSecret), "the HMAC secret never appears in output")
+
+        let poison = try #require(poisonHolder.key)
+        let parked = try await synced.connection.query("SELECT idempotency_key FROM outbox WHERE parked_at IS NOT NULL").map { try $0.decode(String.self, 0) }
+        #expect(parked == [poison], "exactly the poison fact is parked, not the facts packed with it")
+        let letters = try await synced.connection.query("SELECT response FROM dead_letters WHERE idempotency_key = \(poison) AND cause = 'rejected'")
+        #expect(letters.count == 1)
+        let response = try letters.first.flatMap { try $0.decode(String?.self, 0) }
+        #expect(response?.contains("unknown symbol") == true)
+
+        let acknowledged = Set(try server.acceptedEventKeys())
+        let delivered = try await synced.connection.query("SELECT idempotency_key FROM outbox WHERE delivered_at IS NOT NULL").map { try $0.decode(String.self, 0) }
+        #expect(delivered.count == (try await synced.count("SELECT count(*) FROM outbox")) - 1)
+        #expect(delivered.allSatisfy(acknowledged.contains), "only acknowledged events are marked delivered")
+        #expect(server.received.allSatisfy { $0.signature == .valid && $0.idempotencyKey?.hasPrefix("v1-") == true })
+        #expect(server.received.count > server.accepted.count, "faults were injected")
+        await server.stop()
+    }
+
+    @Test("kill -9 of the relay at random instants, then one run to the end: no event lost, every event acknowledged before it was marked")
+    func killNineRelay() async throws {
+        let server = try await IngestHTTPServer.start(secret: Self.httpSecret) { _, _ in .hang(.milliseconds(60)) }
+        let synced = try await Self.synced(dealsPerDay: 3_000, ingest: Self.httpIngest(url: server.url, timeout: "5s", batchSize: 30, claimFor: "5s"),
+                                           environment: ["MTSYNC_TEST_INGEST_SECRET": Self.httpSecret])
+        defer { synced.stop() }
+        var random = SplitMix64(seed: 0x5E1A_7)
+        var killed = 0
+        for _ in 0..<10 {
+            let process = Process()
+            process.executableURL = try CLI.binary()
+            process.arguments = ["relay", "--config", synced.config.path]
+            process.environment = ProcessInfo.processInfo.environment.merging(synced.environment) { $1 }
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            try await Task.sleep(for: .milliseconds(Int.random(in: 200...700, using: &random)))
+            if process.isRunning {
+                kill(process.processIdentifier, SIGKILL)
+                killed += 1
+            }
+            process.waitUntilExit()
+            // Everything marked so far was acknowledged first.
+            let acknowledged = Set(try server.acceptedEventKeys())
+            let delivered = try await synced.connection.query("SELECT idempotency_key FROM outbox WHERE delivered_at IS NOT NULL").map { try $0.decode(String.self, 0) }
+            #expect(delivered.allSatisfy(acknowledged.contains))
+        }
+        #expect(killed >= 8, "the relays were killed mid-flight: \(killed)")
+        #expect(try await synced.count("SELECT count(*) FROM outbox WHERE delivered_at IS NULL") > 0, "the kills left work undone")
+        // The killed relays' claims expire (claim_for 5 s); then one run delivers the rest.
+        try await Task.sleep(for: .seconds(5.5))
+        let final = try CLI.run(["relay", "--once", "--config", synced.config.path], environment: synced.environment)
+        #expect(final.status == 0, "\(final.stdout)\(final.stderr)")
+        #expect(try await synced.count("SELECT count(*) FROM outbox WHERE delivered_at IS NULL") == 0)
+        let acknowledged = Set(try server.acceptedEventKeys())
+        #expect(Set(try await synced.outboxKeys()).isSubset(of: acknowledged), "no event lost")
+        await server.stop()
+    }
+
+    @Test("mtsync outbox list, retry and purge act on parked events and print no secret")
+    func outboxCommands() async throws {
+        let server = try await IngestHTTPServer.start(secret: Self.httpSecret) { _, _ in .status(400, body: #"{"error":"schema_version 1 not supported"}"#) }
+        let synced = try await Self.synced(dealsPerDay: 30, ingest: Self.httpIngest(url: server.url), environment: ["MTSYNC_TEST_INGEST_SECRET": Self.httpSecret])
+        defer { synced.stop() }
+        let relay = try CLI.run(["relay", "--once", "--config", synced.config.path], environment: synced.environment)
+        #expect(relay.status == 65, "dead letters make exit status 65: \(relay.stdout)\(relay.stderr)")
+        let list = try CLI.run(["outbox", "list", "--database-url", synced.database.url, "--server", "sim-mt5", "--json"])
+        #expect(list.status == 0)
+        let letters = (try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [String: Any])?["dead_letters"] as? [[String: Any]]
+        let events = try await synced.count("SELECT count(*) FROM outbox")
+        #expect(letters?.count == events)
+        #expect((letters?.first?["response"] as? String)?.contains("not supported") == true)
+        let retry = try CLI.run(["outbox", "retry", "--database-url", synced.database.url, "--server", "sim-mt5", "--event", "1", "--by", "ops"])
+        #expect(retry.status == 0 && retry.stdout.contains("1 event(s) back"), "\(retry.stdout)\(retry.stderr)")
+        let purge = try CLI.run(["outbox", "purge", "--database-url", synced.database.url, "--server", "sim-mt5", "--json"])
+        #expect(purge.status == 0 && purge.stdout.contains("\"purged\" : \(events - 1)"), "\(purge.stdout)\(purge.stderr)")
+        await server.stop()
+    }
+}
+
+/// The poison key, set once the store is filled (the server starts before it).
+final class PoisonHolder: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: String?
+    var key: String? {
+        get { lock.withLock { value } }
+        set { lock.withLock { value = newValue } }
+    }
+}
