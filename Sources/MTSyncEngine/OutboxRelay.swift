@@ -86,7 +86,9 @@ public struct OutboxRelay: Sendable {
         guard !claimed.isEmpty else { return report }
         report.rounds = 1
         let events = claimed.map {
-            IngestEvent(eventID: $0.eventID, serverID: $0.serverID, kind: $0.kind, idempotencyKey: $0.idempotencyKey, login: $0.login, payloadJSON: $0.payloadJSON)
+            IngestEvent(
+                eventID: $0.eventID, serverID: $0.serverID, kind: $0.kind, idempotencyKey: $0.idempotencyKey, login: $0.login,
+                payloadJSON: $0.payloadJSON, backfill: $0.backfillJobID != nil)
         }
         let attempts = Dictionary(uniqueKeysWithValues: claimed.map { ($0.eventID, $0.attempts) })
         let packer = MessagePacker(maximumBytes: sink.maximumMessageBytes, grouping: sink.grouping, producer: producer)

@@ -82,20 +82,26 @@ public struct ServerSync: Sendable {
 
     /// Pulls `[from, to)` page by page. With `movingCursor`, each page advances the live cursor in its
     /// transaction; without (backfill, repair), the cursor is left alone.
-    public func pull(fromMilliseconds from: Int64, toMilliseconds to: Int64, movingCursor: Bool) async throws -> SyncReport {
+    /// `backfillJobID` tags the events of the facts stored with that backfill job (their messages are flagged
+    /// `"backfill": true`).
+    public func pull(fromMilliseconds from: Int64, toMilliseconds to: Int64, movingCursor: Bool, backfillJobID: Int64? = nil) async throws -> SyncReport {
         var report = SyncReport()
         let batcher = self.batcher
         switch platform {
         case .mt5:
             try await storeInOrder(client.deals(fromMilliseconds: from, toMilliseconds: to, pageSize: settings.pageSize), into: &report) { page in
                 let position = page.records.isEmpty || !movingCursor ? nil : CursorPosition(serverTimeMilliseconds: page.position.timeMsc, ticket: page.position.deal)
-                return batcher.batch(deals: page.records, cursor: position)
+                var batch = batcher.batch(deals: page.records, cursor: position)
+                batch.backfillJobID = backfillJobID
+                return batch
             }
         case .mt4:
             try await storeInOrder(client.closedTrades(fromMilliseconds: from, toMilliseconds: to, pageSize: settings.pageSize), into: &report) { page in
                 let position = page.records.isEmpty || !movingCursor
                     ? nil : CursorPosition(serverTimeMilliseconds: (page.position.closeTime ?? 0) * 1000, ticket: page.position.order)
-                return batcher.batch(trades: page.records, cursor: position)
+                var batch = batcher.batch(trades: page.records, cursor: position)
+                batch.backfillJobID = backfillJobID
+                return batch
             }
         }
         return report

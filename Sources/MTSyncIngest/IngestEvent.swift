@@ -9,8 +9,12 @@ public struct IngestEvent: Sendable, Hashable {
     /// The trader's login, for FIFO message groups; nil for events not about one trader.
     public var login: Int64?
     public var payloadJSON: String
+    /// Written by a backfill job (its facts and markers): such events travel in messages of their own, flagged
+    /// `"backfill": true`.
+    public var backfill: Bool
 
-    public init(eventID: Int64, serverID: String, kind: String, idempotencyKey: String, login: Int64?, payloadJSON: String) {
+    public init(eventID: Int64, serverID: String, kind: String, idempotencyKey: String, login: Int64?, payloadJSON: String, backfill: Bool = false) {
+        self.backfill = backfill
         self.eventID = eventID
         self.serverID = serverID
         self.kind = kind

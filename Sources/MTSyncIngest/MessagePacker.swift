@@ -29,7 +29,7 @@ public struct MessagePacker: Sendable {
     /// The messages for `events` (all of one server, in outbox order). A group's events keep their order across
     /// its messages. An event too big for any message travels alone (the sink will refuse it and the relay
     /// dead-letters it with the reason; nothing is dropped silently).
-    public func pack(_ events: [IngestEvent], server: String, platform: Platform, backfill: Bool = false) -> [IngestMessage] {
+    public func pack(_ events: [IngestEvent], server: String, platform: Platform, backfill: Bool) -> [IngestMessage] {
         var groups: [String?: [IngestEvent]] = [:]
         var order: [String?] = []
         for event in events {
@@ -62,6 +62,20 @@ public struct MessagePacker: Sendable {
                 current.append(event)
             }
             flush()
+        }
+        return messages
+    }
+
+    /// The messages for `events` of one server in outbox order, live and backfill events never in one message:
+    /// each run of consecutive events with the same origin is packed on its own, so the order is kept.
+    public func pack(_ events: [IngestEvent], server: String, platform: Platform) -> [IngestMessage] {
+        var messages: [IngestMessage] = []
+        var start = events.startIndex
+        while start < events.endIndex {
+            let backfill = events[start].backfill
+            let end = events[start...].firstIndex { $0.backfill != backfill } ?? events.endIndex
+            messages += pack(Array(events[start..<end]), server: server, platform: platform, backfill: backfill)
+            start = end
         }
         return messages
     }

@@ -39,11 +39,15 @@ public struct PageBatch: Sendable {
     public var cursor: CursorPosition?
     /// For the `changes` stream: the highest change sequence this page covers.
     public var changeSequence: Int64?
+    /// The backfill job storing this page, if any: its outbox events are tagged with it (migration 0006) and
+    /// travel in messages flagged `"backfill": true`.
+    public var backfillJobID: Int64?
 
     public init(
         serverID: ServerID, stream: SyncStream, facts: [TradingFact] = [], sources: [SourceRecord] = [], quarantine: [QuarantineEntry] = [],
-        deletedTickets: [UInt64] = [], cursor: CursorPosition? = nil, changeSequence: Int64? = nil
+        deletedTickets: [UInt64] = [], cursor: CursorPosition? = nil, changeSequence: Int64? = nil, backfillJobID: Int64? = nil
     ) {
+        self.backfillJobID = backfillJobID
         self.serverID = serverID
         self.stream = stream
         self.facts = facts
@@ -117,6 +121,10 @@ public enum FactStore {
         var outcome = PageOutcome()
         try prepareStaging(on: connection)
         let server = batch.serverID.rawValue
+        if let job = batch.backfillJobID {
+            // Transaction-local: the outbox's default tags this page's events with the job, and nothing after it.
+            try connection.query("SELECT set_config('mtsync.backfill_job', \(String(job)), true)", name: "tag backfill events")
+        }
 
         let staged = uniqueFacts(batch.facts)
         if !staged.isEmpty {

@@ -13,6 +13,8 @@ public struct OutboxEvent: Sendable, Hashable {
     public var payloadJSON: String
     /// Deliveries tried before this claim.
     public var attempts: Int
+    /// The backfill job that wrote it (its facts and markers), nil for live events.
+    public var backfillJobID: Int64? = nil
 }
 
 /// An event the relay set aside (`dead_letters`, migration 0005), for `mtsync outbox list`.
@@ -49,7 +51,7 @@ public enum Outbox {
                 FOR UPDATE SKIP LOCKED)
             UPDATE outbox o SET claimed_by = \(owner), claimed_until = now() + make_interval(secs => \(String(seconds))::double precision)
             FROM picked WHERE o.event_id = picked.event_id
-            RETURNING o.event_id, o.event_kind, o.idempotency_key, (o.payload ->> 'login')::bigint, o.payload::text, o.attempts
+            RETURNING o.event_id, o.event_kind, o.idempotency_key, (o.payload ->> 'login')::bigint, o.payload::text, o.attempts, o.backfill_job_id
             """, name: "claim outbox events")
         var events: [OutboxEvent] = []
         events.reserveCapacity(rows.count)
@@ -57,7 +59,7 @@ public enum Outbox {
             events.append(OutboxEvent(
                 eventID: try row.decode(Int64.self, 0), serverID: serverID, kind: try row.decode(String.self, 1),
                 idempotencyKey: try row.decode(String.self, 2), login: try row.decode(Int64?.self, 3),
-                payloadJSON: try row.decode(String.self, 4), attempts: try row.decode(Int.self, 5)))
+                payloadJSON: try row.decode(String.self, 4), attempts: try row.decode(Int.self, 5), backfillJobID: try row.decode(Int64?.self, 6)))
         }
         // RETURNING does not keep the subquery's order.
         events.sort { $0.eventID < $1.eventID }

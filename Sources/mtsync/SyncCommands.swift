@@ -365,7 +365,7 @@ struct BackfillCommand: AsyncParsableCommand {
             summary = Summary(server: server.id.rawValue, jobID: job.jobID, chunks: job.pending.count + job.done, chunksAlreadyDone: job.done)
             do {
                 for chunk in job.pending {
-                    let report = try await sync.pull(fromMilliseconds: chunk.fromMilliseconds, toMilliseconds: chunk.toMilliseconds, movingCursor: false)
+                    let report = try await sync.pull(fromMilliseconds: chunk.fromMilliseconds, toMilliseconds: chunk.toMilliseconds, movingCursor: false, backfillJobID: job.jobID)
                     try await job.finish(chunk, records: report.records, on: connection)
                     summary.records += report.records
                     summary.inserted += report.outcome.inserted

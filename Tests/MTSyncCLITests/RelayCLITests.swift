@@ -248,6 +248,63 @@ struct RelayCLITests {
         #expect(purge.status == 0 && purge.stdout.contains("\"purged\" : \(events - 1)"), "\(purge.stdout)\(purge.stderr)")
         await server.stop()
     }
+
+    @Test("a backfill announces itself: backfill.started, its facts, then backfill.completed whose counts, per-login sums and checksum the ingest can recompute from what it received; all flagged backfill")
+    func backfillMarkers() async throws {
+        let server = try await IngestHTTPServer.start(secret: Self.httpSecret)
+        let simulator = try SimulatorProcess.start(days: 2, dealsPerDay: 300, seed: 33)
+        defer { simulator.stop() }
+        let database = try await TestDatabase.create()
+        #expect(try CLI.run(["migrate", "--database-url", database.url]).status == 0)
+        let config = try simulator.writeConfig(databaseURL: database.url, pageSize: 100, ingest: Self.httpIngest(url: server.url))
+        let environment = simulator.environment.merging(["MTSYNC_TEST_INGEST_SECRET": Self.httpSecret]) { $1 }
+        let backfill = try CLI.run(["backfill", "--config", config.path, "--server", "sim-mt5", "--from", "2025-01-01", "--to", "2025-01-03", "--chunk", "1d"], environment: environment)
+        #expect(backfill.status == 0, "\(backfill.stdout)\(backfill.stderr)")
+        let relay = try CLI.run(["relay", "--once", "--config", config.path], environment: environment)
+        #expect(relay.status == 0, "\(relay.stdout)\(relay.stderr)")
+
+        var facts: [[String: Any]] = [], markers: [String: [String: Any]] = [:]
+        for request in server.accepted {
+            let envelope = try #require(try JSONSerialization.jsonObject(with: Data(request.body.utf8)) as? [String: Any])
+            #expect(envelope["backfill"] as? Bool == true, "everything a backfill wrote travels flagged")
+            for event in try #require(envelope["events"] as? [[String: Any]]) {
+                if let fact = event["fact"] as? [String: Any] { facts.append(fact) }
+                if let marker = event["backfill"] as? [String: Any], let kind = event["kind"] as? String { markers[kind] = marker }
+            }
+        }
+        let started = try #require(markers["backfill.started"])
+        #expect(started["from"] as? String == "2025-01-01T00:00:00.000" && started["to"] as? String == "2025-01-03T00:00:00.000")
+        #expect(started["chunks"] as? Int == 2 && started["server"] as? String == "sim-mt5" && started["platform"] as? String == "mt5")
+        let completed = try #require(markers["backfill.completed"])
+        // The receiver's side of docs/ingest.md "Completeness": recompute from the facts received.
+        let live = facts.filter { ($0["deleted"] as? Bool) != true }
+        #expect(completed["facts"] as? Int == live.count && live.count >= 600)
+        let keys = live.compactMap { $0["idempotency_key"] as? String }.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+        let checksum = SHA256.hash(data: Array(keys.map { $0 + "\n" }.joined().utf8)).map { String(format: "%02x", $0) }.joined()
+        #expect(completed["checksum"] as? String == checksum)
+        var perLogin: [Int64: (facts: Int, net: Decimal)] = [:]
+        for fact in live {
+            let login = try #require((fact["login"] as? NSNumber)?.int64Value)
+            let text = try #require(fact["net"] as? String)
+            let net = try #require(Decimal(string: text))
+            perLogin[login, default: (0, 0)].facts += 1
+            perLogin[login, default: (0, 0)].net += net
+        }
+        let logins = try #require(completed["logins"] as? [[String: Any]])
+        #expect(logins.count == perLogin.count)
+        for entry in logins {
+            let login = try #require((entry["login"] as? NSNumber)?.int64Value)
+            #expect(entry["facts"] as? Int == perLogin[login]?.facts)
+            #expect(Decimal(string: entry["net"] as? String ?? "") == perLogin[login]?.net)
+        }
+        // In the outbox, the completion is behind every fact it sums up.
+        let connection = try await database.connect()
+        let behind = try await connection.query("""
+            SELECT (SELECT event_id FROM outbox WHERE event_kind = 'backfill.completed') > (SELECT max(event_id) FROM outbox WHERE event_kind LIKE 'fact.%' AND backfill_job_id IS NOT NULL)
+            """)[0].decode(Bool.self, 0)
+        #expect(behind)
+        await server.stop()
+    }
 }
 
 /// The poison key, set once the store is filled (the server starts before it).

@@ -74,4 +74,29 @@ struct MessagePackerTests {
         let messages = MessagePacker(maximumBytes: 1_024, producer: Self.producer).pack(events, server: "live-mt5", platform: .mt5)
         #expect(messages.map(\.eventIDs) == [[1], [2], [3]])
     }
+
+    @Test("live and backfill events never share a message; each run of one origin keeps its place in outbox order")
+    func backfillRuns() throws {
+        var events = (1...6).map { Self.event(Int64($0)) }
+        for index in [2, 3, 5] { events[index].backfill = true }
+        let messages = MessagePacker(maximumBytes: 1 << 20, producer: Self.producer).pack(events, server: "live-mt5", platform: .mt5)
+        #expect(messages.map(\.eventIDs) == [[1, 2], [3, 4], [5], [6]])
+        let flags = try messages.map { message in
+            try #require(try JSONSerialization.jsonObject(with: Data(message.body.utf8)) as? [String: Any])["backfill"] as? Bool
+        }
+        #expect(flags == [false, true, false, true])
+    }
+
+    @Test("each event's payload member is named after its kind", arguments: [
+        ("fact.created", "fact"), ("fact.deleted", "fact"), ("aggregate.hourly", "aggregate"), ("backfill.started", "backfill"), ("backfill.completed", "backfill"),
+    ])
+    func payloadMember(kind: String, member: String) throws {
+        var event = Self.event(1)
+        event.kind = kind
+        let body = MessagePacker(maximumBytes: 1 << 20, producer: Self.producer).pack([event], server: "live-mt5", platform: .mt5)[0].body
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])
+        let first = try #require((json["events"] as? [[String: Any]])?.first)
+        #expect(first[member] is [String: Any])
+        #expect(Set(first.keys) == ["idempotency_key", "kind", member])
+    }
 }

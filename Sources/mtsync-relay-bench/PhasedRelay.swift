@@ -1,0 +1,89 @@
+import MTSyncCore
+import MTSyncEngine
+import MTSyncIngest
+import MTSyncStore
+
+/// The relay's happy path (OutboxRelay.round when every message is delivered), step for step through the same
+/// public calls, with a stopwatch on each step: where a round's time goes. It is a copy so the relay itself stays
+/// untouched; when OutboxRelay.round changes, this must follow (it is a profile, not the measurement — the
+/// measured runs drive the real OutboxRelay).
+struct PhasedRelay: Sendable {
+    let connection: PostgresConnection
+    let sink: any IngestSink
+    let producer: IngestProducer
+    let settings: RelaySettings
+    let owner: String
+
+    /// Time per step, summed over rounds.
+    struct Phases: Sendable {
+        var rounds = 0
+        var events = 0
+        var messages = 0
+        /// `Outbox.claim`: the claiming UPDATE … RETURNING payload::text, its transfer and decoding.
+        var claim = Duration.zero
+        /// OutboxEvent → IngestEvent and the attempts dictionary, as the round does.
+        var convert = Duration.zero
+        /// `MessagePacker.pack`: the envelope strings and message keys.
+        var pack = Duration.zero
+        var deliver = Duration.zero
+        /// `Outbox.markDelivered` of the round's events.
+        var mark = Duration.zero
+
+        var total: Duration { claim + convert + pack + deliver + mark }
+
+        static func + (lhs: Phases, rhs: Phases) -> Phases {
+            Phases(rounds: lhs.rounds + rhs.rounds, events: lhs.events + rhs.events, messages: lhs.messages + rhs.messages,
+                   claim: lhs.claim + rhs.claim, convert: lhs.convert + rhs.convert, pack: lhs.pack + rhs.pack,
+                   deliver: lhs.deliver + rhs.deliver, mark: lhs.mark + rhs.mark)
+        }
+    }
+
+    struct Undelivered: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    func drain(serverID: String, platform: Platform) async throws -> Phases {
+        var total = Phases()
+        while !Task.isCancelled {
+            let round = try await self.round(serverID: serverID, platform: platform)
+            if round.events == 0 { break }
+            total = total + round
+        }
+        return total
+    }
+
+    func round(serverID: String, platform: Platform) async throws -> Phases {
+        let clock = ContinuousClock()
+        var phases = Phases()
+        var mark = clock.now
+        func lap() -> Duration {
+            let now = clock.now
+            defer { mark = now }
+            return now - mark
+        }
+        let claimed = try await Outbox.claim(serverID: serverID, owner: owner, limit: settings.batchSize, claimFor: settings.claimFor, on: connection)
+        phases.claim = lap()
+        guard !claimed.isEmpty else { return phases }
+        let events = claimed.map {
+            IngestEvent(eventID: $0.eventID, serverID: $0.serverID, kind: $0.kind, idempotencyKey: $0.idempotencyKey, login: $0.login, payloadJSON: $0.payloadJSON)
+        }
+        let attempts = Dictionary(uniqueKeysWithValues: claimed.map { ($0.eventID, $0.attempts) })
+        phases.convert = lap()
+        let packer = MessagePacker(maximumBytes: sink.maximumMessageBytes, grouping: sink.grouping, producer: producer)
+        let messages = packer.pack(events, server: serverID, platform: platform)
+        phases.pack = lap()
+        let outcomes = await sink.deliver(messages)
+        phases.deliver = lap()
+        guard outcomes.allSatisfy({ $0 == .delivered }) else {
+            throw Undelivered(description: "the sink did not take every message (\(outcomes.first { $0 != .delivered }!)); the phase profile only covers the happy path")
+        }
+        let delivered = zip(messages, outcomes).filter { $0.1 == .delivered }.flatMap(\.0.eventIDs)
+        try await Outbox.markDelivered(delivered, on: connection)
+        phases.mark = lap()
+        phases.rounds = 1
+        phases.events = delivered.count
+        phases.messages = messages.count
+        _ = attempts
+        return phases
+    }
+}
