@@ -3,7 +3,8 @@ import MTSyncCore
 import Yams
 
 extension ConfigurationReader {
-    static let ingestKeys = ["sqs", "http", "relay"]
+    static let ingestKeys = ["sqs", "http", "relay", "aggregates"]
+    static let aggregateKeys = ["grace", "every"]
     static let sqsKeys = ["queue_url", "region", "endpoint", "profile", "group_by"]
     static let httpKeys = ["url", "secret_env", "secret_file", "bearer_token_env", "bearer_token_file", "timeout", "max_message_bytes"]
     static let relayKeys = ["batch_size", "max_attempts", "claim_for", "idle_interval", "max_retry_delay"]
@@ -32,8 +33,21 @@ extension ConfigurationReader {
             if tuning["idle_interval"] != nil, let value = duration(tuning, "idle_interval", minimum: .milliseconds(10)) { relay.idleInterval = value }
             if tuning["max_retry_delay"] != nil, let value = duration(tuning, "max_retry_delay", minimum: .milliseconds(100)) { relay.maximumRetryDelay = value }
         }
+        var aggregates: AggregateSettings? = .builtIn
+        if let node = section["aggregates"], !node.isNull {
+            if case .scalar(let value) = node {
+                if ["off", "false", "no"].contains(value.string.lowercased()) {
+                    aggregates = nil
+                } else {
+                    report("ingest.aggregates", node.mark, "must be `off` or a mapping with grace (default 10m) and every (default 1m), not \(String(reflecting: value.string))")
+                }
+            } else if let map = mapping(node, path: "ingest.aggregates", keys: Self.aggregateKeys) {
+                if map["grace"] != nil, let value = duration(map, "grace", minimum: .zero) { aggregates?.grace = value }
+                if map["every"] != nil, let value = duration(map, "every", minimum: .seconds(1)) { aggregates?.every = value }
+            }
+        }
         guard let destination else { return nil }
-        return IngestConfiguration(destination: destination, relay: relay)
+        return IngestConfiguration(destination: destination, relay: relay, aggregates: aggregates)
     }
 
     private mutating func readSQS(_ node: Node) -> SQSDestination? {

@@ -10,10 +10,13 @@ public struct IngestConfiguration: Sendable, Equatable {
 
     public var destination: Destination
     public var relay: RelayTuning
+    /// `aggregate.hourly` events (docs/ingest.md); nil when `aggregates: off`.
+    public var aggregates: AggregateSettings?
 
-    public init(destination: Destination, relay: RelayTuning) {
+    public init(destination: Destination, relay: RelayTuning, aggregates: AggregateSettings? = .builtIn) {
         self.destination = destination
         self.relay = relay
+        self.aggregates = aggregates
     }
 }
 
@@ -88,4 +91,19 @@ public struct TextSecret: Sendable, Equatable, CustomStringConvertible, CustomDe
     public var description: String { "(secret)" }
     public var debugDescription: String { "(secret)" }
     public var customMirror: Mirror { Mirror(self, children: [], displayStyle: .struct) }
+}
+
+/// When hourly aggregates are emitted (`ingest.aggregates`).
+public struct AggregateSettings: Sendable, Equatable {
+    /// How long after an hour closes its aggregate is first emitted: late deals inside it make no second revision.
+    public var grace: Duration
+    /// How often the daemon looks for hours that are due.
+    public var every: Duration
+
+    public static let builtIn = AggregateSettings(grace: .seconds(600), every: .seconds(60))
+
+    public init(grace: Duration, every: Duration) {
+        self.grace = grace
+        self.every = every
+    }
 }

@@ -341,6 +341,10 @@ public enum FactStore {
                 INSERT INTO outbox (server_id, fact_id, event_kind, idempotency_key, payload)
                 SELECT server_id, fact_id, 'fact.deleted', idempotency_key, \(payloadSQL) FROM marked
                 RETURNING 1
+            ), dirty AS (
+                INSERT INTO aggregate_hours_dirty (server_id, login, hour_start)
+                SELECT DISTINCT server_id, login, date_trunc('hour', time_utc, 'UTC') FROM marked
+                ON CONFLICT DO NOTHING
             )
             SELECT count(*) FROM events
             """, parameters: [server, list]), name: "mark facts deleted")

@@ -247,6 +247,9 @@ struct RunCommand: AsyncParsableCommand {
                     producer: IngestProducer(instance: configuration.instanceID), settings: IngestSinks.relaySettings(ingest.relay),
                     owner: IngestSinks.owner(instance: configuration.instanceID))
                 services.append(RelayService(relay: relay, platforms: engine.platforms, logger: logger))
+                if let aggregates = ingest.aggregates {
+                    services.append(AggregateService(connection: try await engine.connect(), grace: aggregates.grace, every: aggregates.every, logger: logger))
+                }
             } catch {
                 await sinks.shutdown()
                 throw CommandFailure.report(error, json: false)

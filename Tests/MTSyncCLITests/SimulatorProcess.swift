@@ -17,7 +17,8 @@ struct SimulatorProcess {
     /// - Parameter delayMilliseconds: the simulator waits this long before answering each request (a page), so a
     ///   sync of the history takes long enough for a test to act in the middle of it.
     static func start(
-        platform: String = "mt5", serverID: String? = nil, days: Int, dealsPerDay: Int, seed: Int = 5, delayMilliseconds: Int? = nil
+        platform: String = "mt5", serverID: String? = nil, days: Int, dealsPerDay: Int, seed: Int = 5, delayMilliseconds: Int? = nil,
+        mutateAfterSeconds: Int? = nil
     ) throws -> SimulatorProcess {
         let folder = FileManager.default.temporaryDirectory.appending(path: "mtsync-sim-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -27,7 +28,7 @@ struct SimulatorProcess {
         process.arguments = [
             "--port", "0", "--platform", platform, "--server-id", serverID, "--seed", String(seed), "--days", String(days),
             "--deals-per-day", String(dealsPerDay), "--key-id", keyID,
-        ] + (delayMilliseconds.map { ["--delay-ms", String($0)] } ?? [])
+        ] + (delayMilliseconds.map { ["--delay-ms", String($0)] } ?? []) + (mutateAfterSeconds.map { ["--mutate-after", String($0)] } ?? [])
         process.environment = ["MTBRIDGE_KEY": String(repeating: "3c", count: 32)]
         let output = Pipe()
         process.standardOutput = output
