@@ -19,6 +19,20 @@ struct OutboxSelection: ParsableArguments {
 
     var eventIDs: [Int64]? { events.isEmpty ? nil : events }
     var operatorName: String { by ?? CursorCommand.defaultOperator() }
+
+    /// Runs an operator's action on the selected parked events and reports how many it touched.
+    func act(
+        database: DatabaseOptions, output: OutputOptions, jsonKey: String, saying: String,
+        with action: (String, [Int64]?, String, PostgresConnection) async throws -> Int
+    ) async throws {
+        let count: Int
+        do {
+            count = try await action(server, eventIDs, operatorName, try await database.connect())
+        } catch {
+            throw CommandFailure.report(error, json: output.json)
+        }
+        if output.json { JSONOutput.print([jsonKey: count]) } else { print("\(count) \(saying)") }
+    }
 }
 
 struct OutboxListCommand: AsyncParsableCommand {
@@ -59,14 +73,7 @@ struct OutboxRetryCommand: AsyncParsableCommand {
     @OptionGroup var selection: OutboxSelection
 
     func run() async throws {
-        let count: Int
-        do {
-            let connection = try await database.connect()
-            count = try await Outbox.retryParked(serverID: selection.server, eventIDs: selection.eventIDs, by: selection.operatorName, on: connection)
-        } catch {
-            throw CommandFailure.report(error, json: output.json)
-        }
-        if output.json { JSONOutput.print(["retried": count]) } else { print("\(count) event(s) back in the outbox") }
+        try await selection.act(database: database, output: output, jsonKey: "retried", saying: "event(s) back in the outbox", with: Outbox.retryParked)
     }
 }
 
@@ -79,13 +86,6 @@ struct OutboxPurgeCommand: AsyncParsableCommand {
     @OptionGroup var selection: OutboxSelection
 
     func run() async throws {
-        let count: Int
-        do {
-            let connection = try await database.connect()
-            count = try await Outbox.purgeParked(serverID: selection.server, eventIDs: selection.eventIDs, by: selection.operatorName, on: connection)
-        } catch {
-            throw CommandFailure.report(error, json: output.json)
-        }
-        if output.json { JSONOutput.print(["purged": count]) } else { print("\(count) event(s) purged") }
+        try await selection.act(database: database, output: output, jsonKey: "purged", saying: "event(s) purged", with: Outbox.purgeParked)
     }
 }

@@ -42,6 +42,23 @@ struct CLI {
         return Result(status: process.terminationStatus, stdout: String(decoding: out, as: UTF8.self), stderr: String(decoding: err, as: UTF8.self))
     }
 
+    /// Starts mtsync with `arguments`, waits `delay`, and kills it with SIGKILL if it is still running.
+    /// - Returns: whether it was killed (false: it had finished by itself).
+    static func killed(_ arguments: [String], environment: [String: String], after delay: Duration) async throws -> Bool {
+        let process = Process()
+        process.executableURL = try binary()
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        try await Task.sleep(for: delay)
+        let running = process.isRunning
+        if running { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        return running
+    }
+
     /// A fresh empty database on the shared test cluster, as a URL for `--database-url`.
     static func freshDatabaseURL() async throws -> String {
         try await TestDatabase.create().url

@@ -20,19 +20,8 @@ struct CrashSafetyTests {
         var random = SplitMix64(seed: 0x6B11_1E9)
         var killed = 0
         for _ in 0..<20 {
-            let process = Process()
-            process.executableURL = try CLI.binary()
-            process.arguments = ["sync", "--config", config.path]
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            try await Task.sleep(for: .milliseconds(Int.random(in: 150...900, using: &random)))
-            if process.isRunning {
-                kill(process.processIdentifier, SIGKILL)
-                killed += 1
-            }
-            process.waitUntilExit()
+            let delay = Duration.milliseconds(Int.random(in: 150...900, using: &random))
+            if try await CLI.killed(["sync", "--config", config.path], environment: environment, after: delay) { killed += 1 }
         }
         // A killed instance's lease expires after its ttl (2 s); the last sync must be able to take it.
         try await Task.sleep(for: .seconds(2.5))

@@ -199,19 +199,8 @@ struct RelayCLITests {
         var random = SplitMix64(seed: 0x5E1A_7)
         var killed = 0
         for _ in 0..<10 {
-            let process = Process()
-            process.executableURL = try CLI.binary()
-            process.arguments = ["relay", "--config", synced.config.path]
-            process.environment = ProcessInfo.processInfo.environment.merging(synced.environment) { $1 }
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            try await Task.sleep(for: .milliseconds(Int.random(in: 200...700, using: &random)))
-            if process.isRunning {
-                kill(process.processIdentifier, SIGKILL)
-                killed += 1
-            }
-            process.waitUntilExit()
+            let delay = Duration.milliseconds(Int.random(in: 200...700, using: &random))
+            if try await CLI.killed(["relay", "--config", synced.config.path], environment: synced.environment, after: delay) { killed += 1 }
             // Everything marked so far was acknowledged first.
             let acknowledged = Set(try server.acceptedEventKeys())
             let delivered = try await synced.connection.query("SELECT idempotency_key FROM outbox WHERE delivered_at IS NOT NULL").map { try $0.decode(String.self, 0) }
