@@ -294,6 +294,58 @@ struct RelayCLITests {
         #expect(behind)
         await server.stop()
     }
+
+    @Test("mtsync run syncs, aggregates and relays: every event reaches the SQS queue while it runs, and SIGTERM still exits 0")
+    func daemonRelays() async throws {
+        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
+        let sqs = try LocalSQS.client(httpClient)
+        let queueURL = try await LocalSQS.createQueue(LocalSQS.uniqueName("daemon"), client: sqs)
+        let simulator = try SimulatorProcess.start(days: 1, dealsPerDay: 300, seed: 55)
+        defer { simulator.stop() }
+        let database = try await TestDatabase.create()
+        #expect(try CLI.run(["migrate", "--database-url", database.url]).status == 0)
+        let ingest = Self.sqsIngest(queueURL: queueURL, endpoint: try LocalSQS.endpoint()) + "\n  aggregates:\n    grace: 0s\n    every: 1s"
+        let config = try simulator.writeConfig(databaseURL: database.url, pageSize: 100, ingest: ingest)
+        let daemon = try DaemonProcess(config: config, environment: simulator.environment.merging(LocalSQS.processEnvironment) { $1 })
+        defer { daemon.stop() }
+        let connection = try await database.connect()
+        var received: [String] = []
+        var pending = -1
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(500))
+            received += try await LocalSQS.drain(queueURL, client: sqs).flatMap { try ReceivedEvent.parse($0.Body).map(\.idempotencyKey) }
+            let facts = try await connection.query("SELECT count(*) FROM trading_facts")[0].decode(Int.self, 0)
+            let aggregates = try await connection.query("SELECT count(*) FROM outbox WHERE event_kind = 'aggregate.hourly'")[0].decode(Int.self, 0)
+            pending = try await connection.query("SELECT count(*) FROM outbox WHERE delivered_at IS NULL")[0].decode(Int.self, 0)
+            if facts >= 300, aggregates > 0, pending == 0 { break }
+        }
+        #expect(pending == 0, "the daemon's relay delivered everything")
+        received += try await LocalSQS.drain(queueURL, client: sqs).flatMap { try ReceivedEvent.parse($0.Body).map(\.idempotencyKey) }
+        let keys = try await connection.query("SELECT idempotency_key FROM outbox").map { try $0.decode(String.self, 0) }
+        #expect(Set(received) == Set(keys) && keys.contains { $0.contains(":agg:") })
+        #expect(daemon.terminate() == 0)
+        try await httpClient.shutdown()
+    }
+
+    @Test("an unreachable ingest: relay --once exits 75 (temporary) and says why, naming neither the AWS secret nor the HMAC secret")
+    func unreachableIngestKeepsSecrets() async throws {
+        let synced = try await Self.synced(dealsPerDay: 20, ingest: Self.sqsIngest(queueURL: "http://127.0.0.1:9/123456789012/nowhere", endpoint: "http://127.0.0.1:9"),
+                                           environment: LocalSQS.processEnvironment)
+        defer { synced.stop() }
+        let sqs = try CLI.run(["relay", "--once", "--config", synced.config.path], environment: synced.environment)
+        #expect(sqs.status == 75, "\(sqs.stdout)\(sqs.stderr)")
+        #expect(sqs.stderr.contains("127.0.0.1:9"))
+        #expect(!(sqs.stdout + sqs.stderr).contains(LocalSQS.credentials.secretAccessKey))
+
+        let http = try synced.simulator.writeConfig(databaseURL: synced.database.url, pageSize: 200, ingest: Self.httpIngest(url: "http://127.0.0.1:9/ingest"))
+        let environment = synced.environment.merging(["MTSYNC_TEST_INGEST_SECRET": Self.httpSecret]) { $1 }
+        let relay = try CLI.run(["relay", "--once", "--config", http.path], environment: environment)
+        #expect(relay.status == 75, "\(relay.stdout)\(relay.stderr)")
+        let check = try CLI.run(["check-config", http.path], environment: environment)
+        for output in [relay.stdout, relay.stderr, check.stdout, check.stderr] { #expect(!output.contains(Self.httpSecret)) }
+        #expect(try await synced.count("SELECT count(*) FROM outbox WHERE delivered_at IS NOT NULL") == 0)
+    }
 }
 
 /// The poison key, set once the store is filled (the server starts before it).
