@@ -68,6 +68,9 @@ public struct ServerStatus: Sendable, Codable, Equatable {
     public var lastReconcile: Reconcile?
     /// Backfills and reconciles running or waiting.
     public var liveJobs: Int64
+    /// Trader-hours whose facts changed and whose `aggregate.hourly` is not emitted yet (open, inside the grace
+    /// period, or waiting for the aggregator).
+    public var aggregateHoursWaiting: Int64 = 0
 
     /// The status of every registered server (or one), ordered by id.
     public static func read(serverID: String? = nil, on connection: PostgresConnection) async throws -> [ServerStatus] {
@@ -134,6 +137,13 @@ public struct ServerStatus: Sendable, Codable, Equatable {
                 """, name: "status: outbox") {
                 guard let at = index[try row.decode(String.self, 0)] else { continue }
                 servers[at].outbox = Outbox(pending: try row.decode(Int64.self, 1), oldestPendingAgeSeconds: try row.decode(Int64.self, 2), parked: try row.decode(Int64.self, 3))
+            }
+
+            for row in try connection.query("""
+                SELECT server_id, count(*) FROM aggregate_hours_dirty WHERE (\(serverID)::text IS NULL OR server_id = \(serverID)) GROUP BY server_id
+                """, name: "status: aggregate hours") {
+                guard let at = index[try row.decode(String.self, 0)] else { continue }
+                servers[at].aggregateHoursWaiting = try row.decode(Int64.self, 1)
             }
 
             for row in try connection.query("""

@@ -91,6 +91,7 @@ enum ServerStatusText {
             }
             lines.append("  quarantine  \(server.openQuarantine) open")
             lines.append("  outbox      \(server.outbox.pending) pending\(server.outbox.pending > 0 ? " (oldest \(age(server.outbox.oldestPendingAgeSeconds)))" : ""), \(server.outbox.parked) parked")
+            lines.append("  aggregates  \(server.aggregateHoursWaiting) trader-hour(s) waiting for aggregate.hourly")
             if let reconcile = server.lastReconcile {
                 var text = "\(reconcile.state) \(reconcile.finishedAtMilliseconds.map(instant) ?? "(running)")"
                 text += " over \(TradingFact.iso8601(milliseconds: reconcile.rangeFromServerMilliseconds)) – \(TradingFact.iso8601(milliseconds: reconcile.rangeToServerMilliseconds))"

@@ -44,7 +44,9 @@ struct CrashSafetyTests {
 
     @Test("a backfill killed mid-range resumes at its first unfinished chunk; the live cursor never moves")
     func backfillResumes() async throws {
-        let simulator = try SimulatorProcess.start(days: 3, dealsPerDay: 2_000, seed: 9)
+        // 40 ms per page: the backfill's 120 pages take some 5 s at the least, so the kill lands mid-range
+        // however fast the store is.
+        let simulator = try SimulatorProcess.start(days: 3, dealsPerDay: 2_000, seed: 9, delayMilliseconds: 40)
         defer { simulator.stop() }
         let database = try await TestDatabase.create()
         #expect(try CLI.run(["migrate", "--database-url", database.url]).status == 0)
@@ -60,6 +62,7 @@ struct CrashSafetyTests {
         process.standardError = FileHandle.nullDevice
         try process.run()
         try await Task.sleep(for: .milliseconds(1_500))
+        #expect(process.isRunning, "the backfill must still be running when it is killed")
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
 
