@@ -72,7 +72,25 @@ struct CheckConfigCommand: ParsableCommand {
         } else {
             print("ok: \(configuration.servers.count) server(s)")
             for server in configuration.servers { print("  \(server.summary)") }
+            print("  ingest: \(Self.ingestSummary(configuration.ingest))")
         }
+    }
+
+    /// Where the relay delivers, without any secret (the HMAC secret and token are named, never shown).
+    static func ingestSummary(_ ingest: IngestConfiguration?) -> String {
+        guard let ingest else { return "none (events stay in the outbox)" }
+        let destination: String
+        switch ingest.destination {
+        case .sqs(let sqs):
+            destination = "SQS \(sqs.queueURL)\(sqs.endpoint.map { " via \($0)" } ?? "")\(sqs.region.map { ", region \($0)" } ?? ""), FIFO groups by \(sqs.groupBy)"
+        case .http(let http):
+            // Scheme, host, port and path only: a query or user info may carry a credential.
+            let shown = URL(string: http.url).map { "\($0.scheme ?? "")://\($0.host ?? "")\($0.port.map { ":\($0)" } ?? "")\($0.path)" } ?? "(an unparseable URL)"
+            destination = "HTTP \(shown), signed (secret set)\(http.bearerToken == nil ? "" : ", bearer token set"), timeout \(DurationText.format(http.timeout))"
+        }
+        let relay = "relay batches of \(ingest.relay.batchSize), \(ingest.relay.maxAttempts) attempts, claims \(DurationText.format(ingest.relay.claimFor))"
+        let aggregates = ingest.aggregates.map { "aggregates after \(DurationText.format($0.grace)) grace" } ?? "aggregates off"
+        return "\(destination); \(relay); \(aggregates)"
     }
 
     private func report(_ errors: ConfigurationErrors) {

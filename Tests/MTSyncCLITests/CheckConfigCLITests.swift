@@ -28,14 +28,15 @@ struct CheckConfigCLITests {
             drop: { folder: drop }
         """
 
-    @Test("a valid file: exit 0, one line per server, never the key")
+    @Test("a valid file: exit 0, one line per server and one for the ingest, never the key")
     func valid() throws {
         let file = try Self.configuration(Self.valid)
         let result = try CLI.run(["check-config", file.path], environment: ["MTSYNC_TEST_KEY": Self.key])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         let lines = result.stdout.split(separator: "\n")
         #expect(lines.first == "ok: 2 server(s)")
-        #expect(lines.count == 3)
+        #expect(lines.count == 4)
+        #expect(lines.last == "  ingest: none (events stay in the outbox)")
         #expect(lines.dropFirst().first?.contains("live-mt5: mt5 via bridge bridge.internal:7465") == true)
         #expect(!result.stdout.contains(Self.key) && !result.stderr.contains(Self.key))
 
