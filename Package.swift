@@ -125,6 +125,18 @@ let package = Package(
             name: "mtsync-bench",
             dependencies: ["MTSyncCore", "MTSyncBridge", "MTSyncStore", "MTSyncEngine", "MTSyncConfiguration", "MTBridgeSimulator"]
         ),
+        // The relay's throughput (issue 6): the real OutboxRelay from a filled outbox to a loopback HTTP sink and to
+        // moto SQS, with peak RSS; scripts/bench-relay runs it.
+        .executableTarget(
+            name: "mtsync-relay-bench",
+            dependencies: [
+                "MTSyncCore", "MTSyncStore", "MTSyncEngine", "MTSyncIngest", "MTSyncIngestTransport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         // Build tool: compiles migrations/*.sql into the binary so a release is one file.
         .executableTarget(name: "MigrationEmbedder"),
         .plugin(

@@ -69,21 +69,33 @@ public struct OutboxRelay: Sendable {
 
     /// Rounds for one server until nothing deliverable is left, or a round delivered nothing (the ingest is
     /// failing: the retries are scheduled, and the next drain tries again).
+    ///
+    /// Each round claims only events after the last one the previous round claimed: the claim then starts its
+    /// index scan where the work is, instead of stepping over every event delivered before (whose index entries
+    /// linger until VACUUM) — without this a drain of a large backlog slows down round by round. Events skipped
+    /// meanwhile (claimed by another relay, waiting for a retry) are picked up by the next drain, which starts over.
     public func drain(serverID: String, platform: Platform) async throws -> RelayReport {
         var total = RelayReport()
+        var after: Int64 = 0
         while !Task.isCancelled {
-            let round = try await self.round(serverID: serverID, platform: platform)
+            let (round, last) = try await self.round(serverID: serverID, platform: platform, after: after)
             total = total + round
             if round.messages == 0 || round.delivered == 0 { break }
+            after = last ?? after
         }
         return total
     }
 
     /// One claim, one delivery, one bookkeeping.
     public func round(serverID: String, platform: Platform) async throws -> RelayReport {
+        try await round(serverID: serverID, platform: platform, after: 0).report
+    }
+
+    /// A round over events after `after`; also returns the last event id it claimed.
+    func round(serverID: String, platform: Platform, after: Int64) async throws -> (report: RelayReport, lastClaimed: Int64?) {
         var report = RelayReport()
-        let claimed = try await Outbox.claim(serverID: serverID, owner: owner, limit: settings.batchSize, claimFor: settings.claimFor, on: connection)
-        guard !claimed.isEmpty else { return report }
+        let claimed = try await Outbox.claim(serverID: serverID, owner: owner, limit: settings.batchSize, claimFor: settings.claimFor, after: after, on: connection)
+        guard !claimed.isEmpty else { return (report, nil) }
         report.rounds = 1
         let events = claimed.map {
             IngestEvent(
@@ -140,7 +152,7 @@ public struct OutboxRelay: Sendable {
                 report.deadLettered += message.eventIDs.count
             }
         }
-        return report
+        return (report, claimed.last?.eventID)
     }
 
     /// Full jitter over an exponential ceiling: 1 s, 2 s, 4 s … up to `maximumRetryDelay`.

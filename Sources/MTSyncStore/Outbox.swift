@@ -40,12 +40,13 @@ public struct DeadLetter: Sendable, Hashable, Codable {
 public enum Outbox {
     /// Claims up to `limit` deliverable events of `serverID`, oldest first, for `claimFor`. Events claimed by
     /// another relay whose claim has not expired are skipped, as are events waiting for a retry.
-    public static func claim(serverID: String, owner: String, limit: Int, claimFor: Duration, on connection: PostgresConnection) async throws -> [OutboxEvent] {
+    /// `after`: only events with a higher id (a drain's rounds go forward; see `OutboxRelay.drain`).
+    public static func claim(serverID: String, owner: String, limit: Int, claimFor: Duration, after: Int64 = 0, on connection: PostgresConnection) async throws -> [OutboxEvent] {
         let seconds = Double(claimFor.components.seconds) + Double(claimFor.components.attoseconds) / 1e18
         let rows = try await connection.query("""
             WITH picked AS (
                 SELECT event_id FROM outbox
-                WHERE server_id = \(serverID) AND delivered_at IS NULL AND parked_at IS NULL AND available_at <= now()
+                WHERE server_id = \(serverID) AND event_id > \(after) AND delivered_at IS NULL AND parked_at IS NULL AND available_at <= now()
                   AND (claimed_until IS NULL OR claimed_until < now())
                 ORDER BY event_id LIMIT \(limit)
                 FOR UPDATE SKIP LOCKED)

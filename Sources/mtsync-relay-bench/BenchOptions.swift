@@ -23,18 +23,21 @@ struct BenchOptions: Sendable {
     /// Servers the events are spread over (each drained in turn, as `mtsync relay --once` does).
     var servers = 2
     var logins = 500
-    /// A name for the run in the results (scripts/bench-relay sets it).
+    /// Fill the outbox and stop: for replaying the relay's SQL by hand (psql, EXPLAIN) on realistic rows.
+    var fillOnly = false
+    /// A name for the run in the results (scripts/bench-relay sets it, one run per process).
     var label: String?
 
     static let usage = """
         usage: mtsync-relay-bench --database-url URL [--events N] [--batch-size N[,N…]] [--concurrency N]
                                   [--sqs-endpoint URL] [--sqs-events N] [--only http|sqs] [--verify-signatures]
-                                  [--phases] [--servers N] [--logins N] [--label TEXT]
+                                  [--phases] [--servers N] [--logins N] [--label TEXT] [--fill-only]
 
         Fills the outbox of a migrated, throwaway database with realistic fact events (it TRUNCATEs the outbox, and
         refuses when the outbox holds events of servers it did not make), then drains it with the real OutboxRelay:
         to a loopback HTTP sink in this process, and to moto SQS when --sqs-endpoint is given. Prints facts/s,
-        messages/s, MiB/s and peak RSS per run, and one `RESULT key=value …` line per run for scripts.
+        messages/s, MiB/s and peak RSS per run, and one `RESULT key=value …` line per run for scripts. With
+        --fill-only it fills the outbox with --events events and stops.
         """
 
     struct UsageError: Error, CustomStringConvertible {
@@ -67,6 +70,7 @@ struct BenchOptions: Sendable {
             case "--label": options.label = try value(argument)
             case "--verify-signatures": options.verifySignatures = true
             case "--phases": options.phases = true
+            case "--fill-only": options.fillOnly = true
             case "--batch-size":
                 let text = try value(argument)
                 let sizes = text.split(separator: ",").compactMap { Int($0) }

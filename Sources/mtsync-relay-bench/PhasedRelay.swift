@@ -28,13 +28,16 @@ struct PhasedRelay: Sendable {
         var deliver = Duration.zero
         /// `Outbox.markDelivered` of the round's events.
         var mark = Duration.zero
+        /// Each round's claim, in order: whether claiming gets slower as delivered history piles up in the table
+        /// and its indexes (until VACUUM removes it).
+        var claims: [Duration] = []
 
         var total: Duration { claim + convert + pack + deliver + mark }
 
         static func + (lhs: Phases, rhs: Phases) -> Phases {
             Phases(rounds: lhs.rounds + rhs.rounds, events: lhs.events + rhs.events, messages: lhs.messages + rhs.messages,
                    claim: lhs.claim + rhs.claim, convert: lhs.convert + rhs.convert, pack: lhs.pack + rhs.pack,
-                   deliver: lhs.deliver + rhs.deliver, mark: lhs.mark + rhs.mark)
+                   deliver: lhs.deliver + rhs.deliver, mark: lhs.mark + rhs.mark, claims: lhs.claims + rhs.claims)
         }
     }
 
@@ -44,30 +47,38 @@ struct PhasedRelay: Sendable {
 
     func drain(serverID: String, platform: Platform) async throws -> Phases {
         var total = Phases()
+        var after: Int64 = 0
         while !Task.isCancelled {
-            let round = try await self.round(serverID: serverID, platform: platform)
+            let (round, last) = try await self.round(serverID: serverID, platform: platform, after: after)
             if round.events == 0 { break }
             total = total + round
+            after = last ?? after
         }
         return total
     }
 
-    func round(serverID: String, platform: Platform) async throws -> Phases {
+    /// As `OutboxRelay`'s round: claims only events after the previous round's last one.
+    func round(serverID: String, platform: Platform, after: Int64) async throws -> (Phases, Int64?) {
         let clock = ContinuousClock()
         var phases = Phases()
-        var mark = clock.now
+        var lapStarted = clock.now
         func lap() -> Duration {
             let now = clock.now
-            defer { mark = now }
-            return now - mark
+            defer { lapStarted = now }
+            return now - lapStarted
         }
-        let claimed = try await Outbox.claim(serverID: serverID, owner: owner, limit: settings.batchSize, claimFor: settings.claimFor, on: connection)
+        let claimed = try await Outbox.claim(serverID: serverID, owner: owner, limit: settings.batchSize, claimFor: settings.claimFor, after: after, on: connection)
         phases.claim = lap()
-        guard !claimed.isEmpty else { return phases }
+        guard !claimed.isEmpty else { return (phases, nil) }
+        phases.claims = [phases.claim]
         let events = claimed.map {
-            IngestEvent(eventID: $0.eventID, serverID: $0.serverID, kind: $0.kind, idempotencyKey: $0.idempotencyKey, login: $0.login, payloadJSON: $0.payloadJSON)
+            IngestEvent(
+                eventID: $0.eventID, serverID: $0.serverID, kind: $0.kind, idempotencyKey: $0.idempotencyKey, login: $0.login,
+                payloadJSON: $0.payloadJSON, backfill: $0.backfillJobID != nil)
         }
+        // Built as the round builds it (for retries' backoff), so its cost is in the profile; unused on the happy path.
         let attempts = Dictionary(uniqueKeysWithValues: claimed.map { ($0.eventID, $0.attempts) })
+        withExtendedLifetime(attempts) {}
         phases.convert = lap()
         let packer = MessagePacker(maximumBytes: sink.maximumMessageBytes, grouping: sink.grouping, producer: producer)
         let messages = packer.pack(events, server: serverID, platform: platform)
@@ -83,7 +94,6 @@ struct PhasedRelay: Sendable {
         phases.rounds = 1
         phases.events = delivered.count
         phases.messages = messages.count
-        _ = attempts
-        return phases
+        return (phases, claimed.last?.eventID)
     }
 }

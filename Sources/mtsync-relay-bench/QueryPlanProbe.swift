@@ -27,7 +27,7 @@ struct QueryPlanProbe: Sendable {
                     FOR UPDATE SKIP LOCKED)
                 UPDATE outbox o SET claimed_by = 'plan-probe', claimed_until = now() + make_interval(secs => 120)
                 FROM picked WHERE o.event_id = picked.event_id
-                RETURNING o.event_id, o.event_kind, o.idempotency_key, (o.payload ->> 'login')::bigint, o.payload::text, o.attempts
+                RETURNING o.event_id, o.event_kind, o.idempotency_key, (o.payload ->> 'login')::bigint, o.payload::text, o.attempts, o.backfill_job_id
                 """, name: "explain the claim").map { try $0.decode(String.self, 0) }
             let mark = try connection.query("""
                 EXPLAIN (ANALYZE, BUFFERS)

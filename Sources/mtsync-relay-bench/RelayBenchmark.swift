@@ -55,30 +55,38 @@ struct RelayBenchmark {
 
     func run() async throws {
         try await checkSchema()
+        if options.fillOnly {
+            _ = try await fillOutbox(events: options.events)
+            return
+        }
         var results: [RunResult] = []
         for target in options.targets {
             for batchSize in options.batchSizes {
                 let result = try await measure(target, batchSize: batchSize)
-                print(result.machineLine)
+                emit(result.machineLine)
                 results.append(result)
                 if options.phases { try await profile(target, batchSize: batchSize) }
             }
         }
-        print("")
-        print(RunResult.header)
-        for result in results { print(result.row) }
-        let delivering = results.map { String(format: "%@ %.0f%%", $0.label as NSString, 100 * $0.deliverTime.inSeconds / $0.elapsed.inSeconds) }
-        print("time inside the sink's deliver (the rest is claim, pack, mark): " + delivering.joined(separator: ", "))
+        emit("")
+        emit(RunResult.header)
+        for result in results {
+            emit(result.row)
+            // The relay is sequential (claim, pack, deliver, mark): time outside `deliver` is the relay's own side.
+            emit(String(format: "    %.0f%% of the time inside the sink's deliver", 100 * result.deliverTime.inSeconds / result.elapsed.inSeconds)
+                + (result.load.map { "; CPU while relaying, in cores: " + $0.summary } ?? ""))
+        }
     }
 
-    /// The relay needs migration 0005 (claims, dead letters); say so instead of failing on a missing column.
+    /// The relay reads columns of migrations 0005 (claims) and 0006 (backfill origin); say so instead of failing
+    /// on a missing column.
     func checkSchema() async throws {
         let present = try await control.query("""
-            SELECT to_regclass('dead_letters') IS NOT NULL AND EXISTS (
-                SELECT 1 FROM information_schema.columns WHERE table_name = 'outbox' AND column_name = 'claimed_until')
+            SELECT count(*) = 2 AND to_regclass('dead_letters') IS NOT NULL FROM information_schema.columns
+            WHERE table_schema = current_schema() AND table_name = 'outbox' AND column_name IN ('claimed_until', 'backfill_job_id')
             """, name: "check the relay's schema")[0].decode(Bool.self, 0)
         guard present else {
-            throw BenchFailure(description: "the database has no relay schema (outbox claims, dead_letters): run `mtsync migrate --database-url URL` first")
+            throw BenchFailure(description: "the database lacks the relay's schema (outbox claims, backfill origin, dead_letters): run `mtsync migrate --database-url URL` first")
         }
     }
 
@@ -107,7 +115,9 @@ struct RelayBenchmark {
         let label = options.label ?? defaultLabel(target, batchSize: batchSize)
         log("==> \(label): relaying \(filled.events) events with OutboxRelay.drain, batch \(batchSize)\(target == .http ? ", \(options.concurrency) requests in flight" : "")")
 
+        let machine = MachineLoad(backendPID: await relayConnection.backendPID)
         PeakMemory.resetPeak()
+        let before = machine.snapshot()
         let clock = ContinuousClock()
         let started = clock.now
         var rounds = 0, messages = 0, delivered = 0, retried = 0, deadLettered = 0
@@ -121,6 +131,7 @@ struct RelayBenchmark {
         }
         let elapsed = clock.now - started
         let peak = PeakMemory.peakMiB()
+        let after = machine.snapshot()
 
         // A fast run that lost events measures nothing: the destination received every message the relay counted,
         // and every event was delivered by this drain, none retried or parked.
@@ -138,7 +149,7 @@ struct RelayBenchmark {
         return RunResult(
             label: label, target: target, events: delivered, batchSize: batchSize, concurrency: options.concurrency, elapsed: elapsed,
             rounds: rounds, messages: messages, bodyBytes: sink.meter.bytes.load(ordering: .relaxed), deliverTime: sink.meter.deliverTime,
-            peakMiB: peak)
+            peakMiB: peak, load: before.flatMap { before in after.map { machine.usage(from: before, to: $0) } })
     }
 
     func defaultLabel(_ target: BenchOptions.Target, batchSize: Int) -> String {
@@ -158,53 +169,12 @@ struct RelayBenchmark {
         return report
     }
 
-    // MARK: - Where the time goes
-
-    /// Refills the outbox and drains it again with a stopwatch on every step of the round, after PostgreSQL's
-    /// own plan and timing of one round's claim and mark.
-    func profile(_ target: BenchOptions.Target, batchSize: Int) async throws {
-        let events = target == .http ? options.events : options.sqsEvents
-        _ = try await fillOutbox(events: events)
-        let plans = try await QueryPlanProbe(connection: control).explainRound(serverID: fill.serverIDs[0], limit: batchSize)
-        print("EXPLAIN (ANALYZE, BUFFERS) of one round's claim, \(batchSize) events (rolled back):")
-        for line in plans.claim { print("    " + line) }
-        print("EXPLAIN (ANALYZE, BUFFERS) of marking those \(batchSize) events delivered (rolled back):")
-        for line in plans.mark { print("    " + line) }
-
-        let destination = try await Destination.make(target, options: options, httpClient: httpClient)
-        do {
-            try await profile(to: destination, target: target, batchSize: batchSize)
-            await destination.stop()
-        } catch {
-            await destination.stop()
-            throw error
-        }
+    /// Results on stdout, a line at a time (unbuffered: they interleave with the progress on stderr as they happen).
+    func emit(_ line: String) {
+        FileHandle.standardOutput.write(Data((line + "\n").utf8))
     }
 
-    func profile(to destination: Destination, target: BenchOptions.Target, batchSize: Int) async throws {
-        let phased = PhasedRelay(
-            connection: relayConnection, sink: destination.sink, producer: producer, settings: RelaySettings(batchSize: batchSize),
-            owner: "relay-bench/phases-\(UInt32.random(in: 0...UInt32.max))")
-        log("==> phases: the round's steps timed one by one, batch \(batchSize)")
-        let clock = ContinuousClock()
-        let started = clock.now
-        var total = PhasedRelay.Phases()
-        for server in fill.serverIDs { total = total + (try await phased.drain(serverID: server, platform: .mt5)) }
-        let elapsed = clock.now - started
-        print(String(format: "phases, %@, batch %d: %d events in %d rounds, %d messages, %.2f s (%.0f facts/s)",
-                     target.rawValue as NSString, batchSize, total.events, total.rounds, total.messages, elapsed.inSeconds,
-                     Double(total.events) / elapsed.inSeconds))
-        let steps: [(String, Duration)] = [
-            ("claim (UPDATE … RETURNING payload::text, decode)", total.claim), ("convert to IngestEvent", total.convert),
-            ("pack (envelope strings, keys)", total.pack), ("deliver (sink)", total.deliver), ("mark delivered", total.mark),
-        ]
-        for (name, time) in steps {
-            print(String(format: "    %-50@ %9.2f ms/round %8.2f µs/event %5.1f%%", name as NSString,
-                         time.inMilliseconds / Double(max(total.rounds, 1)), time.inSeconds * 1e6 / Double(max(total.events, 1)),
-                         100 * time.inSeconds / total.total.inSeconds))
-        }
-    }
-
+    /// Progress on stderr.
     func log(_ line: String) {
         FileHandle.standardError.write(Data((line + "\n").utf8))
     }

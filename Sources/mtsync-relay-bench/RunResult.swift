@@ -14,6 +14,8 @@ struct RunResult: Sendable {
     /// Inside the sink's `deliver`; the rest of `elapsed` is the relay's own side (claim, pack, mark).
     var deliverTime: Duration
     var peakMiB: Double?
+    /// Who used the CPUs while the relay drained (nil off Linux).
+    var load: MachineLoad.Usage?
 
     /// The issue's target: the relay never the pipeline's bottleneck on this machine.
     static let targetFactsPerSecond = 100_000.0
@@ -26,31 +28,57 @@ struct RunResult: Sendable {
     var verdict: String {
         switch target {
         case .http: ratio >= 1 ? "ok (target >= 100k facts/s)" : "MISSED (target >= 100k facts/s)"
-        case .sqs: "(moto's ceiling, not SQS's; the target is for HTTP)"
+        case .sqs: "(moto, one Python process: not SQS's speed; the target is for HTTP)"
         }
     }
 
-    static let header = String(
-        format: "%-34@ %10@ %10@ %8@ %7@ %12@   %@", "run" as NSString, "facts/s" as NSString, "messages/s" as NSString,
-        "MiB/s" as NSString, "ratio" as NSString, "peak RSS" as NSString, "" as NSString)
+    static let header = [
+        "run".padded(to: -44), "facts/s".padded(to: 10), "messages/s".padded(to: 11), "MiB/s".padded(to: 8), "ratio".padded(to: 7),
+        "peak RSS".padded(to: 12),
+    ].joined(separator: " ")
 
     var row: String {
-        String(format: "%-34@ %10.0f %10.1f %8.1f %7.2f %8@ MiB   %@", label as NSString, factsPerSecond, messagesPerSecond, mibPerSecond,
-               ratio, (peakMiB.map { String(format: "%.1f", $0) } ?? "?") as NSString, verdict as NSString)
+        [
+            label.padded(to: -44), String(format: "%.0f", factsPerSecond).padded(to: 10), String(format: "%.1f", messagesPerSecond).padded(to: 11),
+            String(format: "%.1f", mibPerSecond).padded(to: 8), String(format: "%.2f", ratio).padded(to: 7),
+            ((peakMiB.map { String(format: "%.1f", $0) } ?? "?") + " MiB").padded(to: 12), "  " + verdict,
+        ].joined(separator: " ")
+    }
+
+    static func decimal(_ value: Double, _ places: Int) -> String {
+        String(format: "%.\(places)f", value)
     }
 
     /// For scripts: one line of key=value pairs, no spaces inside values.
     var machineLine: String {
-        let fields: [(String, String)] = [
+        var fields: [(String, String)] = [
             ("run", label.replacingOccurrences(of: " ", with: "_")), ("target", target.rawValue), ("events", String(events)),
-            ("batch", String(batchSize)), ("concurrency", String(concurrency)), ("seconds", String(format: "%.3f", elapsed.inSeconds)),
+            ("batch", String(batchSize)), ("concurrency", String(concurrency)), ("seconds", Self.decimal(elapsed.inSeconds, 3)),
             ("rounds", String(rounds)), ("messages", String(messages)), ("bytes", String(bodyBytes)),
-            ("facts_per_s", String(format: "%.0f", factsPerSecond)), ("messages_per_s", String(format: "%.1f", messagesPerSecond)),
-            ("mib_per_s", String(format: "%.1f", mibPerSecond)), ("ratio", String(format: "%.2f", ratio)),
-            ("deliver_s", String(format: "%.3f", deliverTime.inSeconds)),
-            ("relay_side_s", String(format: "%.3f", (elapsed - deliverTime).inSeconds)),
-            ("rss_mib", peakMiB.map { String(format: "%.1f", $0) } ?? "?"),
         ]
+        fields.append(("facts_per_s", Self.decimal(factsPerSecond, 0)))
+        fields.append(("messages_per_s", Self.decimal(messagesPerSecond, 1)))
+        fields.append(("mib_per_s", Self.decimal(mibPerSecond, 1)))
+        fields.append(("ratio", Self.decimal(ratio, 2)))
+        fields.append(("deliver_s", Self.decimal(deliverTime.inSeconds, 3)))
+        fields.append(("relay_side_s", Self.decimal((elapsed - deliverTime).inSeconds, 3)))
+        fields.append(("rss_mib", peakMiB.map { Self.decimal($0, 1) } ?? "?"))
+        if let load {
+            fields.append(("cpu_bench", Self.decimal(load.bench, 2)))
+            fields.append(("cpu_postgres", Self.decimal(load.postgres, 2)))
+            fields.append(("cpu_other", Self.decimal(load.other, 2)))
+            fields.append(("cpu_idle", Self.decimal(load.idle, 2)))
+            fields.append(("cores", String(load.cores)))
+        }
         return "RESULT " + fields.map { "\($0.0)=\($0.1)" }.joined(separator: " ")
+    }
+}
+
+extension String {
+    /// Right-aligned in `width` columns, or left-aligned when `width` is negative (as printf's `%-N`; Foundation's
+    /// `%@` on Linux ignores widths). Never truncates.
+    func padded(to width: Int) -> String {
+        let fill = String(repeating: " ", count: max(0, abs(width) - count))
+        return width < 0 ? self + fill : fill + self
     }
 }
