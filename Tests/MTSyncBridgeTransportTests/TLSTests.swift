@@ -27,9 +27,7 @@ struct TestPKI {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
         process.arguments = ["-c", script, "pki", folder.path]
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw PKIError() }
+        guard try process.runWatched().wait() == 0 else { throw PKIError() }
         return TestPKI(folder: folder)
     }
 

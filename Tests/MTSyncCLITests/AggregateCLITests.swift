@@ -26,7 +26,7 @@ struct AggregateCLITests {
         defer { simulator.stop() }
         let started = ContinuousClock.now
         let database = try await TestDatabase.create()
-        #expect(try CLI.run(["migrate", "--database-url", database.url]).status == 0)
+        #expect(try await CLI.launch(["migrate", "--database-url", database.url]).status == 0)
         let ingest = """
             ingest:
               http:
@@ -37,9 +37,9 @@ struct AggregateCLITests {
             """
         let config = try simulator.writeConfig(databaseURL: database.url, pageSize: 200, ingest: ingest)
         let environment = simulator.environment.merging(["MTSYNC_TEST_INGEST_SECRET": String(repeating: "k", count: 32)]) { $1 }
-        #expect(try CLI.run(["sync", "--config", config.path], environment: environment).status == 0)
+        #expect(try await CLI.launch(["sync", "--config", config.path], environment: environment).status == 0)
 
-        let first = try CLI.run(["aggregate", "--config", config.path, "--json"], environment: environment)
+        let first = try await CLI.launch(["aggregate", "--config", config.path, "--json"], environment: environment)
         #expect(first.status == 0, "\(first.stdout)\(first.stderr)")
         let connection = try await database.connect()
         let hours = try await connection.query("""
@@ -53,16 +53,16 @@ struct AggregateCLITests {
         #expect(key.range(of: #"^sim-mt5:agg:\d+:\d{4}-\d{2}-\d{2}T\d{2}:1$"#, options: .regularExpression) != nil, "\(key)")
 
         // Nothing changed: nothing to emit.
-        #expect(try CLI.run(["aggregate", "--config", config.path], environment: environment).stdout.contains("0 aggregate.hourly"))
+        #expect(try await CLI.launch(["aggregate", "--config", config.path], environment: environment).stdout.contains("0 aggregate.hourly"))
 
         // The dealer edits and deletes some deals (the simulator's generation 1, 25 s after it started: the steps
         // above must finish before, so a loaded machine gets room); the next sync follows the changes stream.
         #expect(ContinuousClock.now < started + .seconds(25), "the first sync must see the original history")
         try await Task.sleep(until: started + .seconds(26))
-        #expect(try CLI.run(["sync", "--config", config.path], environment: environment).status == 0)
+        #expect(try await CLI.launch(["sync", "--config", config.path], environment: environment).status == 0)
         let touched = try await connection.query("SELECT count(*) FROM aggregate_hours_dirty")[0].decode(Int.self, 0)
         #expect(touched > 0 && touched < hours + 50, "only the hours the edits touched are marked: \(touched) of \(hours)")
-        #expect(try CLI.run(["aggregate", "--config", config.path], environment: environment).status == 0)
+        #expect(try await CLI.launch(["aggregate", "--config", config.path], environment: environment).status == 0)
         #expect(try await Self.mismatches(connection) == 0, "every aggregate equals its hour's live facts after the edits")
         let revised = try await connection.query("SELECT count(*) FROM hourly_aggregates WHERE revision = 2")[0].decode(Int.self, 0)
         #expect(revised > 0 && revised <= touched)

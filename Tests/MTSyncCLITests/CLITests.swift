@@ -35,11 +35,42 @@ struct CLI {
         process.standardOutput = stdout
         process.standardError = stderr
         if let stdinFile { process.standardInput = try FileHandle(forReadingFrom: stdinFile) }
-        try process.run()
+        let exit = try process.runWatched()
         let out = stdout.fileHandleForReading.readDataToEndOfFile()
         let err = stderr.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: out, as: UTF8.self), stderr: String(decoding: err, as: UTF8.self))
+        return Result(status: exit.wait(), stdout: String(decoding: out, as: UTF8.self), stderr: String(decoding: err, as: UTF8.self))
+    }
+
+    /// `run` without blocking a thread of Swift's cooperative pool while mtsync runs: that pool has as many
+    /// threads as cores (two in CI), and tests that sat in `waitUntilExit` for seconds at a time starved every
+    /// other test of it (in-process bridges then missed their read timeouts). Output goes to files, not pipes, so
+    /// a chatty process never blocks on a full pipe either.
+    static func launch(_ arguments: [String], environment: [String: String] = [:]) async throws -> Result {
+        let process = Process()
+        process.executableURL = try binary()
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        env.removeValue(forKey: "MTSYNC_DATABASE_URL")
+        env.merge(environment) { $1 }
+        process.environment = env
+        let folder = FileManager.default.temporaryDirectory
+        let out = folder.appending(path: "mtsync-cli-\(UUID().uuidString).out"), err = folder.appending(path: "mtsync-cli-\(UUID().uuidString).err")
+        FileManager.default.createFile(atPath: out.path, contents: nil)
+        FileManager.default.createFile(atPath: err.path, contents: nil)
+        defer {
+            try? FileManager.default.removeItem(at: out)
+            try? FileManager.default.removeItem(at: err)
+        }
+        let outHandle = try FileHandle(forWritingTo: out), errHandle = try FileHandle(forWritingTo: err)
+        process.standardOutput = outHandle
+        process.standardError = errHandle
+        let status = await (try process.runWatched()).wait()
+        try? outHandle.close()
+        try? errHandle.close()
+        return Result(
+            status: status,
+            stdout: String(decoding: (try? Data(contentsOf: out)) ?? Data(), as: UTF8.self),
+            stderr: String(decoding: (try? Data(contentsOf: err)) ?? Data(), as: UTF8.self))
     }
 
     /// Starts mtsync with `arguments`, waits `delay`, and kills it with SIGKILL if it is still running.
@@ -51,11 +82,11 @@ struct CLI {
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
-        try process.run()
+        let exit = try process.runWatched()
         try await Task.sleep(for: delay)
-        let running = process.isRunning
+        let running = !exit.hasExited
         if running { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
+        await exit.wait()
         return running
     }
 

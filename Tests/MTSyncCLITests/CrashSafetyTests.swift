@@ -12,7 +12,7 @@ struct CrashSafetyTests {
         let simulator = try SimulatorProcess.start(days: 3, dealsPerDay: 3_000, delayMilliseconds: 40)
         defer { simulator.stop() }
         let database = try await TestDatabase.create()
-        let migrate = try CLI.run(["migrate", "--database-url", database.url])
+        let migrate = try await CLI.launch(["migrate", "--database-url", database.url])
         #expect(migrate.status == 0, "\(migrate.stderr)")
         let config = try simulator.writeConfig(databaseURL: database.url, pageSize: 40)
         let environment = ["MTSYNC_TEST_BRIDGE_KEY": simulator.key]
@@ -25,7 +25,7 @@ struct CrashSafetyTests {
         }
         // A killed instance's lease expires after its ttl (2 s); the last sync must be able to take it.
         try await Task.sleep(for: .seconds(2.5))
-        let final = try CLI.run(["sync", "--config", config.path, "--json"], environment: environment)
+        let final = try await CLI.launch(["sync", "--config", config.path, "--json"], environment: environment)
         #expect(final.status == 0, "\(final.stdout)\(final.stderr)")
         #expect(killed >= 10, "most syncs should have been killed mid-flight, not finished: \(killed)")
 
@@ -49,7 +49,7 @@ struct CrashSafetyTests {
         let simulator = try SimulatorProcess.start(days: 3, dealsPerDay: 2_000, seed: 9, delayMilliseconds: 40)
         defer { simulator.stop() }
         let database = try await TestDatabase.create()
-        #expect(try CLI.run(["migrate", "--database-url", database.url]).status == 0)
+        #expect(try await CLI.launch(["migrate", "--database-url", database.url]).status == 0)
         let config = try simulator.writeConfig(databaseURL: database.url, pageSize: 50)
         let environment = ["MTSYNC_TEST_BRIDGE_KEY": simulator.key]
         let arguments = ["backfill", "--config", config.path, "--server", "sim-mt5", "--from", "2025-01-01", "--to", "2025-01-04", "--chunk", "6h"]
@@ -60,13 +60,13 @@ struct CrashSafetyTests {
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
-        try process.run()
+        let exit = try process.runWatched()
         try await Task.sleep(for: .milliseconds(1_500))
-        #expect(process.isRunning, "the backfill must still be running when it is killed")
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
+        #expect(!exit.hasExited, "the backfill must still be running when it is killed")
+        if !exit.hasExited { kill(process.processIdentifier, SIGKILL) }
+        await exit.wait()
 
-        let resumed = try CLI.run(arguments + ["--json"], environment: environment)
+        let resumed = try await CLI.launch(arguments + ["--json"], environment: environment)
         #expect(resumed.status == 0, "\(resumed.stdout)\(resumed.stderr)")
         let summary = try JSONSerialization.jsonObject(with: Data(resumed.stdout.utf8)) as? [String: Any]
         #expect(summary?["chunks"] as? Int == 12)
@@ -84,7 +84,7 @@ struct CrashSafetyTests {
         let simulator = try SimulatorProcess.start(days: 1, dealsPerDay: 500, seed: 3)
         defer { simulator.stop() }
         let database = try await TestDatabase.create()
-        #expect(try CLI.run(["migrate", "--database-url", database.url]).status == 0)
+        #expect(try await CLI.launch(["migrate", "--database-url", database.url]).status == 0)
         let config = try simulator.writeConfig(databaseURL: database.url, pageSize: 100)
         let process = Process()
         process.executableURL = try CLI.binary()
@@ -92,7 +92,7 @@ struct CrashSafetyTests {
         process.environment = ProcessInfo.processInfo.environment.merging(["MTSYNC_TEST_BRIDGE_KEY": simulator.key]) { $1 }
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
-        try process.run()
+        let exit = try process.runWatched()
         let connection = try await database.connect()
         let deadline = ContinuousClock.now + .seconds(30)
         var stored = 0
@@ -103,8 +103,7 @@ struct CrashSafetyTests {
         }
         #expect(stored == 500)
         process.terminate()  // SIGTERM
-        process.waitUntilExit()
-        #expect(process.terminationReason == .exit && process.terminationStatus == 0)
+        #expect(await exit.wait() == 0)
         let live = try await connection.query("SELECT count(*) FROM server_leases WHERE released_at IS NULL AND expires_at > now()")[0].decode(Int.self, 0)
         #expect(live == 0, "the lease was released on the way out")
     }

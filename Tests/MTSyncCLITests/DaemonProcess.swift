@@ -1,9 +1,11 @@
 import Foundation
+import MTSyncTestSupport
 
 /// A real `mtsync run` process, its log kept in a file so a failing test can show what the daemon said.
 /// Call `stop()` in a `defer`: a daemon left behind would keep syncing into the next test's run.
 struct DaemonProcess {
     let process: Process
+    let exit: ProcessExit
     let log: URL
 
     init(config: URL, environment: [String: String]) throws {
@@ -17,34 +19,34 @@ struct DaemonProcess {
         process.environment = env.merging(environment) { $1 }
         process.standardOutput = FileHandle.nullDevice
         process.standardError = try FileHandle(forWritingTo: log)
-        try process.run()
+        exit = try process.runWatched()
         self.process = process
     }
 
-    var isRunning: Bool { process.isRunning }
+    var isRunning: Bool { !exit.hasExited }
     var pid: Int32 { process.processIdentifier }
 
     /// SIGKILL: no clean-up, no lease released, the page in flight abandoned mid-transaction.
     func kill9() {
-        guard process.isRunning else { return }
+        guard isRunning else { return }
         kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        exit.wait()
     }
 
     /// SIGTERM and wait: the clean shutdown. Returns the exit status (nil when it died of a signal).
     @discardableResult
     func terminate() -> Int32? {
-        if process.isRunning { process.terminate() }
-        process.waitUntilExit()
-        return process.terminationReason == .exit ? process.terminationStatus : nil
+        if isRunning { process.terminate() }
+        let status = exit.wait()
+        return status >= 128 ? nil : status
     }
 
     /// Whatever happens, the process is gone afterwards.
     func stop() {
-        guard process.isRunning else { return }
+        guard isRunning else { return }
         process.terminate()
         let deadline = Date().addingTimeInterval(10)
-        while process.isRunning && Date() < deadline { usleep(50_000) }
+        while isRunning && Date() < deadline { usleep(50_000) }
         kill9()
     }
 

@@ -54,7 +54,7 @@ struct DaemonResilienceTests {
             let simulator = try SimulatorProcess.start(days: 4, dealsPerDay: 2_000, seed: 11, delayMilliseconds: 15)
             defer { simulator.stop() }
             let database = try await TestDatabase.create(clusterURL: cluster.url)
-            let migrate = try CLI.run(["migrate", "--database-url", database.url])
+            let migrate = try await CLI.launch(["migrate", "--database-url", database.url])
             try #require(migrate.status == 0, "\(migrate.stderr)")
             let config = try SyncConfiguration(databaseURL: database.url, servers: [simulator], leaseTTL: "5s", pollInterval: "500ms", pageSize: 25)
                 .write(to: simulator.folder.appending(path: "mtsync.yaml"))
@@ -99,7 +99,7 @@ struct DaemonResilienceTests {
         ]
         defer { simulators.forEach { $0.stop() } }
         let database = try await TestDatabase.create()
-        let migrate = try CLI.run(["migrate", "--database-url", database.url])
+        let migrate = try await CLI.launch(["migrate", "--database-url", database.url])
         try #require(migrate.status == 0, "\(migrate.stderr)")
         var truths: [String: [String: [String: String]]] = [:]
         for simulator in simulators { truths[simulator.serverID] = try simulator.groundTruth() }

@@ -10,13 +10,13 @@ struct MT4SyncCLITests {
         let simulator = try SimulatorProcess.start(platform: "mt4", days: 3, dealsPerDay: 400, seed: 13)
         defer { simulator.stop() }
         let database = try await TestDatabase.create()
-        let migrate = try CLI.run(["migrate", "--database-url", database.url])
+        let migrate = try await CLI.launch(["migrate", "--database-url", database.url])
         try #require(migrate.status == 0, "\(migrate.stderr)")
         // The default 30 s lease: this test is about MT4, not about a sync outliving its lease on a loaded machine.
         let config = try SyncConfiguration(databaseURL: database.url, servers: [simulator], leaseTTL: "30s", pageSize: 50)
             .write(to: simulator.folder.appending(path: "mtsync.yaml"))
 
-        let sync = try CLI.run(["sync", "--config", config.path, "--json"], environment: simulator.environment)
+        let sync = try await CLI.launch(["sync", "--config", config.path, "--json"], environment: simulator.environment)
         #expect(sync.status == 0, "\(sync.stdout)\(sync.stderr)")
         let summary = try #require((sync.json?["servers"] as? [[String: Any]])?.first, "\(sync.stdout)")
         #expect(summary["server"] as? String == "sim-mt4")
@@ -41,7 +41,7 @@ struct MT4SyncCLITests {
         #expect(try await connection.query("SELECT count(*) FROM outbox")[0].decode(Int.self, 0) == facts, "exactly one event per fact")
 
         // Again: the lookback is re-read, nothing is new, nothing doubled.
-        let again = try CLI.run(["sync", "--config", config.path, "--json"], environment: simulator.environment)
+        let again = try await CLI.launch(["sync", "--config", config.path, "--json"], environment: simulator.environment)
         #expect(again.status == 0, "\(again.stdout)\(again.stderr)")
         let second = try #require((again.json?["servers"] as? [[String: Any]])?.first)
         #expect(second["inserted"] as? Int == 0 && second["updated"] as? Int == 0)

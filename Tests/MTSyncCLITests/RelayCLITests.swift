@@ -36,11 +36,11 @@ struct RelayCLITests {
     static func synced(dealsPerDay: Int = 400, ingest: String, environment extra: [String: String] = [:]) async throws -> Synced {
         let simulator = try SimulatorProcess.start(days: 1, dealsPerDay: dealsPerDay, seed: 21)
         let database = try await TestDatabase.create()
-        let migrate = try CLI.run(["migrate", "--database-url", database.url])
+        let migrate = try await CLI.launch(["migrate", "--database-url", database.url])
         #expect(migrate.status == 0, "\(migrate.stderr)")
         let config = try simulator.writeConfig(databaseURL: database.url, pageSize: 200, ingest: ingest)
         let environment = simulator.environment.merging(extra) { $1 }
-        let sync = try CLI.run(["sync", "--config", config.path], environment: environment)
+        let sync = try await CLI.launch(["sync", "--config", config.path], environment: environment)
         #expect(sync.status == 0, "\(sync.stdout)\(sync.stderr)")
         return Synced(simulator: simulator, database: database, connection: try await database.connect(), config: config, environment: environment)
     }
@@ -87,7 +87,7 @@ struct RelayCLITests {
         let synced = try await Self.synced(ingest: Self.sqsIngest(queueURL: queueURL, endpoint: try LocalSQS.endpoint()), environment: LocalSQS.processEnvironment)
         defer { synced.stop() }
 
-        let relay = try CLI.run(["relay", "--once", "--config", synced.config.path, "--json"], environment: synced.environment)
+        let relay = try await CLI.launch(["relay", "--once", "--config", synced.config.path, "--json"], environment: synced.environment)
         #expect(relay.status == 0, "\(relay.stdout)\(relay.stderr)")
         #expect(!relay.stderr.contains(LocalSQS.credentials.secretAccessKey) && !relay.stdout.contains(LocalSQS.credentials.secretAccessKey))
 
@@ -115,7 +115,7 @@ struct RelayCLITests {
         let synced = try await Self.synced(ingest: Self.sqsIngest(queueURL: queueURL, endpoint: try LocalSQS.endpoint(), batchSize: 150), environment: LocalSQS.processEnvironment)
         defer { synced.stop() }
 
-        let relay = try CLI.run(["relay", "--once", "--config", synced.config.path], environment: synced.environment)
+        let relay = try await CLI.launch(["relay", "--once", "--config", synced.config.path], environment: synced.environment)
         #expect(relay.status == 0, "\(relay.stdout)\(relay.stderr)")
         let messages = try await LocalSQS.drain(queueURL, client: sqs)
         try await httpClient.shutdown()
@@ -161,7 +161,7 @@ struct RelayCLITests {
         var outputs = ""
         var finished = false
         for _ in 0..<40 {
-            let relay = try CLI.run(["relay", "--once", "--config", synced.config.path], environment: synced.environment)
+            let relay = try await CLI.launch(["relay", "--once", "--config", synced.config.path], environment: synced.environment)
             outputs += relay.stdout + relay.stderr
             #expect([0, 65, 75].contains(relay.status), "\(relay.stdout)\(relay.stderr)")
             if try await synced.count("SELECT count(*) FROM outbox WHERE delivered_at IS NULL AND parked_at IS NULL") == 0 {
@@ -210,7 +210,7 @@ struct RelayCLITests {
         #expect(try await synced.count("SELECT count(*) FROM outbox WHERE delivered_at IS NULL") > 0, "the kills left work undone")
         // The killed relays' claims expire (claim_for 5 s); then one run delivers the rest.
         try await Task.sleep(for: .seconds(5.5))
-        let final = try CLI.run(["relay", "--once", "--config", synced.config.path], environment: synced.environment)
+        let final = try await CLI.launch(["relay", "--once", "--config", synced.config.path], environment: synced.environment)
         #expect(final.status == 0, "\(final.stdout)\(final.stderr)")
         #expect(try await synced.count("SELECT count(*) FROM outbox WHERE delivered_at IS NULL") == 0)
         let acknowledged = Set(try server.acceptedEventKeys())
@@ -223,17 +223,17 @@ struct RelayCLITests {
         let server = try await IngestHTTPServer.start(secret: Self.httpSecret) { _, _ in .status(400, body: #"{"error":"schema_version 1 not supported"}"#) }
         let synced = try await Self.synced(dealsPerDay: 30, ingest: Self.httpIngest(url: server.url), environment: ["MTSYNC_TEST_INGEST_SECRET": Self.httpSecret])
         defer { synced.stop() }
-        let relay = try CLI.run(["relay", "--once", "--config", synced.config.path], environment: synced.environment)
+        let relay = try await CLI.launch(["relay", "--once", "--config", synced.config.path], environment: synced.environment)
         #expect(relay.status == 65, "dead letters make exit status 65: \(relay.stdout)\(relay.stderr)")
-        let list = try CLI.run(["outbox", "list", "--database-url", synced.database.url, "--server", "sim-mt5", "--json"])
+        let list = try await CLI.launch(["outbox", "list", "--database-url", synced.database.url, "--server", "sim-mt5", "--json"])
         #expect(list.status == 0)
         let letters = (try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [String: Any])?["dead_letters"] as? [[String: Any]]
         let events = try await synced.count("SELECT count(*) FROM outbox")
         #expect(letters?.count == events)
         #expect((letters?.first?["response"] as? String)?.contains("not supported") == true)
-        let retry = try CLI.run(["outbox", "retry", "--database-url", synced.database.url, "--server", "sim-mt5", "--event", "1", "--by", "ops"])
+        let retry = try await CLI.launch(["outbox", "retry", "--database-url", synced.database.url, "--server", "sim-mt5", "--event", "1", "--by", "ops"])
         #expect(retry.status == 0 && retry.stdout.contains("1 event(s) back"), "\(retry.stdout)\(retry.stderr)")
-        let purge = try CLI.run(["outbox", "purge", "--database-url", synced.database.url, "--server", "sim-mt5", "--json"])
+        let purge = try await CLI.launch(["outbox", "purge", "--database-url", synced.database.url, "--server", "sim-mt5", "--json"])
         #expect(purge.status == 0 && purge.stdout.contains("\"purged\" : \(events - 1)"), "\(purge.stdout)\(purge.stderr)")
         await server.stop()
     }
@@ -244,12 +244,12 @@ struct RelayCLITests {
         let simulator = try SimulatorProcess.start(days: 2, dealsPerDay: 300, seed: 33)
         defer { simulator.stop() }
         let database = try await TestDatabase.create()
-        #expect(try CLI.run(["migrate", "--database-url", database.url]).status == 0)
+        #expect(try await CLI.launch(["migrate", "--database-url", database.url]).status == 0)
         let config = try simulator.writeConfig(databaseURL: database.url, pageSize: 100, ingest: Self.httpIngest(url: server.url))
         let environment = simulator.environment.merging(["MTSYNC_TEST_INGEST_SECRET": Self.httpSecret]) { $1 }
-        let backfill = try CLI.run(["backfill", "--config", config.path, "--server", "sim-mt5", "--from", "2025-01-01", "--to", "2025-01-03", "--chunk", "1d"], environment: environment)
+        let backfill = try await CLI.launch(["backfill", "--config", config.path, "--server", "sim-mt5", "--from", "2025-01-01", "--to", "2025-01-03", "--chunk", "1d"], environment: environment)
         #expect(backfill.status == 0, "\(backfill.stdout)\(backfill.stderr)")
-        let relay = try CLI.run(["relay", "--once", "--config", config.path], environment: environment)
+        let relay = try await CLI.launch(["relay", "--once", "--config", config.path], environment: environment)
         #expect(relay.status == 0, "\(relay.stdout)\(relay.stderr)")
 
         var facts: [[String: Any]] = [], markers: [String: [String: Any]] = [:]
@@ -303,7 +303,7 @@ struct RelayCLITests {
         let simulator = try SimulatorProcess.start(days: 1, dealsPerDay: 300, seed: 55)
         defer { simulator.stop() }
         let database = try await TestDatabase.create()
-        #expect(try CLI.run(["migrate", "--database-url", database.url]).status == 0)
+        #expect(try await CLI.launch(["migrate", "--database-url", database.url]).status == 0)
         let ingest = Self.sqsIngest(queueURL: queueURL, endpoint: try LocalSQS.endpoint()) + "\n  aggregates:\n    grace: 0s\n    every: 1s"
         let config = try simulator.writeConfig(databaseURL: database.url, pageSize: 100, ingest: ingest)
         let daemon = try DaemonProcess(config: config, environment: simulator.environment.merging(LocalSQS.processEnvironment) { $1 })
@@ -333,16 +333,16 @@ struct RelayCLITests {
         let synced = try await Self.synced(dealsPerDay: 20, ingest: Self.sqsIngest(queueURL: "http://127.0.0.1:9/123456789012/nowhere", endpoint: "http://127.0.0.1:9"),
                                            environment: LocalSQS.processEnvironment)
         defer { synced.stop() }
-        let sqs = try CLI.run(["relay", "--once", "--config", synced.config.path], environment: synced.environment)
+        let sqs = try await CLI.launch(["relay", "--once", "--config", synced.config.path], environment: synced.environment)
         #expect(sqs.status == 75, "\(sqs.stdout)\(sqs.stderr)")
         #expect(sqs.stderr.contains("127.0.0.1:9"))
         #expect(!(sqs.stdout + sqs.stderr).contains(LocalSQS.credentials.secretAccessKey))
 
         let http = try synced.simulator.writeConfig(databaseURL: synced.database.url, pageSize: 200, ingest: Self.httpIngest(url: "http://127.0.0.1:9/ingest"))
         let environment = synced.environment.merging(["MTSYNC_TEST_INGEST_SECRET": Self.httpSecret]) { $1 }
-        let relay = try CLI.run(["relay", "--once", "--config", http.path], environment: environment)
+        let relay = try await CLI.launch(["relay", "--once", "--config", http.path], environment: environment)
         #expect(relay.status == 75, "\(relay.stdout)\(relay.stderr)")
-        let check = try CLI.run(["check-config", http.path], environment: environment)
+        let check = try await CLI.launch(["check-config", http.path], environment: environment)
         for output in [relay.stdout, relay.stderr, check.stdout, check.stderr] { #expect(!output.contains(Self.httpSecret)) }
         #expect(try await synced.count("SELECT count(*) FROM outbox WHERE delivered_at IS NOT NULL") == 0)
     }

@@ -5,6 +5,7 @@ import MTSyncTestSupport
 /// A real `mtbridge-sim` process serving a synthetic MT5 deal history (or MT4 trade history) on loopback.
 struct SimulatorProcess {
     let process: Process
+    let exit: ProcessExit
     let port: Int
     let platform: String
     /// The server id the bridge announces, and the one the configuration gives the server.
@@ -33,7 +34,7 @@ struct SimulatorProcess {
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
-        try process.run()
+        let exit = try process.runWatched()
         var line = Data()
         while !line.contains(UInt8(ascii: "\n")) {
             let chunk = output.fileHandleForReading.availableData
@@ -46,7 +47,7 @@ struct SimulatorProcess {
             process.terminate()
             throw SimulatorStartFailed(output: text)
         }
-        return SimulatorProcess(process: process, port: port, platform: platform, serverID: serverID, folder: folder)
+        return SimulatorProcess(process: process, exit: exit, port: port, platform: platform, serverID: serverID, folder: folder)
     }
 
     struct SimulatorStartFailed: Error, CustomStringConvertible {
@@ -56,7 +57,7 @@ struct SimulatorProcess {
 
     func stop() {
         process.terminate()
-        process.waitUntilExit()
+        exit.wait()
     }
 
     /// A configuration with one server behind this simulator, small pages so a sync is many transactions.
@@ -93,9 +94,9 @@ struct SimulatorProcess {
         process.arguments = (self.process.arguments ?? []) + ["--ground-truth"]
         let output = Pipe()
         process.standardOutput = output
-        try process.run()
+        let exit = try process.runWatched()
         let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+        exit.wait()
         let rows = try JSONSerialization.jsonObject(with: data) as? [[String: String]] ?? []
         return Dictionary(uniqueKeysWithValues: rows.map { ($0["login"] ?? "", $0) })
     }

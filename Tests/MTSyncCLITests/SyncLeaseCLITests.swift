@@ -11,12 +11,12 @@ struct SyncLeaseCLITests {
         let simulator = try SimulatorProcess.start(days: 1, dealsPerDay: 2_500, seed: 17, delayMilliseconds: 30)
         defer { simulator.stop() }
         let database = try await TestDatabase.create()
-        let migrate = try CLI.run(["migrate", "--database-url", database.url])
+        let migrate = try await CLI.launch(["migrate", "--database-url", database.url])
         try #require(migrate.status == 0, "\(migrate.stderr)")
         let config = try SyncConfiguration(databaseURL: database.url, servers: [simulator], leaseTTL: "1s", pageSize: 25)
             .write(to: simulator.folder.appending(path: "mtsync.yaml"))
 
-        let sync = try CLI.run(["sync", "--config", config.path, "--json"], environment: simulator.environment)
+        let sync = try await CLI.launch(["sync", "--config", config.path, "--json"], environment: simulator.environment)
         let connection = try await database.connect()
         // The pull outlives three lease terms; it renews the lease as it goes, so no page is refused.
         let stored = try await SimulatorProcess.storedTruth(connection)

@@ -34,9 +34,8 @@ public struct RestartableCluster: Sendable {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/bash")
         process.arguments = [script, "restart", folder]
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw RestartFailed(status: process.terminationStatus) }
+        let status = try process.runWatched().wait()
+        guard status == 0 else { throw RestartFailed(status: status) }
     }
 
     public struct RestartFailed: Error, CustomStringConvertible {
