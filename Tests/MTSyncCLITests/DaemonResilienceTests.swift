@@ -75,7 +75,7 @@ struct DaemonResilienceTests {
                 let stored = await Self.storedRecords(connection) ?? 0
                 try #require(progressed, "no progress before restart \(restart) (\(stored) of \(total) stored); the daemon said:\n\(daemon.logTail())")
                 try #require(stored < total, "the sync finished before restart \(restart): the history is too short to restart mid-sync")
-                try cluster.restart()
+                try await cluster.restart()
                 #expect(daemon.isRunning, "the daemon exited on restart \(restart):\n\(daemon.logTail())")
                 storedAtLastRestart = stored
             }

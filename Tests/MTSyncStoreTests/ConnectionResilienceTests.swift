@@ -23,7 +23,7 @@ struct ConnectionResilienceTests {
             try await connection.query("INSERT INTO survived VALUES (1)")
             let backendBefore = await connection.backendPID
 
-            try cluster.restart()
+            try await cluster.restart()
 
             // The old socket is dead; libpq learns it on the first use. That use fails as `.connectionLost`
             // (it is not silently re-sent: only the caller knows whether a statement may be repeated).

@@ -30,11 +30,12 @@ public struct RestartableCluster: Sendable {
 
     /// A fast restart (`pg_ctl restart -m fast`): every session is terminated, the server is back on the same
     /// port when this returns.
-    public func restart() throws {
+    public func restart() async throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/bash")
         process.arguments = [script, "restart", folder]
-        let status = try process.runWatched().wait()
+        // Awaited, not blocked on: a restart takes seconds, and the cooperative pool has only two threads.
+        let status = await (try process.runWatched()).wait()
         guard status == 0 else { throw RestartFailed(status: status) }
     }
 
