@@ -23,29 +23,11 @@ struct CLI {
         var description: String { "MTSYNC_BIN does not name a built mtsync: run the tests with scripts/test, which builds it and exports the path" }
     }
 
-    static func run(_ arguments: [String], environment: [String: String] = [:], stdinFile: URL? = nil) throws -> Result {
-        let process = Process()
-        process.executableURL = try binary()
-        process.arguments = arguments
-        var env = ProcessInfo.processInfo.environment
-        env.removeValue(forKey: "MTSYNC_DATABASE_URL")
-        env.merge(environment) { $1 }
-        process.environment = env
-        let stdout = Pipe(), stderr = Pipe()
-        process.standardOutput = stdout
-        process.standardError = stderr
-        if let stdinFile { process.standardInput = try FileHandle(forReadingFrom: stdinFile) }
-        let exit = try process.runWatched()
-        let out = stdout.fileHandleForReading.readDataToEndOfFile()
-        let err = stderr.fileHandleForReading.readDataToEndOfFile()
-        return Result(status: exit.wait(), stdout: String(decoding: out, as: UTF8.self), stderr: String(decoding: err, as: UTF8.self))
-    }
-
-    /// `run` without blocking a thread of Swift's cooperative pool while mtsync runs: that pool has as many
+    /// Runs mtsync to its end without blocking a thread of Swift's cooperative pool while it runs: that pool has as many
     /// threads as cores (two in CI), and tests that sat in `waitUntilExit` for seconds at a time starved every
     /// other test of it (in-process bridges then missed their read timeouts). Output goes to files, not pipes, so
     /// a chatty process never blocks on a full pipe either.
-    static func launch(_ arguments: [String], environment: [String: String] = [:]) async throws -> Result {
+    static func launch(_ arguments: [String], environment: [String: String] = [:], stdinFile: URL? = nil) async throws -> Result {
         let process = Process()
         process.executableURL = try binary()
         process.arguments = arguments
@@ -64,6 +46,7 @@ struct CLI {
         let outHandle = try FileHandle(forWritingTo: out), errHandle = try FileHandle(forWritingTo: err)
         process.standardOutput = outHandle
         process.standardError = errHandle
+        if let stdinFile { process.standardInput = try FileHandle(forReadingFrom: stdinFile) }
         let status = await (try process.runWatched()).wait()
         try? outHandle.close()
         try? errHandle.close()
@@ -102,8 +85,8 @@ struct CLITests {
     static let latestVersion = (try? Migrator.embedded().migrations.last?.version) ?? -1
 
     @Test("version prints the version and the schema it carries")
-    func version() throws {
-        let result = try CLI.run(["version", "--json"])
+    func version() async throws {
+        let result = try await CLI.launch(["version", "--json"])
         #expect(result.status == 0)
         #expect(result.json?["version"] as? String == "0.1.0")
         #expect(result.json?["schema_version"] as? String == String(Self.latestVersion))
@@ -112,23 +95,23 @@ struct CLITests {
     @Test("migrate, then migrate --status and status, in JSON a script can parse")
     func migrateAndStatus() async throws {
         let url = try await CLI.freshDatabaseURL()
-        let migrate = try CLI.run(["migrate", "--json", "--database-url", url])
+        let migrate = try await CLI.launch(["migrate", "--json", "--database-url", url])
         #expect(migrate.status == 0, "\(migrate.stderr)")
         let applied = migrate.json?["applied"] as? [[String: Any]]
         #expect(applied?.first?["name"] as? String == "initial")
         #expect(migrate.json?["schema_version"] as? Int == Self.latestVersion)
 
         // The URL can come from the environment too, and a second run is a no-op.
-        let again = try CLI.run(["migrate", "--json"], environment: ["MTSYNC_DATABASE_URL": url])
+        let again = try await CLI.launch(["migrate", "--json"], environment: ["MTSYNC_DATABASE_URL": url])
         #expect(again.status == 0)
         #expect((again.json?["applied"] as? [Any])?.isEmpty == true)
 
-        let migrationStatus = try CLI.run(["migrate", "--status", "--json", "--database-url", url])
+        let migrationStatus = try await CLI.launch(["migrate", "--status", "--json", "--database-url", url])
         #expect(migrationStatus.status == 0)
         #expect(migrationStatus.json?["current_version"] as? Int == Self.latestVersion)
         #expect((migrationStatus.json?["pending"] as? [Any])?.isEmpty == true)
 
-        let status = try CLI.run(["status", "--json", "--database-url", url])
+        let status = try await CLI.launch(["status", "--json", "--database-url", url])
         #expect(status.status == 0)
         let store = status.json?["store"] as? [String: Any]
         #expect(store?["schema_version"] as? Int == Self.latestVersion)
@@ -137,18 +120,18 @@ struct CLITests {
         let database = try #require(status.json?["database"] as? String)
         #expect(database.contains("host=127.0.0.1"))
 
-        let text = try CLI.run(["status", "--database-url", url])
+        let text = try await CLI.launch(["status", "--database-url", url])
         #expect(text.status == 0)
         #expect(text.stdout.contains("Schema version \(Self.latestVersion) of \(Self.latestVersion)"))
     }
 
     @Test("an unreachable database exits 69 and never prints the password")
-    func unreachableDatabase() throws {
+    func unreachableDatabase() async throws {
         let url = "postgresql://mtsync:Sup3r-S3cret-Value@127.0.0.1:1/mtsync"
-        let text = try CLI.run(["status", "--database-url", url])
+        let text = try await CLI.launch(["status", "--database-url", url])
         #expect(text.status == 69)
         #expect(text.stderr.contains("connection failed"))
-        let json = try CLI.run(["migrate", "--json", "--database-url", url])
+        let json = try await CLI.launch(["migrate", "--json", "--database-url", url])
         #expect(json.status == 69)
         #expect((json.json?["error"] as? [String: Any])?["kind"] as? String == "database_unavailable")
         for output in [text.stdout, text.stderr, json.stdout, json.stderr] {
@@ -157,7 +140,7 @@ struct CLITests {
     }
 
     @Test("a usage error exits 64")
-    func usageError() throws {
-        #expect(try CLI.run(["migrate", "--no-such-flag"]).status == 64)
+    func usageError() async throws {
+        #expect(try await CLI.launch(["migrate", "--no-such-flag"]).status == 64)
     }
 }

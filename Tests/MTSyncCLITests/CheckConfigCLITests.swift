@@ -29,9 +29,9 @@ struct CheckConfigCLITests {
         """
 
     @Test("a valid file: exit 0, one line per server and one for the ingest, never the key")
-    func valid() throws {
+    func valid() async throws {
         let file = try Self.configuration(Self.valid)
-        let result = try CLI.run(["check-config", file.path], environment: ["MTSYNC_TEST_KEY": Self.key])
+        let result = try await CLI.launch(["check-config", file.path], environment: ["MTSYNC_TEST_KEY": Self.key])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         let lines = result.stdout.split(separator: "\n")
         #expect(lines.first == "ok: 2 server(s)")
@@ -40,7 +40,7 @@ struct CheckConfigCLITests {
         #expect(lines.dropFirst().first?.contains("live-mt5: mt5 via bridge bridge.internal:7465") == true)
         #expect(!result.stdout.contains(Self.key) && !result.stderr.contains(Self.key))
 
-        let json = try CLI.run(["check-config", "--json", file.path], environment: ["MTSYNC_TEST_KEY": Self.key])
+        let json = try await CLI.launch(["check-config", "--json", file.path], environment: ["MTSYNC_TEST_KEY": Self.key])
         #expect(json.status == 0)
         #expect(json.json?["ok"] as? Bool == true)
         let servers = json.json?["servers"] as? [[String: Any]]
@@ -50,9 +50,9 @@ struct CheckConfigCLITests {
     }
 
     @Test("an invalid file: exit 78, every problem as location: message")
-    func invalid() throws {
+    func invalid() async throws {
         let file = try Self.configuration(Self.valid.replacingOccurrences(of: "platform: mt4", with: "platform: mt6") + "\n    pol_interval: 5s\n")
-        let result = try CLI.run(["check-config", file.path], environment: ["MTSYNC_TEST_KEY": "not-hex-\(Self.key)"])
+        let result = try await CLI.launch(["check-config", file.path], environment: ["MTSYNC_TEST_KEY": "not-hex-\(Self.key)"])
         #expect(result.status == 78)
         let lines = result.stdout.split(separator: "\n").map(String.init)
         #expect(lines.count == 3, "\(result.stdout)")
@@ -62,7 +62,7 @@ struct CheckConfigCLITests {
         #expect(result.stderr.contains("3 problem(s)"))
         #expect(!result.stdout.contains(Self.key) && !result.stderr.contains(Self.key))
 
-        let json = try CLI.run(["check-config", "--json", file.path], environment: ["MTSYNC_TEST_KEY": "not-hex-\(Self.key)"])
+        let json = try await CLI.launch(["check-config", "--json", file.path], environment: ["MTSYNC_TEST_KEY": "not-hex-\(Self.key)"])
         #expect(json.status == 78)
         #expect((json.json?["error"] as? [String: Any])?["kind"] as? String == "configuration_invalid")
         let problems = json.json?["problems"] as? [[String: Any]]
@@ -71,8 +71,8 @@ struct CheckConfigCLITests {
     }
 
     @Test("a missing file is a configuration error too")
-    func missing() throws {
-        let result = try CLI.run(["check-config", "/nonexistent/mtsync.yaml"])
+    func missing() async throws {
+        let result = try await CLI.launch(["check-config", "/nonexistent/mtsync.yaml"])
         #expect(result.status == 78)
         #expect(result.stdout.contains("does not exist"))
     }

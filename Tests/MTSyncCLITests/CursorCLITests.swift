@@ -15,11 +15,11 @@ struct CursorCLITests {
     @Test("set, get, reset and history: server time in ISO and ms, the operator and reason kept")
     func roundTrip() async throws {
         let url = try await Self.database()
-        let empty = try CLI.run(["cursor", "get", "--server", "live-mt5", "--database-url", url])
+        let empty = try await CLI.launch(["cursor", "get", "--server", "live-mt5", "--database-url", url])
         #expect(empty.status == 0, "\(empty.stderr)")
         #expect(empty.stdout.contains("no cursors yet"))
 
-        let set = try CLI.run([
+        let set = try await CLI.launch([
             "cursor", "set", "--server", "live-mt5", "--stream", "deals", "--time", "2025-01-01T00:00", "--ticket", "700001",
             "--reason", "start from 2025", "--by", "alice@ops", "--json", "--database-url", url,
         ])
@@ -31,23 +31,23 @@ struct CursorCLITests {
         #expect(set.json?["by"] as? String == "alice@ops")
         #expect(set.json?["moved_back"] as? Bool == false)
 
-        let get = try CLI.run(["cursor", "get", "--server", "live-mt5", "--json", "--database-url", url])
+        let get = try await CLI.launch(["cursor", "get", "--server", "live-mt5", "--json", "--database-url", url])
         #expect(get.status == 0, "\(get.stderr)")
         let cursors = try #require(get.json?["cursors"] as? [[String: Any]])
         #expect(cursors.map { $0["stream"] as? String } == ["deals"])
         #expect((cursors.first?["position"] as? [String: Any])?["server_time"] as? String == "2025-01-01T00:00:00.000")
         #expect((cursors.first?["updated_at"] as? String)?.hasSuffix("Z") == true)
 
-        let text = try CLI.run(["cursor", "get", "--server", "live-mt5", "--database-url", url])
+        let text = try await CLI.launch(["cursor", "get", "--server", "live-mt5", "--database-url", url])
         #expect(text.stdout.contains("deals: 2025-01-01T00:00:00.000 (1735689600000 ms), ticket 700001"))
 
         // The default operator is $USER@hostname.
-        let reset = try CLI.run(["cursor", "reset", "--server", "live-mt5", "--stream", "deals", "--reason", "full re-sync", "--database-url", url], environment: ["USER": "carol"])
+        let reset = try await CLI.launch(["cursor", "reset", "--server", "live-mt5", "--stream", "deals", "--reason", "full re-sync", "--database-url", url], environment: ["USER": "carol"])
         #expect(reset.status == 0, "\(reset.stderr)")
         #expect(reset.stdout.contains("reset deals by carol@"))
         #expect(reset.stdout.contains("moved back"))
 
-        let history = try CLI.run(["cursor", "history", "--server", "live-mt5", "--json", "--database-url", url])
+        let history = try await CLI.launch(["cursor", "history", "--server", "live-mt5", "--json", "--database-url", url])
         #expect(history.status == 0, "\(history.stderr)")
         let changes = try #require(history.json?["changes"] as? [[String: Any]])
         #expect(changes.map { $0["action"] as? String } == ["reset", "set"])
@@ -55,7 +55,7 @@ struct CursorCLITests {
         #expect(changes.map { $0["moved_back"] as? Bool } == [true, false])
         #expect((changes.first?["by"] as? String)?.hasPrefix("carol@") == true)
 
-        let historyText = try CLI.run(["cursor", "history", "--server", "live-mt5", "--database-url", url])
+        let historyText = try await CLI.launch(["cursor", "history", "--server", "live-mt5", "--database-url", url])
         #expect(historyText.stdout.contains("from 2025-01-01T00:00:00.000 (1735689600000 ms), ticket 700001"))
     }
 
@@ -63,7 +63,7 @@ struct CursorCLITests {
     func timeForms() async throws {
         let url = try await Self.database()
         for (time, milliseconds) in [("2025-03-30T02:30:15.250", 1_743_301_815_250), ("2025-03-30 02:30:15", 1_743_301_815_000), ("2025-03-30", 1_743_292_800_000), ("1743301815250", 1_743_301_815_250)] {
-            let set = try CLI.run(["cursor", "set", "--server", "live-mt5", "--stream", "deals", "--time", time, "--reason", "test", "--json", "--database-url", url])
+            let set = try await CLI.launch(["cursor", "set", "--server", "live-mt5", "--stream", "deals", "--time", time, "--reason", "test", "--json", "--database-url", url])
             #expect(set.status == 0, "\(time): \(set.stderr)")
             #expect((set.json?["new_position"] as? [String: Any])?["server_msc"] as? Int == milliseconds, "\(time)")
         }
@@ -81,13 +81,13 @@ struct CursorCLITests {
             ["cursor", "reset", "--stream", "deals", "--server", "nope", "--reason", "r", "--database-url", url],
             ["cursor", "reset", "--stream", "deals", "--server", "live-mt5", "--database-url", url],
         ] {
-            let result = try CLI.run(arguments)
+            let result = try await CLI.launch(arguments)
             #expect(result.status == 64, "\(arguments): \(result.stdout)\(result.stderr)")
         }
-        let unknown = try CLI.run(["cursor", "get", "--server", "nope", "--json", "--database-url", url])
+        let unknown = try await CLI.launch(["cursor", "get", "--server", "nope", "--json", "--database-url", url])
         #expect(unknown.status == 64)
         #expect((unknown.json?["error"] as? [String: Any])?["kind"] as? String == "unknown_server")
-        let history = try CLI.run(["cursor", "history", "--server", "live-mt5", "--json", "--database-url", url])
+        let history = try await CLI.launch(["cursor", "history", "--server", "live-mt5", "--json", "--database-url", url])
         #expect((history.json?["changes"] as? [Any])?.isEmpty == true)
     }
 }

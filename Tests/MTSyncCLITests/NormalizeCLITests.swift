@@ -3,11 +3,11 @@ import Testing
 
 @Suite("mtsync normalize")
 struct NormalizeCLITests {
-    static func run(_ arguments: [String], stdin: String) throws -> CLI.Result {
+    static func run(_ arguments: [String], stdin: String) async throws -> CLI.Result {
         let input = FileManager.default.temporaryDirectory.appending(path: "normalize-\(UUID().uuidString).ndjson")
         try Data(stdin.utf8).write(to: input)
         defer { try? FileManager.default.removeItem(at: input) }
-        return try CLI.run(arguments, stdinFile: input)
+        return try await CLI.launch(arguments, stdinFile: input)
     }
 
     static func jsonLines(_ text: String) -> [[String: Any]] {
@@ -15,13 +15,13 @@ struct NormalizeCLITests {
     }
 
     @Test("good MT5 records become one fact line each on stdout; exit 0")
-    func mt5Facts() throws {
+    func mt5Facts() async throws {
         let input = """
             {"Deal":"9007199254740993","Login":"1001","Action":"0","Entry":"0","TimeMsc":"1743305400123","Symbol":"EURUSD.pro","VolumeExt":"105000000","Price":"1.08123","Commission":"-3.50"}
 
             {"Deal":5003,"Login":1001,"Action":2,"TimeMsc":1743391800000,"Profit":1000.10,"Comment":"Deposit"}
             """
-        let result = try Self.run(["normalize", "--platform", "mt5", "--server", "live-mt5", "--zone", "ny-close"], stdin: input)
+        let result = try await Self.run(["normalize", "--platform", "mt5", "--server", "live-mt5", "--zone", "ny-close"], stdin: input)
         #expect(result.status == 0, "\(result.stderr)")
         let facts = Self.jsonLines(result.stdout)
         #expect(facts.count == 2)
@@ -38,13 +38,13 @@ struct NormalizeCLITests {
     }
 
     @Test("each bad line goes to stderr with its line number and reason; the rest go on; exit 65")
-    func rejections() throws {
+    func rejections() async throws {
         let input = """
             {"Deal":1,"Login":"abc","Action":0,"Entry":0,"TimeMsc":1,"VolumeExt":1}
             not json
             {"Deal":2,"Login":7,"Action":99,"TimeMsc":1743391800000}
             """
-        let result = try Self.run(["normalize", "--platform", "mt5", "--server", "s", "--zone", "+02:00"], stdin: input)
+        let result = try await Self.run(["normalize", "--platform", "mt5", "--server", "s", "--zone", "+02:00"], stdin: input)
         #expect(result.status == 65)
         #expect(Self.jsonLines(result.stdout).count == 1, "the good line still produced its fact")
         let errors = Self.jsonLines(result.stderr)
@@ -58,7 +58,7 @@ struct NormalizeCLITests {
     }
 
     @Test("MT4 records with a rules file: group filters skip demo accounts and currencies come from accounts")
-    func mt4WithRules() throws {
+    func mt4WithRules() async throws {
         let rules = FileManager.default.temporaryDirectory.appending(path: "rules-\(UUID().uuidString).json")
         try Data(#"{"filters":{"groups":["real\\*"]},"accounts":{"5005":{"group":"real\\A","currency":"EUR"},"6006":{"group":"demo\\B"}}}"#.utf8).write(to: rules)
         defer { try? FileManager.default.removeItem(at: rules) }
@@ -66,7 +66,7 @@ struct NormalizeCLITests {
             {"order":88001,"login":5005,"symbol":"xauusd","cmd":0,"volume":150,"open_time":1735725600,"close_time":1735732800,"open_price":2620.5,"close_price":2625,"commission":-7,"storage":-1.25,"profit":675,"taxes":0}
             {"order":88002,"login":6006,"symbol":"eurusd","cmd":1,"volume":100,"open_time":1735725600,"close_time":0}
             """
-        let result = try Self.run(["normalize", "--platform", "mt4", "--server", "live-mt4", "--zone", "Europe/Athens", "--rules", rules.path], stdin: input)
+        let result = try await Self.run(["normalize", "--platform", "mt4", "--server", "live-mt4", "--zone", "Europe/Athens", "--rules", rules.path], stdin: input)
         #expect(result.status == 0, "\(result.stderr)")
         let facts = Self.jsonLines(result.stdout)
         #expect(facts.map { $0["leg"] as? String } == ["open", "close"])
@@ -76,20 +76,20 @@ struct NormalizeCLITests {
     }
 
     @Test("a bad zone is a usage error (64); a bad rules file a configuration error (78)")
-    func badOptions() throws {
-        #expect(try Self.run(["normalize", "--platform", "mt5", "--server", "s", "--zone", "Mars/Olympus"], stdin: "").status == 64)
+    func badOptions() async throws {
+        #expect(try await Self.run(["normalize", "--platform", "mt5", "--server", "s", "--zone", "Mars/Olympus"], stdin: "").status == 64)
         let rules = FileManager.default.temporaryDirectory.appending(path: "bad-rules-\(UUID().uuidString).json")
         try Data(#"{"filters":{"exclude_logins":["10-2"]}}"#.utf8).write(to: rules)
         defer { try? FileManager.default.removeItem(at: rules) }
-        let result = try Self.run(["normalize", "--platform", "mt5", "--server", "s", "--zone", "UTC", "--rules", rules.path], stdin: "")
+        let result = try await Self.run(["normalize", "--platform", "mt5", "--server", "s", "--zone", "UTC", "--rules", rules.path], stdin: "")
         #expect(result.status == 78)
         #expect(result.stderr.contains("rules file"))
     }
 
     @Test("the example files in docs/examples normalize as the README and the demo show")
-    func documentedExamples() throws {
+    func documentedExamples() async throws {
         let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appending(path: "../../docs/examples").standardizedFileURL
-        let result = try CLI.run(
+        let result = try await CLI.launch(
             ["normalize", "--platform", "mt5", "--server", "demo-mt5", "--zone", "ny-close", "--rules", examples.appending(path: "rules.json").path],
             stdinFile: examples.appending(path: "mt5-deals.ndjson"))
         #expect(result.status == 65, "one sample line is malformed on purpose")
