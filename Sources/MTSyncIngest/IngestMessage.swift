@@ -51,17 +51,10 @@ public enum IngestEnvelope {
         return "v\(schemaVersion)-" + Hex.encode(Array(hasher.finalize()))
     }
 
-    /// The message body for `events` (all of one server and platform).
-    public static func body(of events: some Collection<IngestEvent>, key: String, server: String, platform: Platform, backfill: Bool, producer: IngestProducer) -> String {
-        var body = prefix(key: key, server: server, platform: platform, backfill: backfill, producer: producer)
-        var first = true
-        for event in events {
-            if !first { body += "," }
-            first = false
-            body += eventJSON(event)
-        }
-        body += "]}"
-        return body
+    /// The message body for events already written as JSON by `eventJSON` (all of one server and platform): the
+    /// packer writes each event once, to measure it and then to send it.
+    static func body(eventJSON events: [String], key: String, server: String, platform: Platform, backfill: Bool, producer: IngestProducer) -> String {
+        prefix(key: key, server: server, platform: platform, backfill: backfill, producer: producer) + events.joined(separator: ",") + "]}"
     }
 
     /// Everything before the first event; `body` = prefix + events joined by commas + `]}`.

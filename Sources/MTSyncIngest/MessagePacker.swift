@@ -43,23 +43,27 @@ public struct MessagePacker: Sendable {
         var messages: [IngestMessage] = []
         for group in order {
             var current: [IngestEvent] = []
+            var currentJSON: [String] = []
             var size = overhead
             func flush() {
                 guard !current.isEmpty else { return }
                 let key = IngestEnvelope.key(of: current)
                 messages.append(IngestMessage(
                     key: key, groupID: group,
-                    body: IngestEnvelope.body(of: current, key: key, server: server, platform: platform, backfill: backfill, producer: producer),
+                    body: IngestEnvelope.body(eventJSON: currentJSON, key: key, server: server, platform: platform, backfill: backfill, producer: producer),
                     eventIDs: current.map(\.eventID)))
                 current.removeAll(keepingCapacity: true)
+                currentJSON.removeAll(keepingCapacity: true)
                 size = overhead
             }
             for event in groups[group]! {
-                let eventSize = IngestEnvelope.eventJSON(event).utf8.count
+                let json = IngestEnvelope.eventJSON(event)
+                let eventSize = json.utf8.count
                 // A comma before every event but the first.
                 if !current.isEmpty, size + 1 + eventSize > maximumBytes || current.count >= maximumEvents { flush() }
                 size += (current.isEmpty ? 0 : 1) + eventSize
                 current.append(event)
+                currentJSON.append(json)
             }
             flush()
         }

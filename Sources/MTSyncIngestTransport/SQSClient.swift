@@ -58,7 +58,7 @@ public struct SQSClient: Sendable {
             queryError = response.headers.first(name: "x-amzn-query-error")
             responseBody = try await response.body.collect(upTo: 8 << 20)
         } catch {
-            throw SQSError(kind: .transport, action: A.name, message: "no answer from \(settings.endpoint): \(Self.describe(error))")
+            throw SQSError(kind: .transport, action: A.name, message: "no answer from \(settings.endpoint): \(error)")
         }
         let bytes = Array(responseBody.readableBytesView)
         guard (200..<300).contains(status.code) else {
@@ -70,13 +70,6 @@ public struct SQSClient: Sendable {
             throw SQSError(kind: .server, action: A.name, httpStatus: Int(status.code),
                            message: "SQS answered \(status.code) with a body that is not a \(A.name) answer: \(Self.excerpt(bytes))")
         }
-    }
-
-    /// The queue's URL as this client should call it: SQS answers on the endpoint whatever host the URL names, and
-    /// the JSON protocol carries the URL in the body, so only the configured endpoint is contacted.
-    static func describe(_ error: any Error) -> String {
-        if let error = error as? HTTPClientError { return String(describing: error) }
-        return String(describing: error)
     }
 
     static func excerpt(_ bytes: [UInt8]) -> String {

@@ -10,7 +10,7 @@ public enum HourlyAggregates {
         var emitted = 0
         while !Task.isCancelled {
             let (taken, events) = try await connection.transaction(name: "emit hourly aggregates") { connection in
-                let row = try connection.query(PostgresQuery(sql: emitSQL, parameters: [String(seconds(grace)), String(limit)]), name: "emit hourly aggregates")
+                let row = try connection.query(PostgresQuery(sql: emitSQL, parameters: [String(grace.fractionalSeconds), String(limit)]), name: "emit hourly aggregates")
                 return (try row[0].decode(Int.self, 0), try row[0].decode(Int.self, 1))
             }
             emitted += events
@@ -22,10 +22,6 @@ public enum HourlyAggregates {
     /// Hours marked and not yet due (still open or inside the grace period), for `mtsync status`.
     public static func waiting(on connection: PostgresConnection) async throws -> Int {
         try await connection.query("SELECT count(*) FROM aggregate_hours_dirty", name: "count marked hours")[0].decode(Int.self, 0)
-    }
-
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 
     /// A decimal sum as the facts write decimals: exact, no trailing zeros, "0" for nothing.

@@ -42,7 +42,6 @@ public enum Outbox {
     /// another relay whose claim has not expired are skipped, as are events waiting for a retry.
     /// `after`: only events with a higher id (a drain's rounds go forward; see `OutboxRelay.drain`).
     public static func claim(serverID: String, owner: String, limit: Int, claimFor: Duration, after: Int64 = 0, on connection: PostgresConnection) async throws -> [OutboxEvent] {
-        let seconds = Double(claimFor.components.seconds) + Double(claimFor.components.attoseconds) / 1e18
         let rows = try await connection.query("""
             WITH picked AS (
                 SELECT event_id FROM outbox
@@ -50,7 +49,7 @@ public enum Outbox {
                   AND (claimed_until IS NULL OR claimed_until < now())
                 ORDER BY event_id LIMIT \(limit)
                 FOR UPDATE SKIP LOCKED)
-            UPDATE outbox o SET claimed_by = \(owner), claimed_until = now() + make_interval(secs => \(String(seconds))::double precision)
+            UPDATE outbox o SET claimed_by = \(owner), claimed_until = now() + make_interval(secs => \(String(claimFor.fractionalSeconds))::double precision)
             FROM picked WHERE o.event_id = picked.event_id
             RETURNING o.event_id, o.event_kind, o.idempotency_key, (o.payload ->> 'login')::bigint, o.payload::text, o.attempts, o.backfill_job_id
             """, name: "claim outbox events")
@@ -84,11 +83,10 @@ public enum Outbox {
         _ eventIDs: [Int64], reason: String, delay: Duration, maxAttempts: Int, on connection: PostgresConnection
     ) async throws -> Int {
         guard !eventIDs.isEmpty else { return 0 }
-        let seconds = Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18
         return try await connection.transaction(name: "schedule outbox retry") { connection in
             try connection.query("""
                 UPDATE outbox SET attempts = attempts + 1, last_error = \(reason), claimed_by = NULL, claimed_until = NULL,
-                       available_at = now() + make_interval(secs => \(String(seconds))::double precision)
+                       available_at = now() + make_interval(secs => \(String(delay.fractionalSeconds))::double precision)
                 WHERE event_id = ANY(\(idArray(eventIDs))::bigint[]) AND delivered_at IS NULL AND parked_at IS NULL
                 """, name: "schedule outbox retry")
             let exhausted = try connection.query("""

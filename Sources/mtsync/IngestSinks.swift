@@ -51,16 +51,17 @@ struct IngestSinks {
         }
     }
 
-    /// The relay for `configuration`, on its own database connection (claims and marks never wait behind a page).
-    static func relaySettings(_ tuning: RelayTuning) -> RelaySettings {
-        RelaySettings(
-            batchSize: tuning.batchSize, maxAttempts: tuning.maxAttempts, claimFor: tuning.claimFor, idleInterval: tuning.idleInterval,
-            maximumRetryDelay: tuning.maximumRetryDelay)
-    }
-
-    /// A claim owner unique to this process: the instance id and a random suffix.
-    static func owner(instance: String) -> String {
-        "\(instance)/relay-\(UInt32.random(in: 0...UInt32.max))"
+    /// The relay of `configuration` (whose `ingest` is `ingest`) on `connection`: its own, so claims and marks
+    /// never wait behind a server's page. Reads an SQS queue's attributes first.
+    func relay(for configuration: MTSyncConfiguration, ingest: IngestConfiguration, on connection: PostgresConnection) async throws -> OutboxRelay {
+        let tuning = ingest.relay
+        return OutboxRelay(
+            connection: connection, sink: try await sink(for: ingest), producer: IngestProducer(instance: configuration.instanceID),
+            settings: RelaySettings(
+                batchSize: tuning.batchSize, maxAttempts: tuning.maxAttempts, claimFor: tuning.claimFor, idleInterval: tuning.idleInterval,
+                maximumRetryDelay: tuning.maximumRetryDelay),
+            // Unique to this process: two relays of one instance never share claims.
+            owner: "\(configuration.instanceID)/relay-\(UInt32.random(in: 0...UInt32.max))")
     }
 }
 

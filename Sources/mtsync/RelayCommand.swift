@@ -4,7 +4,6 @@ import Logging
 import MTSyncConfiguration
 import MTSyncCore
 import MTSyncEngine
-import MTSyncIngest
 import MTSyncStore
 import ServiceLifecycle
 
@@ -54,14 +53,12 @@ struct RelayCommand: AsyncParsableCommand {
             do {
                 let connection = try await engine.connect()
                 try await engine.checkSchema(connection)
-                relay = OutboxRelay(
-                    connection: connection, sink: try await sinks.sink(for: ingest), producer: IngestProducer(instance: configuration.instanceID),
-                    settings: IngestSinks.relaySettings(ingest.relay), owner: IngestSinks.owner(instance: configuration.instanceID))
+                relay = try await sinks.relay(for: configuration, ingest: ingest, on: connection)
             } catch {
                 throw CommandFailure.report(error, json: output.json)
             }
             if once {
-                try await runOnce(relay, configuration: configuration)
+                try await runOnce(relay, platforms: engine.platforms)
             } else {
                 let service = RelayService(relay: relay, platforms: engine.platforms, logger: logger)
                 let group = ServiceGroup(configuration: .init(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
@@ -74,8 +71,7 @@ struct RelayCommand: AsyncParsableCommand {
         await sinks.shutdown()
     }
 
-    func runOnce(_ relay: OutboxRelay, configuration: MTSyncConfiguration) async throws {
-        let platforms = Engine(configuration: configuration).platforms
+    func runOnce(_ relay: OutboxRelay, platforms: [String: Platform]) async throws {
         var summaries: [Summary] = []
         do {
             let pending = try await Outbox.serversWithPendingEvents(on: relay.connection)

@@ -6,7 +6,6 @@ import MTSyncBridgeTransport
 import MTSyncConfiguration
 import MTSyncCore
 import MTSyncEngine
-import MTSyncIngest
 import MTSyncStore
 import ServiceLifecycle
 
@@ -242,10 +241,7 @@ struct RunCommand: AsyncParsableCommand {
         if let ingest = configuration.ingest {
             do {
                 // Its own connection: claims and marks never queue behind a server's page.
-                let relay = OutboxRelay(
-                    connection: try await engine.connect(), sink: try await sinks.sink(for: ingest),
-                    producer: IngestProducer(instance: configuration.instanceID), settings: IngestSinks.relaySettings(ingest.relay),
-                    owner: IngestSinks.owner(instance: configuration.instanceID))
+                let relay = try await sinks.relay(for: configuration, ingest: ingest, on: try await engine.connect())
                 services.append(RelayService(relay: relay, platforms: engine.platforms, logger: logger))
                 if let aggregates = ingest.aggregates {
                     services.append(AggregateService(connection: try await engine.connect(), grace: aggregates.grace, every: aggregates.every, logger: logger))
