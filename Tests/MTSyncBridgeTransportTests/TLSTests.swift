@@ -10,7 +10,8 @@ import Testing
 struct TestPKI {
     let folder: URL
 
-    static func make() throws -> TestPKI {
+    /// Awaited, not blocked on: five RSA keys take a second or two.
+    static func make() async throws -> TestPKI {
         let folder = FileManager.default.temporaryDirectory.appending(path: "mtsync-pki-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let script = """
@@ -27,7 +28,7 @@ struct TestPKI {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
         process.arguments = ["-c", script, "pki", folder.path]
-        guard try process.runWatched().wait() == 0 else { throw PKIError() }
+        guard await (try process.runWatched()).wait() == 0 else { throw PKIError() }
         return TestPKI(folder: folder)
     }
 
@@ -52,7 +53,7 @@ struct TLSTests {
 
     @Test("TLS with the test CA: the bridge is verified and the session works; a wrong CA or name is refused, not retried")
     func serverAuthentication() async throws {
-        let pki = try TestPKI.make()
+        let pki = try await TestPKI.make()
         try await Self.withTLSSimulator(ServerTLS(certificateFile: pki.path("server.pem"), keyFile: pki.path("server.key"))) { port in
             let serverID = try await BridgeConnection.withConnection(to: Self.endpoint(port, BridgeTLS(caFile: pki.path("ca.pem"), serverName: "localhost"))) { connection in
                 _ = try await connection.dealsPage(fromMilliseconds: Harness.dataset.range.lowerBound, toMilliseconds: Harness.dataset.range.upperBound, after: nil, limit: 10)
@@ -74,7 +75,7 @@ struct TLSTests {
 
     @Test("mutual TLS: a bridge requiring client certificates accepts ours and refuses a client without one")
     func clientCertificates() async throws {
-        let pki = try TestPKI.make()
+        let pki = try await TestPKI.make()
         try await Self.withTLSSimulator(ServerTLS(certificateFile: pki.path("server.pem"), keyFile: pki.path("server.key"), clientCAFile: pki.path("ca.pem"))) { port in
             let withCertificate = BridgeTLS(caFile: pki.path("ca.pem"), clientCertificateFile: pki.path("client.pem"), clientKeyFile: pki.path("client.key"), serverName: "localhost")
             let serverID = try await BridgeConnection.withConnection(to: Self.endpoint(port, withCertificate)) { connection in connection.welcome?.serverID }

@@ -30,7 +30,7 @@ struct CrashSafetyTests {
         #expect(killed >= 10, "most syncs should have been killed mid-flight, not finished: \(killed)")
 
         let connection = try await database.connect()
-        #expect(try await SimulatorProcess.storedTruth(connection) == simulator.groundTruth())
+        #expect(try await SimulatorProcess.storedTruth(connection) == (try await simulator.groundTruth()))
         let facts = try await connection.query("SELECT count(*) FROM trading_facts")[0].decode(Int.self, 0)
         #expect(try await connection.query("SELECT count(*) FROM outbox")[0].decode(Int.self, 0) == facts, "exactly one event per fact")
         #expect(try await connection.query("SELECT count(*) FROM fact_identities WHERE revision > 1")[0].decode(Int.self, 0) == 0)
@@ -71,7 +71,7 @@ struct CrashSafetyTests {
         let summary = try JSONSerialization.jsonObject(with: Data(resumed.stdout.utf8)) as? [String: Any]
         #expect(summary?["chunks"] as? Int == 12)
         let connection = try await database.connect()
-        #expect(try await SimulatorProcess.storedTruth(connection) == simulator.groundTruth())
+        #expect(try await SimulatorProcess.storedTruth(connection) == (try await simulator.groundTruth()))
         #expect(try await connection.query("SELECT count(*) FROM sync_cursors")[0].decode(Int.self, 0) == 0, "a backfill leaves the live cursor alone")
         #expect(try await connection.query("SELECT count(*) FROM outbox WHERE event_kind LIKE 'fact.%'")[0].decode(Int.self, 0) == (try await connection.query("SELECT count(*) FROM trading_facts")[0].decode(Int.self, 0)))
         // The job was announced once (when it was created, not again when resumed) and completed once.

@@ -27,17 +27,17 @@ struct DaemonProcess {
     var pid: Int32 { process.processIdentifier }
 
     /// SIGKILL: no clean-up, no lease released, the page in flight abandoned mid-transaction.
-    func kill9() {
+    func kill9() async {
         guard isRunning else { return }
         kill(process.processIdentifier, SIGKILL)
-        exit.wait()
+        await exit.wait()
     }
 
     /// SIGTERM and wait: the clean shutdown. Returns the exit status (nil when it died of a signal).
     @discardableResult
-    func terminate() -> Int32? {
+    func terminate() async -> Int32? {
         if isRunning { process.terminate() }
-        let status = exit.wait()
+        let status = await exit.wait()
         return status >= 128 ? nil : status
     }
 
@@ -47,7 +47,9 @@ struct DaemonProcess {
         process.terminate()
         let deadline = Date().addingTimeInterval(10)
         while isRunning && Date() < deadline { usleep(50_000) }
-        kill9()
+        // Synchronous (it runs from `defer`); a daemon still up after SIGTERM gets SIGKILL.
+        if isRunning { kill(process.processIdentifier, SIGKILL) }
+        exit.wait()
     }
 
     /// The last lines the daemon logged, for failure messages.

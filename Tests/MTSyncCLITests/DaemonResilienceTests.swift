@@ -58,7 +58,7 @@ struct DaemonResilienceTests {
             try #require(migrate.status == 0, "\(migrate.stderr)")
             let config = try SyncConfiguration(databaseURL: database.url, servers: [simulator], leaseTTL: "5s", pollInterval: "500ms", pageSize: 25)
                 .write(to: simulator.folder.appending(path: "mtsync.yaml"))
-            let truth = try simulator.groundTruth()
+            let truth = try await simulator.groundTruth()
             let total = Self.total(truth)
             try #require(total > 5_000)
 
@@ -87,7 +87,7 @@ struct DaemonResilienceTests {
             #expect(complete, "the store never reached the bridge's ground truth (\(stored) of \(total) records); the daemon said:\n\(daemon.logTail())")
             #expect(daemon.isRunning, "the daemon kept running through both restarts")
             try await Self.expectNoDuplicates(connection)
-            #expect(daemon.terminate() == 0, "SIGTERM after the restarts still stops it cleanly:\n\(daemon.logTail())")
+            #expect(await daemon.terminate() == 0, "SIGTERM after the restarts still stops it cleanly:\n\(daemon.logTail())")
         }
     }
 
@@ -102,7 +102,7 @@ struct DaemonResilienceTests {
         let migrate = try await CLI.launch(["migrate", "--database-url", database.url])
         try #require(migrate.status == 0, "\(migrate.stderr)")
         var truths: [String: [String: [String: String]]] = [:]
-        for simulator in simulators { truths[simulator.serverID] = try simulator.groundTruth() }
+        for simulator in simulators { truths[simulator.serverID] = try await simulator.groundTruth() }
 
         // Same servers, same database; only the instance names differ. A 5 s lease (1 s ones expire under the
         // load of the full parallel suite), polled every 500 ms: takeover within about 5.5 s.
@@ -141,7 +141,7 @@ struct DaemonResilienceTests {
         let survivorOwner = try #require(owners.first { $0 != victimOwner })
         let victimDaemon = try #require(daemons[victimOwner]), survivor = try #require(daemons[survivorOwner])
 
-        victimDaemon.kill9()
+        await victimDaemon.kill9()
         let killedAt = ContinuousClock.now
         let orphaned = await liveLeases().filter { $0.value == victimOwner }.map(\.key)
         try #require(!orphaned.isEmpty, "the killed instance held a lease when it died")
@@ -162,6 +162,6 @@ struct DaemonResilienceTests {
         #expect(complete, "every server's store equals its bridge's ground truth; \(survivorOwner) said:\n\(survivor.logTail())")
         #expect(survivor.isRunning)
         try await Self.expectNoDuplicates(connection)
-        #expect(survivor.terminate() == 0, "\(survivor.logTail())")
+        #expect(await survivor.terminate() == 0, "\(survivor.logTail())")
     }
 }

@@ -25,7 +25,7 @@ struct MT4SyncCLITests {
         #expect(summary["quarantined"] as? Int == 0)
 
         let connection = try await database.connect()
-        let truth = try simulator.groundTruth()
+        let truth = try await simulator.groundTruth()
         try #require(truth.count > 1)
         #expect(try await SimulatorProcess.storedTruth(connection) == truth)
 

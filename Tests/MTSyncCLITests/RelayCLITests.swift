@@ -324,7 +324,7 @@ struct RelayCLITests {
         received += try await LocalSQS.drain(queueURL, client: sqs).flatMap { try ReceivedEvent.parse($0.Body).map(\.idempotencyKey) }
         let keys = try await connection.query("SELECT idempotency_key FROM outbox").map { try $0.decode(String.self, 0) }
         #expect(Set(received) == Set(keys) && keys.contains { $0.contains(":agg:") })
-        #expect(daemon.terminate() == 0)
+        #expect(await daemon.terminate() == 0)
         try await httpClient.shutdown()
     }
 

@@ -88,15 +88,19 @@ struct SimulatorProcess {
 
     /// The simulator's own ground truth, per login: deals (MT4: closed records that become facts), volume
     /// (lots × 10^8) and net in cents.
-    func groundTruth() throws -> [String: [String: String]] {
+    /// Awaited, not blocked on: the simulator builds its whole history to answer, which takes a while.
+    func groundTruth() async throws -> [String: [String: String]] {
         let process = Process()
         process.executableURL = self.process.executableURL
         process.arguments = (self.process.arguments ?? []) + ["--ground-truth"]
-        let output = Pipe()
-        process.standardOutput = output
-        let exit = try process.runWatched()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        exit.wait()
+        let file = folder.appending(path: "ground-truth-\(UUID().uuidString).json")
+        FileManager.default.createFile(atPath: file.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let handle = try FileHandle(forWritingTo: file)
+        process.standardOutput = handle
+        await (try process.runWatched()).wait()
+        try? handle.close()
+        let data = try Data(contentsOf: file)
         let rows = try JSONSerialization.jsonObject(with: data) as? [[String: String]] ?? []
         return Dictionary(uniqueKeysWithValues: rows.map { ($0["login"] ?? "", $0) })
     }

@@ -20,7 +20,7 @@ struct SyncLeaseCLITests {
         let connection = try await database.connect()
         // The pull outlives three lease terms; it renews the lease as it goes, so no page is refused.
         let stored = try await SimulatorProcess.storedTruth(connection)
-        let truth = try simulator.groundTruth()
+        let truth = try await simulator.groundTruth()
         #expect(sync.status == 0, "\(sync.stdout)\(sync.stderr)")
         #expect(stored == truth)
     }
