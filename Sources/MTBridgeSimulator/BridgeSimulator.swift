@@ -290,10 +290,14 @@ public struct BridgeSimulator: Sendable {
                     let accounts = dataset.accounts.filter { $0.login > after }
                     let page = accounts.prefix(limit)
                     for account in page {
-                        try await writer.send(["type": "account", "id": .string(id), "data": [
-                            "login": .string(String(account.login)), "group": .string(account.group), "currency": .string(account.currency),
-                            "leverage": .integer(100), "client_id": .string("C-\(account.login)"), "updated_ms": .integer(dataset.range.lowerBound),
-                        ]])
+                        var data: [(String, JSONValue)] = [
+                            ("login", .string(String(account.login))), ("group", .string(account.group)), ("currency", .string(account.currency)),
+                            ("leverage", .integer(100)),
+                        ]
+                        // An account the broker has not mapped to a customer has no client_id to send.
+                        if let clientID = account.clientID { data.append(("client_id", .string(clientID))) }
+                        data.append(("updated_ms", .integer(dataset.range.lowerBound)))
+                        try await writer.send(["type": "account", "id": .string(id), "data": .object(data)])
                     }
                     let more = accounts.count > page.count
                     try await writer.send(["type": "end", "id": .string(id), "count": .integer(page.count), "more": .bool(more),

@@ -45,12 +45,17 @@ public struct SimulatedDataset: Sendable {
         self.configuration = configuration
     }
 
-    /// Logins from `firstLogin`; every fifth is a demo account.
-    public var accounts: [(login: UInt64, group: String, currency: String)] {
-        (0..<configuration.logins).map { index in
-            let login = Self.firstLogin + UInt64(index)
-            return (login, index % 5 == 4 ? "demo\\forex" : "real\\group\(index % 3)", index % 7 == 6 ? "EUR" : "USD")
-        }
+    /// Logins from `firstLogin`, in ascending order: every fifth is a demo account, some are cent accounts (`USC`)
+    /// and some have no customer id (see `SimulatedAccount.init(index:)` for the rules). The same for both
+    /// platforms.
+    public var accounts: [SimulatedAccount] {
+        (0..<configuration.logins).map { SimulatedAccount(index: $0) }
+    }
+
+    /// The account of `login`, if the dataset has it.
+    public func account(login: UInt64) -> SimulatedAccount? {
+        guard login >= Self.firstLogin, login - Self.firstLogin < UInt64(configuration.logins) else { return nil }
+        return SimulatedAccount(index: Int(login - Self.firstLogin))
     }
 
     /// The range the dataset covers, server time in milliseconds, half-open.

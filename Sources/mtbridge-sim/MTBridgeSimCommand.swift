@@ -23,7 +23,7 @@ struct MTBridgeSimCommand: AsyncParsableCommand {
     @Option(help: "First day of the history, YYYY-MM-DD (server time).") var from = "2025-01-01"
     @Option(help: "Number of days of history.") var days = 7
     @Option(name: .customLong("deals-per-day"), help: "Deals per day (about); MT4: history records closed per day.") var dealsPerDay = 200
-    @Option(help: "Number of trading logins (every fifth is a demo account).") var logins = 20
+    @Option(help: "Number of trading logins (every fifth is a demo account, some are cent accounts in USC, every thirteenth has no client_id).") var logins = 20
     @Option(name: .customLong("key-id"), help: "Key id clients authenticate with.") var keyID = "mtsync-1"
     @Option(name: .customLong("key-file"), help: "File holding the shared key as hex (at least 64 hex digits). Default: $MTBRIDGE_KEY.") var keyFile: String?
     @Option(name: .customLong("drop-after"), help: "Fault: close each connection after this many records.") var dropAfter: Int?
@@ -36,7 +36,8 @@ struct MTBridgeSimCommand: AsyncParsableCommand {
     @Option(name: .customLong("tls-client-ca"), help: "Require client certificates signed by this PEM CA (mutual TLS).") var tlsClientCA: String?
     @Option(name: .customLong("mutate-after"), help: "After this many seconds, serve generation 1: dealer edits, deletions and late deals.") var mutateAfter: Int?
     @Flag(name: .customLong("ground-truth"), help: "Print the dataset's per-login counts, volume and net as JSON, then exit.") var groundTruth = false
-    @Option(help: "With --ground-truth or --write-drop: the generation (0 original, 1 after edits, deletions and late deals).") var generation = 0
+    @Flag(name: .customLong("daily-truth"), help: "Print the accounts and, per login and server day, closed volume, deposits and withdrawals as JSON (the loyalty feed's ground truth), then exit.") var dailyTruth = false
+    @Option(help: "With --ground-truth, --daily-truth or --write-drop: the generation (0 original, 1 after edits, deletions and late deals).") var generation = 0
     @Option(name: .customLong("write-drop"), help: "Publish the dataset as a CSV drop under this folder (<folder>/<server>/incoming/, one file a day, bridge-protocol/README.md §7), then exit.") var writeDrop: String?
 
     var serverID: String { serverIDOption ?? "sim-\(platform.rawValue)" }
@@ -46,6 +47,7 @@ struct MTBridgeSimCommand: AsyncParsableCommand {
         guard parts.count == 3, let firstDay = Self.daysSince1970(year: parts[0], month: parts[1], day: parts[2]) else {
             throw ValidationError("--from must be YYYY-MM-DD")
         }
+        guard !(groundTruth && dailyTruth) else { throw ValidationError("give --ground-truth or --daily-truth, not both") }
         let dataset = SimulatedDataset(.init(seed: seed, serverID: serverID, firstDay: firstDay, days: days, dealsPerDay: dealsPerDay, logins: logins, platform: platform))
         if groundTruth {
             let truth = dataset.groundTruth(generation: generation).sorted { $0.key < $1.key }.map { login, figures in
@@ -54,6 +56,10 @@ struct MTBridgeSimCommand: AsyncParsableCommand {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
             FileHandle.standardOutput.write(try encoder.encode(truth) + Data("\n".utf8))
+            return
+        }
+        if dailyTruth {
+            FileHandle.standardOutput.write(Data(Self.dailyTruthJSON(dataset, generation: generation).utf8))
             return
         }
         if let writeDrop {
@@ -96,6 +102,27 @@ struct MTBridgeSimCommand: AsyncParsableCommand {
             // Written unbuffered: scripts wait for this line to learn the port.
             FileHandle.standardOutput.write(Data("mtbridge-sim listening on \(host):\(port) — server \(serverID), \(days) days from \(from), ~\(dealsPerDay) deals/day, key id \(keyID)\n".utf8))
         }
+    }
+
+    /// `{"server","platform","accounts":[…],"days":[…]}`, one account or day per line; days sorted by (date,
+    /// login), dates the server-time day; an unmapped account has no `client_id`.
+    static func dailyTruthJSON(_ dataset: SimulatedDataset, generation: Int) -> String {
+        func line(_ value: JSONValue) -> String { String(decoding: value.serialized(), as: UTF8.self) }
+        let accounts = dataset.accounts.map { account in
+            var members: [(String, JSONValue)] = [("login", .integer(account.login)), ("group", .string(account.group)), ("currency", .string(account.currency))]
+            if let clientID = account.clientID { members.append(("client_id", .string(clientID))) }
+            return line(.object(members))
+        }
+        let days = dataset.dailyTruth(generation: generation).sorted { $0.key < $1.key }.map { key, truth in
+            line(.object([
+                ("login", .integer(key.login)), ("date", .string(key.date)), ("closed_volume_ext", .integer(truth.closedVolumeExt)),
+                ("deposit_cents", .integer(truth.depositCents)), ("withdrawal_cents", .integer(truth.withdrawalCents)),
+                ("closing_deals", .integer(truth.closingDeals)),
+            ]))
+        }
+        let head = "{\"server\":\(line(.string(dataset.configuration.serverID))),\"platform\":\(line(.string(dataset.configuration.platform.rawValue))),\n"
+        func list(_ rows: [String]) -> String { rows.isEmpty ? "[]" : "[\n  " + rows.joined(separator: ",\n  ") + "\n]" }
+        return head + "\"accounts\":" + list(accounts) + ",\n\"days\":" + list(days) + "}\n"
     }
 
     /// Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's days-from-civil).
