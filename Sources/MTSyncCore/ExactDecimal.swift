@@ -165,6 +165,18 @@ public struct ExactDecimal: Sendable, Hashable, Comparable, CustomStringConverti
         return ExactDecimal(result.significand, scale: UInt8(scale))
     }
 
+    /// Rounded to at most `scale` decimals, half away from zero (1.005 → 1.01, -1.005 → -1.01): how money is
+    /// rounded for a report once, after exact sums.
+    public func rounded(scale target: UInt8) -> ExactDecimal {
+        guard scale > target else { return self }
+        var divisor: Int128 = 1
+        for _ in target..<scale { divisor *= 10 }
+        let (quotient, remainder) = significand.quotientAndRemainder(dividingBy: divisor)
+        var result = quotient
+        if remainder.magnitude * 2 >= divisor.magnitude { result += significand < 0 ? -1 : 1 }
+        return ExactDecimal(result, scale: target) ?? self
+    }
+
     public var negated: ExactDecimal { ExactDecimal(uncheckedSignificand: -significand, scale: scale) }
     public var isZero: Bool { significand == 0 }
     public var isNegative: Bool { significand < 0 }

@@ -45,19 +45,24 @@ extension FactStore {
             """
 
         /// The previous revision's row goes; it may sit in another month's partition if the time moved.
-        /// Its hour is marked for the aggregator: a fact whose time moved leaves its old hour changed too.
+        /// Its hour is marked for the aggregator and its UTC day for the daily feed: a fact whose time moved leaves its
+        /// old hour and day changed too.
         public static let removeReplacedRevisions = """
             WITH gone AS (
                 DELETE FROM trading_facts t USING mtsync_merged m WHERE m.revision > 1 AND t.fact_id = m.fact_id
                 RETURNING t.server_id, t.login, t.time_utc
+            ), hours AS (
+                INSERT INTO aggregate_hours_dirty (server_id, login, hour_start)
+                SELECT DISTINCT server_id, login, date_trunc('hour', time_utc, 'UTC') FROM gone
+                ON CONFLICT DO NOTHING
             )
-            INSERT INTO aggregate_hours_dirty (server_id, login, hour_start)
-            SELECT DISTINCT server_id, login, date_trunc('hour', time_utc, 'UTC') FROM gone
+            INSERT INTO feed_login_days_dirty (server_id, login, utc_day)
+            SELECT DISTINCT server_id, login, (time_utc AT TIME ZONE 'UTC')::date FROM gone
             ON CONFLICT DO NOTHING
             """
 
         /// The current revision of each merged fact into `trading_facts`, one outbox event each, its hour marked
-        /// for the aggregator; returns the counts of created and updated facts.
+        /// for the aggregator and its UTC day for the daily feed; returns the counts of created and updated facts.
         public static let storeRevisions = """
             WITH inserted AS (
                 INSERT INTO trading_facts (
@@ -81,6 +86,10 @@ extension FactStore {
             ), dirty AS (
                 INSERT INTO aggregate_hours_dirty (server_id, login, hour_start)
                 SELECT DISTINCT server_id, login, date_trunc('hour', time_utc, 'UTC') FROM inserted
+                ON CONFLICT DO NOTHING
+            ), feed_days AS (
+                INSERT INTO feed_login_days_dirty (server_id, login, utc_day)
+                SELECT DISTINCT server_id, login, (time_utc AT TIME ZONE 'UTC')::date FROM inserted
                 ON CONFLICT DO NOTHING
             )
             SELECT count(*) FILTER (WHERE event_kind = 'fact.created'), count(*) FILTER (WHERE event_kind = 'fact.updated') FROM events

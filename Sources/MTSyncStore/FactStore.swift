@@ -345,6 +345,10 @@ public enum FactStore {
                 INSERT INTO aggregate_hours_dirty (server_id, login, hour_start)
                 SELECT DISTINCT server_id, login, date_trunc('hour', time_utc, 'UTC') FROM marked
                 ON CONFLICT DO NOTHING
+            ), feed_days AS (
+                INSERT INTO feed_login_days_dirty (server_id, login, utc_day)
+                SELECT DISTINCT server_id, login, (time_utc AT TIME ZONE 'UTC')::date FROM marked
+                ON CONFLICT DO NOTHING
             )
             SELECT count(*) FROM events
             """, parameters: [server, list]), name: "mark facts deleted")

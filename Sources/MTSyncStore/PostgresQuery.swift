@@ -112,3 +112,27 @@ enum SQLFragment {
         "floor(extract(epoch FROM \(column)) * 1000)::bigint"
     }
 }
+
+/// A one-dimensional array parameter (cast it in SQL: `$1::text[]`, `$2::bigint[]`): every element quoted and
+/// escaped, nil as NULL, so any text survives intact.
+public struct PostgresArray: PostgresEncodable, Sendable {
+    public var elements: [String?]
+
+    public init(_ elements: [String?]) { self.elements = elements }
+    public init(_ values: [some PostgresEncodable]) { elements = values.map(\.postgresText) }
+
+    public var postgresText: String {
+        var text = "{"
+        for (index, element) in elements.enumerated() {
+            if index > 0 { text += "," }
+            guard let element else { text += "NULL"; continue }
+            text += "\""
+            for character in element {
+                if character == "\"" || character == "\\" { text += "\\" }
+                text.append(character)
+            }
+            text += "\""
+        }
+        return text + "}"
+    }
+}

@@ -1,0 +1,405 @@
+import Foundation
+import MTSyncCore
+
+/// The daily feed's tables (migration 0008; docs/ingest.md, "The daily feed"): marked login days, customer days to
+/// recompute, the last row queued per customer day, and the batches to send. The decisions — which logins count,
+/// cent and currency rules, packing — are the caller's; this type only reads and writes, inside the caller's
+/// transaction where one is needed.
+public enum DailyFeedStore {
+    /// A marked (server, login, UTC day) with what the accounts table knows of the login.
+    public struct LoginMark: Sendable, Hashable {
+        public var server: String
+        public var login: UInt64
+        /// `YYYY-MM-DD`.
+        public var utcDay: String
+        public var accountKnown: Bool
+        public var group: String?
+        public var customerID: String?
+    }
+
+    /// A customer's trading day.
+    public struct CustomerDay: Sendable, Hashable, Comparable {
+        public var customerID: String
+        /// `YYYY-MM-DD`.
+        public var day: String
+
+        public init(customerID: String, day: String) {
+            self.customerID = customerID
+            self.day = day
+        }
+
+        public static func < (lhs: CustomerDay, rhs: CustomerDay) -> Bool { (lhs.day, lhs.customerID) < (rhs.day, rhs.customerID) }
+    }
+
+    /// What counts as a deposit (docs/ingest.md): fact kinds whose positive amounts count, and comment masks
+    /// (`*` wildcard, case ignored) whose operations never count.
+    public struct DepositRule: Sendable, Hashable {
+        public var kinds: [String]
+        public var excludedComments: [String]
+
+        public init(kinds: [String] = ["balance"], excludedComments: [String] = []) {
+            self.kinds = kinds
+            self.excludedComments = excludedComments
+        }
+
+        /// The masks as ILIKE patterns: `*` → `%`, and ILIKE's own `%`, `_` and `\` escaped.
+        var likePatterns: [String] {
+            excludedComments.map { mask in
+                var pattern = ""
+                for character in mask {
+                    switch character {
+                    case "*": pattern += "%"
+                    case "%", "_", "\\": pattern += "\\" + String(character)
+                    default: pattern.append(character)
+                    }
+                }
+                return pattern
+            }
+        }
+    }
+
+    /// Serializes the feed's builders across instances: two builders deciding the same customer's revision at
+    /// once would queue two different rows for one revision. Held to the end of the transaction.
+    public static func lockBuilder(on connection: isolated PostgresConnection) throws {
+        try connection.query("SELECT pg_advisory_xact_lock(7270001008)", name: "lock the feed builder")
+    }
+
+    // MARK: - Login marks → customer days
+
+    /// Marked login days not held, oldest first, locked until the transaction ends.
+    public static func openLoginMarks(limit: Int, on connection: isolated PostgresConnection) throws -> [LoginMark] {
+        try connection.query("""
+            SELECT d.server_id, d.login, d.utc_day::text, a.login IS NOT NULL, a.account_group, a.customer_id
+            FROM feed_login_days_dirty d LEFT JOIN accounts a ON a.server_id = d.server_id AND a.login = d.login
+            WHERE NOT d.held ORDER BY d.utc_day, d.server_id, d.login LIMIT \(limit) FOR UPDATE OF d
+            """, name: "read marked login days").map { row in
+            LoginMark(
+                server: try row.decode(String.self, 0), login: UInt64(bitPattern: try row.decode(Int64.self, 1)), utcDay: try row.decode(String.self, 2),
+                accountKnown: try row.decode(Bool.self, 3), group: try row.decode(String?.self, 4), customerID: try row.decode(String?.self, 5))
+        }
+    }
+
+    /// Turns released marks into the customer days they touch (every trading day the UTC day overlaps), holds
+    /// the marks of logins without a customer id, and drops the marks of logins the server's filters exclude.
+    public static func settleLoginMarks(released: [LoginMark], held: [LoginMark], dropped: [LoginMark], day: TradingDayRule, on connection: isolated PostgresConnection) throws {
+        if !released.isEmpty {
+            try connection.query(PostgresQuery(sql: """
+                INSERT INTO feed_customer_days_dirty (customer_id, day)
+                SELECT DISTINCT m.customer_id, g::date
+                FROM unnest($1::text[], $2::date[]) AS m(customer_id, utc_day)
+                CROSS JOIN LATERAL generate_series(
+                    (((m.utc_day::timestamp AT TIME ZONE 'UTC') AT TIME ZONE $3) + make_interval(secs => $4::int))::date,
+                    ((((m.utc_day + 1)::timestamp AT TIME ZONE 'UTC' - interval '1 microsecond') AT TIME ZONE $3) + make_interval(secs => $4::int))::date,
+                    interval '1 day') AS g
+                ON CONFLICT (customer_id, day) DO NOTHING
+                """, parameters: [
+                    PostgresArray(released.map { $0.customerID ?? "" }).postgresText, PostgresArray(released.map(\.utcDay)).postgresText,
+                    day.zone, String(day.shiftSeconds),
+                ]), name: "mark customer days")
+        }
+        let gone = released + dropped
+        if !gone.isEmpty {
+            try connection.query(PostgresQuery(sql: """
+                DELETE FROM feed_login_days_dirty d USING unnest($1::text[], $2::bigint[], $3::date[]) AS m(server_id, login, utc_day)
+                WHERE d.server_id = m.server_id AND d.login = m.login AND d.utc_day = m.utc_day
+                """, parameters: markArrays(gone)), name: "settle marked login days")
+        }
+        if !held.isEmpty {
+            try connection.query(PostgresQuery(sql: """
+                UPDATE feed_login_days_dirty d SET held = true FROM unnest($1::text[], $2::bigint[], $3::date[]) AS m(server_id, login, utc_day)
+                WHERE d.server_id = m.server_id AND d.login = m.login AND d.utc_day = m.utc_day
+                """, parameters: markArrays(held)), name: "hold login days without a customer")
+        }
+    }
+
+    private static func markArrays(_ marks: [LoginMark]) -> [String?] {
+        [PostgresArray(marks.map(\.server)).postgresText, PostgresArray(marks.map { Int64(bitPattern: $0.login) }).postgresText, PostgresArray(marks.map(\.utcDay)).postgresText]
+    }
+
+    // MARK: - Customer days → rows
+
+    /// Customer days to recompute after `after` in (day, customer) order, with the reason each is held, if it is.
+    public static func dirtyCustomerDays(after: CustomerDay?, limit: Int, on connection: isolated PostgresConnection) throws -> [CustomerDay] {
+        try connection.query("""
+            SELECT customer_id, day::text FROM feed_customer_days_dirty
+            WHERE \(after == nil) OR (day, customer_id) > (\(after?.day)::date, \(after?.customerID))
+            ORDER BY day, customer_id LIMIT \(limit) FOR UPDATE
+            """, name: "read customer days").map { row in
+            CustomerDay(customerID: try row.decode(String.self, 0), day: try row.decode(String.self, 1))
+        }
+    }
+
+    /// Every customer day with facts whose trading day lies in [from, to] (dates), for a backfill's resend.
+    public static func customerDays(fromDay: String, toDay: String, servers: [String]?, day: TradingDayRule, on connection: isolated PostgresConnection) throws -> [CustomerDay] {
+        try connection.query(PostgresQuery(sql: """
+            SELECT DISTINCT a.customer_id, ((f.time_utc AT TIME ZONE $3) + make_interval(secs => $4::int))::date::text AS day
+            FROM trading_facts f JOIN accounts a ON a.server_id = f.server_id AND a.login = f.login
+            WHERE a.customer_id IS NOT NULL AND NOT f.deleted
+              AND f.time_utc >= ((($1::date)::timestamp - make_interval(secs => $4::int)) AT TIME ZONE $3)
+              AND f.time_utc < (((($2::date) + 1)::timestamp - make_interval(secs => $4::int)) AT TIME ZONE $3)
+              AND ($5::text[] IS NULL OR f.server_id = ANY($5::text[]))
+            ORDER BY day, a.customer_id
+            """, parameters: [fromDay, toDay, day.zone, String(day.shiftSeconds), servers.map { PostgresArray($0).postgresText }]),
+            name: "customer days of a range").map { row in
+            CustomerDay(customerID: try row.decode(String.self, 0), day: try row.decode(String.self, 1))
+        }
+    }
+
+    /// Per login of each customer day: its account and the day's sums, for logins with facts that day.
+    public static func loginFigures(of days: [CustomerDay], day: TradingDayRule, deposits: DepositRule, on connection: isolated PostgresConnection) throws -> [CustomerDay: [LoginDaySums]] {
+        guard !days.isEmpty else { return [:] }
+        let rows = try connection.query(PostgresQuery(sql: """
+            WITH cd AS (SELECT * FROM unnest($1::text[], $2::date[]) AS cd(customer_id, day))
+            SELECT cd.customer_id, cd.day::text, a.server_id, a.login, a.account_group, a.currency,
+                   trim_scale(coalesce(sum(f.lots) FILTER (WHERE f.kind = 'trade' AND f.entry IN ('out', 'inout', 'out_by') AND NOT f.technical), 0))::text,
+                   count(*) FILTER (WHERE f.kind = 'trade' AND f.entry IN ('out', 'inout', 'out_by') AND NOT f.technical),
+                   trim_scale(coalesce(sum(f.profit) FILTER (WHERE f.kind = ANY($5::text[]) AND f.profit > 0
+                                                             AND NOT (coalesce(f.comment, '') ILIKE ANY($6::text[]))), 0))::text,
+                   trim_scale(coalesce(-sum(f.profit) FILTER (WHERE f.kind = 'balance' AND f.profit < 0
+                                                              AND NOT (coalesce(f.comment, '') ILIKE ANY($6::text[]))), 0))::text,
+                   trim_scale(coalesce(sum(f.net) FILTER (WHERE f.kind = 'trade'), 0))::text
+            FROM cd
+            JOIN accounts a ON a.customer_id = cd.customer_id
+            JOIN trading_facts f ON f.server_id = a.server_id AND f.login = a.login AND NOT f.deleted
+                 AND f.time_utc >= ((cd.day::timestamp - make_interval(secs => $4::int)) AT TIME ZONE $3)
+                 AND f.time_utc < (((cd.day + 1)::timestamp - make_interval(secs => $4::int)) AT TIME ZONE $3)
+            GROUP BY cd.customer_id, cd.day, a.server_id, a.login, a.account_group, a.currency
+            """, parameters: [
+                PostgresArray(days.map(\.customerID)).postgresText, PostgresArray(days.map(\.day)).postgresText,
+                day.zone, String(day.shiftSeconds), PostgresArray(deposits.kinds).postgresText, PostgresArray(deposits.likePatterns).postgresText,
+            ]), name: "sum customer days")
+        var result: [CustomerDay: [LoginDaySums]] = [:]
+        for row in rows {
+            let key = CustomerDay(customerID: try row.decode(String.self, 0), day: try row.decode(String.self, 1))
+            result[key, default: []].append(LoginDaySums(
+                server: try row.decode(String.self, 2), login: UInt64(bitPattern: try row.decode(Int64.self, 3)),
+                group: try row.decode(String?.self, 4), currency: try row.decode(String?.self, 5),
+                closedLots: try row.decode(String.self, 6), closingTrades: try row.decode(Int.self, 7),
+                deposits: try row.decode(String.self, 8), withdrawals: try row.decode(String.self, 9), tradingNet: try row.decode(String.self, 10)))
+        }
+        return result
+    }
+
+    /// One login's sums for a day, as exact decimal text.
+    public struct LoginDaySums: Sendable, Hashable {
+        public var server: String
+        public var login: UInt64
+        public var group: String?
+        public var currency: String?
+        public var closedLots: String
+        public var closingTrades: Int
+        public var deposits: String
+        public var withdrawals: String
+        public var tradingNet: String
+    }
+
+    /// The last row queued for each customer day that has one: its revision and the hash of what it sent.
+    public static func previousRows(of days: [CustomerDay], on connection: isolated PostgresConnection) throws -> [CustomerDay: (revision: Int, hash: String)] {
+        guard !days.isEmpty else { return [:] }
+        var result: [CustomerDay: (revision: Int, hash: String)] = [:]
+        for row in try connection.query(PostgresQuery(sql: """
+            SELECT r.customer_id, r.day::text, r.revision, r.row_hash
+            FROM feed_rows r JOIN unnest($1::text[], $2::date[]) AS cd(customer_id, day) ON r.customer_id = cd.customer_id AND r.day = cd.day
+            """, parameters: [PostgresArray(days.map(\.customerID)).postgresText, PostgresArray(days.map(\.day)).postgresText]), name: "read queued rows") {
+            result[CustomerDay(customerID: try row.decode(String.self, 0), day: try row.decode(String.self, 1))] = (try row.decode(Int.self, 2), try row.decode(String.self, 3))
+        }
+        return result
+    }
+
+    /// A row decided for the feed: its new revision, its figures and the batch that carries it.
+    public struct QueuedRow: Sendable {
+        public var day: CustomerDay
+        public var revision: Int
+        public var hash: String
+        public var figuresJSON: String
+        public var batchID: String
+
+        public init(day: CustomerDay, revision: Int, hash: String, figuresJSON: String, batchID: String) {
+            self.day = day
+            self.revision = revision
+            self.hash = hash
+            self.figuresJSON = figuresJSON
+            self.batchID = batchID
+        }
+    }
+
+    /// A batch to send, as the packer made it.
+    public struct NewBatch: Sendable {
+        public var batchID: String
+        public var transport: String
+        public var rows: Int
+        public var body: [UInt8]
+        public var sha256: String
+
+        public init(batchID: String, transport: String, rows: Int, body: [UInt8], sha256: String) {
+            self.batchID = batchID
+            self.transport = transport
+            self.rows = rows
+            self.body = body
+            self.sha256 = sha256
+        }
+    }
+
+    /// Records the decisions of one pass in the caller's transaction: the queued rows and their batches, the days
+    /// settled (unchanged or queued: their marks go), the kept figures of rows not sent again, and the days held
+    /// with their reason.
+    /// - Returns: how many batches were new (a batch already recorded — the same rows at the same revisions — is
+    ///   not queued twice).
+    @discardableResult
+    public static func record(queued: [QueuedRow], batches: [NewBatch], origin: String, settled: [CustomerDay], refreshed: [(CustomerDay, String)] = [], held: [(CustomerDay, String)], on connection: isolated PostgresConnection) throws -> Int {
+        var inserted = 0
+        for batch in batches {
+            inserted += try connection.query(PostgresQuery(sql: """
+                INSERT INTO feed_batches (batch_id, transport, origin, rows, body, sha256) VALUES ($1, $2, $3, $4::int, $5::bytea, $6)
+                ON CONFLICT (batch_id) DO NOTHING RETURNING 1
+                """, parameters: [batch.batchID, batch.transport, origin, String(batch.rows), Data(batch.body).postgresText, batch.sha256]), name: "queue a feed batch").count
+        }
+        if !queued.isEmpty {
+            try connection.query(PostgresQuery(sql: """
+                INSERT INTO feed_rows AS r (customer_id, day, revision, row_hash, figures, batch_id)
+                SELECT * FROM unnest($1::text[], $2::date[], $3::int[], $4::text[], $5::jsonb[], $6::text[])
+                ON CONFLICT (customer_id, day) DO UPDATE
+                   SET revision = EXCLUDED.revision, row_hash = EXCLUDED.row_hash, figures = EXCLUDED.figures,
+                       batch_id = EXCLUDED.batch_id, updated_at = now()
+                """, parameters: [
+                    PostgresArray(queued.map(\.day.customerID)).postgresText, PostgresArray(queued.map(\.day.day)).postgresText,
+                    PostgresArray(queued.map(\.revision)).postgresText, PostgresArray(queued.map(\.hash)).postgresText,
+                    PostgresArray(queued.map(\.figuresJSON)).postgresText, PostgresArray(queued.map(\.batchID)).postgresText,
+                ]), name: "record queued rows")
+        }
+        if !refreshed.isEmpty {
+            try connection.query(PostgresQuery(sql: """
+                UPDATE feed_rows r SET figures = f.figures, updated_at = now()
+                FROM unnest($1::text[], $2::date[], $3::jsonb[]) AS f(customer_id, day, figures)
+                WHERE r.customer_id = f.customer_id AND r.day = f.day AND r.figures IS DISTINCT FROM f.figures
+                """, parameters: [
+                    PostgresArray(refreshed.map(\.0.customerID)).postgresText, PostgresArray(refreshed.map(\.0.day)).postgresText,
+                    PostgresArray(refreshed.map(\.1)).postgresText,
+                ]), name: "refresh kept figures")
+        }
+        if !settled.isEmpty {
+            try connection.query(PostgresQuery(sql: """
+                DELETE FROM feed_customer_days_dirty d USING unnest($1::text[], $2::date[]) AS s(customer_id, day)
+                WHERE d.customer_id = s.customer_id AND d.day = s.day
+                """, parameters: [PostgresArray(settled.map(\.customerID)).postgresText, PostgresArray(settled.map(\.day)).postgresText]), name: "settle customer days")
+        }
+        if !held.isEmpty {
+            try connection.query(PostgresQuery(sql: """
+                UPDATE feed_customer_days_dirty d SET held_reason = h.reason
+                FROM unnest($1::text[], $2::date[], $3::text[]) AS h(customer_id, day, reason)
+                WHERE d.customer_id = h.customer_id AND d.day = h.day
+                """, parameters: [
+                    PostgresArray(held.map(\.0.customerID)).postgresText, PostgresArray(held.map(\.0.day)).postgresText, PostgresArray(held.map(\.1)).postgresText,
+                ]), name: "hold customer days")
+        }
+        return inserted
+    }
+
+    // MARK: - Sending
+
+    /// A batch claimed for sending.
+    public struct ClaimedBatch: Sendable {
+        public var batchID: String
+        public var transport: String
+        public var rows: Int
+        public var body: [UInt8]
+        public var attempts: Int
+    }
+
+    /// Claims the oldest unsent batch for `claimFor`, if it is due and nobody holds it. Batches go strictly in the
+    /// order they were queued: a later revision of a row must never overtake an earlier one, or the platform's
+    /// upsert would end on the older total. So when the oldest batch waits (backoff, or another instance sending
+    /// it), nothing is claimed; a second instance waits on the row lock rather than skipping to a later batch.
+    public static func claimNext(claimFor: Duration, on connection: PostgresConnection) async throws -> ClaimedBatch? {
+        let rows = try await connection.query("""
+            WITH head AS (
+                SELECT batch_id, available_at FROM feed_batches WHERE sent_at IS NULL AND parked_at IS NULL
+                ORDER BY seq LIMIT 1 FOR UPDATE
+            )
+            UPDATE feed_batches b SET available_at = now() + make_interval(secs => \(String(claimFor.fractionalSeconds))::double precision),
+                   attempts = b.attempts + 1
+            FROM head WHERE b.batch_id = head.batch_id AND head.available_at <= now()
+            RETURNING b.batch_id, b.transport, b.rows, b.body, b.attempts
+            """, name: "claim a feed batch")
+        guard let row = rows.first else { return nil }
+        return ClaimedBatch(
+            batchID: try row.decode(String.self, 0), transport: try row.decode(String.self, 1), rows: try row.decode(Int.self, 2),
+            body: Array(try row.decode(Data.self, 3)), attempts: try row.decode(Int.self, 4))
+    }
+
+    public static func markSent(_ batchID: String, response: String, on connection: PostgresConnection) async throws {
+        try await connection.query("""
+            UPDATE feed_batches SET sent_at = now(), response = \(String(response.prefix(4_096))), last_error = NULL WHERE batch_id = \(batchID)
+            """, name: "mark a feed batch sent")
+    }
+
+    public static func markFailed(_ batchID: String, error: String, retryIn: Duration, on connection: PostgresConnection) async throws {
+        try await connection.query("""
+            UPDATE feed_batches SET last_error = \(String(error.prefix(2_000))),
+                   available_at = now() + make_interval(secs => \(String(retryIn.fractionalSeconds))::double precision)
+            WHERE batch_id = \(batchID) AND sent_at IS NULL
+            """, name: "mark a feed batch failed")
+    }
+
+    public static func park(_ batchID: String, reason: String, response: String?, on connection: PostgresConnection) async throws {
+        try await connection.query("""
+            UPDATE feed_batches SET parked_at = now(), last_error = \(String(reason.prefix(2_000))), response = \(response.map { String($0.prefix(4_096)) })
+            WHERE batch_id = \(batchID) AND sent_at IS NULL
+            """, name: "park a feed batch")
+    }
+
+    /// Parked batches go back to the queue, at the end (their rows may have newer revisions queued since: those
+    /// were queued later and are sent after them anyway, as the order requires).
+    public static func retryParked(on connection: PostgresConnection) async throws -> Int {
+        try await connection.query("""
+            UPDATE feed_batches SET parked_at = NULL, available_at = now(), attempts = 0, seq = DEFAULT WHERE parked_at IS NOT NULL RETURNING 1
+            """, name: "retry parked feed batches").count
+    }
+
+    // MARK: - Status
+
+    public struct Status: Sendable, Hashable, Encodable {
+        /// Distinct (server, login)s whose days wait for a customer id.
+        public var heldLogins: Int
+        public var heldLoginDays: Int
+        /// Login days marked and not yet turned into customer days.
+        public var markedLoginDays: Int
+        public var customerDaysToCompute: Int
+        public var heldCustomerDays: Int
+        /// One reason a customer day is held, when any is.
+        public var heldReason: String?
+        public var batchesPending: Int
+        public var oldestPendingSeconds: Double?
+        public var batchesParked: Int
+        public var batchesSent: Int
+        public var rowsSent: Int
+
+        enum CodingKeys: String, CodingKey {
+            case heldLogins = "held_logins", heldLoginDays = "held_login_days", markedLoginDays = "marked_login_days"
+            case customerDaysToCompute = "customer_days_to_compute", heldCustomerDays = "held_customer_days", heldReason = "held_reason"
+            case batchesPending = "batches_pending", oldestPendingSeconds = "oldest_pending_seconds", batchesParked = "batches_parked"
+            case batchesSent = "batches_sent", rowsSent = "rows_sent"
+        }
+    }
+
+    public static func status(on connection: PostgresConnection) async throws -> Status {
+        let row = try await connection.query("""
+            SELECT (SELECT count(*) FROM (SELECT DISTINCT server_id, login FROM feed_login_days_dirty WHERE held) h),
+                   (SELECT count(*) FROM feed_login_days_dirty WHERE held),
+                   (SELECT count(*) FROM feed_login_days_dirty WHERE NOT held),
+                   (SELECT count(*) FROM feed_customer_days_dirty WHERE held_reason IS NULL),
+                   (SELECT count(*) FROM feed_customer_days_dirty WHERE held_reason IS NOT NULL),
+                   (SELECT min(held_reason) FROM feed_customer_days_dirty WHERE held_reason IS NOT NULL),
+                   (SELECT count(*) FROM feed_batches WHERE sent_at IS NULL AND parked_at IS NULL),
+                   (SELECT extract(epoch FROM now() - min(created_at))::float8 FROM feed_batches WHERE sent_at IS NULL AND parked_at IS NULL),
+                   (SELECT count(*) FROM feed_batches WHERE parked_at IS NOT NULL),
+                   (SELECT count(*) FROM feed_batches WHERE sent_at IS NOT NULL),
+                   (SELECT coalesce(sum(rows), 0) FROM feed_batches WHERE sent_at IS NOT NULL)
+            """, name: "feed status")[0]
+        return Status(
+            heldLogins: try row.decode(Int.self, 0), heldLoginDays: try row.decode(Int.self, 1), markedLoginDays: try row.decode(Int.self, 2),
+            customerDaysToCompute: try row.decode(Int.self, 3), heldCustomerDays: try row.decode(Int.self, 4), heldReason: try row.decode(String?.self, 5),
+            batchesPending: try row.decode(Int.self, 6), oldestPendingSeconds: try row.decode(String?.self, 7).flatMap(Double.init),
+            batchesParked: try row.decode(Int.self, 8), batchesSent: try row.decode(Int.self, 9), rowsSent: try row.decode(Int.self, 10))
+    }
+}
