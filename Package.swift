@@ -172,14 +172,14 @@ let package = Package(
             dependencies: [
                 "MTSyncIngestTransport", "MTSyncIngest", "MTSyncCore", "MTSyncTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
         .testTarget(name: "MTSyncConfigurationTests", dependencies: ["MTSyncConfiguration", "MTSyncCore"]),
         .testTarget(
             name: "MTSyncCLITests",
             dependencies: [
-                "MTSyncStore", "MTSyncTestSupport", "MTSyncIngest", "MTSyncIngestTransport",
+                "MTSyncStore", "MTSyncTestSupport", "MTSyncIngest", "MTSyncIngestTransport", "MTSyncCore", "MTBridgeSimulator",
                 .product(name: "Crypto", package: "swift-crypto"), .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),

@@ -50,17 +50,17 @@ extension ConfigurationReader {
         return IngestConfiguration(destination: destination, relay: relay, aggregates: aggregates)
     }
 
-    private mutating func readSQS(_ node: Node) -> SQSDestination? {
-        guard let section = mapping(node, path: "ingest.sqs", keys: Self.sqsKeys) else { return nil }
+    mutating func readSQS(_ node: Node, path: String = "ingest.sqs") -> SQSDestination? {
+        guard let section = mapping(node, path: path, keys: Self.sqsKeys) else { return nil }
         guard let (queueURL, mark) = required(section, "queue_url", hint: "the queue's URL, e.g. https://sqs.eu-west-1.amazonaws.com/123456789012/loyalty-data-ingest") else { return nil }
         guard let url = URL(string: queueURL), ["http", "https"].contains(url.scheme ?? ""), url.host != nil, url.path.count > 1 else {
-            report("ingest.sqs.queue_url", mark, "must be a queue URL like https://sqs.<region>.amazonaws.com/<account>/<queue>, not \(String(reflecting: queueURL))")
+            report("\(path).queue_url", mark, "must be a queue URL like https://sqs.<region>.amazonaws.com/<account>/<queue>, not \(String(reflecting: queueURL))")
             return nil
         }
         var groupBy = "server_login"
         if let (text, mark) = scalar(section, "group_by") {
             guard ["server_login", "server"].contains(text) else {
-                report("ingest.sqs.group_by", mark, "must be server_login (one FIFO group per trader, the default) or server (one per trade server)")
+                report("\(path).group_by", mark, "must be server_login (one FIFO group per trader, the default) or server (one per trade server)")
                 return nil
             }
             groupBy = text
@@ -68,7 +68,7 @@ extension ConfigurationReader {
         var endpoint: String?
         if let (text, mark) = scalar(section, "endpoint") {
             guard let url = URL(string: text), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
-                report("ingest.sqs.endpoint", mark, "must be an http(s) URL such as http://127.0.0.1:5000 (for a local SQS), not \(String(reflecting: text))")
+                report("\(path).endpoint", mark, "must be an http(s) URL such as http://127.0.0.1:5000 (for a local SQS), not \(String(reflecting: text))")
                 return nil
             }
             endpoint = text
@@ -99,7 +99,7 @@ extension ConfigurationReader {
     }
 
     /// `<name>_env` or `<name>_file`; the outer optional is nil on a problem, the inner when an optional secret is absent.
-    private mutating func readTextSecret(_ section: Mapping, name: String, what: String, required: Bool) -> TextSecret?? {
+    mutating func readTextSecret(_ section: Mapping, name: String, what: String, required: Bool) -> TextSecret?? {
         let file = scalar(section, "\(name)_file"), variable = scalar(section, "\(name)_env")
         let path = "\(section.path).\(name)"
         switch (file, variable) {

@@ -25,7 +25,7 @@ struct ConfigurationReader {
 
     // MARK: - The file
 
-    static let topKeys = ["database", "instance", "defaults", "servers", "ingest"]
+    static let topKeys = ["database", "instance", "defaults", "servers", "ingest", "feed"]
 
     mutating func read(yaml: String) -> MTSyncConfiguration? {
         let root: Node
@@ -52,8 +52,9 @@ struct ConfigurationReader {
         }
         let servers = readServers(top, defaults: defaults)
         let ingest = readIngest(top)
-        guard let servers, let instanceID, let leaseTTL, let ingest, problems.isEmpty else { return nil }
-        return MTSyncConfiguration(databaseURL: database, instanceID: instanceID, leaseTTL: leaseTTL, servers: servers, ingest: ingest)
+        let feed = readFeed(top, ingest: ingest ?? nil)
+        guard let servers, let instanceID, let leaseTTL, let ingest, let feed, problems.isEmpty else { return nil }
+        return MTSyncConfiguration(databaseURL: database, instanceID: instanceID, leaseTTL: leaseTTL, servers: servers, ingest: ingest, feed: feed)
     }
 
     private mutating func reportSyntax(_ error: YamlError) {

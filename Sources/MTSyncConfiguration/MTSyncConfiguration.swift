@@ -12,13 +12,16 @@ public struct MTSyncConfiguration: Sendable, Equatable {
     public var servers: [ServerConfiguration]
     /// Where the relay delivers; nil: no relay (events wait in the outbox).
     public var ingest: IngestConfiguration?
+    /// The loyalty platform's daily feed (docs/ingest.md, "The daily feed"); nil: off.
+    public var feed: FeedConfiguration?
 
-    public init(databaseURL: DatabaseURL?, instanceID: String, leaseTTL: Duration, servers: [ServerConfiguration], ingest: IngestConfiguration? = nil) {
+    public init(databaseURL: DatabaseURL?, instanceID: String, leaseTTL: Duration, servers: [ServerConfiguration], ingest: IngestConfiguration? = nil, feed: FeedConfiguration? = nil) {
         self.databaseURL = databaseURL
         self.instanceID = instanceID
         self.leaseTTL = leaseTTL
         self.servers = servers
         self.ingest = ingest
+        self.feed = feed
     }
 
     /// The environment variable that overrides `database.url`.

@@ -73,10 +73,20 @@ struct CheckConfigCommand: ParsableCommand {
             print("ok: \(configuration.servers.count) server(s)")
             for server in configuration.servers { print("  \(server.summary)") }
             print("  ingest: \(Self.ingestSummary(configuration.ingest))")
+            print("  feed: \(Self.feedSummary(configuration.feed))")
         }
     }
 
     /// Where the relay delivers, without any secret (the HMAC secret and token are named, never shown).
+    /// Never prints the API key: only whether the file ingest is configured.
+    static func feedSummary(_ feed: FeedConfiguration?) -> String {
+        guard let feed else { return "off" }
+        let cent = feed.centGroups.isEmpty ? "no cent groups" : "cent groups \(feed.centGroups.joined(separator: ",")) × \(feed.centFactor)"
+        let rates = feed.rates.isEmpty ? "no rates" : "rates for \(feed.rates.keys.sorted().joined(separator: ","))"
+        let files = feed.fileIngest.map { "file ingest above \($0.aboveRows) rows" } ?? "no file ingest"
+        return "daily rows, trigger \(feed.triggerID), day \(feed.day), \(feed.reportingCurrency), \(cent), \(rates), SQS \(feed.sqs.queueURL), \(files), every \(DurationText.format(feed.every))"
+    }
+
     static func ingestSummary(_ ingest: IngestConfiguration?) -> String {
         guard let ingest else { return "none (events stay in the outbox)" }
         let destination: String

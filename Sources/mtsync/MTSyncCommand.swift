@@ -14,7 +14,7 @@ struct MTSyncCommand: AsyncParsableCommand {
         version: BuildInfo.version,
         subcommands: [
             RunCommand.self, SyncCommand.self, BackfillCommand.self, ReconcileCommand.self, MigrateCommand.self, StatusCommand.self, CheckConfigCommand.self,
-            CursorCommand.self, RelayCommand.self, OutboxCommand.self, AggregateCommand.self, NormalizeCommand.self, BridgeCommand.self, DropCommand.self, VersionCommand.self,
+            CursorCommand.self, RelayCommand.self, OutboxCommand.self, AggregateCommand.self, FeedCommand.self, AccountsCommand.self, NormalizeCommand.self, BridgeCommand.self, DropCommand.self, VersionCommand.self,
         ]
     )
 }

@@ -25,11 +25,12 @@ struct StatusCommand: AsyncParsableCommand {
             let status = try await StoreStatus.read(on: connection, migrator: try Migrator.embedded())
             // Servers exist once the schema has them (a fresh database before `migrate` has none).
             let servers = status.schemaVersion >= 4 ? try await ServerStatus.read(serverID: server, on: connection) : []
+            let feed = status.schemaVersion >= 8 ? try await DailyFeedStore.status(on: connection) : nil
             if let server, servers.isEmpty {
                 throw ValidationError("no server \(String(reflecting: server)) is registered in this database (servers appear after their first sync)")
             }
             if output.json {
-                JSONOutput.print(StatusReport(mtsyncVersion: BuildInfo.version, database: database.configuration.description, store: status, servers: servers))
+                JSONOutput.print(StatusReport(mtsyncVersion: BuildInfo.version, database: database.configuration.description, store: status, servers: servers, feed: feed))
             } else {
                 print("mtsync \(BuildInfo.version) — database \(database.configuration)")
                 print("Schema version \(status.schemaVersion) of \(status.latestKnownVersion)\(status.pendingMigrations > 0 ? " (\(status.pendingMigrations) pending)" : "")")
@@ -42,6 +43,7 @@ struct StatusCommand: AsyncParsableCommand {
                 }
                 for warning in status.warnings { print("Warning: \(warning)") }
                 for line in ServerStatusText.lines(servers) { print(line) }
+                if let feed { for line in ServerStatusText.lines(feed) { print(line) } }
             }
         } catch {
             throw CommandFailure.report(error, json: output.json)
@@ -54,10 +56,23 @@ struct StatusReport: Encodable {
     let database: String
     let store: StoreStatus
     let servers: [ServerStatus]
+    /// The loyalty platform's daily feed (docs/ingest.md, "The daily feed").
+    let feed: DailyFeedStore.Status?
 }
 
 /// `mtsync status` for people: one block per server.
 enum ServerStatusText {
+    /// The daily feed's block: held logins first (they need an operator), then what waits to be sent.
+    static func lines(_ feed: DailyFeedStore.Status) -> [String] {
+        var lines = ["", "daily feed"]
+        lines.append("  held        \(feed.heldLogins) login(s) without a customer id (\(feed.heldLoginDays) day(s) waiting; mtsync accounts import releases them)")
+        if feed.heldCustomerDays > 0 { lines.append("  held        \(feed.heldCustomerDays) customer day(s): \(feed.heldReason ?? "")") }
+        lines.append("  to decide   \(feed.markedLoginDays) login day(s), \(feed.customerDaysToCompute) customer day(s)")
+        let oldest = feed.oldestPendingSeconds.map { ", oldest \(age(Int64($0)))" } ?? ""
+        lines.append("  batches     \(feed.batchesPending) pending\(oldest), \(feed.batchesParked) parked, \(feed.batchesSent) sent (\(feed.rowsSent) rows)")
+        return lines
+    }
+
     static func lines(_ servers: [ServerStatus]) -> [String] {
         var lines: [String] = []
         for server in servers {

@@ -59,14 +59,24 @@ struct Engine {
         RecordBatcher(normalizer: Normalizer(settings: try server.normalizerSettings()))
     }
 
-    func bridgeSync(for server: ServerConfiguration, bridge: BridgeSource, connection: PostgresConnection) throws -> ServerSync {
+    func bridgeClient(for bridge: BridgeSource) throws -> BridgeClient {
         let tls = bridge.tls.map { BridgeTLS(caFile: $0.caFile, clientCertificateFile: $0.certFile, clientKeyFile: $0.keyFile, serverName: $0.serverName) }
         let endpoint = BridgeEndpoint(
             host: bridge.host, port: bridge.port, key: try BridgeKey(id: bridge.keyID, hex: bridge.key.revealHex()), tls: tls,
             connectTimeout: bridge.connectTimeout, readTimeout: bridge.readTimeout)
-        return ServerSync(
-            client: BridgeClient(endpoint: endpoint), connection: connection, batcher: try batcher(for: server),
+        return BridgeClient(endpoint: endpoint)
+    }
+
+    func bridgeSync(for server: ServerConfiguration, bridge: BridgeSource, connection: PostgresConnection) throws -> ServerSync {
+        ServerSync(
+            client: try bridgeClient(for: bridge), connection: connection, batcher: try batcher(for: server),
             settings: ServerSyncSettings(startMilliseconds: server.start, lookback: server.lookback, pageSize: server.pageSize))
+    }
+
+    /// The accounts refresh of a bridge server; nil for a drop folder (its accounts come from `mtsync accounts import`).
+    func accountSync(for server: ServerConfiguration, connection: PostgresConnection) throws -> AccountSync? {
+        guard case .bridge(let bridge) = server.source else { return nil }
+        return AccountSync(serverID: server.id.rawValue, client: try bridgeClient(for: bridge), connection: connection)
     }
 
     /// For the bounded jobs (backfill, reconcile) of one bridge server: connects, checks the schema, registers the
@@ -253,7 +263,24 @@ struct RunCommand: AsyncParsableCommand {
         } else {
             logger.notice("no ingest configured: events stay in the outbox (mtsync status shows the backlog)")
         }
-        logger.info("starting", metadata: ["servers": "\(configuration.servers.map(\.id.rawValue).joined(separator: ","))", "instance": "\(configuration.instanceID)", "relay": "\(configuration.ingest == nil ? "off" : "on")"])
+        if let feed = configuration.feed {
+            do {
+                let connection = try await engine.connect()
+                let accountSyncs = try configuration.servers.compactMap { try engine.accountSync(for: $0, connection: connection) }
+                if !accountSyncs.isEmpty { services.append(AccountSyncService(syncs: accountSyncs, every: feed.accountsEvery, logger: logger)) }
+                let feedConnection = try await engine.connect()
+                services.append(DailyFeedService(
+                    builder: DailyFeedBuilder(settings: try IngestSinks.feedSettings(for: configuration, feed: feed), connection: feedConnection),
+                    sender: try await sinks.feedSender(for: feed, on: feedConnection, logger: logger), every: feed.every, logger: logger))
+            } catch {
+                await sinks.shutdown()
+                throw CommandFailure.report(error, json: false)
+            }
+        }
+        logger.info("starting", metadata: [
+            "servers": "\(configuration.servers.map(\.id.rawValue).joined(separator: ","))", "instance": "\(configuration.instanceID)",
+            "relay": "\(configuration.ingest == nil ? "off" : "on")", "feed": "\(configuration.feed == nil ? "off" : "on")",
+        ])
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()
@@ -336,6 +363,7 @@ struct BackfillCommand: AsyncParsableCommand {
     @Option(help: "Range start, server time: YYYY-MM-DD or YYYY-MM-DDTHH:MM.") var from: String
     @Option(help: "Range end (exclusive), same forms.") var to: String
     @Option(help: "Chunk length: 1h, 6h, 1d (default), 7d.") var chunk: String = "1d"
+    @Flag(help: "Then send the range's trading days to the loyalty platform's file ingest: every customer's whole row, once per content (a rerun uploads nothing new).") var feed = false
     @OptionGroup var output: OutputOptions
 
     struct Summary: Encodable {
@@ -347,12 +375,28 @@ struct BackfillCommand: AsyncParsableCommand {
         var inserted = 0
         var updated = 0
         var quarantined = 0
+        var feed: FeedSummary?
+    }
+
+    struct FeedSummary: Encodable {
+        var fromDay: String
+        var toDay: String
+        var rows: Int
+        var files: Int
+        var sent: DailyFeedSender.Report
+        /// Batches still waiting when the run ended (the next run sends them).
+        var pendingAfter: Int
+        enum CodingKeys: String, CodingKey { case fromDay = "from_day", toDay = "to_day", rows, files, sent, pendingAfter = "pending_after" }
     }
 
     func run() async throws {
         var summary: Summary
+        let sinks = IngestSinks()
         do {
             let configuration = try config.load()
+            if feed, configuration.feed?.fileIngest == nil {
+                throw configuration.feed == nil ? FeedNotConfigured() as any Error : FeedMisconfigured(message: "--feed sends through the file ingest: configure feed.file_ingest (url, api_key_env or api_key_file)")
+            }
             let start = try BridgeCheckCommand.serverMilliseconds(from), end = try BridgeCheckCommand.serverMilliseconds(to)
             guard start < end else { throw ValidationError("--from must be before --to") }
             guard let chunkLength = Self.chunkMilliseconds(chunk) else { throw ValidationError("--chunk must be like 1h, 6h, 1d or 7d") }
@@ -376,7 +420,12 @@ struct BackfillCommand: AsyncParsableCommand {
                 try? await job.complete(error: String(describing: error), on: connection)
                 throw error
             }
+            if feed, let feedConfiguration = configuration.feed {
+                summary.feed = try await sendFeed(configuration: configuration, feed: feedConfiguration, server: server, range: start..<end, sinks: sinks)
+            }
+            await sinks.shutdown()
         } catch {
+            await sinks.shutdown()
             throw CommandFailure.report(error, json: output.json)
         }
         if output.json {
@@ -384,7 +433,53 @@ struct BackfillCommand: AsyncParsableCommand {
         } else {
             print("backfill job \(summary.jobID) of \(summary.server): \(summary.chunks) chunk(s), \(summary.chunksAlreadyDone) done before this run")
             print("  \(summary.records) record(s): \(summary.inserted) new, \(summary.updated) updated, \(summary.quarantined) quarantined")
+            if let feed = summary.feed {
+                print("  feed: trading days \(feed.fromDay) to \(feed.toDay): \(feed.rows) row(s) in \(feed.files) new file(s); \(feed.sent.sent) upload(s) sent, \(feed.pendingAfter) waiting")
+                if let error = feed.sent.lastError { print("  feed: last error: \(error)") }
+            }
         }
+        if let feed = summary.feed, feed.sent.parked > 0 || feed.pendingAfter > 0 { throw ExitCode(75) }
+    }
+
+    /// The range's trading days through the file ingest. The range is in server time; its first and last instants
+    /// in UTC give the first and last trading day in the feed's zone.
+    func sendFeed(configuration: MTSyncConfiguration, feed: FeedConfiguration, server: ServerConfiguration, range: Range<Int64>, sinks: IngestSinks) async throws -> FeedSummary {
+        let engine = Engine(configuration: configuration)
+        let connection = try await engine.connect()
+        let first = server.zone.utcMilliseconds(fromServerMilliseconds: range.lowerBound).utcMilliseconds
+        let last = server.zone.utcMilliseconds(fromServerMilliseconds: range.upperBound - 1).utcMilliseconds
+        let fromDay = Self.tradingDay(ofUTCMilliseconds: first, rule: feed.day), toDay = Self.tradingDay(ofUTCMilliseconds: last, rule: feed.day)
+        var logger = Logger(label: "mtsync")
+        logger.logLevel = .warning
+        let builder = DailyFeedBuilder(settings: try IngestSinks.feedSettings(for: configuration, feed: feed), connection: connection)
+        let built = try await builder.queueRange(fromDay: fromDay, toDay: toDay, servers: nil, origin: "backfill:\(server.id.rawValue):\(fromDay)..\(toDay)")
+        let sender = try await sinks.feedSender(for: feed, on: connection, logger: logger)
+        // A cron job: transient refusals (429, 5xx, timeouts) are retried for a while with the same batches, then the
+        // run exits 75 and the next run sends what is left.
+        var sent = DailyFeedSender.Report()
+        let deadline = ContinuousClock.now + .seconds(60)
+        while true {
+            let round = try await sender.sendDue()
+            sent.sent += round.sent
+            sent.rowsSent += round.rowsSent
+            sent.retried += round.retried
+            sent.parked += round.parked
+            sent.lastError = round.lastError
+            let status = try await DailyFeedStore.status(on: connection)
+            if status.batchesPending == 0 || round.parked > 0 || ContinuousClock.now > deadline { break }
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        let pending = try await DailyFeedStore.status(on: connection).batchesPending
+        return FeedSummary(fromDay: fromDay, toDay: toDay, rows: built.rowsQueued, files: built.filesQueued, sent: sent, pendingAfter: pending)
+    }
+
+    static func tradingDay(ofUTCMilliseconds milliseconds: Int64, rule: TradingDayRule) -> String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: rule.zone) ?? TimeZone(identifier: "UTC")!
+        let shifted = Date(timeIntervalSince1970: Double(milliseconds) / 1000).addingTimeInterval(Double(rule.shiftSeconds))
+        let parts = calendar.dateComponents([.year, .month, .day], from: shifted)
+        func two(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        return "\(parts.year!)-\(two(parts.month!))-\(two(parts.day!))"
     }
 
     static func chunkMilliseconds(_ text: String) -> Int64? {

@@ -35,8 +35,9 @@ struct SimulatorProcess {
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
         let exit = try process.runWatched()
+        // Read until the line that says where it listens (a notice such as "now serving generation 1" may come first).
         var line = Data()
-        while !line.contains(UInt8(ascii: "\n")) {
+        while String(decoding: line, as: UTF8.self).range(of: #"127\.0\.0\.1:\d+\D"#, options: .regularExpression) == nil {
             let chunk = output.fileHandleForReading.availableData
             if chunk.isEmpty { break }
             line.append(chunk)

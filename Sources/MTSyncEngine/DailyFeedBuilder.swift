@@ -1,0 +1,203 @@
+import MTSyncCore
+import MTSyncIngest
+import MTSyncStore
+
+/// Decides the daily feed's rows and queues their batches (docs/ingest.md, "The daily feed").
+///
+/// A pass: (1) marked (server, login, UTC day)s become the (customer, trading day)s they touch — logins the
+/// server's filters exclude are dropped, logins without a customer id are held until one appears; (2) each such
+/// customer day is summed whole, across every login and server of the customer; a row whose figures differ from
+/// the last one queued gets revision + 1 and goes into a batch, an unchanged one is settled without sending. Rows,
+/// batches and settled marks commit in one transaction, so a crash queues a decision whole or not at all.
+public struct DailyFeedBuilder: Sendable {
+    public let settings: DailyFeedSettings
+    public let connection: PostgresConnection
+
+    public init(settings: DailyFeedSettings, connection: PostgresConnection) {
+        self.settings = settings
+        self.connection = connection
+    }
+
+    public struct Report: Sendable, Hashable, Encodable {
+        public var loginDaysSettled = 0
+        public var loginDaysHeld = 0
+        public var loginDaysDropped = 0
+        public var customerDays = 0
+        public var rowsQueued = 0
+        public var rowsUnchanged = 0
+        public var customerDaysHeld = 0
+        public var batchesQueued = 0
+        public var filesQueued = 0
+
+        enum CodingKeys: String, CodingKey {
+            case loginDaysSettled = "login_days_settled", loginDaysHeld = "login_days_held", loginDaysDropped = "login_days_dropped"
+            case customerDays = "customer_days", rowsQueued = "rows_queued", rowsUnchanged = "rows_unchanged"
+            case customerDaysHeld = "customer_days_held", batchesQueued = "batches_queued", filesQueued = "files_queued"
+        }
+    }
+
+    /// Settles every open mark and decides every customer day waiting, pass after pass.
+    public func build() async throws -> Report {
+        var report = Report()
+        while !Task.isCancelled {
+            let settled = try await connection.transaction(name: "settle feed marks") { [settings] connection in
+                try DailyFeedStore.lockBuilder(on: connection)
+                let marks = try DailyFeedStore.openLoginMarks(limit: 5_000, on: connection)
+                var released: [DailyFeedStore.LoginMark] = [], held: [DailyFeedStore.LoginMark] = [], dropped: [DailyFeedStore.LoginMark] = []
+                for mark in marks {
+                    // A login the server's filters exclude (a demo group) never counts; one whose group is not known
+                    // yet passes or not as the filter's `unknown_group` says.
+                    if let filter = settings.filters[mark.server], case .excluded = filter.verdict(login: mark.login, group: mark.group) {
+                        dropped.append(mark)
+                    } else if mark.customerID == nil {
+                        held.append(mark)
+                    } else {
+                        released.append(mark)
+                    }
+                }
+                try DailyFeedStore.settleLoginMarks(released: released, held: held, dropped: dropped, day: settings.day, on: connection)
+                return (marks.count, released.count, held.count, dropped.count)
+            }
+            report.loginDaysSettled += settled.1
+            report.loginDaysHeld += settled.2
+            report.loginDaysDropped += settled.3
+            if settled.0 < 5_000 { break }
+        }
+        var after: DailyFeedStore.CustomerDay?
+        while !Task.isCancelled {
+            let pass = try await connection.transaction(name: "decide feed rows") { [settings, after] connection in
+                try DailyFeedStore.lockBuilder(on: connection)
+                let days = try DailyFeedStore.dirtyCustomerDays(after: after, limit: settings.rowsPerPass, on: connection)
+                let decided = try Self.decide(days, settings: settings, resendUnchanged: false, files: false, on: connection)
+                try DailyFeedStore.record(queued: decided.queued, batches: decided.batches, origin: "live", settled: decided.settled, refreshed: decided.refreshed, held: decided.held, on: connection)
+                return (days.last, days.count, decided)
+            }
+            report.customerDays += pass.1
+            report.add(pass.2)
+            after = pass.0
+            if pass.1 < settings.rowsPerPass { break }
+        }
+        return report
+    }
+
+    /// `mtsync backfill --feed`: every customer day with facts in the trading days [fromDay, toDay] (and every one
+    /// waiting there), sent whole as file uploads — unchanged rows too, at their current revision. The batch ids
+    /// depend on the rows and revisions only, so a rerun of the same backfill builds the same files, which are
+    /// already recorded and are not uploaded again.
+    public func queueRange(fromDay: String, toDay: String, servers: [String]?, origin: String) async throws -> Report {
+        _ = try await build()
+        var report = Report()
+        let days = try await connection.transaction(name: "list customer days of a range") { [settings] connection in
+            try DailyFeedStore.customerDays(fromDay: fromDay, toDay: toDay, servers: servers, day: settings.day, on: connection)
+        }
+        for start in stride(from: 0, to: days.count, by: settings.rowsPerPass) {
+            let chunk = Array(days[start..<min(days.count, start + settings.rowsPerPass)])
+            let decided = try await connection.transaction(name: "queue a range of feed rows") { [settings] connection in
+                try DailyFeedStore.lockBuilder(on: connection)
+                let decided = try Self.decide(chunk, settings: settings, resendUnchanged: true, files: true, on: connection)
+                try DailyFeedStore.record(queued: decided.queued, batches: decided.batches, origin: origin, settled: decided.settled, refreshed: decided.refreshed, held: decided.held, on: connection)
+                return decided
+            }
+            report.customerDays += chunk.count
+            report.add(decided)
+        }
+        return report
+    }
+
+    /// The rows a trading day would send now (figures as they stand, unchanged or not), and the days held with
+    /// their reason; writes nothing.
+    public func preview(day: String, customerID: String?) async throws -> (rows: [DailyFeedRow], held: [(String, String)]) {
+        try await connection.transaction(name: "preview feed rows") { [settings] connection in
+            var days = try DailyFeedStore.customerDays(fromDay: day, toDay: day, servers: nil, day: settings.day, on: connection)
+            if let customerID { days = days.filter { $0.customerID == customerID } }
+            let figures = try DailyFeedStore.loginFigures(of: days, day: settings.day, deposits: settings.deposits, on: connection)
+            var rows: [DailyFeedRow] = [], held: [(String, String)] = []
+            for day in days {
+                switch Self.row(for: day, sums: figures[day] ?? [], settings: settings) {
+                case .success(let row): if !row.logins.isEmpty { rows.append(row) }
+                case .failure(let hold): held.append((day.customerID, hold.reason))
+                }
+            }
+            return (rows, held)
+        }
+    }
+
+    struct Decision: Sendable {
+        var queued: [DailyFeedStore.QueuedRow] = []
+        var batches: [DailyFeedStore.NewBatch] = []
+        var settled: [DailyFeedStore.CustomerDay] = []
+        var held: [(DailyFeedStore.CustomerDay, String)] = []
+        /// Rows not sent again whose kept-only figures may have changed.
+        var refreshed: [(DailyFeedStore.CustomerDay, String)] = []
+        var unchanged = 0
+        var files = 0
+    }
+
+    static func decide(_ days: [DailyFeedStore.CustomerDay], settings: DailyFeedSettings, resendUnchanged: Bool, files: Bool, on connection: isolated PostgresConnection) throws -> Decision {
+        var decision = Decision()
+        guard !days.isEmpty else { return decision }
+        let figures = try DailyFeedStore.loginFigures(of: days, day: settings.day, deposits: settings.deposits, on: connection)
+        let previous = try DailyFeedStore.previousRows(of: days, on: connection)
+        var entries: [DailyFeedPacker.Entry] = []
+        for day in days.sorted() {
+            switch row(for: day, sums: figures[day] ?? [], settings: settings) {
+            case .failure(let hold):
+                decision.held.append((day, hold.reason))
+            case .success(let row):
+                decision.settled.append(day)
+                let before = previous[day]
+                if let before, before.hash == row.sentHash {
+                    decision.unchanged += 1
+                    if resendUnchanged { entries.append(.init(row: row, revision: before.revision)) } else { decision.refreshed.append((day, row.figuresJSON)) }
+                } else if before == nil, row.logins.isEmpty {
+                    // Nothing was ever sent for this day and nothing counts in it now (its facts went, or all its
+                    // logins are excluded): there is no row to upsert.
+                    continue
+                } else {
+                    entries.append(.init(row: row, revision: (before?.revision ?? 0) + 1))
+                }
+            }
+        }
+        let asFiles = files || (settings.fileAboveRows.map { entries.count > $0 } ?? false)
+        let batches = asFiles
+            ? DailyFeedPacker.files(entries, envelope: settings.envelope, maximumRows: settings.maximumRowsPerFile)
+            : DailyFeedPacker.messages(entries, envelope: settings.envelope, maximumRows: settings.maximumRowsPerMessage, maximumBytes: settings.maximumMessageBytes)
+        for batch in batches {
+            decision.batches.append(.init(batchID: batch.batchID, transport: batch.transport.rawValue, rows: batch.rows.count, body: batch.body, sha256: batch.sha256))
+            if batch.transport == .file { decision.files += 1 }
+            for entry in batch.rows {
+                decision.queued.append(.init(
+                    day: .init(customerID: entry.row.customerID, day: entry.row.date), revision: entry.revision, hash: entry.row.sentHash,
+                    figuresJSON: entry.row.figuresJSON, batchID: batch.batchID))
+            }
+        }
+        return decision
+    }
+
+    /// One customer day's row from its logins' sums: excluded logins left out, the rest through the calculator.
+    static func row(for day: DailyFeedStore.CustomerDay, sums: [DailyFeedStore.LoginDaySums], settings: DailyFeedSettings) -> Result<DailyFeedRow, DailyFeedHold> {
+        var logins: [LoginDayFigures] = []
+        for sum in sums {
+            if let filter = settings.filters[sum.server], case .excluded = filter.verdict(login: sum.login, group: sum.group) { continue }
+            guard let lots = ExactDecimal(parsing: sum.closedLots), let deposits = ExactDecimal(parsing: sum.deposits),
+                  let withdrawals = ExactDecimal(parsing: sum.withdrawals), let net = ExactDecimal(parsing: sum.tradingNet)
+            else {
+                return .failure(DailyFeedHold(reason: "the sums of login \(sum.server):\(sum.login) on \(day.day) leave the exact decimal range; check its deals"))
+            }
+            logins.append(LoginDayFigures(
+                server: sum.server, login: sum.login, group: sum.group, currency: sum.currency, closedLots: lots, closingTrades: sum.closingTrades,
+                deposits: deposits, withdrawals: withdrawals, tradingNet: net))
+        }
+        return DailyFeedCalculator.row(customerID: day.customerID, date: day.day, logins: logins, rules: settings.rules)
+    }
+}
+
+extension DailyFeedBuilder.Report {
+    mutating func add(_ decision: DailyFeedBuilder.Decision) {
+        rowsQueued += decision.queued.count
+        rowsUnchanged += decision.unchanged
+        customerDaysHeld += decision.held.count
+        batchesQueued += decision.batches.count
+        filesQueued += decision.files
+    }
+}

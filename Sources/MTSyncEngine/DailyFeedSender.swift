@@ -1,0 +1,119 @@
+import Logging
+import MTSyncIngest
+import MTSyncStore
+import ServiceLifecycle
+
+/// Sends the daily feed's queued batches, strictly in the order they were queued, each until the platform
+/// acknowledges it (docs/ingest.md, "The daily feed"). A batch is claimed for `claimFor` before it is sent and
+/// marked sent after: a crash in between sends the same stored bytes again after the claim lapses — the same
+/// `batch_id`, never a different one for the same rows.
+public struct DailyFeedSender: Sendable {
+    public let connection: PostgresConnection
+    public let transport: any DailyFeedTransport
+    public let claimFor: Duration
+    public let maximumRetryDelay: Duration
+    public let logger: Logger
+
+    public init(connection: PostgresConnection, transport: any DailyFeedTransport, claimFor: Duration = .seconds(120), maximumRetryDelay: Duration = .seconds(300), logger: Logger) {
+        self.connection = connection
+        self.transport = transport
+        self.claimFor = claimFor
+        self.maximumRetryDelay = maximumRetryDelay
+        self.logger = logger
+    }
+
+    public struct Report: Sendable, Hashable, Encodable {
+        public var sent = 0
+        public var rowsSent = 0
+        public var retried = 0
+        public var parked = 0
+        /// Why the last attempt failed, when one did.
+        public var lastError: String?
+
+        public init() {}
+
+        enum CodingKeys: String, CodingKey { case sent, rowsSent = "rows_sent", retried, parked, lastError = "last_error" }
+    }
+
+    /// Sends due batches until none is due or one fails (the rest wait behind it, in order).
+    public func sendDue() async throws -> Report {
+        var report = Report()
+        while !Task.isCancelled, let batch = try await DailyFeedStore.claimNext(claimFor: claimFor, on: connection) {
+            guard let kind = DailyFeedBatch.Transport(rawValue: batch.transport) else {
+                try await DailyFeedStore.park(batch.batchID, reason: "unknown transport \(batch.transport)", response: nil, on: connection)
+                report.parked += 1
+                continue
+            }
+            if kind == .file, !transport.acceptsFiles {
+                let reason = "batch \(batch.batchID) is a file upload and no feed.file_ingest is configured; configure it to send the batch"
+                try await DailyFeedStore.markFailed(batch.batchID, error: reason, retryIn: maximumRetryDelay, on: connection)
+                report.retried += 1
+                report.lastError = reason
+                break
+            }
+            switch await transport.send(DailyFeedOutgoing(batchID: batch.batchID, transport: kind, rows: batch.rows, body: batch.body)) {
+            case .delivered(let response):
+                try await DailyFeedStore.markSent(batch.batchID, response: response, on: connection)
+                report.sent += 1
+                report.rowsSent += batch.rows
+                logger.info("feed batch sent", metadata: ["batch_id": "\(batch.batchID)", "transport": "\(kind.rawValue)", "rows": "\(batch.rows)"])
+            case .retry(let reason, let after):
+                let delay = after ?? backoff(attempts: batch.attempts)
+                try await DailyFeedStore.markFailed(batch.batchID, error: reason, retryIn: delay, on: connection)
+                report.retried += 1
+                report.lastError = reason
+                logger.warning("feed batch not sent; retrying", metadata: ["batch_id": "\(batch.batchID)", "reason": "\(reason)", "retry_in": "\(delay)"])
+                return report
+            case .rejected(let reason, let response):
+                try await DailyFeedStore.park(batch.batchID, reason: reason, response: response, on: connection)
+                report.parked += 1
+                report.lastError = reason
+                logger.error("feed batch refused; parked (mtsync feed retry sends it again)", metadata: ["batch_id": "\(batch.batchID)", "reason": "\(reason)"])
+            }
+        }
+        return report
+    }
+
+    /// 1 s, 2 s, 4 s … up to `maximumRetryDelay`.
+    func backoff(attempts: Int) -> Duration {
+        let seconds = 1 << min(max(attempts - 1, 0), 20)
+        return min(.seconds(seconds), maximumRetryDelay)
+    }
+}
+
+/// The daemon's feed: every `every`, decide the rows that changed and send what is queued.
+public struct DailyFeedService: Service {
+    public let builder: DailyFeedBuilder
+    public let sender: DailyFeedSender
+    public let every: Duration
+    public let logger: Logger
+
+    public init(builder: DailyFeedBuilder, sender: DailyFeedSender, every: Duration, logger: Logger) {
+        self.builder = builder
+        self.sender = sender
+        self.every = every
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    let built = try await builder.build()
+                    if built.rowsQueued > 0 || built.loginDaysHeld > 0 || built.customerDaysHeld > 0 {
+                        logger.info("feed rows decided", metadata: [
+                            "rows_queued": "\(built.rowsQueued)", "batches": "\(built.batchesQueued)", "unchanged": "\(built.rowsUnchanged)",
+                            "login_days_held": "\(built.loginDaysHeld)", "customer_days_held": "\(built.customerDaysHeld)",
+                        ])
+                    }
+                    _ = try await sender.sendDue()
+                } catch {
+                    if Task.isCancelled { break }
+                    // Marks and queued batches stay: the next round takes them again.
+                    logger.error("feed round failed; retrying", metadata: ["error": "\(error)", "retry_in": "\(every)"])
+                }
+                do { try await Task.sleep(for: every) } catch { break }
+            }
+        }
+    }
+}

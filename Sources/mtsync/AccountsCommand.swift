@@ -1,0 +1,196 @@
+import ArgumentParser
+import Foundation
+import MTSyncBridge
+import MTSyncBridgeTransport
+import MTSyncConfiguration
+import MTSyncCore
+import MTSyncEngine
+import MTSyncStore
+
+/// `mtsync accounts`: who each trading login belongs to, for the daily feed (docs/ingest.md, "Who the trader is").
+struct AccountsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "accounts",
+        abstract: "Trading accounts and their broker customer ids: pull them from the bridges, import corrections, show one login.",
+        subcommands: [AccountsSyncCommand.self, AccountsImportCommand.self, AccountsShowCommand.self]
+    )
+}
+
+struct AccountsSyncCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sync",
+        abstract: "Read every account of each bridge server (login, group, currency, leverage, customer id) into the accounts table now (the daemon does it every feed.accounts_every)."
+    )
+
+    @OptionGroup var config: ConfigOptions
+    @Option(help: "Only this server.") var server: String?
+    @OptionGroup var output: OutputOptions
+
+    func run() async throws {
+        var reports: [AccountSync.Report] = []
+        do {
+            let configuration = try config.load()
+            let engine = Engine(configuration: configuration)
+            let connection = try await engine.connect()
+            try await engine.checkSchema(connection)
+            for server in try engine.servers(named: server) {
+                guard let sync = try engine.accountSync(for: server, connection: connection) else { continue }
+                reports.append(try await sync.pull())
+            }
+        } catch {
+            throw CommandFailure.report(error, json: output.json)
+        }
+        if output.json {
+            JSONOutput.print(reports)
+        } else {
+            for report in reports {
+                print("\(report.server): \(report.accounts) account(s), \(report.changed) changed, \(report.withoutCustomerID) without a customer id")
+            }
+        }
+    }
+}
+
+struct AccountsImportCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import",
+        abstract: "Load or correct customer ids from a CSV with a header row naming login, server and customer_id (any order, other columns ignored).",
+        discussion: """
+            The operator's customer id wins over the bridge's client id; an empty customer_id removes the correction (the \
+            bridge's id counts again). Every change is audited with --by (default: the operating-system user) and the \
+            time. Held days of logins that get a customer id are sent by the next feed round. The file is checked whole \
+            first: one bad row and nothing is imported (exit status 65, every bad row listed).
+            """
+    )
+
+    @OptionGroup var config: ConfigOptions
+    @Argument(help: "The CSV file.") var file: String
+    @Option(help: "Who makes the change, for the audit (default: operator:<user>).") var by: String?
+    @OptionGroup var output: OutputOptions
+
+    struct Summary: Encodable {
+        var rows: Int
+        var changed: Int
+        var changedBy: String
+        enum CodingKeys: String, CodingKey { case rows, changed, changedBy = "changed_by" }
+    }
+
+    func run() async throws {
+        let summary: Summary
+        do {
+            let rows = try Self.parse(file: file)
+            let configuration = try config.load()
+            let engine = Engine(configuration: configuration)
+            let connection = try await engine.connect()
+            try await engine.checkSchema(connection)
+            let who = by ?? "operator:\(ProcessInfo.processInfo.environment["USER"] ?? ProcessInfo.processInfo.environment["LOGNAME"] ?? "unknown")"
+            let changed = try await AccountDirectory.importCustomerIDs(rows, changedBy: who, on: connection)
+            summary = Summary(rows: rows.count, changed: changed, changedBy: who)
+        } catch {
+            throw CommandFailure.report(error, json: output.json)
+        }
+        if output.json { JSONOutput.print(summary) } else { print("\(summary.rows) row(s) read, \(summary.changed) account(s) changed by \(summary.changedBy)") }
+    }
+
+    static func parse(file: String) throws -> [(server: String, login: UInt64, customerID: String)] {
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw AccountsFileProblem(problems: ["cannot read \(file): it does not exist or is not readable; check the path and its permissions"])
+        }
+        var parser = CSVParser()
+        var outputs: [CSVParser.Output] = []
+        parser.feed(data) { outputs.append($0) }
+        parser.finish { outputs.append($0) }
+        var problems: [String] = []
+        var header: [String: Int]?
+        var rows: [(server: String, login: UInt64, customerID: String)] = []
+        for output in outputs {
+            switch output {
+            case .malformed(let bad):
+                problems.append("line \(bad.lineNumber): \(bad.reason)")
+            case .row(let row):
+                guard let columns = header else {
+                    let names = row.fields.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+                    var index: [String: Int] = [:]
+                    for (position, name) in names.enumerated() { index[name] = position }
+                    let missing = ["login", "server", "customer_id"].filter { index[$0] == nil }
+                    guard missing.isEmpty else {
+                        throw AccountsFileProblem(problems: ["line 1: the header must name login, server and customer_id; missing \(missing.joined(separator: ", "))"])
+                    }
+                    header = index
+                    continue
+                }
+                func field(_ name: String) -> String? {
+                    let at = columns[name]!
+                    return at < row.fields.count ? row.fields[at].trimmingCharacters(in: .whitespaces) : nil
+                }
+                guard let loginText = field("login"), let login = UInt64(loginText) else {
+                    problems.append("line \(row.lineNumber): login \(String(reflecting: field("login") ?? "")) is not a login number")
+                    continue
+                }
+                guard let server = field("server"), (try? ServerID(server)) != nil else {
+                    problems.append("line \(row.lineNumber): server \(String(reflecting: field("server") ?? "")) is not a server id")
+                    continue
+                }
+                guard let customer = field("customer_id"), customer.count <= 128, !customer.contains(where: { $0.isNewline }) else {
+                    problems.append("line \(row.lineNumber): customer_id is missing or longer than 128 characters")
+                    continue
+                }
+                rows.append((server, login, customer))
+            }
+        }
+        guard header != nil else { throw AccountsFileProblem(problems: ["the file is empty: it needs a header row (login,server,customer_id)"]) }
+        guard problems.isEmpty else { throw AccountsFileProblem(problems: problems) }
+        return rows
+    }
+}
+
+/// An accounts file that cannot be imported, with every reason.
+struct AccountsFileProblem: Error, CustomStringConvertible {
+    var problems: [String]
+    var description: String { "nothing imported; fix the file and run it again:\n  " + problems.joined(separator: "\n  ") }
+}
+
+struct AccountsShowCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "show",
+        abstract: "Show a login's accounts (on every server, or one), their customer id and where it comes from, held days, and the audit of changes."
+    )
+
+    @OptionGroup var config: ConfigOptions
+    @Argument(help: "The trading login.") var login: UInt64
+    @Option(help: "Only this server.") var server: String?
+    @OptionGroup var output: OutputOptions
+
+    struct Shown: Encodable {
+        var accounts: [StoredAccount]
+        var changes: [AccountChange]
+    }
+
+    func run() async throws {
+        let shown: Shown
+        do {
+            let configuration = try config.load()
+            let engine = Engine(configuration: configuration)
+            let connection = try await engine.connect()
+            try await engine.checkSchema(connection)
+            let (accounts, changes) = try await AccountDirectory.show(login: login, server: server, on: connection)
+            shown = Shown(accounts: accounts, changes: changes)
+        } catch {
+            throw CommandFailure.report(error, json: output.json)
+        }
+        if output.json {
+            JSONOutput.print(shown)
+            return
+        }
+        if shown.accounts.isEmpty { print("no account with login \(login)\(server.map { " on \($0)" } ?? "")") }
+        for account in shown.accounts {
+            let origin = account.customerOverride != nil ? "operator" : account.clientID != nil ? "bridge" : "none"
+            print("\(account.server):\(account.login) group \(account.group ?? "?") currency \(account.currency ?? "?") leverage \(account.leverage.map(String.init) ?? "?")")
+            print("  customer id: \(account.customerID ?? "(none: its days are held)") [from \(origin)]; bridge client_id \(account.clientID ?? "-"), operator \(account.customerOverride ?? "-")")
+            if account.heldDays > 0 { print("  \(account.heldDays) day(s) held for want of a customer id") }
+        }
+        if !shown.changes.isEmpty { print("changes:") }
+        for change in shown.changes {
+            print("  \(change.changedAt) \(change.server):\(change.login) \(change.field): \(change.oldValue ?? "-") -> \(change.newValue ?? "-") by \(change.changedBy)")
+        }
+    }
+}

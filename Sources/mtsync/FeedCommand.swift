@@ -1,0 +1,192 @@
+import ArgumentParser
+import Foundation
+import Logging
+import MTSyncConfiguration
+import MTSyncEngine
+import MTSyncIngest
+import MTSyncStore
+import ServiceLifecycle
+
+/// `mtsync feed`: the loyalty platform's daily feed (docs/ingest.md, "The daily feed").
+struct FeedCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "feed",
+        abstract: "The loyalty platform's daily rows per customer: decide and send them, preview a day, retry refused batches.",
+        subcommands: [FeedRunCommand.self, FeedPreviewCommand.self, FeedRetryCommand.self]
+    )
+}
+
+/// What the feed commands share: the configuration with its `feed:` section and a checked database.
+struct FeedContext {
+    let configuration: MTSyncConfiguration
+    let feed: FeedConfiguration
+    let engine: Engine
+    let connection: PostgresConnection
+    let settings: DailyFeedSettings
+
+    static func open(_ options: ConfigOptions) async throws -> FeedContext {
+        let configuration = try options.load()
+        guard let feed = configuration.feed else { throw FeedNotConfigured() }
+        let engine = Engine(configuration: configuration)
+        let connection = try await engine.connect()
+        try await engine.checkSchema(connection)
+        return FeedContext(
+            configuration: configuration, feed: feed, engine: engine, connection: connection,
+            settings: try IngestSinks.feedSettings(for: configuration, feed: feed))
+    }
+}
+
+struct FeedRunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Decide the rows that changed and send the queued batches: with --once until nothing is due, else as a service (`mtsync run` does it too).",
+        discussion: "With --once, exit status 0 when every queued batch was sent, 75 when some wait for a retry (the platform failed or throttled), 65 when a batch was refused and parked (`mtsync feed retry` sends it again)."
+    )
+
+    @OptionGroup var config: ConfigOptions
+    @Flag(help: "Decide and send what is due now, then exit (for cron).") var once = false
+    @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel: String = "info"
+    @OptionGroup var output: OutputOptions
+
+    struct Summary: Encodable {
+        var built: DailyFeedBuilder.Report
+        var sent: DailyFeedSender.Report
+        var status: DailyFeedStore.Status
+    }
+
+    func run() async throws {
+        var logger = Logger(label: "mtsync")
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        let sinks = IngestSinks()
+        do {
+            let context: FeedContext
+            let sender: DailyFeedSender
+            do {
+                context = try await FeedContext.open(config)
+                sender = try await sinks.feedSender(for: context.feed, on: context.connection, logger: logger)
+            } catch {
+                throw CommandFailure.report(error, json: output.json)
+            }
+            let builder = DailyFeedBuilder(settings: context.settings, connection: context.connection)
+            if once {
+                let summary: Summary
+                do {
+                    let built = try await builder.build()
+                    let sent = try await sender.sendDue()
+                    summary = Summary(built: built, sent: sent, status: try await DailyFeedStore.status(on: context.connection))
+                } catch {
+                    throw CommandFailure.report(error, json: output.json)
+                }
+                if output.json {
+                    JSONOutput.print(summary)
+                } else {
+                    print("feed: \(summary.built.rowsQueued) row(s) queued in \(summary.built.batchesQueued) batch(es), \(summary.built.rowsUnchanged) unchanged; \(summary.sent.sent) batch(es) sent (\(summary.sent.rowsSent) rows)")
+                    if summary.status.heldLogins > 0 { print("  \(summary.status.heldLogins) login(s) held: no customer id (mtsync accounts import)") }
+                    if summary.status.heldCustomerDays > 0 { print("  \(summary.status.heldCustomerDays) customer day(s) held: \(summary.status.heldReason ?? "")") }
+                    if let error = summary.sent.lastError { print("  last error: \(error)") }
+                }
+                if summary.sent.parked > 0 { throw ExitCode(65) }
+                if summary.status.batchesPending > 0 { throw ExitCode(75) }
+            } else {
+                let service = DailyFeedService(builder: builder, sender: sender, every: context.feed.every, logger: logger)
+                let group = ServiceGroup(configuration: .init(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+                try await group.run()
+            }
+        } catch {
+            await sinks.shutdown()
+            throw error
+        }
+        await sinks.shutdown()
+    }
+}
+
+struct FeedPreviewCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "preview",
+        abstract: "Print the rows a trading day would send now (every customer with facts that day), without sending or recording anything."
+    )
+
+    @OptionGroup var config: ConfigOptions
+    @Option(help: "The trading day, YYYY-MM-DD, in the feed's day zone.") var date: String
+    @Option(help: "Only this customer id.") var customer: String?
+    @OptionGroup var output: OutputOptions
+
+    struct Preview: Encodable {
+        var triggerID: String
+        var date: String
+        var data: [Row]
+        var held: [Held]
+        enum CodingKeys: String, CodingKey { case triggerID = "trigger_id", date, data, held }
+    }
+
+    struct Row: Encodable {
+        var userID: String
+        var date: String
+        var depositTotal: String
+        var closedLots: String
+        var withdrawalTotal: String
+        var closingTrades: Int
+        var logins: [String]
+        enum CodingKeys: String, CodingKey {
+            case userID = "user_id", date, depositTotal = "deposit_total", closedLots = "closed_lots", withdrawalTotal = "withdrawal_total"
+            case closingTrades = "closing_trades", logins
+        }
+    }
+
+    struct Held: Encodable {
+        var userID: String
+        var reason: String
+        enum CodingKeys: String, CodingKey { case userID = "user_id", reason }
+    }
+
+    func run() async throws {
+        let preview: Preview
+        do {
+            guard date.count == 10, date.split(separator: "-").count == 3, date.allSatisfy({ $0.isNumber || $0 == "-" }) else {
+                throw ValidationError("--date must be YYYY-MM-DD")
+            }
+            let context = try await FeedContext.open(config)
+            let (rows, held) = try await DailyFeedBuilder(settings: context.settings, connection: context.connection).preview(day: date, customerID: customer)
+            preview = Preview(
+                triggerID: context.feed.triggerID, date: date,
+                data: rows.map {
+                    Row(userID: $0.customerID, date: $0.date, depositTotal: DailyFeedRow.money($0.depositTotal), closedLots: $0.closedLots.description,
+                        withdrawalTotal: DailyFeedRow.money($0.withdrawalTotal), closingTrades: $0.closingTrades, logins: $0.logins)
+                },
+                held: held.map { Held(userID: $0.0, reason: $0.1) })
+        } catch {
+            throw CommandFailure.report(error, json: output.json)
+        }
+        if output.json {
+            JSONOutput.print(preview)
+            return
+        }
+        print("rows for \(preview.date) (trigger \(preview.triggerID)): \(preview.data.count)")
+        print("user_id,date,deposit_total,closed_lots   (kept, not sent: withdrawal_total, closing_trades, logins)")
+        for row in preview.data {
+            print("\(row.userID),\(row.date),\(row.depositTotal),\(row.closedLots)   \(row.withdrawalTotal) \(row.closingTrades) \(row.logins.joined(separator: " "))")
+        }
+        for held in preview.held { print("held \(held.userID): \(held.reason)") }
+    }
+}
+
+struct FeedRetryCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "retry",
+        abstract: "Queue the batches the platform refused (parked) again, after the queued ones; `mtsync feed run` sends them."
+    )
+
+    @OptionGroup var config: ConfigOptions
+    @OptionGroup var output: OutputOptions
+
+    func run() async throws {
+        let count: Int
+        do {
+            let context = try await FeedContext.open(config)
+            count = try await DailyFeedStore.retryParked(on: context.connection)
+        } catch {
+            throw CommandFailure.report(error, json: output.json)
+        }
+        if output.json { JSONOutput.print(["requeued": count]) } else { print("\(count) parked batch(es) queued again") }
+    }
+}

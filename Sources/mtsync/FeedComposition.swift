@@ -1,0 +1,64 @@
+import Foundation
+import Logging
+import MTSyncConfiguration
+import MTSyncCore
+import MTSyncEngine
+import MTSyncIngest
+import MTSyncIngestTransport
+import MTSyncStore
+
+/// Builds the daily feed's pieces from `feed:` (docs/ingest.md, "The daily feed"): the builder's settings, the
+/// transport (SQS queue and file ingest) and the sender.
+extension IngestSinks {
+    static func feedSettings(for configuration: MTSyncConfiguration, feed: FeedConfiguration) throws -> DailyFeedSettings {
+        var filters: [String: AccountFilter] = [:]
+        for server in configuration.servers { filters[server.id.rawValue] = try server.normalizerSettings().filter }
+        return DailyFeedSettings(
+            rules: DailyFeedRules(reportingCurrency: feed.reportingCurrency, centGroups: feed.centGroups, centFactor: feed.centFactor, rates: feed.rates),
+            envelope: DailyFeedEnvelope(triggerID: feed.triggerID, source: feed.source),
+            day: feed.day,
+            deposits: DailyFeedStore.DepositRule(kinds: feed.depositKinds, excludedComments: feed.depositExcludedComments),
+            filters: filters,
+            maximumRowsPerMessage: feed.maximumRowsPerMessage,
+            maximumMessageBytes: feed.maximumMessageBytes,
+            fileAboveRows: feed.fileIngest?.aboveRows,
+            maximumRowsPerFile: feed.fileIngest?.maximumRowsPerFile ?? 10_000)
+    }
+
+    /// The queue (its attributes read first: fails when it cannot be reached) and the file ingest.
+    func feedTransport(for feed: FeedConfiguration, environment: [String: String] = ProcessInfo.processInfo.environment) async throws -> DailyFeedDelivery {
+        var environment = environment
+        if let region = feed.sqs.region { environment["AWS_REGION"] = region }
+        if let profile = feed.sqs.profile { environment["AWS_PROFILE"] = profile }
+        let settings = try AWSSettings.resolve(
+            service: "sqs", environment: environment,
+            files: .locate(environment: environment, homeDirectory: environment["HOME"] ?? NSHomeDirectory()),
+            endpoint: feed.sqs.endpoint)
+        let files = try feed.fileIngest.map { destination in
+            try FileIngestClient(
+                configuration: .init(url: destination.url, triggerID: feed.triggerID, apiKey: try FileIngestKey(destination.apiKey.reveal()), requestTimeout: destination.timeout),
+                httpClient: httpClient)
+        }
+        let delivery = try await DailyFeedDelivery.connect(sqs: SQSClient(settings: settings, httpClient: httpClient), queueURL: feed.sqs.queueURL, files: files, source: feed.source)
+        guard feed.maximumMessageBytes <= delivery.maximumMessageBytes else {
+            throw FeedMisconfigured(message: "feed.max_message_bytes is \(feed.maximumMessageBytes) but the queue takes at most \(delivery.maximumMessageBytes) bytes; lower feed.max_message_bytes")
+        }
+        return delivery
+    }
+
+    func feedSender(for feed: FeedConfiguration, on connection: PostgresConnection, logger: Logger) async throws -> DailyFeedSender {
+        DailyFeedSender(connection: connection, transport: try await feedTransport(for: feed), claimFor: feed.claimFor, logger: logger)
+    }
+}
+
+struct FeedMisconfigured: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
+}
+
+/// `feed:` is missing but a command needs it.
+struct FeedNotConfigured: Error, CustomStringConvertible {
+    var description: String {
+        "the configuration has no `feed:` section: add `feed: {trigger_id: …, sqs: {queue_url: …}}` (docs/configuration.md, docs/ingest.md \"The daily feed\")"
+    }
+}
