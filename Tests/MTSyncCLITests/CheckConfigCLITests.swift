@@ -28,15 +28,42 @@ struct CheckConfigCLITests {
             drop: { folder: drop }
         """
 
-    @Test("a valid file: exit 0, one line per server and one for the ingest, never the key")
+    @Test("a file with the daily feed: its line says the day, currency, cent and rate choices and never the platform's API key")
+    func feed() async throws {
+        let apiKey = "rai-live-key-5d2e9a7c4b1f"
+        let file = try Self.configuration(Self.valid + """
+
+            ingest:
+              sqs: { queue_url: "https://sqs.eu-west-1.amazonaws.com/123456789012/loyalty" }
+            feed:
+              trigger_id: 65f0c1e2a9b8c7d6e5f4a3b2
+              day: ny-close
+              cent: { groups: ["*cent*"], factor: "0.01" }
+              rates: { EUR: "1.08" }
+              file_ingest: { url: "https://data-workflow.returning.ai/apis/v1/data-workflows/file-ingests", api_key_env: RAI_KEY }
+            """)
+        let result = try await CLI.launch(["check-config", file.path], environment: ["MTSYNC_TEST_KEY": Self.key, "RAI_KEY": apiKey])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        let line = result.stdout.split(separator: "\n").last.map(String.init) ?? ""
+        #expect(line.hasPrefix("  feed: daily rows, trigger 65f0c1e2a9b8c7d6e5f4a3b2, day ny-close, USD, cent groups *cent* × 0.01, rates for EUR"), "\(line)")
+        #expect(line.contains("SQS https://sqs.eu-west-1.amazonaws.com/123456789012/loyalty") && line.contains("file ingest above 2000 rows"))
+        #expect(!result.stdout.contains(apiKey) && !result.stderr.contains(apiKey))
+
+        let missing = try await CLI.launch(["check-config", file.path], environment: ["MTSYNC_TEST_KEY": Self.key])
+        #expect(missing.status == 78)
+        #expect((missing.stdout + missing.stderr).contains("feed.file_ingest.api_key_env") && (missing.stdout + missing.stderr).contains("RAI_KEY is not set"), "\(missing.stdout)\(missing.stderr)")
+    }
+
+    @Test("a valid file: exit 0, one line per server, one for the ingest and one for the feed, never the key")
     func valid() async throws {
         let file = try Self.configuration(Self.valid)
         let result = try await CLI.launch(["check-config", file.path], environment: ["MTSYNC_TEST_KEY": Self.key])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         let lines = result.stdout.split(separator: "\n")
         #expect(lines.first == "ok: 2 server(s)")
-        #expect(lines.count == 4)
-        #expect(lines.last == "  ingest: none (events stay in the outbox)")
+        #expect(lines.count == 5)
+        #expect(lines.dropLast().last == "  ingest: none (events stay in the outbox)")
+        #expect(lines.last == "  feed: off")
         #expect(lines.dropFirst().first?.contains("live-mt5: mt5 via bridge bridge.internal:7465") == true)
         #expect(!result.stdout.contains(Self.key) && !result.stderr.contains(Self.key))
 
