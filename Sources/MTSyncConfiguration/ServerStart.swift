@@ -1,3 +1,5 @@
+import MTSyncCore
+
 /// The `start` setting: a server-time date `2025-01-01` or date and time `2025-01-01T10:00` (seconds optional),
 /// as MetaTrader milliseconds — the server's wall clock read as if it were UTC.
 enum ServerStart {
@@ -20,14 +22,14 @@ enum ServerStart {
             seconds = hour * 3600 + minute * 60 + second
         }
         guard dateParts.allSatisfy({ $0.allSatisfy(\.isASCIIDigit) }) else { return nil }
-        return (daysFromCivil(year: year, month: month, day: day) * 86_400 + seconds) * 1000
+        return (CivilDate.days(year: year, month: month, day: day) * 86_400 + seconds) * 1000
     }
 
     /// `2025-01-01 00:00` (seconds shown only when not zero).
     static func format(_ milliseconds: Int64) -> String {
         let seconds = milliseconds / 1000
         let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
-        let (year, month, day) = civil(fromDays: days)
+        let (year, month, day) = CivilDate.civil(fromDays: days)
         let inDay = seconds - days * 86_400
         let pad = { (value: Int64) in value < 10 ? "0\(value)" : "\(value)" }
         let time = "\(pad(inDay / 3600)):\(pad(inDay % 3600 / 60))" + (inDay % 60 == 0 ? "" : ":\(pad(inDay % 60))")
@@ -40,28 +42,6 @@ enum ServerStart {
         case 4, 6, 9, 11: return 30
         default: return 31
         }
-    }
-
-    // Howard Hinnant's days_from_civil / civil_from_days (proleptic Gregorian, days since 1970-01-01).
-    private static func daysFromCivil(year: Int64, month: Int64, day: Int64) -> Int64 {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
-    }
-
-    private static func civil(fromDays days: Int64) -> (Int64, Int64, Int64) {
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let mp = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
     }
 }
 

@@ -77,9 +77,9 @@ public enum IngestEnvelope {
         return "fact"
     }
 
-    /// A JSON string literal. Server ids, keys and kinds are ASCII by construction; the instance name is the
-    /// operator's: escaped fully.
-    static func quoted(_ text: String) -> String {
+    /// A JSON string literal (RFC 8259 §7), for the JSON the ingest layers write by hand: envelopes, feed rows, the
+    /// file ingest's metadata. Server ids, keys and kinds are ASCII by construction; other text is escaped fully.
+    public static func quoted(_ text: String) -> String {
         // Keys, kinds and server ids need no escaping: skip the scalar-by-scalar copy (the relay's packing cost).
         if text.utf8.allSatisfy({ $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
             return "\"" + text + "\""

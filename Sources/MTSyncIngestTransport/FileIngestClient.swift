@@ -199,25 +199,7 @@ public struct FileIngestClient: Sendable, CustomStringConvertible, CustomReflect
 
     /// `{"source":<source>,"batch_id":<batchID>}`, exactly, both JSON strings.
     public static func metadataJSON(source: String, batchID: String) -> String {
-        #"{"source":"# + quoted(source) + #","batch_id":"# + quoted(batchID) + "}"
-    }
-
-    /// A JSON string literal (RFC 8259 §7): quotes, backslashes and control characters escaped, the rest as is.
-    static func quoted(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                out += "\\u00" + (scalar.value < 0x10 ? "0" : "") + String(scalar.value, radix: 16)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
+        #"{"source":"# + IngestEnvelope.quoted(source) + #","batch_id":"# + IngestEnvelope.quoted(batchID) + "}"
     }
 
     /// `text` with the API key, should an answer or an error echo it, replaced by `(secret)`.
