@@ -175,8 +175,8 @@ struct FeedCLITests {
         let endpoint = try LocalSQS.endpoint()
         let queueURL = try await LocalSQS.createQueue(LocalSQS.uniqueName("feed"), fifo: true, client: sqs)
         let dealsPerDay = 150
-        var mt5 = try SimulatorProcess.start(platform: "mt5", days: days, dealsPerDay: dealsPerDay, seed: 31)
-        var mt4 = try SimulatorProcess.start(platform: "mt4", days: days, dealsPerDay: dealsPerDay, seed: 32)
+        var mt5 = try await SimulatorProcess.launch(platform: "mt5", days: days, dealsPerDay: dealsPerDay, seed: 31)
+        var mt4 = try await SimulatorProcess.launch(platform: "mt4", days: days, dealsPerDay: dealsPerDay, seed: 32)
         let database = try await TestDatabase.create()
         let migrate = try await CLI.launch(["migrate", "--database-url", database.url])
         #expect(migrate.status == 0, "\(migrate.stderr)")
@@ -209,10 +209,10 @@ struct FeedCLITests {
         #expect((feedStatus?["held_logins"] as? Int ?? 0) >= 1, "\(status.stdout)")
 
         // Generation 1: dealers edited and deleted deals and posted late ones; reconcile repairs the store.
-        mt5.stop()
-        mt4.stop()
-        mt5 = try SimulatorProcess.start(platform: "mt5", days: days, dealsPerDay: dealsPerDay, seed: 31, mutateAfterSeconds: 0)
-        mt4 = try SimulatorProcess.start(platform: "mt4", days: days, dealsPerDay: dealsPerDay, seed: 32, mutateAfterSeconds: 0)
+        await mt5.stopped()
+        await mt4.stopped()
+        mt5 = try await SimulatorProcess.launch(platform: "mt5", days: days, dealsPerDay: dealsPerDay, seed: 31, mutateAfterSeconds: 0)
+        mt4 = try await SimulatorProcess.launch(platform: "mt4", days: days, dealsPerDay: dealsPerDay, seed: 32, mutateAfterSeconds: 0)
         defer {
             mt5.stop()
             mt4.stop()
@@ -270,7 +270,7 @@ struct FeedCLITests {
     static func syncedWithFileIngest(_ httpClient: HTTPClient, fileIngestURL: String, maxRows: Int = 7, aboveRows: Int = 2_000) async throws -> (SimulatorProcess, TestDatabase, URL, [String: String]) {
         let sqs = try LocalSQS.client(httpClient)
         let queueURL = try await LocalSQS.createQueue(LocalSQS.uniqueName("feed-files"), client: sqs)
-        let simulator = try SimulatorProcess.start(platform: "mt5", days: days, dealsPerDay: 200, seed: 41)
+        let simulator = try await SimulatorProcess.launch(platform: "mt5", days: days, dealsPerDay: 200, seed: 41)
         let database = try await TestDatabase.create()
         let migrate = try await CLI.launch(["migrate", "--database-url", database.url])
         #expect(migrate.status == 0, "\(migrate.stderr)")

@@ -51,6 +51,20 @@ struct SimulatorProcess {
         return SimulatorProcess(process: process, exit: exit, port: port, platform: platform, serverID: serverID, folder: folder)
     }
 
+    /// `start` on a thread of its own, awaited: reading the port line blocks, and a blocked cooperative thread (two on
+    /// this machine) delays every other test's continuations — timing checks elsewhere then fail.
+    static func launch(
+        platform: String = "mt5", serverID: String? = nil, days: Int, dealsPerDay: Int, seed: Int = 5, mutateAfterSeconds: Int? = nil
+    ) async throws -> SimulatorProcess {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread {
+                continuation.resume(with: Result {
+                    try start(platform: platform, serverID: serverID, days: days, dealsPerDay: dealsPerDay, seed: seed, mutateAfterSeconds: mutateAfterSeconds)
+                })
+            }.start()
+        }
+    }
+
     struct SimulatorStartFailed: Error, CustomStringConvertible {
         let output: String
         var description: String { "mtbridge-sim did not start: \(output)" }
@@ -59,6 +73,12 @@ struct SimulatorProcess {
     func stop() {
         process.terminate()
         exit.wait()
+    }
+
+    /// `stop`, awaited rather than blocking a cooperative thread.
+    func stopped() async {
+        process.terminate()
+        await exit.wait()
     }
 
     /// A configuration with one server behind this simulator, small pages so a sync is many transactions.
