@@ -173,22 +173,25 @@ struct SyncCommand: AsyncParsableCommand {
         do {
             let connection = try await engine.connect()
             try await engine.checkSchema(connection)
+            // Leases on a connection of their own, as in the daemon: a renewal queued behind a slow page on the
+            // pull's connection let the lease expire on a loaded machine while the pull was healthy.
+            let leaseConnection = try await engine.connect()
             for server in try engine.servers(named: self.server) {
                 try await FactStore.register(serverID: server.id, platform: server.platform, zone: server.zoneName, on: connection)
                 let pull = try engine.puller(for: server, connection: connection)
                 let owner = self.owner ?? configuration.instanceID
-                guard let lease = try await ServerLease.acquire(serverID: server.id.rawValue, owner: owner, ttl: configuration.leaseTTL, on: connection) else {
+                guard let lease = try await ServerLease.acquire(serverID: server.id.rawValue, owner: owner, ttl: configuration.leaseTTL, on: leaseConnection) else {
                     summaries.append(SyncSummary(server: server.id.rawValue, status: "held by another instance"))
                     continue
                 }
                 do {
-                    let report = try await ServerLease.holding(lease, ttl: configuration.leaseTTL, renewingOn: connection) { try await pull() }
+                    let report = try await ServerLease.holding(lease, ttl: configuration.leaseTTL, renewingOn: leaseConnection) { try await pull() }
                     summaries.append(SyncSummary(server: server.id.rawValue, status: "synced", report: report))
                 } catch {
                     summaries.append(SyncSummary(server: server.id.rawValue, status: "failed", error: String(describing: error)))
                     try? await FactStore.recordError(serverID: server.id, stream: server.platform == .mt5 ? .deals : .trades, message: String(describing: error), on: connection)
                 }
-                _ = try? await ServerLease.release(lease, on: connection)
+                _ = try? await ServerLease.release(lease, on: leaseConnection)
             }
         } catch {
             throw CommandFailure.report(error, json: output.json)
