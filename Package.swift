@@ -29,6 +29,12 @@ let package = Package(
         // HTTP for the ingest: AWS SQS (JSON 1.0 protocol, SigV4 by hand: no Swift AWS SDK here) and the HTTP
         // data-ingest. The heaviest dependency (minutes on a first build); nothing else needs an HTTP client.
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.21.0"),
+        // Operations (issue 11): the engine counts through swift-metrics; Prometheus renders them; Hummingbird serves
+        // /metrics, /healthz and /readyz. Hummingbird shares NIO, service-lifecycle, swift-log and swift-metrics with
+        // what is already here, so it adds little to a first build.
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
     ],
     targets: [
         // libpq, the PostgreSQL client library: connection strings, PG* variables, sslmode, COPY.
@@ -78,6 +84,20 @@ let package = Package(
                 "MTSyncBridge", "MTSyncBridgeTransport", "MTSyncStore", "MTSyncCore", "MTSyncIngest",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
+        // Running it in production: the Prometheus exposition of the engine's metrics, the /metrics /healthz /readyz
+        // server, and the log line formats (logfmt, JSON) with secret redaction.
+        .target(
+            name: "MTSyncOperations",
+            dependencies: [
+                "MTSyncEngine", "MTSyncStore", "MTSyncCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // The ingest contract, pure: the message envelope, packing facts into messages, the sink protocol, SigV4
@@ -109,9 +129,11 @@ let package = Package(
                 "MTSyncEngine",
                 "MTSyncIngest",
                 "MTSyncIngestTransport",
+                "MTSyncOperations",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
         // The reference bridge as a program: mtbridge-sim --help
@@ -176,6 +198,15 @@ let package = Package(
             ]
         ),
         .testTarget(name: "MTSyncConfigurationTests", dependencies: ["MTSyncConfiguration", "MTSyncCore"]),
+        .testTarget(
+            name: "MTSyncOperationsTests",
+            dependencies: [
+                "MTSyncOperations", "MTSyncEngine", "MTSyncStore", "MTSyncTestSupport",
+                .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
+        ),
         .testTarget(
             name: "MTSyncCLITests",
             dependencies: [

@@ -25,7 +25,7 @@ struct ConfigurationReader {
 
     // MARK: - The file
 
-    static let topKeys = ["database", "instance", "defaults", "servers", "ingest", "feed"]
+    static let topKeys = ["database", "instance", "defaults", "servers", "ingest", "feed", "monitoring", "logging"]
 
     mutating func read(yaml: String) -> MTSyncConfiguration? {
         let root: Node
@@ -53,8 +53,13 @@ struct ConfigurationReader {
         let servers = readServers(top, defaults: defaults)
         let ingest = readIngest(top)
         let feed = readFeed(top, ingest: ingest ?? nil)
-        guard let servers, let instanceID, let leaseTTL, let ingest, let feed, problems.isEmpty else { return nil }
-        return MTSyncConfiguration(databaseURL: database, instanceID: instanceID, leaseTTL: leaseTTL, servers: servers, ingest: ingest, feed: feed)
+        let monitoring = readMonitoring(top)
+        let logging = readLogging(top)
+        guard let servers, let instanceID, let leaseTTL, let ingest, let feed, let monitoring, let logging, problems.isEmpty else { return nil }
+        var configuration = MTSyncConfiguration(databaseURL: database, instanceID: instanceID, leaseTTL: leaseTTL, servers: servers, ingest: ingest, feed: feed)
+        configuration.monitoring = monitoring
+        configuration.logging = logging
+        return configuration
     }
 
     private mutating func reportSyntax(_ error: YamlError) {

@@ -9,6 +9,14 @@ public struct IngestConfiguration: Sendable, Equatable {
     }
 
     public var destination: Destination
+
+    /// `sqs` or `http`: the relay metrics' `sink` label.
+    public var sinkName: String {
+        switch destination {
+        case .sqs: "sqs"
+        case .http: "http"
+        }
+    }
     public var relay: RelayTuning
     /// `aggregate.hourly` events (docs/ingest.md); nil when `aggregates: off`.
     public var aggregates: AggregateSettings?

@@ -14,6 +14,9 @@ public struct MTSyncConfiguration: Sendable, Equatable {
     public var ingest: IngestConfiguration?
     /// The loyalty platform's daily feed (docs/ingest.md, "The daily feed"); nil: off.
     public var feed: FeedConfiguration?
+    /// The /metrics, /healthz, /readyz server; nil: none.
+    public var monitoring: MonitoringConfiguration?
+    public var logging = LoggingConfiguration()
 
     public init(databaseURL: DatabaseURL?, instanceID: String, leaseTTL: Duration, servers: [ServerConfiguration], ingest: IngestConfiguration? = nil, feed: FeedConfiguration? = nil) {
         self.databaseURL = databaseURL

@@ -51,7 +51,9 @@ public struct DailyFeedSender: Sendable {
                 report.lastError = reason
                 break
             }
-            switch await transport.send(DailyFeedOutgoing(batchID: batch.batchID, transport: kind, rows: batch.rows, body: batch.body)) {
+            let outcome = await transport.send(DailyFeedOutgoing(batchID: batch.batchID, transport: kind, rows: batch.rows, body: batch.body))
+            Self.count(outcome, kind: kind, rows: batch.rows)
+            switch outcome {
             case .delivered(let response):
                 try await DailyFeedStore.markSent(batch.batchID, response: response, on: connection)
                 report.sent += 1
@@ -72,6 +74,19 @@ public struct DailyFeedSender: Sendable {
             }
         }
         return report
+    }
+
+    /// Rows count as sent when the platform acknowledged them (a resend after a crash counts them again, as it
+    /// sends them again); every file upload counts by its outcome.
+    static func count(_ outcome: DailyFeedSendOutcome, kind: DailyFeedBatch.Transport, rows: Int) {
+        let transport = kind == .file ? "file_ingest" : "sqs"
+        if case .delivered = outcome { SyncMetric.feedRowsSent.increment(by: rows, transport) }
+        guard kind == .file else { return }
+        switch outcome {
+        case .delivered: SyncMetric.feedFileUploads.increment("accepted")
+        case .retry: SyncMetric.feedFileUploads.increment("retry")
+        case .rejected: SyncMetric.feedFileUploads.increment("rejected")
+        }
     }
 
     /// 1 s, 2 s, 4 s … up to `maximumRetryDelay`.

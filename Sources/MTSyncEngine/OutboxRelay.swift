@@ -174,11 +174,14 @@ public struct RelayService: Service {
     public let relay: OutboxRelay
     /// Each server's platform, for the envelope.
     public let platforms: [String: Platform]
+    /// The `sink` label of the relay metrics: `sqs` or `http`.
+    public let sinkName: String
     public let logger: Logger
 
-    public init(relay: OutboxRelay, platforms: [String: Platform], logger: Logger) {
+    public init(relay: OutboxRelay, platforms: [String: Platform], sinkName: String, logger: Logger) {
         self.relay = relay
         self.platforms = platforms
+        self.sinkName = sinkName
         self.logger = logger
     }
 
@@ -192,6 +195,9 @@ public struct RelayService: Service {
                     for server in try await Outbox.serversWithPendingEvents(on: relay.connection) {
                         guard let platform = platforms[server] else { continue }
                         let report = try await relay.drain(serverID: server, platform: platform)
+                        SyncMetric.relayDelivered.increment(by: report.delivered, sinkName)
+                        SyncMetric.relayRetries.increment(by: report.retried, sinkName)
+                        SyncMetric.relayDeadLetters.increment(by: report.deadLettered, sinkName)
                         if report.messages > 0 {
                             logger.info("relayed", metadata: [
                                 "server": "\(server)", "messages": "\(report.messages)", "delivered": "\(report.delivered)",

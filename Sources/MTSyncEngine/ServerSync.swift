@@ -1,3 +1,4 @@
+import Logging
 import MTSyncBridge
 import MTSyncBridgeTransport
 import MTSyncCore
@@ -41,12 +42,20 @@ public struct ServerSync: Sendable {
     public let connection: PostgresConnection
     public let batcher: RecordBatcher
     public let settings: ServerSyncSettings
+    /// One `page stored` line per page (at info), with its counts and how long reading and storing took.
+    public let logger: Logger
 
-    public init(client: BridgeClient, connection: PostgresConnection, batcher: RecordBatcher, settings: ServerSyncSettings) {
+    public init(
+        client: BridgeClient, connection: PostgresConnection, batcher: RecordBatcher, settings: ServerSyncSettings,
+        logger: Logger = Logger(label: "mtsync.sync")
+    ) {
         self.client = client
         self.connection = connection
         self.batcher = batcher
         self.settings = settings
+        var logger = logger
+        logger[metadataKey: "server"] = "\(batcher.serverID)"
+        self.logger = logger
     }
 
     public var serverID: ServerID { batcher.serverID }
@@ -116,29 +125,51 @@ public struct ServerSync: Sendable {
         prepare: @escaping @Sendable (BridgePage<Record, Position>) -> PageBatch
     ) async throws {
         typealias Iterator = BridgePages<Record, Position>.Iterator
-        @Sendable func advance(_ iterator: Iterator) async throws -> (page: (batch: PageBatch, records: Int)?, iterator: Iterator) {
+        typealias ReadPage = (batch: PageBatch, records: Int, read: Duration)
+        @Sendable func advance(_ iterator: Iterator) async throws -> (page: ReadPage?, iterator: Iterator) {
             var iterator = iterator
+            let started = ContinuousClock.now
             guard let page = try await iterator.next() else { return (nil, iterator) }
-            return ((prepare(page), page.records.count), iterator)
+            let batch = prepare(page)
+            return ((batch, page.records.count, ContinuousClock.now - started), iterator)
         }
         var (next, iterator) = try await advance(pages.makeAsyncIterator())
         while let current = next {
             let reading = iterator
             async let following = advance(reading)
-            try await store(current.batch, records: current.records, into: &report)
+            try await store(current.batch, records: current.records, read: current.read, into: &report)
             (next, iterator) = try await following
         }
     }
 
-    private func store(_ batch: PageBatch, records: Int, into report: inout SyncReport) async throws {
+    private func store(_ batch: PageBatch, records: Int, read: Duration? = nil, into report: inout SyncReport) async throws {
         let fence = ServerLease.fence
+        let started = ContinuousClock.now
         let outcome = try await connection.transaction(name: "store page") { connection in
             try ServerLease.assertFenced(fence, on: connection)
             return try FactStore.store(batch, on: connection)
         }
+        let stored = ContinuousClock.now - started
         report.pages += 1
         report.records += records
         report.outcome = report.outcome + outcome
+        Self.count(outcome, server: serverID.rawValue, stream: stream.rawValue, read: read, stored: stored)
+        logger.info("page stored", metadata: [
+            "stream": "\(stream.rawValue)", "records": "\(records)", "inserted": "\(outcome.inserted)", "updated": "\(outcome.updated)",
+            "unchanged": "\(outcome.unchanged)", "deleted": "\(outcome.deleted)", "quarantined": "\(outcome.quarantined)",
+            "read_ms": "\(read.map { "\($0.milliseconds)" } ?? "-")", "store_ms": "\(stored.milliseconds)",
+            "cursor": "\(batch.cursor.map(\.description) ?? "-")",
+        ])
+    }
+
+    /// A stored page in the metrics: its facts by change, its quarantined records and its two durations.
+    static func count(_ outcome: PageOutcome, server: String, stream: String, read: Duration?, stored: Duration) {
+        SyncMetric.factsSynced.increment(by: outcome.inserted, server, stream, "inserted")
+        SyncMetric.factsSynced.increment(by: outcome.updated, server, stream, "updated")
+        SyncMetric.factsSynced.increment(by: outcome.deleted, server, stream, "deleted")
+        SyncMetric.recordsQuarantined.increment(by: outcome.quarantined, server, stream)
+        if let read { SyncMetric.pageDuration.record(read, server, stream, "read") }
+        SyncMetric.pageDuration.record(stored, server, stream, "store")
     }
 
     /// Follows the bridge's `changes` stream from the stored sequence: edits merge (revision + 1), deletions
@@ -148,10 +179,12 @@ public struct ServerSync: Sendable {
         var since = try await connection.run { connection in try FactStore.changeSequence(serverID: serverID, on: connection) }
         var total = 0
         while true {
+            let started = ContinuousClock.now
             let page = try await client.withRetries { connection in try await connection.changesPage(since: since, limit: settings.pageSize) }
+            let read = ContinuousClock.now - started
             guard !page.changes.isEmpty else { break }
             let batch = batcher.batch(changes: page.changes, platform: platform)
-            try await store(batch, records: page.changes.count, into: &report)
+            try await store(batch, records: page.changes.count, read: read, into: &report)
             total += page.changes.count
             since = batch.changeSequence ?? since
             if !page.more { break }
@@ -243,6 +276,7 @@ public struct ServerSync: Sendable {
                 try FactStore.store(PageBatch(serverID: serverID, stream: stream, deletedTickets: gone), on: connection)
             }
             report.deleted += outcome.deleted
+            SyncMetric.factsSynced.increment(by: outcome.deleted, serverID.rawValue, stream.rawValue, "deleted")
         }
         report.repairedRecords += pulled.records
         report.inserted += pulled.outcome.inserted

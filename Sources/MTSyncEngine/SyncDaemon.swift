@@ -1,4 +1,5 @@
 import Logging
+import MTSyncBridgeTransport
 import MTSyncCore
 import MTSyncStore
 import ServiceLifecycle
@@ -64,13 +65,16 @@ public struct SyncDaemon: Service {
     /// Used for leases and error bookkeeping only; each job has its own connection for its pages.
     public let connection: PostgresConnection
     public let logger: Logger
+    /// Where each server's lease stands for this instance, for `/readyz`.
+    public let leases: LeaseBoard
 
-    public init(jobs: [SyncJob], owner: String, leaseTTL: Duration, connection: PostgresConnection, logger: Logger) {
+    public init(jobs: [SyncJob], owner: String, leaseTTL: Duration, connection: PostgresConnection, logger: Logger, leases: LeaseBoard? = nil) {
         self.jobs = jobs
         self.owner = owner
         self.leaseTTL = leaseTTL
         self.connection = connection
         self.logger = logger
+        self.leases = leases ?? LeaseBoard(servers: jobs.map(\.serverID.rawValue))
     }
 
     public func run() async throws {
@@ -91,12 +95,18 @@ public struct SyncDaemon: Service {
         var generator = SystemRandomNumberGenerator()
         while !Task.isCancelled {
             var wait = Self.jittered(job.pollInterval, by: job.jitter, using: &generator)
+            let server = job.serverID.rawValue
+            var leaseKnown = false
             do {
-                lease = try await ServerLease.acquire(serverID: job.serverID.rawValue, owner: owner, ttl: leaseTTL, on: connection)
+                lease = try await ServerLease.acquire(serverID: server, owner: owner, ttl: leaseTTL, on: connection)
+                leaseKnown = true
+                leases.record(server, lease == nil ? .waiting : .held)
+                SyncMetric.leaseHeld.set(lease == nil ? 0 : 1, server)
                 if let held = lease {
                     let started = ContinuousClock.now
                     // Every page of the pull is fenced by this tenure, renewed while it runs.
                     let report = try await ServerLease.holding(held, ttl: leaseTTL, renewingOn: connection) { try await job.pull() }
+                    SyncMetric.syncRuns.increment(server, "ok")
                     logger.info("synced", metadata: [
                         "pages": "\(report.pages)", "records": "\(report.records)", "inserted": "\(report.outcome.inserted)",
                         "updated": "\(report.outcome.updated)", "deleted": "\(report.outcome.deleted)",
@@ -121,7 +131,15 @@ public struct SyncDaemon: Service {
                 break
             } catch {
                 if Task.isCancelled { break }
+                if !leaseKnown {
+                    // The lease could not even be asked for (the database is away): this instance is not doing its job.
+                    leases.record(server, .failed(String(describing: error)))
+                    SyncMetric.leaseHeld.set(0, server)
+                }
                 if let loss = error as? ServerLeaseError, loss.code == .lost {
+                    SyncMetric.syncRuns.increment(server, "lease_lost")
+                    SyncMetric.leaseHeld.set(0, server)
+                    leases.record(server, .waiting)
                     // Not a failure of the server: another instance took it over while this one stalled, or an
                     // operator moved a cursor (which fences the holder). Try to take it again soon; the page in
                     // flight was refused or rolled back, so the next pull re-reads the cursor.
@@ -130,6 +148,8 @@ public struct SyncDaemon: Service {
                     logger.notice("lease lost; acquiring it again", metadata: ["reason": "\(loss.message)"])
                 } else {
                     failures += 1
+                    if leaseKnown { SyncMetric.syncRuns.increment(server, "failed") }
+                    if let bridge = error as? BridgeClientError { SyncMetric.bridgeErrors.increment(server, BridgeErrorCode.of(bridge)) }
                     wait = Self.backoff(after: failures, base: job.pollInterval)
                     logger.error("sync failed; retrying", metadata: ["error": "\(error)", "attempt": "\(failures)", "retry_in": "\(wait)"])
                     try? await FactStore.recordError(serverID: job.serverID, stream: job.stream, message: String(describing: error), on: connection)
@@ -144,6 +164,7 @@ public struct SyncDaemon: Service {
         if let held = lease {
             // Hand the server over at once instead of making the next instance wait for the expiry.
             _ = try? await ServerLease.release(held, on: connection)
+            SyncMetric.leaseHeld.set(0, job.serverID.rawValue)
         }
         logger.info("stopped")
     }

@@ -45,7 +45,6 @@ struct FeedRunCommand: AsyncParsableCommand {
 
     @OptionGroup var config: ConfigOptions
     @Flag(help: "Decide and send what is due now, then exit (for cron).") var once = false
-    @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel: String = "info"
     @OptionGroup var output: OutputOptions
 
     struct Summary: Encodable {
@@ -55,14 +54,15 @@ struct FeedRunCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var logger = Logger(label: "mtsync")
-        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         let sinks = IngestSinks()
         do {
             let context: FeedContext
             let sender: DailyFeedSender
+            // After the configuration is read: it sets the log format and levels.
+            let logger: Logger
             do {
                 context = try await FeedContext.open(config)
+                logger = Logger(label: "mtsync.feed")
                 sender = try await sinks.feedSender(for: context.feed, on: context.connection, logger: logger)
             } catch {
                 throw CommandFailure.report(error, json: output.json)

@@ -17,4 +17,19 @@ struct MTSyncCommand: AsyncParsableCommand {
             CursorCommand.self, RelayCommand.self, OutboxCommand.self, AggregateCommand.self, FeedCommand.self, AccountsCommand.self, NormalizeCommand.self, BridgeCommand.self, DropCommand.self, VersionCommand.self,
         ]
     )
+
+    /// ArgumentParser's own `main`, after logging and metrics are bootstrapped (the one place that does it).
+    static func main() async {
+        Operations.bootstrap()
+        do {
+            var command = try parseAsRoot()
+            if var command = command as? any AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }

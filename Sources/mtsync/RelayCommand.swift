@@ -24,7 +24,6 @@ struct RelayCommand: AsyncParsableCommand {
     @OptionGroup var config: ConfigOptions
     @Flag(help: "Deliver what is pending now, then exit (for cron).") var once = false
     @Option(help: "Only this server's events (with --once).") var server: String?
-    @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel: String = "info"
     @OptionGroup var output: OutputOptions
 
     struct Summary: Encodable {
@@ -44,8 +43,7 @@ struct RelayCommand: AsyncParsableCommand {
             throw CommandFailure.report(error, json: output.json)
         }
         let ingest = configuration.ingest!
-        var logger = Logger(label: "mtsync")
-        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        let logger = Logger(label: "mtsync.relay")
         let engine = Engine(configuration: configuration)
         let sinks = IngestSinks()
         do {
@@ -60,7 +58,7 @@ struct RelayCommand: AsyncParsableCommand {
             if once {
                 try await runOnce(relay, platforms: engine.platforms)
             } else {
-                let service = RelayService(relay: relay, platforms: engine.platforms, logger: logger)
+                let service = RelayService(relay: relay, platforms: engine.platforms, sinkName: ingest.sinkName, logger: logger)
                 let group = ServiceGroup(configuration: .init(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
                 try await group.run()
             }

@@ -6,6 +6,7 @@ import MTSyncBridgeTransport
 import MTSyncConfiguration
 import MTSyncCore
 import MTSyncEngine
+import MTSyncOperations
 import MTSyncStore
 import ServiceLifecycle
 
@@ -14,12 +15,28 @@ struct ConfigOptions: ParsableArguments {
     @Option(name: .customLong("config"), help: "The configuration file (YAML). Default: $MTSYNC_CONFIG, then /etc/mtsync/mtsync.yaml.")
     var path: String?
 
+    @Option(help: "Log line format: logfmt or json (default: the file's logging.format, else logfmt).")
+    var logFormat: String?
+
+    @Option(help: "Log level for every subsystem: trace, debug, info, notice, warning, error, critical (default: the file's logging.level, else info).")
+    var logLevel: String?
+
     var resolvedPath: String {
         path ?? ProcessInfo.processInfo.environment["MTSYNC_CONFIG"] ?? "/etc/mtsync/mtsync.yaml"
     }
 
+    func validate() throws {
+        if let logFormat, LogFormat(rawValue: logFormat) == nil { throw ValidationError("--log-format must be logfmt or json, not \(logFormat)") }
+        if let logLevel, Logger.Level(rawValue: logLevel) == nil {
+            throw ValidationError("--log-level must be one of \(LoggingConfiguration.levels.joined(separator: ", ")), not \(logLevel)")
+        }
+    }
+
+    /// Reads the file and sets logging up from it (format, levels, and the secrets to redact from every line).
     func load() throws -> MTSyncConfiguration {
-        try MTSyncConfiguration.load(path: resolvedPath)
+        let configuration = try MTSyncConfiguration.load(path: resolvedPath)
+        configuration.configureLogging(format: logFormat, level: logLevel)
+        return configuration
     }
 }
 
@@ -67,9 +84,18 @@ struct Engine {
         return BridgeClient(endpoint: endpoint)
     }
 
+    /// A bridge client for `server` whose retried failures count in `mtsync_bridge_errors_total` (the daemon counts
+    /// the failures that end a pull).
+    func bridgeClient(for bridge: BridgeSource, server: ServerID) throws -> BridgeClient {
+        let plain = try bridgeClient(for: bridge)
+        return BridgeClient(endpoint: plain.endpoint, onRetry: { retry in
+            SyncMetric.bridgeErrors.increment(server.rawValue, BridgeErrorCode.of(retry.error))
+        })
+    }
+
     func bridgeSync(for server: ServerConfiguration, bridge: BridgeSource, connection: PostgresConnection) throws -> ServerSync {
         ServerSync(
-            client: try bridgeClient(for: bridge), connection: connection, batcher: try batcher(for: server),
+            client: try bridgeClient(for: bridge, server: server.id), connection: connection, batcher: try batcher(for: server),
             settings: ServerSyncSettings(startMilliseconds: server.start, lookback: server.lookback, pageSize: server.pageSize))
     }
 
@@ -219,17 +245,24 @@ struct RunCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var config: ConfigOptions
-    @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel: String = "info"
+    @Option(help: "Serve /metrics, /healthz and /readyz on HOST:PORT (default: the file's monitoring.listen; none when neither is given).")
+    var listen: String?
+
+    func validate() throws {
+        if let listen, MonitoringConfiguration.parseListen(listen) == nil { throw ValidationError("--listen must be HOST:PORT such as 127.0.0.1:9464, not \(listen)") }
+    }
 
     func run() async throws {
-        let configuration: MTSyncConfiguration
+        var configuration: MTSyncConfiguration
         do {
             configuration = try config.load()
         } catch {
             throw CommandFailure.report(error, json: false)
         }
-        var logger = Logger(label: "mtsync")
-        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        if let listen, let address = MonitoringConfiguration.parseListen(listen) {
+            configuration.monitoring = MonitoringConfiguration(host: address.host, port: address.port, refresh: configuration.monitoring?.refresh ?? .seconds(15))
+        }
+        let logger = Logger(label: "mtsync")
         let engine = Engine(configuration: configuration)
         let daemon: SyncDaemon
         do {
@@ -245,19 +278,29 @@ struct RunCommand: AsyncParsableCommand {
                     serverID: server.id, stream: server.platform == .mt5 ? .deals : .trades, pollInterval: server.pollInterval,
                     jitter: server.pollJitter, trailingReconcile: try engine.trailingReconcile(for: server, connection: serverConnection), pull: pull))
             }
-            daemon = SyncDaemon(jobs: jobs, owner: configuration.instanceID, leaseTTL: configuration.leaseTTL, connection: connection, logger: logger)
+            daemon = SyncDaemon(jobs: jobs, owner: configuration.instanceID, leaseTTL: configuration.leaseTTL, connection: connection, logger: Logger(label: "mtsync.sync"))
         } catch {
             throw CommandFailure.report(error, json: false)
         }
         var services: [any Service] = [daemon]
+        SyncMetric.primeDaemon(
+            servers: configuration.servers.map { ($0.id.rawValue, $0.platform == .mt5 ? "deals" : "trades") },
+            sink: configuration.ingest?.sinkName, feed: configuration.feed != nil)
+        if let monitoring = configuration.monitoring {
+            do {
+                services += try await Operations.services(for: monitoring, engine: engine, leases: daemon.leases, logger: Logger(label: "mtsync.operations"))
+            } catch {
+                throw CommandFailure.report(error, json: false)
+            }
+        }
         let sinks = IngestSinks()
         if let ingest = configuration.ingest {
             do {
                 // Its own connection: claims and marks never queue behind a server's page.
                 let relay = try await sinks.relay(for: configuration, ingest: ingest, on: try await engine.connect())
-                services.append(RelayService(relay: relay, platforms: engine.platforms, logger: logger))
+                services.append(RelayService(relay: relay, platforms: engine.platforms, sinkName: ingest.sinkName, logger: Logger(label: "mtsync.relay")))
                 if let aggregates = ingest.aggregates {
-                    services.append(AggregateService(connection: try await engine.connect(), grace: aggregates.grace, every: aggregates.every, logger: logger))
+                    services.append(AggregateService(connection: try await engine.connect(), grace: aggregates.grace, every: aggregates.every, logger: Logger(label: "mtsync.aggregates")))
                 }
             } catch {
                 await sinks.shutdown()
@@ -270,11 +313,12 @@ struct RunCommand: AsyncParsableCommand {
             do {
                 let connection = try await engine.connect()
                 let accountSyncs = try configuration.servers.compactMap { try engine.accountSync(for: $0, connection: connection) }
-                if !accountSyncs.isEmpty { services.append(AccountSyncService(syncs: accountSyncs, every: feed.accountsEvery, logger: logger)) }
+                if !accountSyncs.isEmpty { services.append(AccountSyncService(syncs: accountSyncs, every: feed.accountsEvery, logger: Logger(label: "mtsync.accounts"))) }
                 let feedConnection = try await engine.connect()
                 services.append(DailyFeedService(
                     builder: DailyFeedBuilder(settings: try IngestSinks.feedSettings(for: configuration, feed: feed), connection: feedConnection),
-                    sender: try await sinks.feedSender(for: feed, on: feedConnection, logger: logger), every: feed.every, logger: logger))
+                    sender: try await sinks.feedSender(for: feed, on: feedConnection, logger: Logger(label: "mtsync.feed")), every: feed.every,
+                    logger: Logger(label: "mtsync.feed")))
             } catch {
                 await sinks.shutdown()
                 throw CommandFailure.report(error, json: false)
@@ -283,8 +327,9 @@ struct RunCommand: AsyncParsableCommand {
         logger.info("starting", metadata: [
             "servers": "\(configuration.servers.map(\.id.rawValue).joined(separator: ","))", "instance": "\(configuration.instanceID)",
             "relay": "\(configuration.ingest == nil ? "off" : "on")", "feed": "\(configuration.feed == nil ? "off" : "on")",
+            "monitoring": "\(configuration.monitoring.map { "\($0.host):\($0.port)" } ?? "off")",
         ])
-        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: Logger(label: "mtsync.lifecycle")))
         do {
             try await group.run()
         } catch {

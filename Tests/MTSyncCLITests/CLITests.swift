@@ -27,9 +27,9 @@ struct CLI {
     /// threads as cores (two in CI), and tests that sat in `waitUntilExit` for seconds at a time starved every
     /// other test of it (in-process bridges then missed their read timeouts). Output goes to files, not pipes, so
     /// a chatty process never blocks on a full pipe either.
-    static func launch(_ arguments: [String], environment: [String: String] = [:], stdinFile: URL? = nil) async throws -> Result {
+    static func launch(_ arguments: [String], environment: [String: String] = [:], stdinFile: URL? = nil, executable: URL? = nil) async throws -> Result {
         let process = Process()
-        process.executableURL = try binary()
+        process.executableURL = try executable ?? binary()
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "MTSYNC_DATABASE_URL")
