@@ -74,6 +74,9 @@ struct CheckConfigCommand: ParsableCommand {
             for server in configuration.servers { print("  \(server.summary)") }
             print("  ingest: \(Self.ingestSummary(configuration.ingest))")
             print("  feed: \(Self.feedSummary(configuration.feed))")
+            print("  monitoring: \(configuration.monitoring.map { "/metrics /healthz /readyz on \($0.host):\($0.port), database gauges every \(DurationText.format($0.refresh))" } ?? "off")")
+            let levels = configuration.logging.subsystemLevels.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+            print("  logging: \(configuration.logging.format), \(configuration.logging.level)\(levels.isEmpty ? "" : " (\(levels.joined(separator: ", ")))")")
         }
     }
 

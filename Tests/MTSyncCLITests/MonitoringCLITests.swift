@@ -186,4 +186,98 @@ struct MonitoringCLITests {
             await simulator.stopped()
         }
     }
+
+    static let hmacSecret = "monitoring-test-hmac-secret-5e1f0a9b7c"
+    static let wrongPassword = "not-the-password-Zq8%40x"
+
+    @Test("no configured secret reaches a log line, an error or /metrics over a full run: check-config, migrate, accounts, sync, backfill --feed, reconcile --repair, the daemon at trace level, status, relays that fail, a wrong password")
+    func secretsNeverLogged() async throws {
+        try await Self.withHTTPClient { httpClient in
+            try await FileIngestServer.run(apiKey: FeedCLITests.apiKey) { fileIngest in
+                let (simulator, database, feedConfig, environment) = try await FeedCLITests.syncedWithFileIngest(httpClient, fileIngestURL: fileIngest.url)
+                defer { simulator.stop() }
+                var outputs: [(what: String, text: String)] = []
+                func run(_ what: String, _ arguments: [String], environment extra: [String: String] = [:]) async throws -> CLI.Result {
+                    let result = try await CLI.launch(arguments, environment: environment.merging(extra) { $1 })
+                    outputs.append((what, result.stdout + result.stderr))
+                    return result
+                }
+                let sqs = try LocalSQS.client(httpClient)
+                let queueURL = try await LocalSQS.createQueue(LocalSQS.uniqueName("secrets"), client: sqs)
+                let full = simulator.folder.appending(path: "full.yaml")
+                try Data((try String(contentsOf: feedConfig, encoding: .utf8) + """
+
+                    ingest:
+                      sqs:
+                        queue_url: \(queueURL)
+                        endpoint: \(try LocalSQS.endpoint())
+                    monitoring:
+                      listen: 127.0.0.1:0
+                      refresh: 1s
+                    logging:
+                      level: trace
+                    """).utf8).write(to: full)
+                let config = ["--config", full.path]
+                let server = simulator.serverID
+
+                #expect(try await run("check-config", ["check-config", full.path]).status == 0)
+                #expect(try await run("migrate", ["migrate", "--database-url", database.url]).status == 0)
+                #expect(try await run("accounts sync", ["accounts", "sync", "--log-level", "trace"] + config).status == 0)
+                #expect(try await run("sync", ["sync", "--log-level", "trace", "--log-format", "json"] + config).status == 0)
+                // While events wait: a relay to an HTTP ingest that is not there fails, signing with the HMAC secret.
+                let http = simulator.folder.appending(path: "http.yaml")
+                try Data((try String(contentsOf: feedConfig, encoding: .utf8) + "\n" + RelayCLITests.httpIngest(url: "http://127.0.0.1:9/ingest")).utf8).write(to: http)
+                let secretEnvironment = ["MTSYNC_TEST_INGEST_SECRET": Self.hmacSecret]
+                #expect(try await run("relay to nowhere", ["relay", "--once", "--log-level", "trace", "--config", http.path], environment: secretEnvironment).status == 75)
+                let backfill = try await run("backfill", ["backfill", "--server", server, "--from", "2025-01-01", "--to", "2025-01-03", "--feed", "--log-level", "trace"] + config)
+                #expect(backfill.status == 0, "\(backfill.stdout)\(backfill.stderr)")
+                #expect(try await run("reconcile", ["reconcile", "--server", server, "--from", "2025-01-01", "--to", "2025-01-03", "--repair"] + config).status == 0)
+
+                let daemon = try DaemonProcess(config: full, environment: environment)
+                do {
+                    let base = "http://127.0.0.1:\(try await Self.monitoringPort(of: daemon))"
+                    let connection = try await database.connect()
+                    let deadline = ContinuousClock.now + .seconds(60)
+                    while ContinuousClock.now < deadline {
+                        try await Task.sleep(for: .milliseconds(500))
+                        if try await connection.query("SELECT count(*) FROM outbox WHERE delivered_at IS NULL")[0].decode(Int.self, 0) == 0 { break }
+                    }
+                    for path in ["/metrics", "/readyz", "/healthz"] { outputs.append(("GET \(path)", try await Self.get(base + path, httpClient).body)) }
+                    #expect(await daemon.terminate() == 0)
+                } catch {
+                    daemon.stop()
+                    throw error
+                }
+                outputs.append(("the daemon's log", try String(contentsOf: daemon.log, encoding: .utf8)))
+                #expect(try await run("relay", ["relay", "--once"] + config).status == 0)
+                #expect(try await run("status", ["status", "--database-url", database.url]).status == 0)
+                #expect(try await run("status --json", ["status", "--database-url", database.url, "--json"]).status == 0)
+                #expect(try await run("feed run", ["feed", "run", "--once", "--log-level", "trace"] + config).status == 0)
+
+                // Failures, whose messages are where a secret would most likely slip out.
+                let wrongURL = database.url.replacingOccurrences(of: #":[^:@/]+@"#, with: ":\(Self.wrongPassword)@", options: .regularExpression)
+                #expect(wrongURL != database.url, "the test database's URL carries a password: \(wrongURL)")
+                #expect(try await run("wrong password", ["sync", "--log-level", "trace"] + config, environment: ["MTSYNC_DATABASE_URL": wrongURL]).status != 0)
+                #expect(try await run("status, wrong password", ["status", "--database-url", wrongURL]).status != 0)
+                let wrongKey = String(repeating: "7e", count: 32)
+                #expect(try await run("wrong bridge key", ["sync", "--log-level", "trace"] + config, environment: ["MTSYNC_TEST_BRIDGE_KEY": wrongKey]).status == 75)
+
+                let bridgeKey = try #require(environment["MTSYNC_TEST_BRIDGE_KEY"])
+                let password = try #require(database.url.firstMatch(of: /:([^:@\/]+)@/)?.1).description
+                let secrets = [
+                    ("the bridge key", bridgeKey.lowercased()), ("the bridge key", bridgeKey.uppercased()), ("a wrong bridge key", wrongKey),
+                    ("the HMAC secret", Self.hmacSecret), ("the file-ingest API key", FeedCLITests.apiKey),
+                    ("the AWS secret key", LocalSQS.credentials.secretAccessKey), ("the database password", password),
+                    ("a wrong database password", Self.wrongPassword), ("a wrong database password, decoded", Self.wrongPassword.removingPercentEncoding ?? ""),
+                ]
+                #expect(outputs.count >= 18)
+                #expect(outputs.contains { $0.what == "the daemon's log" && ($0.text.contains("level=trace") || $0.text.contains("level=debug")) }, "the daemon logged at its most verbose")
+                for (what, text) in outputs {
+                    for (name, secret) in secrets where text.contains(secret) {
+                        Issue.record("\(name) appears in the output of \(what)")
+                    }
+                }
+            }
+        }
+    }
 }

@@ -14,6 +14,7 @@ struct ConfigurationFixture {
         try FileManager.default.createDirectory(at: folder.appending(path: "drop"), withIntermediateDirectories: true)
         try write("bridge.key", Self.key + "\n")
         for name in ["bridge-ca.pem", "client.pem", "client-key.pem"] { try write(name, "-----BEGIN CERTIFICATE-----\n") }
+        try write("returning-ai-key", "example-feed-api-key\n")
         try write("live-mt4-rules.json", #"{"symbols": {"suffixes": [".m4"]}, "filters": {"exclude_logins": ["90000-90999"]}}"#)
     }
 

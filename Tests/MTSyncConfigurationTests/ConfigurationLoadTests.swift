@@ -13,6 +13,9 @@ struct ConfigurationLoadTests {
         #expect(configuration.instanceID == "mtsync-a")
         #expect(configuration.leaseTTL == .seconds(30))
         try #require(configuration.servers.count == 2)
+        #expect(configuration.feed?.fileIngest?.apiKey.reveal() == "example-feed-api-key")
+        #expect(configuration.monitoring == MonitoringConfiguration(host: "127.0.0.1", port: 9464, refresh: .seconds(15)))
+        #expect(configuration.logging == LoggingConfiguration(format: "logfmt", level: "info", subsystemLevels: ["operations": "warning"]))
 
         let mt5 = configuration.servers[0]
         #expect(mt5.id.rawValue == "live-mt5")
