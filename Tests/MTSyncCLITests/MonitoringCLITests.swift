@@ -187,6 +187,32 @@ struct MonitoringCLITests {
         }
     }
 
+    @Test("a bridge that is down: every failed attempt counts in mtsync_bridge_errors_total by code, and the instance stays ready (it holds the lease and keeps trying)")
+    func bridgeDown() async throws {
+        try await Self.withHTTPClient { httpClient in
+            let simulator = try await SimulatorProcess.launch(platform: "mt5", days: 1, dealsPerDay: 10, seed: 62)
+            let database = try await TestDatabase.create()
+            #expect(try await CLI.launch(["migrate", "--database-url", database.url]).status == 0)
+            let config = try simulator.writeConfig(databaseURL: database.url, pageSize: 100, ingest: "monitoring:\n  listen: 127.0.0.1:0\n  refresh: 1s")
+            // The configuration points at the simulator's port; with the simulator gone, nothing listens there.
+            await simulator.stopped()
+            let daemon = try DaemonProcess(config: config, environment: simulator.environment)
+            defer { daemon.stop() }
+            let base = "http://127.0.0.1:\(try await Self.monitoringPort(of: daemon))"
+            var errors: Double = 0
+            let deadline = ContinuousClock.now + .seconds(30)
+            while ContinuousClock.now < deadline, errors < 2 {
+                try await Task.sleep(for: .milliseconds(300))
+                errors = try await Self.parse(try await Self.get(base + "/metrics", httpClient).body)
+                    .value("mtsync_bridge_errors_total", ["server": simulator.serverID, "code": "connect_failed"]) ?? 0
+            }
+            #expect(errors >= 2, "\(daemon.logTail())")
+            let ready = try await Self.get(base + "/readyz", httpClient)
+            #expect(ready.status == 200 && ready.body.contains("\(simulator.serverID): held"), "\(ready.body)")
+            #expect(await daemon.terminate() == 0)
+        }
+    }
+
     static let hmacSecret = "monitoring-test-hmac-secret-5e1f0a9b7c"
     static let wrongPassword = "not-the-password-Zq8%40x"
 
