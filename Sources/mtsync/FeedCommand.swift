@@ -24,8 +24,8 @@ struct FeedContext {
     let connection: PostgresConnection
     let settings: DailyFeedSettings
 
-    static func open(_ options: ConfigOptions) async throws -> FeedContext {
-        let configuration = try options.load()
+    static func open(_ options: ConfigOptions, service: Bool = false) async throws -> FeedContext {
+        let configuration = try options.load(service: service)
         guard let feed = configuration.feed else { throw FeedNotConfigured() }
         let engine = Engine(configuration: configuration)
         let connection = try await engine.connect()
@@ -61,7 +61,7 @@ struct FeedRunCommand: AsyncParsableCommand {
             // After the configuration is read: it sets the log format and levels.
             let logger: Logger
             do {
-                context = try await FeedContext.open(config)
+                context = try await FeedContext.open(config, service: !once)
                 logger = Logger(label: "mtsync.feed")
                 sender = try await sinks.feedSender(for: context.feed, on: context.connection, logger: logger)
             } catch {

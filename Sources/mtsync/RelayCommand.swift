@@ -37,7 +37,7 @@ struct RelayCommand: AsyncParsableCommand {
     func run() async throws {
         let configuration: MTSyncConfiguration
         do {
-            configuration = try config.load()
+            configuration = try config.load(service: !once)
             guard configuration.ingest != nil else { throw IngestNotConfigured() }
         } catch {
             throw CommandFailure.report(error, json: output.json)

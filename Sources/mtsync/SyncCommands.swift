@@ -33,9 +33,14 @@ struct ConfigOptions: ParsableArguments {
     }
 
     /// Reads the file and sets logging up from it (format, levels, and the secrets to redact from every line).
-    func load() throws -> MTSyncConfiguration {
+    ///
+    /// `service`: the command runs until stopped (`run`, `relay` and `feed run` without `--once`) and its log is
+    /// its only account of itself, so the file's levels apply. A command that runs once prints its result on
+    /// stdout; its log shows warnings and errors only unless `--log-level` asks for more, so a cron job's mail holds
+    /// what went wrong rather than a line per page.
+    func load(service: Bool = false) throws -> MTSyncConfiguration {
         let configuration = try MTSyncConfiguration.load(path: resolvedPath)
-        configuration.configureLogging(format: logFormat, level: logLevel)
+        configuration.configureLogging(format: logFormat, level: logLevel ?? (service ? nil : "warning"))
         return configuration
     }
 }
@@ -255,7 +260,7 @@ struct RunCommand: AsyncParsableCommand {
     func run() async throws {
         var configuration: MTSyncConfiguration
         do {
-            configuration = try config.load()
+            configuration = try config.load(service: true)
         } catch {
             throw CommandFailure.report(error, json: false)
         }
