@@ -78,10 +78,11 @@ struct ConnectionResilienceTests {
             texts.append(error.description)
         }
 
-        // The server echoes a bad parameter value in its message: the value here is the password.
+        // The server echoes a bad parameter value in its message: the value here holds the password. The prefix
+        // makes it never a number: a password of digits only was out of range (22003), not invalid (22P02).
         let connection = try await PostgresConnection.connect(PostgresConfiguration(connectionString: adminURL))
         do {
-            try await connection.query("SELECT \(password)::integer")
+            try await connection.query("SELECT \("pw-" + password)::integer")
             Issue.record("casting the password to integer should fail")
         } catch {
             #expect(error.sqlState == "22P02")
