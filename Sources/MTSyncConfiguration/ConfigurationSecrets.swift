@@ -32,7 +32,7 @@ extension MTSyncConfiguration {
 extension DatabaseURL {
     /// The passwords `masked` hides, as written and percent-decoded (a URL's userinfo is percent-encoded; libpq
     /// decodes it, and an error could quote either form).
-    static func passwords(in text: String) -> [String] {
+    public static func passwords(in text: String) -> [String] {
         let pieces = masked(text).components(separatedBy: "***")
         guard pieces.count > 1 else { return [] }
         var passwords: [String] = []

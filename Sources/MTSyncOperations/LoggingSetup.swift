@@ -39,6 +39,11 @@ public enum LoggingSetup {
         }
     }
 
+    /// More secrets to redact, for every logger at once (a `--database-url` given on the command line).
+    public static func addSecrets(_ secrets: [String]) {
+        settings.withLock { settings in settings.redactor = SecretRedactor(secrets: settings.redactor.secrets + secrets) }
+    }
+
     static var currentRedactor: SecretRedactor { settings.withLock { $0.redactor } }
 
     /// `LogLineHandler` with the redactor of the moment: secrets learnt after a logger was made still count.

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import MTSyncConfiguration
+import MTSyncOperations
 import MTSyncStore
 
 /// How every command finds the database: `--database-url`, else `MTSYNC_DATABASE_URL`, else libpq's own
@@ -18,6 +20,8 @@ struct DatabaseOptions: ParsableArguments {
 
     var configuration: PostgresConfiguration {
         let url = databaseURL ?? ProcessInfo.processInfo.environment["MTSYNC_DATABASE_URL"] ?? ""
+        // A password on the command line is redacted from the log lines like a configured one.
+        if let databaseURL { LoggingSetup.addSecrets(DatabaseURL.passwords(in: databaseURL)) }
         return PostgresConfiguration(connectionString: url)
     }
 

@@ -16,7 +16,9 @@ enum Operations {
     /// the start) and every metric into the Prometheus registry.
     static func bootstrap() {
         let environment = ProcessInfo.processInfo.environment
-        LoggingSetup.bootstrap(secrets: MTSyncConfiguration.secretEnvironmentVariables.compactMap { environment[$0] })
+        // Commands that never read the configuration file (status, migrate, cursor, outbox) still know these.
+        let databasePasswords = environment[MTSyncConfiguration.databaseURLVariable].map(DatabaseURL.passwords(in:)) ?? []
+        LoggingSetup.bootstrap(secrets: MTSyncConfiguration.secretEnvironmentVariables.compactMap { environment[$0] } + databasePasswords)
         MetricsSystem.bootstrap(exposition)
     }
 
