@@ -101,7 +101,13 @@ public struct BridgeClient: Sendable {
             let last = page.records.last.flatMap { deal in
                 Int64(deal.timeMsc ?? "").flatMap { time in UInt64(deal.deal ?? "").map { DealPosition(timeMsc: time, deal: $0) } }
             }
-            return (page.records, page.next.map { DealPosition(timeMsc: $0.timeMsc, deal: $0.deal) } ?? last, page.more)
+            let reached = page.next.map { DealPosition(timeMsc: $0.timeMsc, deal: $0.deal) } ?? last
+            if !page.records.isEmpty, let problem = BridgePageCheck.problem(
+                times: page.records.map { Int64($0.timeMsc ?? "") }, from: from, to: to,
+                start: after.map { ($0.timeMsc, $0.deal) }, end: reached.map { ($0.timeMsc, $0.deal) }) {
+                throw BridgeClientError(endpoint: endpoint.description, retryable: false, reason: problem, protocolError: nil)
+            }
+            return (page.records, reached, page.more)
         }
     }
 
@@ -114,7 +120,15 @@ public struct BridgeClient: Sendable {
             let last = page.records.last.flatMap { trade in
                 Int64(trade.closeTime ?? "").flatMap { time in UInt64(trade.order ?? "").map { TradePosition(closeTime: time, order: $0) } }
             }
-            return (page.records, page.next ?? last, page.more)
+            let reached = page.next ?? last
+            // close_time is in seconds and the range in milliseconds (§4.3): a bridge that works in whole seconds may
+            // round the range's ends, so the check allows the second each end falls in.
+            if !page.records.isEmpty, let problem = BridgePageCheck.problem(
+                times: page.records.map { Int64($0.closeTime ?? "").map { $0 * 1000 } }, from: from - from % 1000, to: to + (1000 - to % 1000) % 1000,
+                start: after.map { (($0.closeTime ?? 0) * 1000, $0.order) }, end: reached.map { (($0.closeTime ?? 0) * 1000, $0.order) }) {
+                throw BridgeClientError(endpoint: endpoint.description, retryable: false, reason: problem, protocolError: nil)
+            }
+            return (page.records, reached, page.more)
         }
     }
 }
