@@ -53,16 +53,23 @@ extension FactStore {
                 RETURNING t.server_id, t.login, t.time_utc
             ), hours AS (
                 INSERT INTO aggregate_hours_dirty (server_id, login, hour_start)
-                SELECT DISTINCT server_id, login, date_trunc('hour', time_utc, 'UTC') FROM gone
-                ON CONFLICT DO NOTHING
+                SELECT DISTINCT server_id, login, date_trunc('hour', time_utc, 'UTC') FROM gone ORDER BY 1, 2, 3
+                ON CONFLICT (server_id, login, hour_start) DO UPDATE SET marked_at = now()
             )
             INSERT INTO feed_login_days_dirty (server_id, login, utc_day)
-            SELECT DISTINCT server_id, login, (time_utc AT TIME ZONE 'UTC')::date FROM gone
-            ON CONFLICT DO NOTHING
+            SELECT DISTINCT server_id, login, (time_utc AT TIME ZONE 'UTC')::date FROM gone ORDER BY 3, 1, 2
+            ON CONFLICT (server_id, login, utc_day) DO UPDATE SET marked_at = now()
             """
 
         /// The current revision of each merged fact into `trading_facts`, one outbox event each, its hour marked
         /// for the aggregator and its UTC day for the daily feed; returns the counts of created and updated facts.
+        ///
+        /// The marks are upserted with DO UPDATE, never DO NOTHING: the update takes the mark's row lock. With DO
+        /// NOTHING a page could find its mark already there while the feed builder (or the aggregator) held it,
+        /// computed the day without the page's uncommitted facts and deleted it — leaving those facts unmarked and
+        /// the platform's row for that day stale (scripts/chaos found it). Now the page waits for the builder and
+        /// inserts a fresh mark after it, or the builder waits for the page and computes with its facts. Feed marks
+        /// are locked in (day, server, login) order, the order the builder takes them, so the two cannot deadlock.
         public static let storeRevisions = """
             WITH inserted AS (
                 INSERT INTO trading_facts (
@@ -85,12 +92,12 @@ extension FactStore {
                 RETURNING event_kind
             ), dirty AS (
                 INSERT INTO aggregate_hours_dirty (server_id, login, hour_start)
-                SELECT DISTINCT server_id, login, date_trunc('hour', time_utc, 'UTC') FROM inserted
-                ON CONFLICT DO NOTHING
+                SELECT DISTINCT server_id, login, date_trunc('hour', time_utc, 'UTC') FROM inserted ORDER BY 1, 2, 3
+                ON CONFLICT (server_id, login, hour_start) DO UPDATE SET marked_at = now()
             ), feed_days AS (
                 INSERT INTO feed_login_days_dirty (server_id, login, utc_day)
-                SELECT DISTINCT server_id, login, (time_utc AT TIME ZONE 'UTC')::date FROM inserted
-                ON CONFLICT DO NOTHING
+                SELECT DISTINCT server_id, login, (time_utc AT TIME ZONE 'UTC')::date FROM inserted ORDER BY 3, 1, 2
+                ON CONFLICT (server_id, login, utc_day) DO UPDATE SET marked_at = now()
             )
             SELECT count(*) FILTER (WHERE event_kind = 'fact.created'), count(*) FILTER (WHERE event_kind = 'fact.updated') FROM events
             """
