@@ -28,6 +28,11 @@ struct ConfigurationReader {
     static let topKeys = ["database", "instance", "defaults", "servers", "ingest", "feed", "monitoring", "logging"]
 
     mutating func read(yaml: String) -> MTSyncConfiguration? {
+        if let (line, column) = YAMLNesting.tooDeep(yaml) {
+            let message = "lists and mappings are nested more than \(YAMLNesting.maximumDepth) levels deep here; no setting is deeper than 8: check the brackets and the indentation"
+            problems.append(ConfigurationProblem(path: "", line: line, column: column, message: message))
+            return nil
+        }
         let root: Node
         do {
             guard let node = try Yams.compose(yaml: yaml) else {
