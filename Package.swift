@@ -159,6 +159,11 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
+        // Fuzzing (issue 12): the properties of the parsers that meet untrusted bytes (bridge lines, CSV drops, the
+        // configuration file), a seeded mutation engine and the seed corpus. mtsync-fuzz runs the seeded loop; built by
+        // scripts/fuzz with -sanitize=fuzzer and -DMTSYNC_LIBFUZZER (in .build-fuzz* only) it is a libFuzzer binary.
+        .target(name: "MTSyncFuzzing", dependencies: ["MTSyncBridge", "MTSyncCore", "MTSyncConfiguration"]),
+        .executableTarget(name: "mtsync-fuzz", dependencies: ["MTSyncFuzzing"]),
         // Build tool: compiles migrations/*.sql into the binary so a release is one file.
         .executableTarget(name: "MigrationEmbedder"),
         .plugin(
@@ -198,6 +203,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "MTSyncConfigurationTests", dependencies: ["MTSyncConfiguration", "MTSyncCore"]),
+        .testTarget(name: "MTSyncFuzzingTests", dependencies: ["MTSyncFuzzing", "MTSyncConfiguration"], exclude: ["Regressions"]),
         .testTarget(
             name: "MTSyncOperationsTests",
             dependencies: [
