@@ -22,7 +22,7 @@ struct AggregateCLITests {
 
     @Test("a sync then `mtsync aggregate`: every trader-hour once, sums equal to the facts; dealer edits re-emit just the hours they touch, as revision 2")
     func aggregatesFollowTheFacts() async throws {
-        let simulator = try SimulatorProcess.start(days: 1, dealsPerDay: 600, seed: 41, mutateAfterSeconds: 25)
+        let simulator = try SimulatorProcess.start(days: 1, dealsPerDay: 600, seed: 41, mutateAfterSeconds: 45)
         defer { simulator.stop() }
         let started = ContinuousClock.now
         let database = try await TestDatabase.create()
@@ -55,10 +55,10 @@ struct AggregateCLITests {
         // Nothing changed: nothing to emit.
         #expect(try await CLI.launch(["aggregate", "--config", config.path], environment: environment).stdout.contains("0 aggregate.hourly"))
 
-        // The dealer edits and deletes some deals (the simulator's generation 1, 25 s after it started: the steps
+        // The dealer edits and deletes some deals (the simulator's generation 1, 45 s after it started: the steps
         // above must finish before, so a loaded machine gets room); the next sync follows the changes stream.
-        #expect(ContinuousClock.now < started + .seconds(25), "the first sync must see the original history")
-        try await Task.sleep(until: started + .seconds(26))
+        #expect(ContinuousClock.now < started + .seconds(45), "the first sync must see the original history")
+        try await Task.sleep(until: started + .seconds(46))
         #expect(try await CLI.launch(["sync", "--config", config.path], environment: environment).status == 0)
         let touched = try await connection.query("SELECT count(*) FROM aggregate_hours_dirty")[0].decode(Int.self, 0)
         #expect(touched > 0 && touched < hours + 50, "only the hours the edits touched are marked: \(touched) of \(hours)")
