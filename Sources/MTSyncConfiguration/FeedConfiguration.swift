@@ -14,6 +14,8 @@ public struct FeedConfiguration: Sendable, Equatable {
     /// Group masks of cent accounts and what one of their units is worth.
     public var centGroups: [String]
     public var centFactor: ExactDecimal
+    /// The base currency of each cent currency code (`USC` → `USD`), default `CentCurrencies.standard`.
+    public var centCurrencies: [String: String]
     /// Units of the reporting currency per unit of another account currency.
     public var rates: [String: ExactDecimal]
     /// Fact kinds whose positive amounts are deposits (default: balance only).
@@ -34,7 +36,8 @@ public struct FeedConfiguration: Sendable, Equatable {
 
     public init(
         triggerID: String, source: String = "mtsync", day: TradingDayRule = .utc, reportingCurrency: String = "USD", centGroups: [String] = [],
-        centFactor: ExactDecimal = ExactDecimal(1, scale: 2)!, rates: [String: ExactDecimal] = [:], depositKinds: [String] = ["balance"],
+        centFactor: ExactDecimal = ExactDecimal(1, scale: 2)!, centCurrencies: [String: String] = CentCurrencies.standard,
+        rates: [String: ExactDecimal] = [:], depositKinds: [String] = ["balance"],
         depositExcludedComments: [String] = [], sqs: SQSDestination, fileIngest: FileIngestDestination? = nil, maximumRowsPerMessage: Int = 500,
         maximumMessageBytes: Int = 256_000, every: Duration = .seconds(60), accountsEvery: Duration = .seconds(900)
     ) {
@@ -44,6 +47,7 @@ public struct FeedConfiguration: Sendable, Equatable {
         self.reportingCurrency = reportingCurrency
         self.centGroups = centGroups
         self.centFactor = centFactor
+        self.centCurrencies = centCurrencies
         self.rates = rates
         self.depositKinds = depositKinds
         self.depositExcludedComments = depositExcludedComments
@@ -79,7 +83,8 @@ extension ConfigurationReader {
         "trigger_id", "source", "day", "reporting_currency", "cent", "rates", "deposits", "sqs", "file_ingest",
         "max_rows_per_message", "max_message_bytes", "every", "accounts_every", "claim_for",
     ]
-    static let feedCentKeys = ["groups", "factor"]
+    static func isCurrencyCode(_ text: String) -> Bool { text.count == 3 && text.allSatisfy { $0.isASCII && $0.isLetter } }
+    static let feedCentKeys = ["groups", "factor", "currencies"]
     static let feedDepositKeys = ["kinds", "exclude_comments"]
     static let feedDayKeys = ["zone", "starts_at"]
     static let fileIngestKeys = ["url", "api_key_env", "api_key_file", "above_rows", "max_rows", "timeout"]
@@ -94,16 +99,31 @@ extension ConfigurationReader {
         let day = readTradingDay(section)
         var currency = "USD"
         if let (text, mark) = scalar(section, "reporting_currency") {
-            if text.count == 3, text.allSatisfy({ $0.isASCII && $0.isLetter }) { currency = text.uppercased() } else {
+            if Self.isCurrencyCode(text) { currency = text.uppercased() } else {
                 report("feed.reporting_currency", mark, "must be a three-letter currency code such as USD, not \(String(reflecting: text))")
             }
         }
-        var centGroups: [String] = [], centFactor = ExactDecimal(1, scale: 2)!
+        var centGroups: [String] = [], centFactor = ExactDecimal(1, scale: 2)!, centCurrencies = CentCurrencies.standard
         if let node = section["cent"], !node.isNull, let cent = mapping(node, path: "feed.cent", keys: Self.feedCentKeys) {
             centGroups = stringList(cent, "groups") ?? []
             if let (text, mark) = scalar(cent, "factor") {
                 if let value = ExactDecimal(parsing: text), !value.isNegative, !value.isZero { centFactor = value } else {
                     report("feed.cent.factor", mark, "must be a positive decimal such as 0.01 (one cent lot is 0.01 standard lots), not \(String(reflecting: text))")
+                }
+            }
+            if let node = cent["currencies"], !node.isNull {
+                if case .mapping(let map) = node {
+                    centCurrencies = [:]
+                    for (key, value) in map {
+                        let code = key.scalar?.string ?? "?"
+                        guard Self.isCurrencyCode(code), let base = value.scalar?.string, Self.isCurrencyCode(base) else {
+                            report("feed.cent.currencies.\(code)", value.mark, "must map a cent currency code to its base currency, e.g. USC: USD")
+                            continue
+                        }
+                        centCurrencies[code.uppercased()] = base.uppercased()
+                    }
+                } else {
+                    report("feed.cent.currencies", node.mark, "must be a mapping of cent currency codes to base currencies, e.g. {USC: USD, EUC: EUR}")
                 }
             }
         }
@@ -155,7 +175,7 @@ extension ConfigurationReader {
         let claimFor = section["claim_for"] != nil ? duration(section, "claim_for", minimum: .seconds(1)) : .seconds(120)
         guard problems.count == problemsBefore, let trigger, let day, let sqs, let rows, let bytes, let every, let accountsEvery, let claimFor else { return nil }
         var feed = FeedConfiguration(
-            triggerID: trigger, source: source, day: day, reportingCurrency: currency, centGroups: centGroups, centFactor: centFactor, rates: rates,
+            triggerID: trigger, source: source, day: day, reportingCurrency: currency, centGroups: centGroups, centFactor: centFactor, centCurrencies: centCurrencies, rates: rates,
             depositKinds: depositKinds, depositExcludedComments: excludedComments, sqs: sqs, fileIngest: fileIngest,
             maximumRowsPerMessage: rows, maximumMessageBytes: bytes, every: every, accountsEvery: accountsEvery)
         feed.claimFor = claimFor

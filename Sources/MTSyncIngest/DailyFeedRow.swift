@@ -8,15 +8,22 @@ public struct DailyFeedRules: Sendable, Equatable {
     public var reportingCurrency: String
     /// MetaTrader group masks of cent accounts (`*` wildcard, `!` excludes, case ignored), e.g. `["*cent*"]`.
     public var centGroups: [String]
-    /// What one cent-account unit (a lot, a currency unit) is worth in standard lots and reporting currency.
+    /// What one cent-account unit (a lot, a currency unit) is worth in standard lots and base-currency units.
     public var centFactor: ExactDecimal
+    /// The base currency of each cent currency code (`USC` → `USD`). A cent account's money, once × `centFactor`,
+    /// is in that base currency, which then needs to be the reporting currency or have a rate like any other.
+    public var centCurrencies: [String: String]
     /// Units of the reporting currency per unit of another account currency: the configured rate source.
     public var rates: [String: ExactDecimal]
 
-    public init(reportingCurrency: String = "USD", centGroups: [String] = [], centFactor: ExactDecimal = ExactDecimal(1, scale: 2)!, rates: [String: ExactDecimal] = [:]) {
+    public init(
+        reportingCurrency: String = "USD", centGroups: [String] = [], centFactor: ExactDecimal = ExactDecimal(1, scale: 2)!,
+        centCurrencies: [String: String] = CentCurrencies.standard, rates: [String: ExactDecimal] = [:]
+    ) {
         self.reportingCurrency = reportingCurrency.uppercased()
         self.centGroups = centGroups
         self.centFactor = centFactor
+        self.centCurrencies = Dictionary(centCurrencies.map { ($0.key.uppercased(), $0.value.uppercased()) }, uniquingKeysWith: { _, last in last })
         self.rates = Dictionary(uniqueKeysWithValues: rates.map { ($0.key.uppercased(), $0.value) })
     }
 
@@ -130,30 +137,32 @@ public enum DailyFeedCalculator {
     /// every upsert. A customer trading on an MT4 and an MT5 server would otherwise get two rows that overwrite each
     /// other, and only the last server's figures would count.
     ///
-    /// Cent accounts (group matched by `rules.centGroups`): lots and money × `centFactor`, the money then being in
-    /// the reporting currency. Other accounts in another currency: × the configured rate, or the day is held (never
-    /// summed raw). Sums are exact; money is rounded to cents (half away from zero) only once, at the end.
+    /// Cent accounts (group matched by `rules.centGroups`): lots and money × `centFactor`; the money is then in the
+    /// cent currency's base currency (`rules.centCurrencies`: USC → USD; a cent group labelled with a standard code
+    /// keeps it). Every account's money currency must be the reporting currency or have a configured rate, or the
+    /// day is held (never summed raw: a euro-cent account is not US cents). Sums are exact; money is rounded to
+    /// cents (half away from zero) only once, at the end.
     public static func row(customerID: String, date: String, logins: [LoginDayFigures], rules: DailyFeedRules) -> Result<DailyFeedRow, DailyFeedHold> {
         var lots = ExactDecimal.zero, deposits = ExactDecimal.zero, withdrawals = ExactDecimal.zero, net = ExactDecimal.zero
         var closing = 0
         for figures in logins.sorted(by: { $0.loginKey < $1.loginKey }) {
-            let lotFactor: ExactDecimal
-            let moneyFactor: ExactDecimal
-            if rules.isCent(group: figures.group) {
-                lotFactor = rules.centFactor
-                moneyFactor = rules.centFactor
+            let isCent = rules.isCent(group: figures.group)
+            let lotFactor = isCent ? rules.centFactor : ExactDecimal(1)
+            guard let accountCurrency = figures.currency?.uppercased(), !accountCurrency.isEmpty else {
+                return .failure(DailyFeedHold(reason: "login \(figures.loginKey) has no currency yet (the accounts stream has not sent it); its customer's day waits"))
+            }
+            let currency = isCent ? rules.centCurrencies[accountCurrency] ?? accountCurrency : accountCurrency
+            let rate: ExactDecimal
+            if currency == rules.reportingCurrency {
+                rate = ExactDecimal(1)
+            } else if let configured = rules.rates[currency] {
+                rate = configured
             } else {
-                lotFactor = ExactDecimal(1)
-                guard let currency = figures.currency?.uppercased(), !currency.isEmpty else {
-                    return .failure(DailyFeedHold(reason: "login \(figures.loginKey) has no currency yet (the accounts stream has not sent it); its customer's day waits"))
-                }
-                if currency == rules.reportingCurrency {
-                    moneyFactor = ExactDecimal(1)
-                } else if let rate = rules.rates[currency] {
-                    moneyFactor = rate
-                } else {
-                    return .failure(DailyFeedHold(reason: "login \(figures.loginKey) is in \(currency), not \(rules.reportingCurrency), and feed.rates has no \(currency) rate; add one (units of \(rules.reportingCurrency) per \(currency)) to release the day"))
-                }
+                let what = isCent && currency != accountCurrency ? "a cent account in \(accountCurrency) (\(currency) cents)" : "in \(currency)"
+                return .failure(DailyFeedHold(reason: "login \(figures.loginKey) is \(what), not \(rules.reportingCurrency), and feed.rates has no \(currency) rate; add one (units of \(rules.reportingCurrency) per \(currency)) to release the day"))
+            }
+            guard let moneyFactor = isCent ? rules.centFactor.multiplied(by: rate) : rate else {
+                return .failure(DailyFeedHold(reason: "the cent factor × the \(currency) rate leaves the exact decimal range; check feed.cent.factor and feed.rates"))
             }
             guard let l = figures.closedLots.multiplied(by: lotFactor).flatMap({ lots.adding($0) }),
                   let d = figures.deposits.multiplied(by: moneyFactor).flatMap({ deposits.adding($0) }),

@@ -84,7 +84,8 @@ struct CheckConfigCommand: ParsableCommand {
     /// Never prints the API key: only whether the file ingest is configured.
     static func feedSummary(_ feed: FeedConfiguration?) -> String {
         guard let feed else { return "off" }
-        let cent = feed.centGroups.isEmpty ? "no cent groups" : "cent groups \(feed.centGroups.joined(separator: ",")) × \(feed.centFactor)"
+        let centCodes = feed.centCurrencies.sorted { $0.key < $1.key }.map { "\($0.key)→\($0.value)" }.joined(separator: ",")
+        let cent = feed.centGroups.isEmpty ? "no cent groups" : "cent groups \(feed.centGroups.joined(separator: ",")) × \(feed.centFactor) (\(centCodes))"
         let rates = feed.rates.isEmpty ? "no rates" : "rates for \(feed.rates.keys.sorted().joined(separator: ","))"
         let files = feed.fileIngest.map { "file ingest above \($0.aboveRows) rows" } ?? "no file ingest"
         return "daily rows, trigger \(feed.triggerID), day \(feed.day), \(feed.reportingCurrency), \(cent), \(rates), SQS \(feed.sqs.queueURL), \(files), every \(DurationText.format(feed.every))"

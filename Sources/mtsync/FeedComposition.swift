@@ -14,7 +14,9 @@ extension IngestSinks {
         var filters: [String: AccountFilter] = [:]
         for server in configuration.servers { filters[server.id.rawValue] = try server.normalizerSettings().filter }
         return DailyFeedSettings(
-            rules: DailyFeedRules(reportingCurrency: feed.reportingCurrency, centGroups: feed.centGroups, centFactor: feed.centFactor, rates: feed.rates),
+            rules: DailyFeedRules(
+                reportingCurrency: feed.reportingCurrency, centGroups: feed.centGroups, centFactor: feed.centFactor,
+                centCurrencies: feed.centCurrencies, rates: feed.rates),
             envelope: DailyFeedEnvelope(triggerID: feed.triggerID, source: feed.source),
             day: feed.day,
             deposits: DailyFeedStore.DepositRule(kinds: feed.depositKinds, excludedComments: feed.depositExcludedComments),

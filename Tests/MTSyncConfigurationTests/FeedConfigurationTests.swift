@@ -19,6 +19,7 @@ struct FeedConfigurationTests {
             """)).feed)
         #expect(feed.day == .utc && feed.reportingCurrency == "USD" && feed.source == "mtsync")
         #expect(feed.depositKinds == ["balance"] && feed.centGroups.isEmpty && feed.rates.isEmpty && feed.fileIngest == nil)
+        #expect(feed.centCurrencies == ["USC": "USD", "EUC": "EUR"])
         #expect(feed.maximumRowsPerMessage == 500 && feed.maximumMessageBytes == 256_000 && feed.every == .seconds(60))
     }
 
@@ -35,7 +36,7 @@ struct FeedConfigurationTests {
               source: acme
               day: { zone: Asia/Dubai, starts_at: "06:30" }
               reporting_currency: eur
-              cent: { groups: ["*cent*", "real\\\\USC*"], factor: "0.01" }
+              cent: { groups: ["*cent*", "real\\\\USC*"], factor: "0.01", currencies: { usc: usd, EUX: eur } }
               rates: { USD: "0.92", gbp: "1.17" }
               deposits: { kinds: [balance, bonus], exclude_comments: ["*transfer*"] }
               file_ingest: { url: 'https://data-workflow.returning.ai/apis/v1/data-workflows/file-ingests', api_key_file: rai-key, above_rows: 50, max_rows: 100 }
@@ -45,6 +46,7 @@ struct FeedConfigurationTests {
         let feed = try #require(configuration.feed)
         #expect(feed.day == TradingDayRule(zone: "Asia/Dubai", startMinutes: 6 * 60 + 30))
         #expect(feed.reportingCurrency == "EUR" && feed.source == "acme")
+        #expect(feed.centGroups == ["*cent*", "real\\USC*"] && feed.centCurrencies == ["USC": "USD", "EUX": "EUR"])
         #expect(feed.rates == ["USD": ExactDecimal(parsing: "0.92")!, "GBP": ExactDecimal(parsing: "1.17")!])
         #expect(feed.depositKinds == ["balance", "bonus"] && feed.depositExcludedComments == ["*transfer*"])
         #expect(feed.sqs.queueURL.hasSuffix("/facts"), "shared from ingest.sqs")
@@ -60,6 +62,8 @@ struct FeedConfigurationTests {
         ("feed: { trigger_id: x, day: { zone: UTC, starts_at: '25:00' }, \(queue) }", "feed.day.starts_at", "HH:MM"),
         ("feed: { trigger_id: x, cent: { factor: '-1' }, \(queue) }", "feed.cent.factor", "positive decimal"),
         ("feed: { trigger_id: x, rates: { EUR: 'one' }, \(queue) }", "feed.rates.EUR", "positive decimal rate"),
+        ("feed: { trigger_id: x, cent: { currencies: { USC: dollars } }, \(queue) }", "feed.cent.currencies.USC", "base currency"),
+        ("feed: { trigger_id: x, cent: { currencies: [USC] }, \(queue) }", "feed.cent.currencies", "mapping of cent currency codes"),
         ("feed: { trigger_id: x, deposits: { kinds: [trade] }, \(queue) }", "feed.deposits.kinds", "not a kind"),
         ("feed: { trigger_id: x, reporting_currency: dollars, \(queue) }", "feed.reporting_currency", "three-letter"),
         ("feed: { trigger_id: x, file_ingest: { url: 'https://x.example/f' }, \(queue) }", "feed.file_ingest.api_key_env", "never the value itself"),

@@ -37,6 +37,48 @@ struct DailyFeedCalculatorTests {
         #expect(row.withdrawalTotal == Self.decimal("5"))
     }
 
+    @Test(
+        "a cent account's money is in its cent code's base currency: the reporting currency, a rate, or held",
+        arguments: [
+            // currency, deposits (in account units), the deposit total sent, or the hold's reason
+            ("USC", "10000", "100", nil),  // US cents → USD: × 0.01
+            ("USD", "10000", "100", nil),  // a cent group labelled with the standard code
+            ("EUC", "10000", "110", nil),  // euro cents → EUR → USD: × 0.01 × 1.1
+            ("EUR", "10000", "110", nil),
+            ("GBC", "10000", nil, "feed.rates has no GBC rate"),  // an unknown cent code is a currency without a rate
+            (nil, "10000", nil, "has no currency yet"),
+        ] as [(String?, String, String?, String?)])
+    func centCurrencies(currency: String?, deposits: String, sent: String?, held: String?) {
+        let result = DailyFeedCalculator.row(
+            customerID: "BRK-2", date: "2026-03-29",
+            logins: [Self.login("s", 1, group: "real\\cent", currency: currency, lots: "250", deposits: deposits)], rules: Self.rules)
+        switch result {
+        case .success(let row):
+            #expect(row.closedLots == Self.decimal("2.5"))
+            #expect(row.depositTotal == sent.map(Self.decimal))
+            #expect(held == nil)
+        case .failure(let hold):
+            #expect(sent == nil)
+            #expect(hold.reason.contains(held ?? "not held"))
+        }
+    }
+
+    @Test("a euro-cent account without a EUR rate is held with a reason that names both codes; cent codes are configurable")
+    func euroCentHeld() {
+        let noEUR = DailyFeedRules(reportingCurrency: "USD", centGroups: ["*cent*"], centFactor: Self.decimal("0.01"))
+        let euroCent = [Self.login("s", 1, group: "real\\cent", currency: "EUC", deposits: "10000")]
+        guard case .failure(let hold) = DailyFeedCalculator.row(customerID: "BRK-5", date: "2026-03-29", logins: euroCent, rules: noEUR) else {
+            Issue.record("a euro-cent account was summed as US cents")
+            return
+        }
+        #expect(hold.reason.contains("EUC (EUR cents)"))
+        #expect(hold.reason.contains("no EUR rate"))
+        let ownCode = DailyFeedRules(reportingCurrency: "USD", centGroups: ["*cent*"], centFactor: Self.decimal("0.01"), centCurrencies: ["uSc": "usd", "CUS": "USD"])
+        let row = try? DailyFeedCalculator.row(
+            customerID: "BRK-5", date: "2026-03-29", logins: [Self.login("s", 1, group: "real\\cent", currency: "CUS", deposits: "10000")], rules: ownCode).get()
+        #expect(row?.depositTotal == Self.decimal("100"))
+    }
+
     @Test("another currency goes through the configured rate, rounded to cents once after the sum")
     func convertedCurrency() throws {
         let row = try DailyFeedCalculator.row(
