@@ -45,7 +45,7 @@ struct CheckConfigCLITests {
         let result = try await CLI.launch(["check-config", file.path], environment: ["MTSYNC_TEST_KEY": Self.key, "RAI_KEY": apiKey])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         let line = result.stdout.split(separator: "\n").first { $0.hasPrefix("  feed:") }.map(String.init) ?? ""
-        #expect(line.hasPrefix("  feed: daily rows, trigger 65f0c1e2a9b8c7d6e5f4a3b2, day ny-close, USD, cent groups *cent* × 0.01, rates for EUR"), "\(line)")
+        #expect(line.hasPrefix("  feed: daily rows, trigger 65f0c1e2a9b8c7d6e5f4a3b2, day ny-close, USD, cent groups *cent* × 0.01 (EUC→EUR,USC→USD), rates for EUR"), "\(line)")
         #expect(line.contains("SQS https://sqs.eu-west-1.amazonaws.com/123456789012/loyalty") && line.contains("file ingest above 2000 rows"))
         #expect(!result.stdout.contains(apiKey) && !result.stderr.contains(apiKey))
 

@@ -201,6 +201,21 @@ struct FeedCLITests {
         #expect(expected0.keys.contains { $0.customer == shared }, "the shared customer traded")
         #expect(Set(first.map(\.batchID)).count == first.count, "a batch id per message")
 
+        // `feed preview` prints what a day would send — the rows the platform just received for it — and sends nothing.
+        let previewDate = try #require(expected0.keys.map(\.date).min())
+        let preview = try await CLI.launch(["feed", "preview", "--date", previewDate, "--config", config.path, "--json"], environment: environment)
+        #expect(preview.status == 0, "\(preview.stdout)\(preview.stderr)")
+        let previewed = (try JSONSerialization.jsonObject(with: Data(preview.stdout.utf8)) as? [String: Any])?["data"] as? [[String: Any]] ?? []
+        var previewRows: [Key: Figures] = [:]
+        for row in previewed {
+            let key = Key(customer: row["user_id"] as? String ?? "?", date: row["date"] as? String ?? "?")
+            previewRows[key] = Figures(
+                deposit: ExactDecimal(parsing: row["deposit_total"] as? String ?? "x") ?? .zero, lots: ExactDecimal(parsing: row["closed_lots"] as? String ?? "x") ?? .zero)
+        }
+        #expect(!previewRows.isEmpty && previewRows.keys.allSatisfy { $0.date == previewDate })
+        #expect(previewRows.filter { !$0.value.isZero } == platform.filter { $0.key.date == previewDate && !$0.value.isZero }, "the preview is what was sent")
+        #expect(try await receive(queueURL, client: sqs).isEmpty, "a preview sends nothing")
+
         // The unmapped login (no client_id on either bridge) is held, not sent, and counted.
         let unmapped = datasets.flatMap { server, dataset in dataset.accounts.filter { $0.clientID == nil && !$0.isDemo }.map { "\(server):\($0.login)" } }
         #expect(!unmapped.isEmpty)
@@ -234,6 +249,21 @@ struct FeedCLITests {
         let resent = Set(second.flatMap { $0.rows.map(\.0) })
         let changed = Set(expected0.keys).union(expected1.keys).filter { expected0[$0] != expected1[$0] }
         #expect(resent == changed, "resent \(resent.subtracting(changed).sorted().prefix(5)) unchanged; missed \(changed.subtracting(resent).sorted().prefix(5))")
+        // Among them: the days that late postings changed after they were sent (MT5 deposits and MT4 closed trades
+        // with the day's time), and a day a deleted closing deal lowered.
+        var lateDays = Set<Key>()
+        for offset in 0..<Int64(days) {
+            let day = 20_089 + offset, date = SimulatedDataset.date(daysSince1970: day)
+            let logins = datasets[0].1.mutations(onDay: day).late.map { (datasets[0].0, $0.login) }
+                + datasets[1].1.tradeMutations(onDay: day).late.map { (datasets[1].0, $0.record.login) }
+            for (server, login) in logins {
+                if let login, let customer = customers["\(server):\(login)"] { lateDays.insert(Key(customer: customer, date: date)) }
+            }
+        }
+        #expect(!lateDays.isEmpty, "the datasets post late on a mapped login")
+        #expect(lateDays.isSubset(of: resent), "every day a late posting changed went again: \(lateDays.subtracting(resent).sorted())")
+        #expect(lateDays.allSatisfy { expected1[$0] != expected0[$0] })
+        #expect(changed.contains { (expected1[$0]?.lots ?? .zero) < (expected0[$0]?.lots ?? .zero) }, "a deleted deal changed a past day")
         #expect(Set(second.map(\.batchID)).isDisjoint(with: first.map(\.batchID)))
         upserted(second, into: &platform)
         compare(platform, expected1, "generation 1")
@@ -296,8 +326,9 @@ struct FeedCLITests {
                 let (simulator, database, config, environment) = try await Self.syncedWithFileIngest(httpClient, fileIngestURL: server.url)
                 defer { simulator.stop() }
                 let backfill = ["backfill", "--server", simulator.serverID, "--from", "2025-01-01", "--to", "2025-01-03", "--feed", "--config", config.path]
-                let first = try await CLI.launch(backfill + ["--json"], environment: environment)
+                let first = try await CLI.launch(backfill + ["--json", "--log-level", "trace"], environment: environment)
                 #expect(first.status == 0, "\(first.stdout)\(first.stderr)")
+                #expect(!(first.stdout + first.stderr).contains(Self.apiKey), "the API key is in no output, even at trace level")
                 let uploads = try await server.uploads()
                 #expect(!uploads.isEmpty)
                 #expect(Set(uploads.map { $0.metadata["batch_id"] ?? "" }).count == uploads.count, "each batch accepted once although the first two tries failed")
@@ -350,8 +381,9 @@ struct FeedCLITests {
                 let batches = try await connection.query("SELECT count(*) FROM feed_batches")[0].decode(Int.self, 0)
 
                 try await Task.sleep(for: .seconds(2.5))  // claim_for 2s: the killed sender's claim lapses
-                let rerun = try await CLI.launch(["feed", "run", "--once", "--config", config.path], environment: environment)
+                let rerun = try await CLI.launch(["feed", "run", "--once", "--log-level", "trace", "--config", config.path], environment: environment)
                 #expect(rerun.status == 0, "\(rerun.stdout)\(rerun.stderr)")
+                #expect(!(rerun.stdout + rerun.stderr).contains(Self.apiKey), "the API key is in no output, even at trace level")
                 let uploads = try await server.uploads()
                 #expect(uploads.count == batches + 1, "every batch once, the interrupted one twice")
                 let first = try #require(sentBefore.first)
