@@ -184,13 +184,13 @@ struct AccountsShowCommand: AsyncParsableCommand {
         if shown.accounts.isEmpty { print("no account with login \(login)\(server.map { " on \($0)" } ?? "")") }
         for account in shown.accounts {
             let origin = account.customerOverride != nil ? "operator" : account.clientID != nil ? "bridge" : "none"
-            print("\(account.server):\(account.login) group \(account.group ?? "?") currency \(account.currency ?? "?") leverage \(account.leverage.map(String.init) ?? "?")")
-            print("  customer id: \(account.customerID ?? "(none: its days are held)") [from \(origin)]; bridge client_id \(account.clientID ?? "-"), operator \(account.customerOverride ?? "-")")
+            print("\(account.server):\(account.login) group \(TerminalText.printable(account.group, absent: "?")) currency \(TerminalText.printable(account.currency, absent: "?")) leverage \(account.leverage.map(String.init) ?? "?")")
+            print("  customer id: \(TerminalText.printable(account.customerID, absent: "(none: its days are held)")) [from \(origin)]; bridge client_id \(TerminalText.printable(account.clientID, absent: "-")), operator \(TerminalText.printable(account.customerOverride, absent: "-"))")
             if account.heldDays > 0 { print("  \(account.heldDays) day(s) held for want of a customer id") }
         }
         if !shown.changes.isEmpty { print("changes:") }
         for change in shown.changes {
-            print("  \(change.changedAt) \(change.server):\(change.login) \(change.field): \(change.oldValue ?? "-") -> \(change.newValue ?? "-") by \(change.changedBy)")
+            print("  \(change.changedAt) \(change.server):\(change.login) \(change.field): \(TerminalText.printable(change.oldValue, absent: "-")) -> \(TerminalText.printable(change.newValue, absent: "-")) by \(TerminalText.printable(change.changedBy))")
         }
     }
 }

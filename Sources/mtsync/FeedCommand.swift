@@ -164,9 +164,9 @@ struct FeedPreviewCommand: AsyncParsableCommand {
         print("rows for \(preview.date) (trigger \(preview.triggerID)): \(preview.data.count)")
         print("user_id,date,deposit_total,closed_lots   (kept, not sent: withdrawal_total, closing_trades, logins)")
         for row in preview.data {
-            print("\(row.userID),\(row.date),\(row.depositTotal),\(row.closedLots)   \(row.withdrawalTotal) \(row.closingTrades) \(row.logins.joined(separator: " "))")
+            print("\(TerminalText.printable(row.userID)),\(row.date),\(row.depositTotal),\(row.closedLots)   \(row.withdrawalTotal) \(row.closingTrades) \(row.logins.joined(separator: " "))")
         }
-        for held in preview.held { print("held \(held.userID): \(held.reason)") }
+        for held in preview.held { print("held \(TerminalText.printable(held.userID)): \(TerminalText.printable(held.reason))") }
     }
 }
 

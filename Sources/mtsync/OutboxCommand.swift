@@ -58,8 +58,8 @@ struct OutboxListCommand: AsyncParsableCommand {
         if letters.isEmpty { print("no dead letters") }
         for letter in letters {
             let when = Date(timeIntervalSince1970: Double(letter.createdAtMilliseconds) / 1000)
-            print("event \(letter.eventID) (\(letter.serverID), \(letter.idempotencyKey)) parked \(when.ISO8601Format()) [\(letter.cause)]: \(letter.reason)")
-            if let response = letter.response, !response.isEmpty { print("  the ingest answered: \(response.prefix(500))") }
+            print("event \(letter.eventID) (\(letter.serverID), \(letter.idempotencyKey)) parked \(when.ISO8601Format()) [\(letter.cause)]: \(TerminalText.printable(letter.reason))")
+            if let response = letter.response, !response.isEmpty { print("  the ingest answered: \(TerminalText.printable(response.prefix(500)))") }
         }
     }
 }

@@ -101,7 +101,7 @@ enum ServerStatusText {
                 details.append("last success \(stream.lastSuccessAtMilliseconds.map(instant) ?? "never")")
                 lines.append("              " + details.joined(separator: ", "))
                 if let at = stream.lastErrorAtMilliseconds {
-                    lines.append("              \(stream.failing ? "FAILING" : "last error") \(instant(at)): \(stream.lastError ?? "")")
+                    lines.append("              \(stream.failing ? "FAILING" : "last error") \(instant(at)): \(TerminalText.printable(stream.lastError, absent: ""))")
                 }
             }
             lines.append("  quarantine  \(server.openQuarantine) open")

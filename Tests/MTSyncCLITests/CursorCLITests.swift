@@ -90,4 +90,20 @@ struct CursorCLITests {
         let history = try await CLI.launch(["cursor", "history", "--server", "live-mt5", "--json", "--database-url", url])
         #expect((history.json?["changes"] as? [Any])?.isEmpty == true)
     }
+
+    @Test("a bridge's error text reaches the terminal with its control characters escaped: no escape sequence gets through status (G14)")
+    func hostileErrorText() async throws {
+        let (database, connection) = try await TestDatabase.migrated()
+        try await connection.query("INSERT INTO servers (server_id, platform, time_zone) VALUES ('live-mt5', 'mt5', 'ny-close')")
+        let hostile = "bridge says \u{1B}]0;owned\u{07}\u{1B}[2Jcleared\r\nFAKE LINE\u{202E}"
+        try await connection.query("""
+            INSERT INTO sync_cursors (server_id, stream, last_error_at, last_error) VALUES ('live-mt5', 'deals', now(), \(hostile))
+            """)
+        let status = try await CLI.launch(["status", "--database-url", database.url])
+        #expect(status.status == 0, "\(status.stderr)")
+        #expect(status.stdout.contains("bridge says \\u{1b}]0;owned\\u{7}\\u{1b}[2Jcleared\\u{d}\\u{a}FAKE LINE\\u{202e}"), "\(status.stdout)")
+        #expect(!status.stdout.unicodeScalars.contains { $0 == "\u{1B}" || $0 == "\u{07}" || $0 == "\u{202E}" || $0 == "\r" })
+        let json = try await CLI.launch(["status", "--database-url", database.url, "--json"])
+        #expect(json.stdout.contains("\\u001b]0;owned"), "JSON escapes them itself: \(json.stdout.prefix(600))")
+    }
 }
