@@ -195,6 +195,34 @@ struct DropFolderIntakeTests {
         #expect(throws: DropFileProblem.self) { try DropFolder(root: escapeRoot.path, serverID: "../etc") }
     }
 
+    @Test("a FIFO named like a drop file or its manifest is refused at once, never waited on (security.md G5)", arguments: ["csv", "manifest"])
+    func fifo(which: String) async throws {
+        let drop = try TestDrop()
+        let connection = try await Self.database()
+        let csv = [TestDrop.header, TestDrop.dealLine(1)].joined(separator: "\n") + "\n"
+        try drop.publish(Self.fileName, csv: csv)
+        let fifo = drop.incoming.appending(path: which == "csv" ? Self.fileName : Self.fileName + ".manifest.json")
+        try FileManager.default.removeItem(at: fifo)
+        #expect(mkfifo(fifo.path, 0o600) == 0)
+        // Should the intake wait on the FIFO after all, a writer opens it after 20 s so the test ends and fails
+        // on the time it took instead of hanging the suite.
+        let unblocker = Thread {
+            Thread.sleep(forTimeInterval: 20)
+            let descriptor = open(fifo.path, O_WRONLY | O_NONBLOCK)
+            if descriptor >= 0 { close(descriptor) }
+        }
+        unblocker.start()
+        let started = ContinuousClock.now
+        let reports = try await Self.intake(drop, connection).takeReadyFiles(Self.sink)
+        #expect(ContinuousClock.now - started < .seconds(15), "the intake waited on the FIFO")
+        guard case .rejected(let problem) = reports.first?.outcome else {
+            Issue.record("expected a rejection, got \(reports)")
+            return
+        }
+        #expect(problem.code == .outsideDropFolder && problem.reason.contains("not a regular file"), "\(problem)")
+        #expect(try await Self.storedDeals(connection).isEmpty)
+    }
+
     @Test("a failure while storing rolls the whole file back and leaves it in incoming/; the next pass stores it once")
     func failureMidFile() async throws {
         struct StoreFailed: Error {}

@@ -187,9 +187,11 @@ public struct DropFolder: Sendable {
     // MARK: - Reading files safely
 
     /// Opens `incoming/<name>` for reading, refusing symbolic links and anything but a regular file.
+    /// `O_NONBLOCK` so that a FIFO named like a drop file is refused at once: without it, `open` waits for a writer
+    /// that may never come, holding the intake (and a thread) forever. It changes nothing for a regular file.
     private func open(_ name: String) throws(DropFileProblem) -> Int32 {
         let path = incoming.appending(path: name).path
-        let descriptor = Foundation.open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        let descriptor = Foundation.open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
         guard descriptor >= 0 else {
             if errno == ELOOP {
                 throw DropFileProblem(code: .outsideDropFolder, "\(name) is a symbolic link; drop files must be plain files inside the drop folder")
@@ -199,7 +201,7 @@ public struct DropFolder: Sendable {
         var status = stat()
         guard fstat(descriptor, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else {
             close(descriptor)
-            throw DropFileProblem(code: .outsideDropFolder, "\(name) is not a regular file")
+            throw DropFileProblem(code: .outsideDropFolder, "\(name) is not a regular file (a FIFO, device or folder); drop files must be plain files")
         }
         return descriptor
     }
