@@ -5,8 +5,9 @@ import Yams
 extension ConfigurationReader {
     static let ingestKeys = ["sqs", "http", "relay", "aggregates"]
     static let aggregateKeys = ["grace", "every"]
-    static let sqsKeys = ["queue_url", "region", "endpoint", "profile", "group_by"]
-    static let httpKeys = ["url", "secret_env", "secret_file", "bearer_token_env", "bearer_token_file", "timeout", "max_message_bytes"]
+    static let sqsKeys = ["queue_url", "region", "endpoint", "profile", "group_by", plainHTTPKey]
+    static let httpKeys = ["url", "secret_env", "secret_file", "bearer_token_env", "bearer_token_file", "timeout", "max_message_bytes", plainHTTPKey]
+    static let plainHTTPKey = "allow_plain_http"
     static let relayKeys = ["batch_size", "max_attempts", "claim_for", "idle_interval", "max_retry_delay"]
 
     mutating func readIngest(_ top: Mapping) -> IngestConfiguration?? {
@@ -57,6 +58,7 @@ extension ConfigurationReader {
             report("\(path).queue_url", mark, "must be a queue URL like https://sqs.<region>.amazonaws.com/<account>/<queue>, not \(String(reflecting: queueURL))")
             return nil
         }
+        guard plainHTTPAllowed(url, in: section, key: "queue_url", mark: mark) else { return nil }
         var groupBy = "server_login"
         if let (text, mark) = scalar(section, "group_by") {
             guard ["server_login", "server"].contains(text) else {
@@ -71,6 +73,7 @@ extension ConfigurationReader {
                 report("\(path).endpoint", mark, "must be an http(s) URL such as http://127.0.0.1:5000 (for a local SQS), not \(String(reflecting: text))")
                 return nil
             }
+            guard plainHTTPAllowed(url, in: section, key: "endpoint", mark: mark) else { return nil }
             endpoint = text
         }
         return SQSDestination(queueURL: queueURL, region: scalar(section, "region")?.0, endpoint: endpoint, profile: scalar(section, "profile")?.0, groupBy: groupBy)
@@ -82,7 +85,7 @@ extension ConfigurationReader {
         var endpoint: String?
         if let (text, mark) = required(section, "url", hint: "the ingest endpoint, e.g. https://ingest.example.com/v1/trading-facts") {
             if let url = URL(string: text), ["http", "https"].contains(url.scheme ?? ""), url.host != nil {
-                endpoint = text
+                if plainHTTPAllowed(url, in: section, key: "url", mark: mark) { endpoint = text } else { valid = false }
             } else {
                 report("ingest.http.url", mark, "must be an http(s) URL, not \(String(reflecting: text))")
                 valid = false
@@ -140,5 +143,33 @@ extension ConfigurationReader {
             return nil
         }
         return value
+    }
+
+    /// `http://` only to this host itself (a local SQS, a test ingest) unless the section sets `allow_plain_http:
+    /// true`: to anywhere else the bearer token, the API key, signed requests and traders' data would cross the
+    /// network unencrypted (docs/security.md, G8). Reports and returns false when refused.
+    mutating func plainHTTPAllowed(_ url: URL, in section: Mapping, key: String, mark: Mark?) -> Bool {
+        guard url.scheme?.lowercased() == "http", let host = url.host, !Self.isLoopback(host) else { return true }
+        if let (text, flagMark) = scalar(section, Self.plainHTTPKey) {
+            switch text.lowercased() {
+            case "true", "yes", "on": return true
+            case "false", "no", "off": break
+            default:
+                report(section.child(Self.plainHTTPKey), flagMark, "must be true or false, not \(String(reflecting: text))")
+                return false
+            }
+        }
+        report(
+            section.child(key), mark,
+            "is plain http:// to \(host): requests, their credentials and traders' data would cross the network unencrypted; use https://, or set \(Self.plainHTTPKey): true in this section if the network between is private and trusted")
+        return false
+    }
+
+    /// `localhost`, an IPv4 literal in 127.0.0.0/8, or `::1`.
+    static func isLoopback(_ host: String) -> Bool {
+        let name = host.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        if name == "localhost" || name == "::1" { return true }
+        let parts = name.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { !$0.isEmpty && $0.count <= 3 && $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) }
     }
 }

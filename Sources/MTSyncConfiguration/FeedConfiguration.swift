@@ -87,7 +87,7 @@ extension ConfigurationReader {
     static let feedCentKeys = ["groups", "factor", "currencies"]
     static let feedDepositKeys = ["kinds", "exclude_comments"]
     static let feedDayKeys = ["zone", "starts_at"]
-    static let fileIngestKeys = ["url", "api_key_env", "api_key_file", "above_rows", "max_rows", "timeout"]
+    static let fileIngestKeys = ["url", "api_key_env", "api_key_file", "above_rows", "max_rows", "timeout", plainHTTPKey]
 
     /// The outer optional is nil on a problem; the inner is nil when there is no `feed`.
     mutating func readFeed(_ top: Mapping, ingest: IngestConfiguration?) -> FeedConfiguration?? {
@@ -218,7 +218,9 @@ extension ConfigurationReader {
         guard let section = mapping(node, path: "feed.file_ingest", keys: Self.fileIngestKeys) else { return nil }
         var url: String?
         if let (text, mark) = required(section, "url", hint: "the platform's file ingest, e.g. https://data-workflow.returning.ai/apis/v1/data-workflows/file-ingests") {
-            if let parsed = URL(string: text), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil { url = text } else {
+            if let parsed = URL(string: text), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil {
+                if plainHTTPAllowed(parsed, in: section, key: "url", mark: mark) { url = text }
+            } else {
                 report("feed.file_ingest.url", mark, "must be an http(s) URL, not \(String(reflecting: text))")
             }
         }

@@ -57,4 +57,40 @@ struct IngestConfigurationTests {
         #expect(problems[0].path == path)
         #expect(problems[0].message.contains(message), "\(problems[0].message)")
     }
+
+    @Test("plain http:// is refused to any host but this one unless the section allows it: credentials and traders' data would cross the network in clear (G8)", arguments: [
+        ("ingest: { http: { url: 'http://ingest.example.com/v1', secret_env: S } }", "ingest.http.url"),
+        ("ingest: { http: { url: 'http://127.evil.example/v1', secret_env: S } }", "ingest.http.url"),
+        ("ingest: { http: { url: 'http://10.0.0.7:8080/v1', secret_env: S, allow_plain_http: false } }", "ingest.http.url"),
+        ("ingest: { sqs: { queue_url: 'http://sqs.internal:4566/1/q' } }", "ingest.sqs.queue_url"),
+        ("ingest: { sqs: { queue_url: 'https://sqs.x/1/q', endpoint: 'http://sqs.internal:4566' } }", "ingest.sqs.endpoint"),
+        ("feed: { trigger_id: x, sqs: { queue_url: 'https://sqs.x/1/q', endpoint: 'http://sqs.internal:4566' } }", "feed.sqs.endpoint"),
+        ("feed: { trigger_id: x, sqs: { queue_url: 'https://sqs.x/1/q' }, file_ingest: { url: 'http://files.example/f', api_key_env: S } }", "feed.file_ingest.url"),
+    ])
+    func plainHTTPRefused(yaml: String, path: String) throws {
+        let problems = try ConfigurationFixture().problems(ConfigurationFixture.minimal(server: "", top: yaml), environment: ["S": "x"])
+        try #require(problems.count == 1, "\(problems)")
+        #expect(problems[0].path == path)
+        #expect(problems[0].message.contains("plain http://") && problems[0].message.contains("allow_plain_http: true"), "\(problems[0].message)")
+    }
+
+    @Test("plain http:// to this host (a local SQS, a test ingest), or where the section allows it, is accepted", arguments: [
+        "ingest: { http: { url: 'http://127.0.0.1:8080/v1', secret_env: S } }",
+        "ingest: { http: { url: 'http://localhost:8080/v1', secret_env: S } }",
+        "ingest: { http: { url: 'http://[::1]:8080/v1', secret_env: S } }",
+        "ingest: { http: { url: 'http://10.0.0.7:8080/v1', secret_env: S, allow_plain_http: true } }",
+        "ingest: { sqs: { queue_url: 'http://sqs.internal:4566/1/q', endpoint: 'http://sqs.internal:4566', allow_plain_http: yes } }",
+        "feed: { trigger_id: x, sqs: { queue_url: 'https://sqs.x/1/q' }, file_ingest: { url: 'http://files.lan/f', api_key_env: S, allow_plain_http: true } }",
+    ])
+    func plainHTTPAccepted(yaml: String) throws {
+        let problems = try ConfigurationFixture().problems(ConfigurationFixture.minimal(server: "", top: yaml), environment: ["S": "x"])
+        #expect(problems.isEmpty, "\(problems)")
+    }
+
+    @Test("allow_plain_http takes true or false only")
+    func plainHTTPFlag() throws {
+        let problems = try ConfigurationFixture().problems(
+            ConfigurationFixture.minimal(server: "", top: "ingest: { http: { url: 'http://10.0.0.7/v1', secret_env: S, allow_plain_http: maybe } }"), environment: ["S": "x"])
+        #expect(problems.map(\.path) == ["ingest.http.allow_plain_http"], "\(problems)")
+    }
 }
