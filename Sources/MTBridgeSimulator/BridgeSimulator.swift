@@ -22,9 +22,19 @@ public struct SimulatorFaults: Sendable, Hashable {
     /// far). A client that opens a connection per page, with pages larger than the drop count, gets past a
     /// limited number of drops only.
     public var dropConnectionTimes: Int?
+    /// Answer each `deals` page with this many records more than its `limit` (a bridge that ignores the limit).
+    public var pageOverrun: Int
+    /// Answer requests (other than `server.info`) with nothing but a `progress` line at this interval, never an `end`
+    /// (a bridge stuck "working").
+    public var endlessProgress: Duration?
 
-    public init(dropConnectionAfterRecords: Int? = nil, malformedLineAfterRecords: Int? = nil, oversizeLineAfterRecords: Int? = nil, delayPerRequest: Duration? = nil, unavailableRequests: Int = 0, dropConnectionTimes: Int? = nil) {
+    public init(
+        dropConnectionAfterRecords: Int? = nil, malformedLineAfterRecords: Int? = nil, oversizeLineAfterRecords: Int? = nil, delayPerRequest: Duration? = nil,
+        unavailableRequests: Int = 0, dropConnectionTimes: Int? = nil, pageOverrun: Int = 0, endlessProgress: Duration? = nil
+    ) {
         self.dropConnectionTimes = dropConnectionTimes
+        self.pageOverrun = pageOverrun
+        self.endlessProgress = endlessProgress
         self.dropConnectionAfterRecords = dropConnectionAfterRecords
         self.malformedLineAfterRecords = malformedLineAfterRecords
         self.oversizeLineAfterRecords = oversizeLineAfterRecords
@@ -177,6 +187,13 @@ public struct BridgeSimulator: Sendable {
                     try await writer.error(id: id, code: "mt_unavailable", retryable: true, message: "manager API: no connection (simulated)")
                     continue
                 }
+                if let interval = faults.endlessProgress, request["method"]?.text != "server.info" {
+                    while true {
+                        try await writer.send(["type": "progress", "id": .string(id)])
+                        try await writer.flush()
+                        try await Task.sleep(for: interval)
+                    }
+                }
                 switch request["method"]?.text {
                 case "server.info":
                     // The server clock is UTC shifted by the zone rule, read at the same instant (§4.1).
@@ -221,7 +238,7 @@ public struct BridgeSimulator: Sendable {
                         }
                         after = (time, deal)
                     }
-                    let page = dataset.deals(fromMilliseconds: from, toMilliseconds: to, after: after, limit: limit, generation: generationBox.generation)
+                    let page = dataset.deals(fromMilliseconds: from, toMilliseconds: to, after: after, limit: limit + faults.pageOverrun, generation: generationBox.generation)
                     let complete = try await writeRecords(page.records, writer: &writer, recordsSent: &recordsSent, counters: counters) { writer, deal in
                         writer.record(type: "deal", id: id, data: deal)
                     }

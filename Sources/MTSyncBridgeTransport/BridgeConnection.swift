@@ -12,16 +12,23 @@ public struct BridgeEndpoint: Sendable, CustomStringConvertible {
     public var connectTimeout: Duration
     /// Longest silence tolerated during a response (bridges send `progress` every 15 s while working).
     public var readTimeout: Duration
+    /// Longest a request may take from sent to `end`, however busy the bridge says it is: a bridge that sends
+    /// `progress` forever would otherwise hold the server's sync forever.
+    public var requestTimeout: Duration
     /// TLS settings; nil for plain TCP (only on a trusted network: the handshake still protects the key).
     public var tls: BridgeTLS?
 
-    public init(host: String, port: Int, key: BridgeKey, tls: BridgeTLS? = nil, connectTimeout: Duration = .seconds(10), readTimeout: Duration = .seconds(60)) {
+    public init(
+        host: String, port: Int, key: BridgeKey, tls: BridgeTLS? = nil, connectTimeout: Duration = .seconds(10), readTimeout: Duration = .seconds(60),
+        requestTimeout: Duration = .seconds(600)
+    ) {
         self.host = host
         self.port = port
         self.key = key
         self.tls = tls
         self.connectTimeout = connectTimeout
         self.readTimeout = readTimeout
+        self.requestTimeout = requestTimeout
     }
 
     public var description: String { "\(host):\(port)\(tls == nil ? "" : " over TLS") (key \(key.id))" }
@@ -130,7 +137,7 @@ public struct BridgeConnection: ~Copyable {
     /// `server.info`: the bridge's own description (platform, zone rule, clocks, capabilities).
     public mutating func serverInfo() async throws -> JSONValue {
         var info: JSONValue?
-        try await perform(method: "server.info", params: [:]) { event in
+        try await perform(method: "server.info", params: [:], maximumRecords: 1) { event in
             if case .record("server_info", let data) = event { info = data }
         }
         guard let info else { throw failure(retryable: true, "server.info returned no record") }
@@ -144,7 +151,7 @@ public struct BridgeConnection: ~Copyable {
         params.append(("limit", .integer(limit)))
         var records: [MT5DealRecord] = []
         records.reserveCapacity(limit)
-        let end = try await perform(method: "deals", params: .object(params)) { event in
+        let end = try await perform(method: "deals", params: .object(params), maximumRecords: limit) { event in
             if case .deal(let deal) = event { records.append(deal) }
         }
         var next: (Int64, UInt64)?
@@ -173,7 +180,7 @@ public struct BridgeConnection: ~Copyable {
         params.append(("limit", .integer(limit)))
         var records: [MT4TradeRecord] = []
         records.reserveCapacity(limit)
-        let end = try await perform(method: "trades", params: .object(params)) { event in
+        let end = try await perform(method: "trades", params: .object(params), maximumRecords: limit) { event in
             if case .trade(let trade) = event { records.append(trade) }
         }
         var next: TradePosition?
@@ -199,7 +206,7 @@ public struct BridgeConnection: ~Copyable {
         if let after { params.append(("after", .string(String(after)))) }
         params.append(("limit", .integer(limit)))
         var accounts: [BridgeAccount] = []
-        let end = try await perform(method: "accounts", params: .object(params)) { event in
+        let end = try await perform(method: "accounts", params: .object(params), maximumRecords: limit) { event in
             if case .record("account", let data) = event { accounts.append(try BridgeAccount(data)) }
         }
         return (accounts, end.more)
@@ -208,7 +215,7 @@ public struct BridgeConnection: ~Copyable {
     /// The bridge's symbol list (contract sizes, currencies, paths), as sent.
     public mutating func symbols() async throws -> [JSONValue] {
         var symbols: [JSONValue] = []
-        try await perform(method: "symbols", params: ["limit": .integer(10_000)]) { event in
+        try await perform(method: "symbols", params: ["limit": .integer(Self.symbolLimit)], maximumRecords: Self.symbolLimit) { event in
             if case .record("symbol", let data) = event { symbols.append(data) }
         }
         return symbols
@@ -217,7 +224,13 @@ public struct BridgeConnection: ~Copyable {
     /// Per-bucket counts, volumes and checksums over `[from, to)` (server time).
     public mutating func digest(stream: String = "deals", fromMilliseconds from: Int64, toMilliseconds to: Int64, bucketMilliseconds: Int64) async throws -> [DigestBucket] {
         var buckets: [DigestBucket] = []
-        try await perform(method: "digest", params: ["stream": .string(stream), "from_ms": .integer(from), "to_ms": .integer(to), "bucket_ms": .integer(bucketMilliseconds)]) { event in
+        // One bucket per bucket_ms in [from, to) (§4.7: both ends are multiples of it); one more is tolerated for a
+        // bridge that aligns an unaligned range outward. Anything beyond is not a digest of this range.
+        let expected = bucketMilliseconds > 0 && to > from ? Int((to - from - 1) / bucketMilliseconds) + 2 : 1
+        try await perform(
+            method: "digest", params: ["stream": .string(stream), "from_ms": .integer(from), "to_ms": .integer(to), "bucket_ms": .integer(bucketMilliseconds)],
+            maximumRecords: expected
+        ) { event in
             if case .record("bucket", let data) = event { buckets.append(try DigestBucket(data)) }
         }
         return buckets
@@ -226,15 +239,24 @@ public struct BridgeConnection: ~Copyable {
     /// Edits and deletions with a sequence above `since`.
     public mutating func changesPage(since: Int64, limit: Int) async throws -> (changes: [BridgeChange], more: Bool) {
         var changes: [BridgeChange] = []
-        let end = try await perform(method: "changes", params: ["since": .integer(since), "limit": .integer(limit)]) { event in
+        let end = try await perform(method: "changes", params: ["since": .integer(since), "limit": .integer(limit)], maximumRecords: limit) { event in
             if case .record("change", let data) = event { changes.append(try BridgeChange(data)) }
         }
         return (changes, end.more)
     }
 
-    /// Sends a request and feeds each record to `onRecord` until its `end`.
+    /// The most symbols asked for, and taken.
+    static let symbolLimit = 10_000
+
+    /// Sends a request and feeds each record to `onRecord` until its `end`. A bridge that sends more than
+    /// `maximumRecords` (the request's own limit) is refused before it can fill memory, and one still not done after
+    /// `requestTimeout` is given up on (docs/security.md, G3).
     @discardableResult
-    private mutating func perform(method: String, params: JSONValue, _ onRecord: (BridgeClientSession.Event) throws -> Void) async throws -> BridgeMessage.End {
+    private mutating func perform(
+        method: String, params: JSONValue, maximumRecords: Int, _ onRecord: (BridgeClientSession.Event) throws -> Void
+    ) async throws -> BridgeMessage.End {
+        let deadline = ContinuousClock.now.advanced(by: endpoint.requestTimeout)
+        var records = 0
         nextRequestNumber += 1
         let line: [UInt8]
         do {
@@ -245,10 +267,17 @@ public struct BridgeConnection: ~Copyable {
         try await send(line)
         while true {
             let event = try deliver(try await receive(), clientNonce: "")
+            if ContinuousClock.now > deadline {
+                throw failure(retryable: true, "the bridge has not finished `\(method)` after \(endpoint.requestTimeout) (bridge.request_timeout); giving up on this request, it is tried again later")
+            }
             switch event {
             case .finished(let end): return end
             case .progress, .pong: continue
             default:
+                records += 1
+                if records > maximumRecords {
+                    throw failure(retryable: false, "the bridge sent more than \(maximumRecords) records for a `\(method)` request that asked for at most \(maximumRecords): refusing the answer before it fills memory; check the bridge with `mtsync bridge check`")
+                }
                 do {
                     try onRecord(event)
                 } catch let error as BridgeProtocolError {

@@ -10,8 +10,13 @@ public struct BridgeSource: Sendable, Equatable {
     public var tls: TLSFiles?
     public var connectTimeout: Duration
     public var readTimeout: Duration
+    /// The longest one request may take, `progress` lines or not.
+    public var requestTimeout: Duration
 
-    public init(host: String, port: Int, keyID: String, key: BridgeSecret, tls: TLSFiles?, connectTimeout: Duration, readTimeout: Duration) {
+    public init(
+        host: String, port: Int, keyID: String, key: BridgeSecret, tls: TLSFiles?, connectTimeout: Duration, readTimeout: Duration,
+        requestTimeout: Duration = .seconds(600)
+    ) {
         self.host = host
         self.port = port
         self.keyID = keyID
@@ -19,6 +24,7 @@ public struct BridgeSource: Sendable, Equatable {
         self.tls = tls
         self.connectTimeout = connectTimeout
         self.readTimeout = readTimeout
+        self.requestTimeout = requestTimeout
     }
 
     /// `host:port`, with brackets around an IPv6 address.

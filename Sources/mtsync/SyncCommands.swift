@@ -85,7 +85,7 @@ struct Engine {
         let tls = bridge.tls.map { BridgeTLS(caFile: $0.caFile, clientCertificateFile: $0.certFile, clientKeyFile: $0.keyFile, serverName: $0.serverName) }
         let endpoint = BridgeEndpoint(
             host: bridge.host, port: bridge.port, key: try BridgeKey(id: bridge.keyID, hex: bridge.key.revealHex()), tls: tls,
-            connectTimeout: bridge.connectTimeout, readTimeout: bridge.readTimeout)
+            connectTimeout: bridge.connectTimeout, readTimeout: bridge.readTimeout, requestTimeout: bridge.requestTimeout)
         return BridgeClient(endpoint: endpoint)
     }
 

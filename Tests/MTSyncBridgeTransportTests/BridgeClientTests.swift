@@ -132,6 +132,41 @@ struct BridgeClientTests {
         #expect(log.count == 0)
     }
 
+    @Test("a bridge that sends more records than the page's limit is refused as a bridge bug: non-retryable, nothing of the page handed on (G3)")
+    func pageOverrunRefused() async throws {
+        let simulator = BridgeSimulator(dataset: Harness.dataset, key: Harness.key, faults: SimulatorFaults(pageOverrun: 5))
+        let log = RetryLog()
+        let range = Harness.dataset.range
+        let (error, pages) = try await SimulatorHarness.run(simulator) { port -> (BridgeClientError?, Int) in
+            var pages = 0
+            do {
+                for try await _ in Self.client(port, log: log).deals(fromMilliseconds: range.lowerBound, toMilliseconds: range.upperBound, pageSize: 20) { pages += 1 }
+                return (nil, pages)
+            } catch let error as BridgeClientError {
+                return (error, pages)
+            }
+        }
+        #expect(error?.retryable == false && error?.reason.contains("more than 20 records") == true, "\(String(describing: error))")
+        #expect(pages == 0 && log.count == 0)
+    }
+
+    @Test("a bridge that answers with progress lines forever is given up on after request_timeout, though it is never silent (G3)")
+    func endlessProgressTimesOut() async throws {
+        let simulator = BridgeSimulator(dataset: Harness.dataset, key: Harness.key, faults: SimulatorFaults(endlessProgress: .milliseconds(200)))
+        let range = Harness.dataset.range
+        let started = ContinuousClock.now
+        let error = try await SimulatorHarness.run(simulator) { port -> BridgeClientError? in
+            var endpoint = Harness.endpoint(port)
+            endpoint.requestTimeout = .seconds(2)  // readTimeout stays 10 s: the progress lines keep the connection busy
+            let client = BridgeClient(endpoint: endpoint, retryPolicy: .init(baseDelay: .milliseconds(1), maximumDelay: .milliseconds(2), maximumAttempts: 1))
+            return await #expect(throws: BridgeClientError.self) {
+                for try await _ in client.deals(fromMilliseconds: range.lowerBound, toMilliseconds: range.upperBound) {}
+            }
+        }
+        #expect(error?.retryable == true && error?.reason.contains("has not finished `deals` after 2") == true, "\(String(describing: error))")
+        #expect(ContinuousClock.now - started < .seconds(9), "given up by the request deadline, not the read timeout")
+    }
+
     @Test("retries stop after maximumAttempts and throw the last retryable error")
     func attemptsRunOut() async throws {
         let log = RetryLog()

@@ -39,6 +39,7 @@ struct ConfigurationLoadTests {
         #expect(bridge.tls == TLSFiles(caFile: fixture.path("bridge-ca.pem"), certFile: fixture.path("client.pem"), keyFile: fixture.path("client-key.pem"), serverName: "bridge.internal"))
         #expect(bridge.connectTimeout == .seconds(10))
         #expect(bridge.readTimeout == .seconds(60))
+        #expect(bridge.requestTimeout == .seconds(600), "the documented default")
         let settings = try mt5.normalizerSettings()
         #expect(settings.symbols.canonical("GOLD.x") == "XAUUSD")
         #expect(settings.symbols.info(forCanonical: "US30")?.contractSize == ExactDecimal(parsing: "10"))
