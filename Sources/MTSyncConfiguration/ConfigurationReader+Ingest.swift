@@ -8,7 +8,7 @@ extension ConfigurationReader {
     static let sqsKeys = ["queue_url", "region", "endpoint", "profile", "group_by", plainHTTPKey]
     static let httpKeys = ["url", "secret_env", "secret_file", "bearer_token_env", "bearer_token_file", "timeout", "max_message_bytes", plainHTTPKey]
     static let plainHTTPKey = "allow_plain_http"
-    static let relayKeys = ["batch_size", "max_attempts", "claim_for", "idle_interval", "max_retry_delay"]
+    static let relayKeys = ["batch_size", "max_attempts", "claim_for", "idle_interval", "max_retry_delay", "keep_delivered"]
 
     mutating func readIngest(_ top: Mapping) -> IngestConfiguration?? {
         guard let node = top["ingest"], !node.isNull else { return .some(nil) }
@@ -33,6 +33,11 @@ extension ConfigurationReader {
             if tuning["claim_for"] != nil, let value = duration(tuning, "claim_for", minimum: .seconds(5)) { relay.claimFor = value }
             if tuning["idle_interval"] != nil, let value = duration(tuning, "idle_interval", minimum: .milliseconds(10)) { relay.idleInterval = value }
             if tuning["max_retry_delay"] != nil, let value = duration(tuning, "max_retry_delay", minimum: .milliseconds(100)) { relay.maximumRetryDelay = value }
+            if let (text, _) = scalar(tuning, "keep_delivered"), text.lowercased() == "forever" {
+                relay.keepDelivered = nil
+            } else if tuning["keep_delivered"] != nil, let value = duration(tuning, "keep_delivered", minimum: .seconds(60)) {
+                relay.keepDelivered = value
+            }
         }
         var aggregates: AggregateSettings? = .builtIn
         if let node = section["aggregates"], !node.isNull {

@@ -75,15 +75,21 @@ public struct RelayTuning: Sendable, Equatable {
     public var idleInterval: Duration
     /// The longest a failed message waits before its next try (the backoff doubles up to it).
     public var maximumRetryDelay: Duration
+    /// How long acknowledged events stay in the outbox before the relay deletes them; nil (`forever`): never.
+    public var keepDelivered: Duration?
 
     public static let builtIn = RelayTuning(batchSize: 2_000, maxAttempts: 20, claimFor: .seconds(120), idleInterval: .seconds(1), maximumRetryDelay: .seconds(300))
 
-    public init(batchSize: Int, maxAttempts: Int, claimFor: Duration, idleInterval: Duration, maximumRetryDelay: Duration = .seconds(300)) {
+    public init(
+        batchSize: Int, maxAttempts: Int, claimFor: Duration, idleInterval: Duration, maximumRetryDelay: Duration = .seconds(300),
+        keepDelivered: Duration? = .seconds(7 * 86_400)
+    ) {
         self.batchSize = batchSize
         self.maxAttempts = maxAttempts
         self.claimFor = claimFor
         self.idleInterval = idleInterval
         self.maximumRetryDelay = maximumRetryDelay
+        self.keepDelivered = keepDelivered
     }
 }
 

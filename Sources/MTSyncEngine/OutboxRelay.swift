@@ -16,13 +16,22 @@ public struct RelaySettings: Sendable {
     public var idleInterval: Duration
     /// The longest a failed message waits before it is tried again (the backoff doubles up to it).
     public var maximumRetryDelay: Duration
+    /// How long delivered events stay in the outbox (nil: for ever). The relay service prunes older ones every
+    /// `pruneEvery`.
+    public var keepDelivered: Duration?
+    public var pruneEvery: Duration
 
-    public init(batchSize: Int = 2_000, maxAttempts: Int = 20, claimFor: Duration = .seconds(120), idleInterval: Duration = .seconds(1), maximumRetryDelay: Duration = .seconds(300)) {
+    public init(
+        batchSize: Int = 2_000, maxAttempts: Int = 20, claimFor: Duration = .seconds(120), idleInterval: Duration = .seconds(1),
+        maximumRetryDelay: Duration = .seconds(300), keepDelivered: Duration? = .seconds(7 * 86_400), pruneEvery: Duration = .seconds(3_600)
+    ) {
         self.batchSize = batchSize
         self.maxAttempts = maxAttempts
         self.claimFor = claimFor
         self.idleInterval = idleInterval
         self.maximumRetryDelay = maximumRetryDelay
+        self.keepDelivered = keepDelivered
+        self.pruneEvery = pruneEvery
     }
 }
 
@@ -188,9 +197,16 @@ public struct RelayService: Service {
     public func run() async throws {
         await cancelWhenGracefulShutdown {
             var failures = 0
+            var nextPrune = ContinuousClock.now
             while !Task.isCancelled {
                 var wait = relay.settings.idleInterval
                 do {
+                    if let keep = relay.settings.keepDelivered, ContinuousClock.now >= nextPrune {
+                        nextPrune = ContinuousClock.now.advanced(by: relay.settings.pruneEvery)
+                        let pruned = try await Outbox.pruneDelivered(olderThan: keep, on: relay.connection)
+                        SyncMetric.outboxPruned.increment(by: pruned)
+                        if pruned > 0 { logger.info("pruned delivered events", metadata: ["events": "\(pruned)", "older_than": "\(keep)"]) }
+                    }
                     var worked = false
                     for server in try await Outbox.serversWithPendingEvents(on: relay.connection) {
                         guard let platform = platforms[server] else { continue }

@@ -63,6 +63,8 @@ public struct SyncMetric: Sendable, Hashable {
         "mtsync_relay_retries_total", .counter, ["sink"], "Outbox events whose delivery failed and was scheduled again.")
     public static let relayDeadLetters = SyncMetric(
         "mtsync_relay_dead_letters_total", .counter, ["sink"], "Outbox events the ingest refused for good or that ran out of attempts.")
+    public static let outboxPruned = SyncMetric(
+        "mtsync_outbox_pruned_total", .counter, [], "Delivered outbox events deleted after ingest.relay.keep_delivered.")
 
     // MARK: Daily feed
 
@@ -84,7 +86,7 @@ public struct SyncMetric: Sendable, Hashable {
     public static let all: [SyncMetric] = [
         buildInfo, factsSynced, recordsQuarantined, pageDuration, syncRuns, bridgeErrors, cursorLag, leaseHeld,
         quarantineOpen, outboxPending, outboxOldestAge, outboxParked, storeRefreshFailures, storeRefreshed,
-        relayDelivered, relayRetries, relayDeadLetters,
+        relayDelivered, relayRetries, relayDeadLetters, outboxPruned,
         feedHeldLogins, feedHeldCustomerDays, feedPendingBatches, feedRowsSent, feedFileUploads,
     ]
 
@@ -133,6 +135,7 @@ public struct SyncMetric: Sendable, Hashable {
             relayDelivered.prime(sink)
             relayRetries.prime(sink)
             relayDeadLetters.prime(sink)
+            outboxPruned.prime()
         }
         if feed {
             for transport in ["sqs", "file_ingest"] { feedRowsSent.prime(transport) }

@@ -121,6 +121,37 @@ public enum Outbox {
             """, name: "find servers with pending events").map { try $0.decode(String.self, 0) }
     }
 
+    // MARK: - Retention
+
+    /// Deletes events the ingest acknowledged more than `olderThan` ago, `batchSize` rows per statement, so the
+    /// outbox holds the backlog and recent history instead of every event ever sent (a busy server writes a million
+    /// a day). The facts stay in `trading_facts`; pending and parked events are never touched.
+    ///
+    /// It walks the primary key upward from the oldest event, so each run reads what it deletes plus the events it
+    /// keeps (pending, parked, recent) once, and stops at the first batch that reaches events created after the
+    /// cut-off: nothing past it can have been delivered before it. No index on `delivered_at` is needed.
+    /// - Returns: how many events were deleted.
+    public static func pruneDelivered(olderThan: Duration, batchSize: Int = 10_000, on connection: PostgresConnection) async throws -> Int {
+        var after: Int64 = 0
+        var deleted = 0
+        while true {
+            let row = try await connection.query("""
+                WITH cutoff AS (SELECT now() - make_interval(secs => \(String(olderThan.fractionalSeconds))::double precision) AS at),
+                batch AS (
+                    SELECT event_id, created_at, delivered_at FROM outbox WHERE event_id > \(after) ORDER BY event_id LIMIT \(batchSize)),
+                gone AS (
+                    DELETE FROM outbox o USING batch b, cutoff c
+                    WHERE o.event_id = b.event_id AND b.delivered_at < c.at
+                    RETURNING o.event_id)
+                SELECT (SELECT max(event_id) FROM batch), (SELECT count(*) FROM gone)::int,
+                       coalesce((SELECT max(created_at) FROM batch) >= (SELECT at FROM cutoff), true)
+                """, name: "prune delivered outbox events")[0]
+            deleted += try row.decode(Int.self, 1)
+            guard let last = try row.decode(Int64?.self, 0), !(try row.decode(Bool.self, 2)) else { return deleted }
+            after = last
+        }
+    }
+
     // MARK: - Operators
 
     /// Dead letters not yet resolved, oldest first.

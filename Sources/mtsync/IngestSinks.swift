@@ -59,7 +59,7 @@ struct IngestSinks {
             connection: connection, sink: try await sink(for: ingest), producer: IngestProducer(instance: configuration.instanceID),
             settings: RelaySettings(
                 batchSize: tuning.batchSize, maxAttempts: tuning.maxAttempts, claimFor: tuning.claimFor, idleInterval: tuning.idleInterval,
-                maximumRetryDelay: tuning.maximumRetryDelay),
+                maximumRetryDelay: tuning.maximumRetryDelay, keepDelivered: tuning.keepDelivered),
             // Unique to this process: two relays of one instance never share claims.
             owner: "\(configuration.instanceID)/relay-\(UInt32.random(in: 0...UInt32.max))")
     }

@@ -1,13 +1,14 @@
 import ArgumentParser
 import Foundation
+import MTSyncConfiguration
 import MTSyncStore
 
 /// `mtsync outbox …`: the operator's view of events the relay set aside (dead letters) and what to do with them.
 struct OutboxCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "outbox",
-        abstract: "List, retry or purge outbox events the relay parked (the ingest refused them, or they failed too often).",
-        subcommands: [OutboxListCommand.self, OutboxRetryCommand.self, OutboxPurgeCommand.self]
+        abstract: "List, retry or purge outbox events the relay parked (the ingest refused them, or they failed too often); prune delivered ones.",
+        subcommands: [OutboxListCommand.self, OutboxRetryCommand.self, OutboxPurgeCommand.self, OutboxPruneCommand.self]
     )
 }
 
@@ -87,5 +88,28 @@ struct OutboxPurgeCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await selection.act(database: database, output: output, jsonKey: "purged", saying: "event(s) purged", with: Outbox.purgeParked)
+    }
+}
+
+struct OutboxPruneCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "prune",
+        abstract: "Delete events the ingest acknowledged longer ago than --older-than (the relay does this every hour after ingest.relay.keep_delivered); pending and parked events are never touched.")
+
+    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var output: OutputOptions
+    @Option(help: "How long delivered events are kept, e.g. 7d or 36h.") var olderThan: String
+
+    func run() async throws {
+        let pruned: Int
+        do {
+            guard let keep = DurationText.parse(olderThan), keep >= .seconds(60) else {
+                throw ValidationError("--older-than must be a duration of at least 1m, such as 7d or 36h, not \(String(reflecting: olderThan))")
+            }
+            pruned = try await Outbox.pruneDelivered(olderThan: keep, on: try await database.connect())
+        } catch {
+            throw CommandFailure.report(error, json: output.json)
+        }
+        if output.json { JSONOutput.print(["pruned": pruned]) } else { print("\(pruned) delivered event(s) pruned") }
     }
 }

@@ -218,7 +218,7 @@ struct RelayCLITests {
         await server.stop()
     }
 
-    @Test("mtsync outbox list, retry and purge act on parked events and print no secret")
+    @Test("mtsync outbox list, retry and purge act on parked events and print no secret; prune deletes delivered ones past the retention")
     func outboxCommands() async throws {
         let server = try await IngestHTTPServer.start(secret: Self.httpSecret) { _, _ in .status(400, body: #"{"error":"schema_version 1 not supported"}"#) }
         let synced = try await Self.synced(dealsPerDay: 30, ingest: Self.httpIngest(url: server.url), environment: ["MTSYNC_TEST_INGEST_SECRET": Self.httpSecret])
@@ -235,6 +235,13 @@ struct RelayCLITests {
         #expect(retry.status == 0 && retry.stdout.contains("1 event(s) back"), "\(retry.stdout)\(retry.stderr)")
         let purge = try await CLI.launch(["outbox", "purge", "--database-url", synced.database.url, "--server", "sim-mt5", "--json"])
         #expect(purge.status == 0 && purge.stdout.contains("\"purged\" : \(events - 1)"), "\(purge.stdout)\(purge.stderr)")
+        // The retried event, once delivered (here: eight days ago), is pruned after the retention.
+        try await synced.connection.query("UPDATE outbox SET delivered_at = now() - interval '8 days'")
+        let prune = try await CLI.launch(["outbox", "prune", "--older-than", "7d", "--database-url", synced.database.url, "--json"])
+        #expect(prune.status == 0 && prune.stdout.contains("\"pruned\" : 1"), "\(prune.stdout)\(prune.stderr)")
+        #expect(try await synced.count("SELECT count(*) FROM outbox") == 0)
+        let tooShort = try await CLI.launch(["outbox", "prune", "--older-than", "5s", "--database-url", synced.database.url])
+        #expect(tooShort.status != 0 && tooShort.stderr.contains("at least 1m"), "\(tooShort.stdout)\(tooShort.stderr)")
         await server.stop()
     }
 

@@ -22,6 +22,17 @@ struct IngestConfigurationTests {
         #expect(ingest.destination == .sqs(SQSDestination(
             queueURL: "http://127.0.0.1:5000/123456789012/facts.fifo", region: "eu-west-1", endpoint: "http://127.0.0.1:5000", profile: nil, groupBy: "server")))
         #expect(ingest.relay == RelayTuning(batchSize: 500, maxAttempts: 7, claimFor: .seconds(30), idleInterval: .seconds(1)))
+        #expect(ingest.relay.keepDelivered == .seconds(7 * 86_400), "delivered events are kept a week by default")
+    }
+
+    @Test("keep_delivered: a duration, or forever", arguments: [("36h", Duration?.some(.seconds(36 * 3_600))), ("forever", nil), ("Forever", nil)])
+    func keepDelivered(text: String, expected: Duration?) throws {
+        let configuration = try ConfigurationFixture().load(ConfigurationFixture.minimal(server: "", top: """
+            ingest:
+              sqs: { queue_url: 'https://sqs.eu-west-1.amazonaws.com/123456789012/facts' }
+              relay: { keep_delivered: \(text) }
+            """))
+        #expect(configuration.ingest?.relay.keepDelivered == expected)
     }
 
     @Test("an HTTP endpoint with its signing secret from the environment; the secret never prints")
@@ -49,6 +60,7 @@ struct IngestConfigurationTests {
         ("ingest: { http: { url: 'https://x/y', secret_env: NOPE } }", "ingest.http.secret_env", "not set"),
         ("ingest: { http: { url: 'https://x/y', secret_env: S }, sqs: { queue_url: 'https://sqs.x/1/q' } }", "ingest.http", "not both"),
         ("ingest: { sqs: { queue_url: 'https://sqs.x/1/q' }, relay: { max_attempts: 0 } }", "ingest.relay.max_attempts", "from 1 to 1000"),
+        ("ingest: { sqs: { queue_url: 'https://sqs.x/1/q' }, relay: { keep_delivered: 10s } }", "ingest.relay.keep_delivered", "at least"),
     ])
     func problems(yaml: String, path: String, message: String) throws {
         let fixture = try ConfigurationFixture()

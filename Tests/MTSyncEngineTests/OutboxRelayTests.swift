@@ -153,4 +153,30 @@ struct OutboxRelayTests {
         let resentKeys = Set(sink.acknowledged.map(\.key))
         #expect(sent.allSatisfy { resentKeys.contains($0.key) })
     }
+
+    @Test("pruning deletes only events delivered longer ago than the retention, batch by batch; pending, parked and recent ones stay")
+    func pruneDelivered() async throws {
+        let fixture = try await Self.syncedStore()
+        let connection = fixture.connection
+        let ids = try await connection.query("SELECT event_id FROM outbox ORDER BY event_id").map { try $0.decode(Int64.self, 0) }
+        try #require(ids.count >= 100)
+        func list(_ range: Range<Int>) -> String { "{" + ids[range].map(String.init).joined(separator: ",") + "}" }
+        // Nine days ago: 50 delivered a day later, 10 still pending, 10 parked, 10 delivered yesterday.
+        try await connection.query("UPDATE outbox SET created_at = now() - interval '9 days' WHERE event_id = ANY(\(list(0..<80))::bigint[])")
+        try await connection.query("UPDATE outbox SET delivered_at = now() - interval '8 days' WHERE event_id = ANY(\(list(0..<50))::bigint[])")
+        try await connection.query("UPDATE outbox SET parked_at = now() - interval '8 days' WHERE event_id = ANY(\(list(60..<70))::bigint[])")
+        try await connection.query("UPDATE outbox SET delivered_at = now() - interval '1 day' WHERE event_id = ANY(\(list(70..<80))::bigint[])")
+        // Today: the rest, ten of them delivered a moment ago.
+        try await connection.query("UPDATE outbox SET delivered_at = now() WHERE event_id = ANY(\(list(80..<90))::bigint[])")
+
+        let pruned = try await Outbox.pruneDelivered(olderThan: .seconds(7 * 86_400), batchSize: 7, on: connection)
+        #expect(pruned == 50)
+        let left = try await connection.query("SELECT event_id FROM outbox ORDER BY event_id").map { try $0.decode(Int64.self, 0) }
+        #expect(left == Array(ids[50...]), "only the 50 delivered eight days ago went")
+        #expect(try await Outbox.pruneDelivered(olderThan: .seconds(7 * 86_400), batchSize: 7, on: connection) == 0, "nothing more")
+        #expect(try await Outbox.pruneDelivered(olderThan: .seconds(3_600), on: connection) == 10, "with a shorter retention, yesterday's deliveries go too")
+        let pending = try await connection.query("SELECT count(*) FROM outbox WHERE delivered_at IS NULL")[0].decode(Int.self, 0)
+        #expect(pending == ids.count - 70, "pending and parked events are never pruned, whatever their age")
+    }
 }
+
