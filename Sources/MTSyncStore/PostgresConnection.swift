@@ -58,6 +58,19 @@ public actor PostgresConnection {
     /// The server's process id for this session (`pg_backend_pid()`), 0 when not connected.
     public var backendPID: Int32 { handle.map(PQbackendPID) ?? 0 }
 
+    /// How this session reaches the server, nil when not connected: what `mtsync status` shows and what the daemon
+    /// warns about (docs/security.md, G2: libpq's default `sslmode=prefer` falls back to plain TCP silently).
+    public var transport: PostgresTransport? {
+        guard let handle, PQstatus(handle) == CONNECTION_OK else { return nil }
+        let host = PQhost(handle).map { String(cString: $0) } ?? ""
+        if host.isEmpty || host.hasPrefix("/") || host.hasPrefix("@") { return .localSocket }
+        if PQsslInUse(handle) == 1 {
+            let version = PQsslAttribute(handle, "protocol").map { String(cString: $0) }
+            return .tls(host: host, protocolVersion: version)
+        }
+        return .plainTCP(host: host)
+    }
+
     // MARK: - Statements
 
     /// Runs one parameterized statement (`PQexecParams`) and returns its rows.

@@ -29,10 +29,14 @@ struct StatusCommand: AsyncParsableCommand {
             if let server, servers.isEmpty {
                 throw ValidationError("no server \(String(reflecting: server)) is registered in this database (servers appear after their first sync)")
             }
+            let transport = await connection.transport
             if output.json {
-                JSONOutput.print(StatusReport(mtsyncVersion: BuildInfo.version, database: database.configuration.description, store: status, servers: servers, feed: feed))
+                JSONOutput.print(StatusReport(
+                    mtsyncVersion: BuildInfo.version, database: database.configuration.description, databaseTransport: transport?.description,
+                    store: status, servers: servers, feed: feed))
             } else {
-                print("mtsync \(BuildInfo.version) — database \(database.configuration)")
+                print("mtsync \(BuildInfo.version) — database \(database.configuration) over \(transport?.description ?? "?")")
+                if transport?.exposesTraffic == true { print("Warning: \(PostgresTransport.advice)") }
                 print("Schema version \(status.schemaVersion) of \(status.latestKnownVersion)\(status.pendingMigrations > 0 ? " (\(status.pendingMigrations) pending)" : "")")
                 if !status.tables.isEmpty {
                     let width = status.tables.map(\.table.count).max() ?? 0
@@ -54,6 +58,8 @@ struct StatusCommand: AsyncParsableCommand {
 struct StatusReport: Encodable {
     let mtsyncVersion: String
     let database: String
+    /// `local socket`, `TLS (TLSv1.3)` or `plain TCP, not encrypted`.
+    let databaseTransport: String?
     let store: StoreStatus
     let servers: [ServerStatus]
     /// The loyalty platform's daily feed (docs/ingest.md, "The daily feed").

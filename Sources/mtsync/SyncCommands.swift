@@ -273,6 +273,9 @@ struct RunCommand: AsyncParsableCommand {
         do {
             let connection = try await engine.connect()
             try await engine.checkSchema(connection)
+            if let transport = await connection.transport, transport.exposesTraffic {
+                logger.warning("\(PostgresTransport.advice)", metadata: ["database_transport": "\(transport)"])
+            }
             var jobs: [SyncJob] = []
             for server in configuration.servers {
                 try await FactStore.register(serverID: server.id, platform: server.platform, zone: server.zoneName, on: connection)

@@ -106,4 +106,14 @@ struct CursorCLITests {
         let json = try await CLI.launch(["status", "--database-url", database.url, "--json"])
         #expect(json.stdout.contains("\\u001b]0;owned"), "JSON escapes them itself: \(json.stdout.prefix(600))")
     }
+
+    @Test("mtsync status names the transport, in text and in JSON")
+    func statusShowsIt() async throws {
+        let (database, _) = try await TestDatabase.migrated()
+        let text = try await CLI.launch(["status", "--database-url", database.url])
+        #expect(text.status == 0 && text.stdout.contains("over plain TCP, not encrypted"), "\(text.stdout)\(text.stderr)")
+        #expect(!text.stdout.contains("Warning: the database connection"), "loopback is not warned about")
+        let json = try await CLI.launch(["status", "--database-url", database.url, "--json"])
+        #expect(json.stdout.contains("\"database_transport\" : \"plain TCP, not encrypted\""), "\(json.stdout.prefix(300))")
+    }
 }
