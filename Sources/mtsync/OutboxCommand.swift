@@ -7,8 +7,8 @@ import MTSyncStore
 struct OutboxCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "outbox",
-        abstract: "List, retry or purge outbox events the relay parked (the ingest refused them, or they failed too often); prune delivered ones.",
-        subcommands: [OutboxListCommand.self, OutboxRetryCommand.self, OutboxPurgeCommand.self, OutboxPruneCommand.self]
+        abstract: "List, retry or purge outbox events the relay parked (the ingest refused them, or they failed too often); prune delivered ones; resend stored facts.",
+        subcommands: [OutboxListCommand.self, OutboxRetryCommand.self, OutboxPurgeCommand.self, OutboxPruneCommand.self, OutboxResendCommand.self]
     )
 }
 
@@ -113,3 +113,29 @@ struct OutboxPruneCommand: AsyncParsableCommand {
         if output.json { JSONOutput.print(["pruned": pruned]) } else { print("\(pruned) delivered event(s) pruned") }
     }
 }
+
+struct OutboxResendCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "resend",
+        abstract: "Queue the stored facts of a UTC time range again, each as its latest event with its own idempotency key, for an ingest that lost what it was sent; the relay delivers them.")
+
+    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var output: OutputOptions
+    @Option(help: "The server whose facts to send again.") var server: String
+    @Option(help: "From this UTC time (inclusive): YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS].") var from: String
+    @Option(help: "To this UTC time (exclusive), as --from.") var to: String
+    @Option(help: "Only this login's facts.") var login: UInt64?
+
+    func run() async throws {
+        let queued: Int
+        do {
+            let start = try CursorCommand.serverMilliseconds(from), end = try CursorCommand.serverMilliseconds(to)
+            guard start < end else { throw ValidationError("--from must be before --to") }
+            queued = try await FactStore.resend(serverID: server, fromMilliseconds: start, toMilliseconds: end, login: login, on: try await database.connect())
+        } catch {
+            throw CommandFailure.report(error, json: output.json)
+        }
+        if output.json { JSONOutput.print(["queued": queued]) } else { print("\(queued) fact event(s) queued again; the relay delivers them") }
+    }
+}
+

@@ -218,7 +218,7 @@ struct RelayCLITests {
         await server.stop()
     }
 
-    @Test("mtsync outbox list, retry and purge act on parked events and print no secret; prune deletes delivered ones past the retention")
+    @Test("mtsync outbox list, retry and purge act on parked events and print no secret; prune deletes delivered ones past the retention; resend queues stored facts again")
     func outboxCommands() async throws {
         let server = try await IngestHTTPServer.start(secret: Self.httpSecret) { _, _ in .status(400, body: #"{"error":"schema_version 1 not supported"}"#) }
         let synced = try await Self.synced(dealsPerDay: 30, ingest: Self.httpIngest(url: server.url), environment: ["MTSYNC_TEST_INGEST_SECRET": Self.httpSecret])
@@ -242,6 +242,15 @@ struct RelayCLITests {
         #expect(try await synced.count("SELECT count(*) FROM outbox") == 0)
         let tooShort = try await CLI.launch(["outbox", "prune", "--older-than", "5s", "--database-url", synced.database.url])
         #expect(tooShort.status != 0 && tooShort.stderr.contains("at least 1m"), "\(tooShort.stdout)\(tooShort.stderr)")
+        // The ingest lost what it had: the stored facts go again, each under its own key.
+        let facts = try await synced.count("SELECT count(*) FROM trading_facts")
+        let resend = try await CLI.launch([
+            "outbox", "resend", "--server", "sim-mt5", "--from", "2024-12-01", "--to", "2026-01-01", "--database-url", synced.database.url, "--json",
+        ])
+        #expect(resend.status == 0 && resend.stdout.contains("\"queued\" : \(facts)"), "\(resend.stdout)\(resend.stderr)")
+        #expect(try await synced.count("SELECT count(*) FROM outbox o JOIN trading_facts f USING (fact_id) WHERE o.idempotency_key = f.idempotency_key") == facts)
+        let backwards = try await CLI.launch(["outbox", "resend", "--server", "sim-mt5", "--from", "2025-02-01", "--to", "2025-01-01", "--database-url", synced.database.url])
+        #expect(backwards.status != 0 && backwards.stderr.contains("--from must be before --to"), "\(backwards.stderr)")
         await server.stop()
     }
 

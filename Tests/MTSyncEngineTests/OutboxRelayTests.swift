@@ -178,5 +178,44 @@ struct OutboxRelayTests {
         let pending = try await connection.query("SELECT count(*) FROM outbox WHERE delivered_at IS NULL")[0].decode(Int.self, 0)
         #expect(pending == ids.count - 70, "pending and parked events are never pruned, whatever their age")
     }
+
+    @Test("resend: after delivery and pruning, a range of stored facts goes again, each as its latest event with the same key and payload")
+    func resendRange() async throws {
+        let fixture = try await Self.syncedStore()
+        let first = ScriptedSink()
+        _ = try await Self.relay(fixture, first).drain(serverID: "sim-mt5", platform: .mt5)
+        let original = try await fixture.connection.query("SELECT idempotency_key, event_kind, payload::text FROM outbox ORDER BY event_id").map {
+            [try $0.decode(String.self, 0), try $0.decode(String.self, 1), try $0.decode(String.self, 2)]
+        }
+        // One fact deleted since: its latest event is fact.deleted, under its new key.
+        let deletedTicket = try await fixture.connection.query("SELECT ticket FROM trading_facts ORDER BY time_utc LIMIT 1")[0].decode(Int64.self, 0)
+        _ = try await fixture.connection.run { connection in
+            try FactStore.store(PageBatch(serverID: try ServerID("sim-mt5"), stream: .deals, deletedTickets: [UInt64(deletedTicket)]), on: connection)
+        }
+        let latest = try await fixture.connection.query("SELECT idempotency_key FROM trading_facts ORDER BY time_utc, fact_id").map { try $0.decode(String.self, 0) }
+        try await fixture.connection.query("DELETE FROM outbox")  // everything delivered and pruned
+
+        let everything = try await FactStore.resend(serverID: "sim-mt5", fromMilliseconds: 0, toMilliseconds: 4_102_444_800_000, on: fixture.connection)
+        #expect(everything == latest.count)
+        let queued = try await fixture.connection.query("SELECT idempotency_key, event_kind, payload::text FROM outbox ORDER BY event_id").map {
+            [try $0.decode(String.self, 0), try $0.decode(String.self, 1), try $0.decode(String.self, 2)]
+        }
+        #expect(queued.map { $0[0] } == latest, "the facts' own keys, in time order")
+        #expect(queued.filter { $0[1] == "fact.deleted" }.count == 1)
+        let unchanged = queued.filter { $0[1] != "fact.deleted" }
+        #expect(unchanged.allSatisfy { event in original.contains(event) }, "an unchanged fact goes again exactly as it was first sent")
+
+        let again = ScriptedSink()
+        let report = try await Self.relay(fixture, again).drain(serverID: "sim-mt5", platform: .mt5)
+        #expect(report.delivered == latest.count && again.acknowledgedKeys == latest)
+
+        // A range and a login narrow it.
+        try await fixture.connection.query("DELETE FROM outbox")
+        let one = try await fixture.connection.query("SELECT login, (extract(epoch FROM min(time_utc)) * 1000)::bigint FROM trading_facts GROUP BY login ORDER BY login LIMIT 1")[0]
+        let login = try one.decode(Int64.self, 0), from = try one.decode(Int64.self, 1)
+        let expected = try await fixture.count("SELECT count(*) FROM trading_facts WHERE login = \(login) AND time_utc >= to_timestamp(\(from) / 1000.0)")
+        let narrowed = try await FactStore.resend(serverID: "sim-mt5", fromMilliseconds: from, toMilliseconds: 4_102_444_800_000, login: UInt64(login), on: fixture.connection)
+        #expect(narrowed == expected && narrowed > 0)
+    }
 }
 
