@@ -68,7 +68,7 @@ public struct DailyFeedBuilder: Sendable {
             let pass = try await connection.transaction(name: "decide feed rows") { [settings, after] connection in
                 try DailyFeedStore.lockBuilder(on: connection)
                 let days = try DailyFeedStore.dirtyCustomerDays(after: after, limit: settings.rowsPerPass, on: connection)
-                let decided = try Self.decide(days, settings: settings, resendUnchanged: false, files: false, on: connection)
+                let decided = try Self.decide(days, settings: settings, unchanged: .settle, files: false, on: connection)
                 try DailyFeedStore.record(queued: decided.queued, batches: decided.batches, origin: "live", settled: decided.settled, refreshed: decided.refreshed, held: decided.held, on: connection)
                 return (days.last, days.count, decided)
             }
@@ -84,17 +84,25 @@ public struct DailyFeedBuilder: Sendable {
     /// waiting there), sent whole as file uploads — unchanged rows too, at their current revision. The batch ids
     /// depend on the rows and revisions only, so a rerun of the same backfill builds the same files, which are
     /// already recorded and are not uploaded again.
-    public func queueRange(fromDay: String, toDay: String, servers: [String]?, origin: String) async throws -> Report {
+    ///
+    /// `mtsync feed resend` (`forceNewRevision`): the same days, unchanged rows under revision + 1, so their batches
+    /// get new ids and go out again — for a platform that lost rows it was sent (it upserts by `user_id` + `date`,
+    /// so a row it still has is replaced by the same figures). As messages, or files above `file_ingest.above_rows`.
+    public func queueRange(
+        fromDay: String, toDay: String, servers: [String]?, customerID: String? = nil, origin: String, forceNewRevision: Bool = false
+    ) async throws -> Report {
         _ = try await build()
         var report = Report()
-        let days = try await connection.transaction(name: "list customer days of a range") { [settings] connection in
+        var days = try await connection.transaction(name: "list customer days of a range") { [settings] connection in
             try DailyFeedStore.customerDays(fromDay: fromDay, toDay: toDay, servers: servers, day: settings.day, on: connection)
         }
+        if let customerID { days = days.filter { $0.customerID == customerID } }
+        let unchanged: UnchangedRows = forceNewRevision ? .newRevision : .currentRevision
         for start in stride(from: 0, to: days.count, by: settings.rowsPerPass) {
             let chunk = Array(days[start..<min(days.count, start + settings.rowsPerPass)])
             let decided = try await connection.transaction(name: "queue a range of feed rows") { [settings] connection in
                 try DailyFeedStore.lockBuilder(on: connection)
-                let decided = try Self.decide(chunk, settings: settings, resendUnchanged: true, files: true, on: connection)
+                let decided = try Self.decide(chunk, settings: settings, unchanged: unchanged, files: !forceNewRevision, on: connection)
                 try DailyFeedStore.record(queued: decided.queued, batches: decided.batches, origin: origin, settled: decided.settled, refreshed: decided.refreshed, held: decided.held, on: connection)
                 return decided
             }
@@ -133,7 +141,17 @@ public struct DailyFeedBuilder: Sendable {
         var files = 0
     }
 
-    static func decide(_ days: [DailyFeedStore.CustomerDay], settings: DailyFeedSettings, resendUnchanged: Bool, files: Bool, on connection: isolated PostgresConnection) throws -> Decision {
+    /// What a decision does with a row whose sent figures equal the last ones queued.
+    enum UnchangedRows {
+        /// Not sent; its kept-only figures refreshed (the live feed: an unchanged day is never re-sent).
+        case settle
+        /// Sent at its current revision, so its batch id is the one already recorded (backfill: not uploaded twice).
+        case currentRevision
+        /// Sent under revision + 1, hence a new batch id (an operator's resend).
+        case newRevision
+    }
+
+    static func decide(_ days: [DailyFeedStore.CustomerDay], settings: DailyFeedSettings, unchanged: UnchangedRows, files: Bool, on connection: isolated PostgresConnection) throws -> Decision {
         var decision = Decision()
         guard !days.isEmpty else { return decision }
         let figures = try DailyFeedStore.loginFigures(of: days, day: settings.day, deposits: settings.deposits, on: connection)
@@ -148,7 +166,11 @@ public struct DailyFeedBuilder: Sendable {
                 let before = previous[day]
                 if let before, before.hash == row.sentHash {
                     decision.unchanged += 1
-                    if resendUnchanged { entries.append(.init(row: row, revision: before.revision)) } else { decision.refreshed.append((day, row.figuresJSON)) }
+                    switch unchanged {
+                    case .settle: decision.refreshed.append((day, row.figuresJSON))
+                    case .currentRevision: entries.append(.init(row: row, revision: before.revision))
+                    case .newRevision: entries.append(.init(row: row, revision: before.revision + 1))
+                    }
                 } else if before == nil, row.logins.isEmpty {
                     // Nothing was ever sent for this day and nothing counts in it now (its facts went, or all its
                     // logins are excluded): there is no row to upsert.

@@ -11,8 +11,8 @@ import ServiceLifecycle
 struct FeedCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "feed",
-        abstract: "The loyalty platform's daily rows per customer: decide and send them, preview a day, retry refused batches.",
-        subcommands: [FeedRunCommand.self, FeedPreviewCommand.self, FeedRetryCommand.self]
+        abstract: "The loyalty platform's daily rows per customer: decide and send them, preview a day, retry refused batches, resend days.",
+        subcommands: [FeedRunCommand.self, FeedPreviewCommand.self, FeedRetryCommand.self, FeedResendCommand.self]
     )
 }
 
@@ -190,3 +190,37 @@ struct FeedRetryCommand: AsyncParsableCommand {
         if output.json { JSONOutput.print(["requeued": count]) } else { print("\(count) parked batch(es) queued again") }
     }
 }
+
+struct FeedResendCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "resend",
+        abstract: "Queue the rows of trading days [--from, --to] again, unchanged ones too, under new batch ids, for a platform that lost them; `mtsync feed run` (or the daemon) sends them."
+    )
+
+    @OptionGroup var config: ConfigOptions
+    @OptionGroup var output: OutputOptions
+    @Option(help: "The first trading day, YYYY-MM-DD, in the feed's day zone.") var from: String
+    @Option(help: "The last trading day (inclusive), YYYY-MM-DD.") var to: String
+    @Option(help: "Only this customer id.") var customer: String?
+
+    func run() async throws {
+        let report: DailyFeedBuilder.Report
+        do {
+            for day in [from, to] where day.count != 10 || day.split(separator: "-").count != 3 || !day.allSatisfy({ $0.isNumber || $0 == "-" }) {
+                throw ValidationError("--from and --to must be YYYY-MM-DD, not \(String(reflecting: day))")
+            }
+            guard from <= to else { throw ValidationError("--from must not be after --to") }
+            let context = try await FeedContext.open(config)
+            report = try await DailyFeedBuilder(settings: context.settings, connection: context.connection).queueRange(
+                fromDay: from, toDay: to, servers: nil, customerID: customer, origin: "resend:\(from)..\(to)", forceNewRevision: true)
+        } catch {
+            throw CommandFailure.report(error, json: output.json)
+        }
+        if output.json {
+            JSONOutput.print(report)
+        } else {
+            print("\(report.rowsQueued) row(s) of \(report.customerDays) customer day(s) queued again in \(report.batchesQueued) batch(es)\(report.customerDaysHeld > 0 ? "; \(report.customerDaysHeld) held" : ""); `mtsync feed run` or the daemon sends them")
+        }
+    }
+}
+

@@ -292,6 +292,18 @@ struct FeedCLITests {
         let feedAfter = (try JSONSerialization.jsonObject(with: Data(after.stdout.utf8)) as? [String: Any])?["feed"] as? [String: Any]
         #expect(feedAfter?["held_logins"] as? Int == 0)
         #expect(feedAfter?["batches_pending"] as? Int == 0)
+
+        // The platform lost a day: `feed resend` queues its rows again, unchanged as they are, under new batch ids.
+        let lost = platform.filter { $0.key.date == previewDate && !$0.value.isZero }
+        let resend = try await CLI.launch(["feed", "resend", "--from", previewDate, "--to", previewDate, "--config", config.path, "--json"], environment: environment)
+        #expect(resend.status == 0, "\(resend.stdout)\(resend.stderr)")
+        let run3 = try await CLI.launch(["feed", "run", "--once", "--config", config.path], environment: environment)
+        #expect(run3.status == 0, "\(run3.stdout)\(run3.stderr)")
+        let fourth = try await receive(queueURL, client: sqs)
+        var again: [Key: Figures] = [:]
+        upserted(fourth, into: &again)
+        #expect(again.filter { !$0.value.isZero } == lost, "the day's rows again, the same figures")
+        #expect(Set(fourth.map(\.batchID)).isDisjoint(with: (first + second + third).map(\.batchID)), "under new batch ids")
     }
 
     static let apiKey = "feed-test-api-key-7f3a9c2e1b"
