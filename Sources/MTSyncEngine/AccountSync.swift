@@ -60,21 +60,19 @@ public struct AccountSyncService: Service {
     }
 
     public func run() async throws {
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                for sync in syncs {
-                    do {
-                        let report = try await sync.pull()
-                        logger.info("accounts synced", metadata: [
-                            "server": "\(report.server)", "accounts": "\(report.accounts)", "changed": "\(report.changed)",
-                            "without_customer_id": "\(report.withoutCustomerID)",
-                        ])
-                    } catch {
-                        if Task.isCancelled { break }
-                        logger.error("accounts sync failed; retrying next round", metadata: ["server": "\(sync.serverID)", "error": "\(error)", "retry_in": "\(every)"])
-                    }
+        await PeriodicRounds.run(every: every) { _ in } _: {
+            // Each server on its own: one bridge down does not keep the others' accounts stale.
+            for sync in syncs where !Task.isCancelled {
+                do {
+                    let report = try await sync.pull()
+                    logger.info("accounts synced", metadata: [
+                        "server": "\(report.server)", "accounts": "\(report.accounts)", "changed": "\(report.changed)",
+                        "without_customer_id": "\(report.withoutCustomerID)",
+                    ])
+                } catch {
+                    if Task.isCancelled { break }
+                    logger.error("accounts sync failed; retrying next round", metadata: ["server": "\(sync.serverID)", "error": "\(error)", "retry_in": "\(every)"])
                 }
-                do { try await Task.sleep(for: every) } catch { break }
             }
         }
     }

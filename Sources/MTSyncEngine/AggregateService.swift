@@ -18,18 +18,12 @@ public struct AggregateService: Service {
     }
 
     public func run() async throws {
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                do {
-                    let emitted = try await HourlyAggregates.emitDue(grace: grace, on: connection)
-                    if emitted > 0 { logger.info("aggregated", metadata: ["events": "\(emitted)"]) }
-                } catch {
-                    if Task.isCancelled { break }
-                    // The marks stay: the next round takes the same hours again.
-                    logger.error("aggregating failed; retrying", metadata: ["error": "\(error)", "retry_in": "\(every)"])
-                }
-                do { try await Task.sleep(for: every) } catch { break }
-            }
+        await PeriodicRounds.run(every: every) { error in
+            // The marks stay: the next round takes the same hours again.
+            logger.error("aggregating failed; retrying", metadata: ["error": "\(error)", "retry_in": "\(every)"])
+        } _: {
+            let emitted = try await HourlyAggregates.emitDue(grace: grace, on: connection)
+            if emitted > 0 { logger.info("aggregated", metadata: ["events": "\(emitted)"]) }
         }
     }
 }

@@ -111,24 +111,18 @@ public struct DailyFeedService: Service {
     }
 
     public func run() async throws {
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                do {
-                    let built = try await builder.build()
-                    if built.rowsQueued > 0 || built.loginDaysHeld > 0 || built.customerDaysHeld > 0 {
-                        logger.info("feed rows decided", metadata: [
-                            "rows_queued": "\(built.rowsQueued)", "batches": "\(built.batchesQueued)", "unchanged": "\(built.rowsUnchanged)",
-                            "login_days_held": "\(built.loginDaysHeld)", "customer_days_held": "\(built.customerDaysHeld)",
-                        ])
-                    }
-                    _ = try await sender.sendDue()
-                } catch {
-                    if Task.isCancelled { break }
-                    // Marks and queued batches stay: the next round takes them again.
-                    logger.error("feed round failed; retrying", metadata: ["error": "\(error)", "retry_in": "\(every)"])
-                }
-                do { try await Task.sleep(for: every) } catch { break }
+        await PeriodicRounds.run(every: every) { error in
+            // Marks and queued batches stay: the next round takes them again.
+            logger.error("feed round failed; retrying", metadata: ["error": "\(error)", "retry_in": "\(every)"])
+        } _: {
+            let built = try await builder.build()
+            if built.rowsQueued > 0 || built.loginDaysHeld > 0 || built.customerDaysHeld > 0 {
+                logger.info("feed rows decided", metadata: [
+                    "rows_queued": "\(built.rowsQueued)", "batches": "\(built.batchesQueued)", "unchanged": "\(built.rowsUnchanged)",
+                    "login_days_held": "\(built.loginDaysHeld)", "customer_days_held": "\(built.customerDaysHeld)",
+                ])
             }
+            _ = try await sender.sendDue()
         }
     }
 }

@@ -20,17 +20,11 @@ public struct StoreGaugeService: Service {
     }
 
     public func run() async throws {
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                do {
-                    try await refresh()
-                } catch {
-                    if Task.isCancelled { break }
-                    SyncMetric.storeRefreshFailures.increment()
-                    logger.warning("reading the gauges from the database failed; retrying", metadata: ["error": "\(error)", "retry_in": "\(every)"])
-                }
-                do { try await Task.sleep(for: every) } catch { break }
-            }
+        await PeriodicRounds.run(every: every) { error in
+            SyncMetric.storeRefreshFailures.increment()
+            logger.warning("reading the gauges from the database failed; retrying", metadata: ["error": "\(error)", "retry_in": "\(every)"])
+        } _: {
+            try await refresh()
         }
     }
 
