@@ -131,6 +131,7 @@ extension ConfigurationReader {
                 report("\(path)_file", mark, "the file \(resolved) is empty: put \(what) in it")
                 return nil
             }
+            warnIfOthersCanAccess(secretFile: resolved, at: "\(path)_file", mark)
             return .some(TextSecret(value))
         case (nil, .some(let (variableName, mark))):
             guard let value = environment[variableName]?.trimmingASCIIWhitespace(), !value.isEmpty else {

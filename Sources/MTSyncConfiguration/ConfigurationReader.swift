@@ -8,6 +8,7 @@ struct ConfigurationReader {
     let baseDirectory: String
     let environment: [String: String]
     private(set) var problems: [ConfigurationProblem] = []
+    private(set) var warnings: [ConfigurationProblem] = []
 
     init(baseDirectory: String, environment: [String: String]) {
         self.baseDirectory = baseDirectory
@@ -64,6 +65,7 @@ struct ConfigurationReader {
         var configuration = MTSyncConfiguration(databaseURL: database, instanceID: instanceID, leaseTTL: leaseTTL, servers: servers, ingest: ingest, feed: feed)
         configuration.monitoring = monitoring
         configuration.logging = logging
+        configuration.warnings = warnings
         return configuration
     }
 
@@ -341,6 +343,7 @@ struct ConfigurationReader {
                 report(bridge.child("key_file"), mark, "the key file \(path) does not hold a valid key: \(Self.keyHint)")
                 return nil
             }
+            warnIfOthersCanAccess(secretFile: path, at: bridge.child("key_file"), mark)
             return key
         case (nil, .some(let (name, mark))):
             if Self.looksLikeKey(name) {
@@ -375,6 +378,7 @@ struct ConfigurationReader {
         files.caFile = file(&self, "ca_file")
         files.certFile = file(&self, "cert_file")
         files.keyFile = file(&self, "key_file")
+        if let keyFile = files.keyFile, valid { warnIfOthersCanAccess(secretFile: keyFile, at: tls.child("key_file"), tls.mark) }
         if (files.certFile == nil) != (files.keyFile == nil) {
             let missing = files.certFile == nil ? "cert_file" : "key_file"
             report(tls.child(missing), tls.mark, "a client certificate needs both cert_file and key_file: add \(missing) or remove the other")
@@ -706,6 +710,21 @@ struct ConfigurationReader {
 
     mutating func report(_ path: String, _ mark: Mark?, _ message: String) {
         problems.append(ConfigurationProblem(path: path, line: mark?.line, column: mark?.column, message: message))
+    }
+
+    mutating func warn(_ path: String, _ mark: Mark?, _ message: String) {
+        warnings.append(ConfigurationProblem(path: path, line: mark?.line, column: mark?.column, message: message))
+    }
+
+    /// A file holding a secret that any user of the host may read (or change) is a leak waiting to happen. It still
+    /// works, so it is a warning rather than a problem (docs/security.md, G11). Group access is left alone: the
+    /// documented layout is `0640 root:mtsync`.
+    mutating func warnIfOthersCanAccess(secretFile file: String, at path: String, _ mark: Mark?) {
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: file),
+              let mode = (attributes[.posixPermissions] as? NSNumber)?.intValue, mode & 0o006 != 0
+        else { return }
+        let access = mode & 0o002 != 0 ? "change" : "read"
+        warn(path, mark, "\(file) holds a secret and every user of this host can \(access) it (mode \(String(mode & 0o777, radix: 8))): chmod 600 it, or 640 with mtsync's group")
     }
 }
 

@@ -17,6 +17,9 @@ public struct MTSyncConfiguration: Sendable, Equatable {
     /// The /metrics, /healthz, /readyz server; nil: none.
     public var monitoring: MonitoringConfiguration?
     public var logging = LoggingConfiguration()
+    /// What works but should be fixed (a secret file every user may read): printed by `check-config`, logged by the
+    /// daemon at start.
+    public var warnings: [ConfigurationProblem] = []
 
     public init(databaseURL: DatabaseURL?, instanceID: String, leaseTTL: Duration, servers: [ServerConfiguration], ingest: IngestConfiguration? = nil, feed: FeedConfiguration? = nil) {
         self.databaseURL = databaseURL

@@ -40,6 +40,7 @@ struct CheckConfigCommand: ParsableCommand {
         var instanceId: String
         var leaseTtl: String
         var servers: [ServerSummary]
+        var warnings: [ProblemEntry]
     }
 
     struct ProblemEntry: Encodable {
@@ -67,9 +68,12 @@ struct CheckConfigCommand: ParsableCommand {
         if json {
             JSONOutput.print(Valid(
                 database: configuration.databaseURL?.description, instanceId: configuration.instanceID,
-                leaseTtl: DurationText.format(configuration.leaseTTL), servers: configuration.servers.map(Self.summary)
+                leaseTtl: DurationText.format(configuration.leaseTTL), servers: configuration.servers.map(Self.summary),
+                warnings: configuration.warnings.map { ProblemEntry(location: $0.location, path: $0.path, line: $0.line, column: $0.column, message: $0.message) }
             ))
         } else {
+            // Warnings go to stderr: the summary on stdout stays the same shape for scripts.
+            for warning in configuration.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
             print("ok: \(configuration.servers.count) server(s)")
             for server in configuration.servers { print("  \(server.summary)") }
             print("  ingest: \(Self.ingestSummary(configuration.ingest))")

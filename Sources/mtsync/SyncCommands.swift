@@ -332,6 +332,7 @@ struct RunCommand: AsyncParsableCommand {
                 throw CommandFailure.report(error, json: false)
             }
         }
+        for warning in configuration.warnings { logger.warning("configuration: \(warning)") }
         logger.info("starting", metadata: [
             "servers": "\(configuration.servers.map(\.id.rawValue).joined(separator: ","))", "instance": "\(configuration.instanceID)",
             "relay": "\(configuration.ingest == nil ? "off" : "on")", "feed": "\(configuration.feed == nil ? "off" : "on")",

@@ -54,6 +54,24 @@ struct CheckConfigCLITests {
         #expect((missing.stdout + missing.stderr).contains("feed.file_ingest.api_key_env") && (missing.stdout + missing.stderr).contains("RAI_KEY is not set"), "\(missing.stdout)\(missing.stderr)")
     }
 
+    @Test("a key file others can read: still valid (exit 0, the same summary), with a warning on stderr and in JSON")
+    func permissionWarning() async throws {
+        let file = try Self.configuration(Self.valid.replacingOccurrences(of: "key_env: MTSYNC_TEST_KEY", with: "key_file: bridge.key"))
+        let keyFile = file.deletingLastPathComponent().appending(path: "bridge.key")
+        try Data((Self.key + "\n").utf8).write(to: keyFile)
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: keyFile.path)
+        let result = try await CLI.launch(["check-config", file.path])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.split(separator: "\n").count == 7, "stdout keeps its shape")
+        #expect(result.stderr.contains("warning: servers[0].bridge.key_file") && result.stderr.contains("chmod 600"), "\(result.stderr)")
+        #expect(!result.stdout.contains(Self.key) && !result.stderr.contains(Self.key))
+        let json = try await CLI.launch(["check-config", "--json", file.path])
+        let warnings = (try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])?["warnings"] as? [[String: Any]]
+        #expect(warnings?.map { $0["path"] as? String } == ["servers[0].bridge.key_file"], "\(json.stdout)")
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: keyFile.path)
+        #expect(try await CLI.launch(["check-config", file.path]).stderr.isEmpty)
+    }
+
     @Test("a valid file: exit 0, one line per server, one each for the ingest, the feed, monitoring and logging, never the key")
     func valid() async throws {
         let file = try Self.configuration(Self.valid)
