@@ -197,16 +197,11 @@ public struct RelayService: Service {
     public func run() async throws {
         await cancelWhenGracefulShutdown {
             var failures = 0
-            var nextPrune = ContinuousClock.now
+            // The first pass a minute after start, then every pruneEvery; see `prune`.
+            var nextPrune = ContinuousClock.now.advanced(by: .seconds(60))
             while !Task.isCancelled {
                 var wait = relay.settings.idleInterval
                 do {
-                    if let keep = relay.settings.keepDelivered, ContinuousClock.now >= nextPrune {
-                        nextPrune = ContinuousClock.now.advanced(by: relay.settings.pruneEvery)
-                        let pruned = try await Outbox.pruneDelivered(olderThan: keep, on: relay.connection)
-                        SyncMetric.outboxPruned.increment(by: pruned)
-                        if pruned > 0 { logger.info("pruned delivered events", metadata: ["events": "\(pruned)", "older_than": "\(keep)"]) }
-                    }
                     var worked = false
                     for server in try await Outbox.serversWithPendingEvents(on: relay.connection) {
                         guard let platform = platforms[server] else { continue }
@@ -224,6 +219,10 @@ public struct RelayService: Service {
                     }
                     failures = 0
                     if worked { wait = .zero }
+                    if let keep = relay.settings.keepDelivered, ContinuousClock.now >= nextPrune,
+                       !worked || ContinuousClock.now >= nextPrune.advanced(by: relay.settings.pruneEvery) {
+                        nextPrune = try await prune(olderThan: keep)
+                    }
                 } catch {
                     if Task.isCancelled { break }
                     failures += 1
@@ -237,5 +236,16 @@ public struct RelayService: Service {
             try? await Outbox.releaseClaims(owner: relay.owner, on: relay.connection)
             logger.info("relay stopped")
         }
+    }
+
+    /// One pass of the retention: runs when the relay is idle (or once a pass is a whole period overdue, for a relay
+    /// that is never idle), at most a million rows at a time so delivery never waits long behind it; a pass that did
+    /// not finish (an outbox that grew for months before retention) is followed by the next a minute later.
+    /// - Returns: when the next pass is due.
+    private func prune(olderThan keep: Duration) async throws -> ContinuousClock.Instant {
+        let pass = try await Outbox.pruneDelivered(olderThan: keep, maximumBatches: 100, on: relay.connection)
+        SyncMetric.outboxPruned.increment(by: pass.deleted)
+        if pass.deleted > 0 { logger.info("pruned delivered events", metadata: ["events": "\(pass.deleted)", "older_than": "\(keep)", "finished": "\(pass.finished)"]) }
+        return ContinuousClock.now.advanced(by: pass.finished ? relay.settings.pruneEvery : .seconds(60))
     }
 }

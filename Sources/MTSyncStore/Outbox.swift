@@ -130,11 +130,17 @@ public enum Outbox {
     /// It walks the primary key upward from the oldest event, so each run reads what it deletes plus the events it
     /// keeps (pending, parked, recent) once, and stops at the first batch that reaches events created after the
     /// cut-off: nothing past it can have been delivered before it. No index on `delivered_at` is needed.
-    /// - Returns: how many events were deleted.
-    public static func pruneDelivered(olderThan: Duration, batchSize: Int = 10_000, on connection: PostgresConnection) async throws -> Int {
+    /// `maximumBatches` bounds one call (the relay's passes must not hold up delivery); `finished` says whether it
+    /// got to the end.
+    public static func pruneDelivered(
+        olderThan: Duration, batchSize: Int = 10_000, maximumBatches: Int? = nil, on connection: PostgresConnection
+    ) async throws -> (deleted: Int, finished: Bool) {
         var after: Int64 = 0
         var deleted = 0
+        var batches = 0
         while true {
+            if let maximumBatches, batches >= maximumBatches { return (deleted, false) }
+            batches += 1
             let row = try await connection.query("""
                 WITH cutoff AS (SELECT now() - make_interval(secs => \(String(olderThan.fractionalSeconds))::double precision) AS at),
                 batch AS (
@@ -147,7 +153,7 @@ public enum Outbox {
                        coalesce((SELECT max(created_at) FROM batch) >= (SELECT at FROM cutoff), true)
                 """, name: "prune delivered outbox events")[0]
             deleted += try row.decode(Int.self, 1)
-            guard let last = try row.decode(Int64?.self, 0), !(try row.decode(Bool.self, 2)) else { return deleted }
+            guard let last = try row.decode(Int64?.self, 0), !(try row.decode(Bool.self, 2)) else { return (deleted, true) }
             after = last
         }
     }

@@ -106,7 +106,7 @@ struct OutboxPruneCommand: AsyncParsableCommand {
             guard let keep = DurationText.parse(olderThan), keep >= .seconds(60) else {
                 throw ValidationError("--older-than must be a duration of at least 1m, such as 7d or 36h, not \(String(reflecting: olderThan))")
             }
-            pruned = try await Outbox.pruneDelivered(olderThan: keep, on: try await database.connect())
+            pruned = try await Outbox.pruneDelivered(olderThan: keep, on: try await database.connect()).deleted
         } catch {
             throw CommandFailure.report(error, json: output.json)
         }

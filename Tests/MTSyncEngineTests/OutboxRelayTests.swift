@@ -169,12 +169,14 @@ struct OutboxRelayTests {
         // Today: the rest, ten of them delivered a moment ago.
         try await connection.query("UPDATE outbox SET delivered_at = now() WHERE event_id = ANY(\(list(80..<90))::bigint[])")
 
+        let bounded = try await Outbox.pruneDelivered(olderThan: .seconds(7 * 86_400), batchSize: 7, maximumBatches: 2, on: connection)
+        #expect(bounded.deleted == 14 && !bounded.finished, "a bounded pass: two batches of 7, then it stops and says so")
         let pruned = try await Outbox.pruneDelivered(olderThan: .seconds(7 * 86_400), batchSize: 7, on: connection)
-        #expect(pruned == 50)
+        #expect(bounded.deleted + pruned.deleted == 50 && pruned.finished)
         let left = try await connection.query("SELECT event_id FROM outbox ORDER BY event_id").map { try $0.decode(Int64.self, 0) }
         #expect(left == Array(ids[50...]), "only the 50 delivered eight days ago went")
-        #expect(try await Outbox.pruneDelivered(olderThan: .seconds(7 * 86_400), batchSize: 7, on: connection) == 0, "nothing more")
-        #expect(try await Outbox.pruneDelivered(olderThan: .seconds(3_600), on: connection) == 10, "with a shorter retention, yesterday's deliveries go too")
+        #expect(try await Outbox.pruneDelivered(olderThan: .seconds(7 * 86_400), batchSize: 7, on: connection).deleted == 0, "nothing more")
+        #expect(try await Outbox.pruneDelivered(olderThan: .seconds(3_600), on: connection).deleted == 10, "with a shorter retention, yesterday's deliveries go too")
         let pending = try await connection.query("SELECT count(*) FROM outbox WHERE delivered_at IS NULL")[0].decode(Int.self, 0)
         #expect(pending == ids.count - 70, "pending and parked events are never pruned, whatever their age")
     }
