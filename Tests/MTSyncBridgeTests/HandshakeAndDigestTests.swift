@@ -107,6 +107,29 @@ struct HandshakeAndDigestTests {
         #expect(throws: BridgeProtocolError.self, "a failed session stays failed") { try session.request(id: "r", method: "deals", params: [:]) }
     }
 
+    @Test("a genuine welcome recorded from another session is refused: the MAC binds both nonces (a replay by a man in the middle)")
+    func replayedWelcome() throws {
+        // A welcome the real bridge sent to a client whose nonce was A…
+        let otherClientNonce = String(repeating: "C", count: 43)
+        let recorded = Self.key.welcomeMAC(nonce: Self.nonce, clientNonce: otherClientNonce)
+        // …replayed to a session whose nonce is B, after the same hello (or a fresh one).
+        for bridgeNonce in [Self.nonce, String(repeating: "D", count: 43)] {
+            var session = BridgeClientSession(key: Self.key)
+            _ = try session.receive(Self.message(#"{"type":"hello","versions":[1],"bridge":"x","nonce":"\#(bridgeNonce)"}"#), clientNonce: Self.clientNonce, nowMilliseconds: 1)
+            let error = #expect(throws: BridgeProtocolError.self) {
+                try session.receive(Self.message(#"{"type":"welcome","version":1,"server_id":"s","platform":"mt5","capabilities":[],"mac":"\#(recorded)"}"#), clientNonce: "", nowMilliseconds: 0)
+            }
+            #expect(error?.code == .bridgeNotAuthenticated && error?.retryable == false)
+        }
+        // The same MAC is accepted only by the session it was made for.
+        var genuine = BridgeClientSession(key: Self.key)
+        _ = try genuine.receive(Self.message(#"{"type":"hello","versions":[1],"bridge":"x","nonce":"\#(Self.nonce)"}"#), clientNonce: otherClientNonce, nowMilliseconds: 1)
+        guard case .ready = try genuine.receive(Self.message(#"{"type":"welcome","version":1,"server_id":"s","platform":"mt5","capabilities":[],"mac":"\#(recorded)"}"#), clientNonce: "", nowMilliseconds: 0) else {
+            Issue.record("the welcome made for this session must be accepted")
+            return
+        }
+    }
+
     @Test("bridge errors and version mismatches are typed, with retryability")
     func errors() throws {
         var session = BridgeClientSession(key: Self.key)
