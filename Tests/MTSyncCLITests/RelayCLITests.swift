@@ -218,6 +218,21 @@ struct RelayCLITests {
         await server.stop()
     }
 
+    @Test("a redirect from the ingest is never followed: signed events go only where they were configured (security.md §8.2)", arguments: [301, 302, 307, 308])
+    func redirectNotFollowed(status: Int) async throws {
+        let elsewhere = try await IngestHTTPServer.start(secret: Self.httpSecret)
+        let server = try await IngestHTTPServer.start(secret: Self.httpSecret) { _, _ in .redirect(status, to: elsewhere.url) }
+        let synced = try await Self.synced(dealsPerDay: 20, ingest: Self.httpIngest(url: server.url, maxAttempts: 2), environment: ["MTSYNC_TEST_INGEST_SECRET": Self.httpSecret])
+        defer { synced.stop() }
+        let relay = try await CLI.launch(["relay", "--once", "--config", synced.config.path], environment: synced.environment)
+        #expect(relay.status != 0, "nothing was delivered: \(relay.stdout)\(relay.stderr)")
+        #expect(!server.received.isEmpty, "the configured ingest was asked")
+        #expect(elsewhere.received.isEmpty, "the redirect's target got nothing")
+        #expect(try await synced.count("SELECT count(*) FROM outbox WHERE delivered_at IS NOT NULL") == 0, "a redirect is not a delivery")
+        await server.stop()
+        await elsewhere.stop()
+    }
+
     @Test("mtsync outbox list, retry and purge act on parked events and print no secret; prune deletes delivered ones past the retention; resend queues stored facts again")
     func outboxCommands() async throws {
         let server = try await IngestHTTPServer.start(secret: Self.httpSecret) { _, _ in .status(400, body: #"{"error":"schema_version 1 not supported"}"#) }

@@ -14,6 +14,8 @@ public final class IngestHTTPServer: Sendable {
         case status(Int, retryAfter: String? = nil, body: String = "")
         /// Answer 200 only after this long (a client with a shorter timeout gives up first).
         case hang(Duration)
+        /// Answer with this redirect status and `Location` (a client must not follow it with signed data).
+        case redirect(Int, to: String)
     }
 
     public struct Request: Sendable {
@@ -131,6 +133,8 @@ public final class IngestHTTPServer: Sendable {
                     respond(context: context, version: head.version, status: 200, headers: [:], body: #"{"accepted":true}"#, acknowledging: request)
                 case .status(let status, let retryAfter, let text):
                     respond(context: context, version: head.version, status: status, headers: retryAfter.map { ["Retry-After": $0] } ?? [:], body: text)
+                case .redirect(let status, let location):
+                    respond(context: context, version: head.version, status: status, headers: ["Location": location], body: "")
                 case .hang(let delay):
                     let version = head.version
                     let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
