@@ -221,7 +221,14 @@ public struct RelayService: Service {
                     if worked { wait = .zero }
                     if let keep = relay.settings.keepDelivered, ContinuousClock.now >= nextPrune,
                        !worked || ContinuousClock.now >= nextPrune.advanced(by: relay.settings.pruneEvery) {
-                        nextPrune = try await prune(olderThan: keep)
+                        do {
+                            nextPrune = try await prune(olderThan: keep)
+                        } catch {
+                            // Retention is housekeeping: a failing pass must not slow delivery with the relay's backoff.
+                            if Task.isCancelled { break }
+                            nextPrune = ContinuousClock.now.advanced(by: .seconds(300))
+                            logger.warning("pruning delivered events failed; trying again in 5 minutes", metadata: ["error": "\(error)"])
+                        }
                     }
                 } catch {
                     if Task.isCancelled { break }
