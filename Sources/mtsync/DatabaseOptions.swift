@@ -34,4 +34,16 @@ struct DatabaseOptions: ParsableArguments {
 struct OutputOptions: ParsableArguments {
     @Flag(name: .long, help: "Print one JSON object on stdout instead of text (errors too, as {\"error\": …}).")
     var json = false
+
+    /// Runs an operator's action that counts what it did, and reports the count: `{"<jsonKey>": n}` or
+    /// "n <saying>". A failure is reported the usual way (`CommandFailure`).
+    func reportCount(jsonKey: String, saying: String, _ action: () async throws -> Int) async throws {
+        let count: Int
+        do {
+            count = try await action()
+        } catch {
+            throw CommandFailure.report(error, json: json)
+        }
+        if json { JSONOutput.print([jsonKey: count]) } else { print("\(count) \(saying)") }
+    }
 }

@@ -180,14 +180,9 @@ struct FeedRetryCommand: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        let count: Int
-        do {
-            let context = try await FeedContext.open(config)
-            count = try await DailyFeedStore.retryParked(on: context.connection)
-        } catch {
-            throw CommandFailure.report(error, json: output.json)
+        try await output.reportCount(jsonKey: "requeued", saying: "parked batch(es) queued again") {
+            try await DailyFeedStore.retryParked(on: try await FeedContext.open(config).connection)
         }
-        if output.json { JSONOutput.print(["requeued": count]) } else { print("\(count) parked batch(es) queued again") }
     }
 }
 

@@ -26,13 +26,9 @@ struct OutboxSelection: ParsableArguments {
         database: DatabaseOptions, output: OutputOptions, jsonKey: String, saying: String,
         with action: (String, [Int64]?, String, PostgresConnection) async throws -> Int
     ) async throws {
-        let count: Int
-        do {
-            count = try await action(server, eventIDs, operatorName, try await database.connect())
-        } catch {
-            throw CommandFailure.report(error, json: output.json)
+        try await output.reportCount(jsonKey: jsonKey, saying: saying) {
+            try await action(server, eventIDs, operatorName, try await database.connect())
         }
-        if output.json { JSONOutput.print([jsonKey: count]) } else { print("\(count) \(saying)") }
     }
 }
 
@@ -101,16 +97,12 @@ struct OutboxPruneCommand: AsyncParsableCommand {
     @Option(help: "How long delivered events are kept, e.g. 7d or 36h.") var olderThan: String
 
     func run() async throws {
-        let pruned: Int
-        do {
+        try await output.reportCount(jsonKey: "pruned", saying: "delivered event(s) pruned") {
             guard let keep = DurationText.parse(olderThan), keep >= .seconds(60) else {
                 throw ValidationError("--older-than must be a duration of at least 1m, such as 7d or 36h, not \(String(reflecting: olderThan))")
             }
-            pruned = try await Outbox.pruneDelivered(olderThan: keep, on: try await database.connect()).deleted
-        } catch {
-            throw CommandFailure.report(error, json: output.json)
+            return try await Outbox.pruneDelivered(olderThan: keep, on: try await database.connect()).deleted
         }
-        if output.json { JSONOutput.print(["pruned": pruned]) } else { print("\(pruned) delivered event(s) pruned") }
     }
 }
 
@@ -127,15 +119,11 @@ struct OutboxResendCommand: AsyncParsableCommand {
     @Option(help: "Only this login's facts.") var login: UInt64?
 
     func run() async throws {
-        let queued: Int
-        do {
+        try await output.reportCount(jsonKey: "queued", saying: "fact event(s) queued again; the relay delivers them") {
             let start = try CursorCommand.serverMilliseconds(from), end = try CursorCommand.serverMilliseconds(to)
             guard start < end else { throw ValidationError("--from must be before --to") }
-            queued = try await FactStore.resend(serverID: server, fromMilliseconds: start, toMilliseconds: end, login: login, on: try await database.connect())
-        } catch {
-            throw CommandFailure.report(error, json: output.json)
+            return try await FactStore.resend(serverID: server, fromMilliseconds: start, toMilliseconds: end, login: login, on: try await database.connect())
         }
-        if output.json { JSONOutput.print(["queued": queued]) } else { print("\(queued) fact event(s) queued again; the relay delivers them") }
     }
 }
 
