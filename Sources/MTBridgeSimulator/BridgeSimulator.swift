@@ -27,11 +27,16 @@ public struct SimulatorFaults: Sendable, Hashable {
     /// Answer requests (other than `server.info`) with nothing but a `progress` line at this interval, never an `end`
     /// (a bridge stuck "working").
     public var endlessProgress: Duration?
+    /// Serve the MT5 deals whose ticket is a multiple of this with `Profit` "1,5" (a decimal comma: a record mtsync
+    /// must quarantine, the same one every time it is read).
+    public var unreadableProfitEvery: UInt64?
 
     public init(
         dropConnectionAfterRecords: Int? = nil, malformedLineAfterRecords: Int? = nil, oversizeLineAfterRecords: Int? = nil, delayPerRequest: Duration? = nil,
-        unavailableRequests: Int = 0, dropConnectionTimes: Int? = nil, pageOverrun: Int = 0, endlessProgress: Duration? = nil
+        unavailableRequests: Int = 0, dropConnectionTimes: Int? = nil, pageOverrun: Int = 0, endlessProgress: Duration? = nil,
+        unreadableProfitEvery: UInt64? = nil
     ) {
+        self.unreadableProfitEvery = unreadableProfitEvery
         self.dropConnectionTimes = dropConnectionTimes
         self.pageOverrun = pageOverrun
         self.endlessProgress = endlessProgress
@@ -240,7 +245,9 @@ public struct BridgeSimulator: Sendable {
                     }
                     let page = dataset.deals(fromMilliseconds: from, toMilliseconds: to, after: after, limit: limit + faults.pageOverrun, generation: generationBox.generation)
                     let complete = try await writeRecords(page.records, writer: &writer, recordsSent: &recordsSent, counters: counters) { writer, deal in
-                        writer.record(type: "deal", id: id, data: deal)
+                        var served = deal
+                        if let every = faults.unreadableProfitEvery, let ticket = deal.deal.flatMap(UInt64.init), ticket % every == 0 { served.profit = "1,5" }
+                        writer.record(type: "deal", id: id, data: served)
                     }
                     guard complete else { return }
                     generationBox.count { $0.pages += 1 }

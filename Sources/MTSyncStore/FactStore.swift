@@ -143,9 +143,8 @@ public enum FactStore {
         }
 
         for entry in batch.quarantine {
-            try entry.insert(on: connection)
+            if try entry.insert(on: connection) { outcome.quarantined += 1 }
         }
-        outcome.quarantined = batch.quarantine.count
 
         if !batch.deletedTickets.isEmpty {
             outcome.deleted = try markDeleted(server: server, stream: batch.stream, tickets: batch.deletedTickets, on: connection)

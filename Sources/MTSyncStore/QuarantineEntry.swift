@@ -25,12 +25,19 @@ public struct QuarantineEntry: Sendable, Hashable {
         self.raw = raw
     }
 
-    /// Adds the entry, inside the caller's transaction so it commits with the data around it.
-    public func insert(on connection: isolated PostgresConnection) throws(PostgresError) {
-        try connection.query("""
-            INSERT INTO quarantine (server_id, stream, source, line_number, reason_code, reason, raw)
-            VALUES (\(serverID), \(stream), \(source), \(lineNumber), \(reasonCode), \(reason), \(Data(raw)))
+    /// Adds the entry, inside the caller's transaction so it commits with the data around it — unless the same
+    /// bytes from the same source and line are already quarantined and open (migration 0009: the sync re-reads its lookback
+    /// window every poll, bad records included).
+    /// - Returns: whether it was new.
+    @discardableResult
+    public func insert(on connection: isolated PostgresConnection) throws(PostgresError) -> Bool {
+        let rows = try connection.query("""
+            INSERT INTO quarantine (server_id, stream, source, line_number, reason_code, reason, raw, raw_sha256)
+            VALUES (\(serverID), \(stream), \(source), \(lineNumber), \(reasonCode), \(reason), \(Data(raw)), sha256(\(Data(raw))))
+            ON CONFLICT (server_id, stream, source, line_number, raw_sha256) WHERE resolved_at IS NULL DO NOTHING
+            RETURNING 1
             """, name: "quarantine a record")
+        return !rows.isEmpty
     }
 
     /// Open entries (not yet resolved) of one server, newest first.

@@ -16,9 +16,9 @@ struct SyncFixture {
     let simulator: BridgeSimulator
     let connection: PostgresConnection
 
-    init(platform: Platform = .mt5, days: Int = 3, dealsPerDay: Int = 150, seed: UInt64 = 21) async throws {
+    init(platform: Platform = .mt5, days: Int = 3, dealsPerDay: Int = 150, seed: UInt64 = 21, faults: SimulatorFaults = .none) async throws {
         dataset = SimulatedDataset(.init(seed: seed, serverID: "sim-\(platform.rawValue)", days: days, dealsPerDay: dealsPerDay, logins: 12, platform: platform))
-        simulator = BridgeSimulator(dataset: dataset, key: Self.key)
+        simulator = BridgeSimulator(dataset: dataset, key: Self.key, faults: faults)
         (_, connection) = try await TestDatabase.migrated()
     }
 
@@ -57,6 +57,32 @@ struct SyncFixture {
 
 @Suite("Sync engine: bridge → PostgreSQL, real components")
 struct ServerSyncTests {
+    @Test("a deal the normalizer cannot read is quarantined once with its reason and exact bytes, the rest of its page stored; re-reading it changes nothing")
+    func unreadableRecordQuarantined() async throws {
+        let fixture = try await SyncFixture(days: 1, dealsPerDay: 150, faults: SimulatorFaults(unreadableProfitEvery: 7))
+        let tickets = fixture.dataset.deals(fromMilliseconds: fixture.dataset.range.lowerBound, toMilliseconds: fixture.dataset.range.upperBound, after: nil, limit: 10_000)
+            .records.compactMap { $0.deal.flatMap(UInt64.init) }
+        let bad = Set(tickets.filter { $0 % 7 == 0 })
+        try #require(!bad.isEmpty)
+        try await SimulatorHarness.run(fixture.simulator) { port in
+            let sync = try fixture.sync(port: port)
+            try await sync.register()
+            let first = try await sync.pull()
+            #expect(first.outcome.quarantined == bad.count)
+            #expect(try await fixture.count("SELECT count(*) FROM trading_facts") == tickets.count - bad.count, "the rest of every page is stored")
+            let entries = try await QuarantineEntry.open(serverID: "sim-mt5", limit: 1_000, on: fixture.connection)
+            #expect(entries.count == bad.count)
+            #expect(entries.allSatisfy { $0.source == "tcp" && $0.reason.contains("Profit") && String(decoding: $0.raw, as: UTF8.self).contains("\"Profit\":\"1,5\"") },
+                    "\(entries.first.map { "\($0.reasonCode): \($0.reason)" } ?? "none")")
+            #expect(try await fixture.count("SELECT count(*) FROM source_records WHERE outcome = 'quarantined'") == bad.count)
+
+            // The next poll re-reads the lookback window, bad records included: nothing is quarantined twice.
+            let second = try await sync.pull()
+            #expect(second.outcome.inserted == 0)
+            #expect(try await fixture.count("SELECT count(*) FROM quarantine") == bad.count, "a re-read bad record is not quarantined again")
+        }
+    }
+
     @Test("an incremental pull stores every deal once, per-login counts, lots and net equal the simulator's ground truth", arguments: [Platform.mt5, .mt4])
     func incrementalEqualsGroundTruth(platform: Platform) async throws {
         let fixture = try await SyncFixture(platform: platform)
