@@ -6,9 +6,8 @@
 -- file stay two entries; a TCP record has no line) — and its exact bytes: the store's insert skips one that is
 -- already open (ON CONFLICT DO NOTHING) and counts only new entries. A resolved entry does not block a new one: if
 -- the same bytes come back after an operator resolved them, they are quarantined again.
-ALTER TABLE quarantine ADD COLUMN raw_sha256 bytea;
-UPDATE quarantine SET raw_sha256 = sha256(raw);
-ALTER TABLE quarantine ALTER COLUMN raw_sha256 SET NOT NULL;
+-- Generated, so every writer (the store, an operator's INSERT, a test) gets it without naming it.
+ALTER TABLE quarantine ADD COLUMN raw_sha256 bytea GENERATED ALWAYS AS (sha256(raw)) STORED;
 
 -- Copies already stored by the old behaviour: keep the earliest open entry of each, resolve the rest as duplicates
 -- (nothing is deleted; they are still there to read).

@@ -32,8 +32,8 @@ public struct QuarantineEntry: Sendable, Hashable {
     @discardableResult
     public func insert(on connection: isolated PostgresConnection) throws(PostgresError) -> Bool {
         let rows = try connection.query("""
-            INSERT INTO quarantine (server_id, stream, source, line_number, reason_code, reason, raw, raw_sha256)
-            VALUES (\(serverID), \(stream), \(source), \(lineNumber), \(reasonCode), \(reason), \(Data(raw)), sha256(\(Data(raw))))
+            INSERT INTO quarantine (server_id, stream, source, line_number, reason_code, reason, raw)
+            VALUES (\(serverID), \(stream), \(source), \(lineNumber), \(reasonCode), \(reason), \(Data(raw)))
             ON CONFLICT (server_id, stream, source, line_number, raw_sha256) WHERE resolved_at IS NULL DO NOTHING
             RETURNING 1
             """, name: "quarantine a record")
