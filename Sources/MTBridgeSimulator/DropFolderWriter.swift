@@ -27,10 +27,10 @@ public struct DropFolderWriter: Sendable {
             switch dataset.configuration.platform {
             case .mt5:
                 stream = .deals
-                csv = Self.csv(dataset.deals(onDay: day, generation: generation))
+                csv = DropCSVWriter.file(dataset.deals(onDay: day, generation: generation))
             case .mt4:
                 stream = .trades
-                csv = Self.csv(dataset.closedTrades(onDay: day, generation: generation).map(\.record))
+                csv = DropCSVWriter.file(dataset.closedTrades(onDay: day, generation: generation).map(\.record))
             }
             let name = "\(stream.rawValue)-\(Self.stamp(from))-\(Self.stamp(to))-\(String(format: "%04d", sequence)).csv"
             try Self.writeAtomically(Data(csv), to: incoming.appending(path: name))
@@ -44,33 +44,6 @@ public struct DropFolderWriter: Sendable {
             names.append(name)
         }
         return names
-    }
-
-    /// Header of every field name, then one row per record; values quoted when RFC 4180 requires it.
-    /// Rows never hold a raw line break outside quotes, so counting LF outside quotes counts rows; the
-    /// simulator's values contain no line breaks at all.
-    static func csv<Record: RawFieldRecord>(_ records: [Record]) -> [UInt8] {
-        var out: [UInt8] = []
-        out.append(contentsOf: Record.fieldNames.joined(separator: ",").utf8)
-        out.append(UInt8(ascii: "\n"))
-        for record in records {
-            for index in Record.fieldNames.indices {
-                if index > 0 { out.append(UInt8(ascii: ",")) }
-                guard let value = record.value(fieldAt: index) else { continue }
-                if value.utf8.contains(where: { $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "\"") || $0 == 0x0A || $0 == 0x0D }) {
-                    out.append(UInt8(ascii: "\""))
-                    for byte in value.utf8 {
-                        if byte == UInt8(ascii: "\"") { out.append(byte) }
-                        out.append(byte)
-                    }
-                    out.append(UInt8(ascii: "\""))
-                } else {
-                    out.append(contentsOf: value.utf8)
-                }
-            }
-            out.append(UInt8(ascii: "\n"))
-        }
-        return out
     }
 
     /// `YYYYMMDDTHHMMSS` of a server-time millisecond count.

@@ -76,9 +76,9 @@ public enum SeedCorpus {
 
         var csv = builtInCSV
         let deals = flatDeals.compactMap { try? RawRecordDecoder.mt5Deal(fromLine: $0) }
-        csv.append(Seed(name: "example-deals.csv", bytes: Self.csv(deals)))
+        csv.append(Seed(name: "example-deals.csv", bytes: DropCSVWriter.file(deals)))
         let trades = vectorRecords.filter { $0.platform == "mt4" }.compactMap { try? RawRecordDecoder.mt4Trade(fromLine: $0.record.serialized()) }
-        if !trades.isEmpty { csv.append(Seed(name: "vector-trades.csv", bytes: Self.csv(trades))) }
+        if !trades.isEmpty { csv.append(Seed(name: "vector-trades.csv", bytes: DropCSVWriter.file(trades))) }
 
         let example = try String(contentsOf: examples.appending(path: "mtsync.yaml"), encoding: .utf8)
         var configuration = builtInConfiguration
@@ -96,30 +96,6 @@ public enum SeedCorpus {
             .split(separator: "\n", omittingEmptySubsequences: false)
             .filter { !$0.trimmingCharacters(in: .whitespaces).hasPrefix("#") }
             .joined(separator: "\n")
-    }
-
-    /// A drop file of `records`, as the reference writer (DropFolderWriter) makes it: a header of every field
-    /// name, values quoted when RFC 4180 requires it.
-    static func csv<Record: RawFieldRecord>(_ records: [Record]) -> [UInt8] {
-        var out = Array(Record.fieldNames.joined(separator: ",").utf8) + [0x0A]
-        for record in records {
-            for index in Record.fieldNames.indices {
-                if index > 0 { out.append(UInt8(ascii: ",")) }
-                guard let value = record.value(fieldAt: index) else { continue }
-                if value.utf8.contains(where: { $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "\"") || $0 == 0x0A || $0 == 0x0D }) {
-                    out.append(UInt8(ascii: "\""))
-                    for byte in value.utf8 {
-                        if byte == UInt8(ascii: "\"") { out.append(byte) }
-                        out.append(byte)
-                    }
-                    out.append(UInt8(ascii: "\""))
-                } else {
-                    out.append(contentsOf: value.utf8)
-                }
-            }
-            out.append(0x0A)
-        }
-        return out
     }
 
     // MARK: - Built in
