@@ -90,7 +90,7 @@ extension SimulatedDataset {
 
     private func originalClosedTrades(onDay day: Int64) -> [SimulatedTrade] {
         guard configuration.platform == .mt4, containsDays.contains(day) else { return [] }
-        var random = SimulationRandom(seed: configuration.seed &* 0xD1B5_4A32_D192_ED03 &+ UInt64(bitPattern: day))
+        var random = SplitMix64(seed: configuration.seed &* 0xD1B5_4A32_D192_ED03 &+ UInt64(bitPattern: day))
         let dayStart = day * Self.secondsPerDay
         var drafts: [TradeDraft] = []
         drafts.reserveCapacity(configuration.dealsPerDay)
@@ -115,7 +115,7 @@ extension SimulatedDataset {
         return trades
     }
 
-    static func historyDraft(login: UInt64, roll: UInt64, closeTime: Int64, random: inout SimulationRandom) -> TradeDraft {
+    static func historyDraft(login: UInt64, roll: UInt64, closeTime: Int64, random: inout SplitMix64) -> TradeDraft {
         if roll < 7 {
             // Balance (deposit, withdrawal) or credit: no symbol, no volume, the amount in profit.
             let cents = Int64(random.next(below: 500_000)) + 1_000
@@ -145,7 +145,7 @@ extension SimulatedDataset {
                           comment: roll % 10 == 3 ? "[tp]" : (roll % 10 == 4 ? "[sl]" : ""))
     }
 
-    static func mt4Price(_ symbol: String, random: inout SimulationRandom) -> String {
+    static func mt4Price(_ symbol: String, random: inout SplitMix64) -> String {
         price(for: String(symbol.drop { $0 == "#" }), random: &random)
     }
 
@@ -166,7 +166,7 @@ extension SimulatedDataset {
     /// `order`; their profit is floating. Not changed by generations.
     public func openTrades() -> [SimulatedTrade] {
         guard configuration.platform == .mt4 else { return [] }
-        var random = SimulationRandom(seed: configuration.seed ^ 0x0123_4567_89AB_CDEF)
+        var random = SplitMix64(seed: configuration.seed ^ 0x0123_4567_89AB_CDEF)
         let lastDay = configuration.firstDay + Int64(configuration.days) - 1
         var drafts: [TradeDraft] = []
         for _ in 0..<Swift.max(3, configuration.logins) {
@@ -198,7 +198,7 @@ extension SimulatedDataset {
     public func tradeMutations(onDay day: Int64, original: [SimulatedTrade]? = nil) -> (updated: [UInt64: SimulatedTrade], deleted: Set<UInt64>, late: [SimulatedTrade]) {
         let original = original ?? originalClosedTrades(onDay: day)
         guard !original.isEmpty else { return ([:], [], []) }
-        var random = SimulationRandom(seed: configuration.seed ^ 0x5A5A_A5A5_FEED_FACE &+ UInt64(bitPattern: day))
+        var random = SplitMix64(seed: configuration.seed ^ 0x5A5A_A5A5_FEED_FACE &+ UInt64(bitPattern: day))
         var updated: [UInt64: SimulatedTrade] = [:]
         var deleted: Set<UInt64> = []
         for trade in original {

@@ -87,7 +87,7 @@ public struct SimulatedDataset: Sendable {
     /// deals posted late (higher tickets, older times inside the day).
     public func mutations(onDay day: Int64, original: [MT5DealRecord]? = nil) -> (updated: [UInt64: MT5DealRecord], deleted: Set<UInt64>, late: [MT5DealRecord]) {
         let original = original ?? originalDeals(onDay: day)
-        var random = SimulationRandom(seed: configuration.seed ^ 0xA5A5_5A5A_DEAD_BEEF &+ UInt64(bitPattern: day))
+        var random = SplitMix64(seed: configuration.seed ^ 0xA5A5_5A5A_DEAD_BEEF &+ UInt64(bitPattern: day))
         var updated: [UInt64: MT5DealRecord] = [:]
         var deleted: Set<UInt64> = []
         for deal in original {
@@ -117,7 +117,7 @@ public struct SimulatedDataset: Sendable {
 
     private func originalDeals(onDay day: Int64) -> [MT5DealRecord] {
         guard configuration.platform == .mt5, day >= configuration.firstDay, day < configuration.firstDay + Int64(configuration.days) else { return [] }
-        var random = SimulationRandom(seed: configuration.seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(bitPattern: day))
+        var random = SplitMix64(seed: configuration.seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(bitPattern: day))
         let dayStart = day * Self.millisecondsPerDay
         var drafts: [Draft] = []
         drafts.reserveCapacity(configuration.dealsPerDay + 4)
@@ -279,7 +279,7 @@ public struct SimulatedDataset: Sendable {
         return Int64(scaled.description) ?? 0
     }
 
-    static func price(for symbol: String, random: inout SimulationRandom) -> String {
+    static func price(for symbol: String, random: inout SplitMix64) -> String {
         let base: (whole: UInt64, digits: Int) = switch symbol {
         case let name where name.hasPrefix("XAU"): (2600, 2)
         case let name where name.contains("JPY"): (150, 3)
@@ -353,23 +353,6 @@ struct Draft {
         deal.externalID = ""
         return deal
     }
-}
-
-/// SplitMix64: small, fast and deterministic across platforms (the simulator's data must not depend on the
-/// standard library's random generator).
-struct SimulationRandom {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func next(below bound: UInt64) -> UInt64 { bound == 0 ? 0 : next() % bound }
 }
 
 /// One day of deals with their `(TimeMsc, Deal)` keys, kept while clients page through it. One day at a time,

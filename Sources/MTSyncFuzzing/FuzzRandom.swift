@@ -1,21 +1,11 @@
-/// SplitMix64: small, fast, and the same sequence on every machine for a given seed, so a fuzz run (and any
-/// finding in it) reproduces from its seed alone.
-public struct FuzzRandom: RandomNumberGenerator, Sendable {
-    private var state: UInt64
+import MTSyncCore
 
-    public init(seed: UInt64) { state = seed }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// A number in `0..<bound` (`bound` > 0). The tiny modulo bias does not matter for mutation choices.
+/// The fuzzers' generator is `SplitMix64` (MTSyncCore): a fuzz run, and any finding in it, reproduces from its seed
+/// alone. What the mutator asks of it:
+extension SplitMix64 {
+    /// A number in `0..<bound` (`bound` > 0).
     mutating func below(_ bound: Int) -> Int {
-        Int(truncatingIfNeeded: next() % UInt64(bound))
+        Int(truncatingIfNeeded: next(below: UInt64(bound)))
     }
 
     /// True with probability 1 in `odds`.

@@ -1,3 +1,5 @@
+import MTSyncCore
+
 /// The seeded mutation loop: runs every seed as is, then mutants of a pool that starts as the seeds and keeps
 /// each input that made the parser do something it had not done before (a new outcome feature) — feedback
 /// without compiler instrumentation. Deterministic for a target, seed corpus and seed.
@@ -7,7 +9,7 @@ public struct SeededFuzzer {
     private var pool: [[UInt8]]
     private var seeds: [[UInt8]]
     private var seen: Set<UInt64> = []
-    private var random: FuzzRandom
+    private var random: SplitMix64
     public private(set) var inputsRun = 0
     /// The pool's bound: past it, a new input replaces a random one.
     static let poolLimit = 4_096
@@ -18,7 +20,7 @@ public struct SeededFuzzer {
         self.seeds = seeds
         pool = seeds
         mutator = SeededMutator(seed: seed, dictionary: target.dictionary, maximumLength: target.maximumLength)
-        random = FuzzRandom(seed: seed ^ 0x5EED_F00D)
+        random = SplitMix64(seed: seed ^ 0x5EED_F00D)
     }
 
     /// Distinct outcome features seen so far.

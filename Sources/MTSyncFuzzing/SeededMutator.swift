@@ -1,14 +1,16 @@
+import MTSyncCore
+
 /// The mutation engine of the seeded loop (the fallback where libFuzzer is not available, and the tests' short
 /// runs): libFuzzer's classic byte-level mutations plus syntax tokens of the format under test, stacked 1 to 8
 /// at a time. Deterministic for a seed.
 public struct SeededMutator: Sendable {
-    public private(set) var random: FuzzRandom
+    public private(set) var random: SplitMix64
     /// Syntax and vocabulary of the format: inserted or written over the input.
     public let dictionary: [[UInt8]]
     public let maximumLength: Int
 
     public init(seed: UInt64, dictionary: [[UInt8]], maximumLength: Int) {
-        random = FuzzRandom(seed: seed)
+        random = SplitMix64(seed: seed)
         self.dictionary = dictionary.filter { !$0.isEmpty }
         self.maximumLength = maximumLength
     }

@@ -1,4 +1,5 @@
 import Foundation
+import MTSyncCore
 import MTSyncStore
 import MTSyncTestSupport
 import Testing

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Crypto
 import Foundation
+import MTSyncCore
 import MTSyncIngest
 import MTSyncIngestTransport
 import MTSyncStore
