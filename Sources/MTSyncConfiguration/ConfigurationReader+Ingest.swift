@@ -155,7 +155,7 @@ extension ConfigurationReader {
     /// true`: to anywhere else the bearer token, the API key, signed requests and traders' data would cross the
     /// network unencrypted (docs/security.md, G8). Reports and returns false when refused.
     mutating func plainHTTPAllowed(_ url: URL, in section: Mapping, key: String, mark: Mark?) -> Bool {
-        guard url.scheme?.lowercased() == "http", let host = url.host, !Self.isLoopback(host) else { return true }
+        guard url.scheme?.lowercased() == "http", let host = url.host, !LoopbackHost.contains(host) else { return true }
         if let (text, flagMark) = scalar(section, Self.plainHTTPKey) {
             switch text.lowercased() {
             case "true", "yes", "on": return true
@@ -169,13 +169,5 @@ extension ConfigurationReader {
             section.child(key), mark,
             "is plain http:// to \(host): requests, their credentials and traders' data would cross the network unencrypted; use https://, or set \(Self.plainHTTPKey): true in this section if the network between is private and trusted")
         return false
-    }
-
-    /// `localhost`, an IPv4 literal in 127.0.0.0/8, or `::1`.
-    static func isLoopback(_ host: String) -> Bool {
-        let name = host.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
-        if name == "localhost" || name == "::1" { return true }
-        let parts = name.split(separator: ".", omittingEmptySubsequences: false)
-        return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { !$0.isEmpty && $0.count <= 3 && $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) }
     }
 }

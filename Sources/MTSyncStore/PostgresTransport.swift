@@ -1,4 +1,4 @@
-import Foundation
+import MTSyncCore
 
 /// How a session reaches PostgreSQL: through a local socket, over TCP with TLS, or over plain TCP.
 public enum PostgresTransport: Sendable, Hashable, CustomStringConvertible {
@@ -18,10 +18,7 @@ public enum PostgresTransport: Sendable, Hashable, CustomStringConvertible {
     /// cross the network readable. Loopback is left alone: it never leaves the host.
     public var exposesTraffic: Bool {
         guard case .plainTCP(let host) = self else { return false }
-        let name = host.lowercased().trimmingCharacters(in: ["[", "]"])
-        if name == "localhost" || name == "::1" { return false }
-        let parts = name.split(separator: ".", omittingEmptySubsequences: false)
-        return !(parts.count == 4 && parts[0] == "127" && parts.allSatisfy { !$0.isEmpty && $0.allSatisfy(\.isNumber) })
+        return !LoopbackHost.contains(host)
     }
 
     /// What an operator should do about `exposesTraffic`.
