@@ -24,6 +24,11 @@ struct FeedContext {
     let connection: PostgresConnection
     let settings: DailyFeedSettings
 
+    /// A trading day as the feed's commands take it: `YYYY-MM-DD`.
+    static func isTradingDay(_ text: String) -> Bool {
+        text.count == 10 && text.split(separator: "-").count == 3 && text.allSatisfy { $0.isNumber || $0 == "-" }
+    }
+
     static func open(_ options: ConfigOptions, service: Bool = false) async throws -> FeedContext {
         let configuration = try options.load(service: service)
         guard let feed = configuration.feed else { throw FeedNotConfigured() }
@@ -142,9 +147,7 @@ struct FeedPreviewCommand: AsyncParsableCommand {
     func run() async throws {
         let preview: Preview
         do {
-            guard date.count == 10, date.split(separator: "-").count == 3, date.allSatisfy({ $0.isNumber || $0 == "-" }) else {
-                throw ValidationError("--date must be YYYY-MM-DD")
-            }
+            guard FeedContext.isTradingDay(date) else { throw ValidationError("--date must be YYYY-MM-DD") }
             let context = try await FeedContext.open(config)
             let (rows, held) = try await DailyFeedBuilder(settings: context.settings, connection: context.connection).preview(day: date, customerID: customer)
             preview = Preview(
@@ -201,7 +204,7 @@ struct FeedResendCommand: AsyncParsableCommand {
     func run() async throws {
         let report: DailyFeedBuilder.Report
         do {
-            for day in [from, to] where day.count != 10 || day.split(separator: "-").count != 3 || !day.allSatisfy({ $0.isNumber || $0 == "-" }) {
+            for day in [from, to] where !FeedContext.isTradingDay(day) {
                 throw ValidationError("--from and --to must be YYYY-MM-DD, not \(String(reflecting: day))")
             }
             guard from <= to else { throw ValidationError("--from must not be after --to") }
