@@ -51,18 +51,14 @@ extension FactStore {
             WITH gone AS (
                 DELETE FROM trading_facts t USING mtsync_merged m WHERE m.revision > 1 AND t.fact_id = m.fact_id
                 RETURNING t.server_id, t.login, t.time_utc
-            ), hours AS (
-                INSERT INTO aggregate_hours_dirty (server_id, login, hour_start)
-                SELECT DISTINCT server_id, login, date_trunc('hour', time_utc, 'UTC') FROM gone ORDER BY 1, 2, 3
-                ON CONFLICT (server_id, login, hour_start) DO UPDATE SET marked_at = now()
-            )
-            INSERT INTO feed_login_days_dirty (server_id, login, utc_day)
-            SELECT DISTINCT server_id, login, (time_utc AT TIME ZONE 'UTC')::date FROM gone ORDER BY 3, 1, 2
-            ON CONFLICT (server_id, login, utc_day) DO UPDATE SET marked_at = now()
+            ), \(marks(of: "gone"))
+            SELECT count(*) FROM gone
             """
 
-        /// The current revision of each merged fact into `trading_facts`, one outbox event each, its hour marked
-        /// for the aggregator and its UTC day for the daily feed; returns the counts of created and updated facts.
+        /// The two CTEs that mark the aggregator's (server, login, UTC hour) and the daily feed's (server, login, UTC
+        /// day) of every row of `source` (a CTE returning `server_id`, `login`, `time_utc`). Every statement that
+        /// changes facts uses this one text, because how the marks are written is what keeps a page and the feed
+        /// builder from losing a change to each other:
         ///
         /// The marks are upserted with DO UPDATE, never DO NOTHING: the update takes the mark's row lock. With DO
         /// NOTHING a page could find its mark already there while the feed builder (or the aggregator) held it,
@@ -70,6 +66,23 @@ extension FactStore {
         /// the platform's row for that day stale (scripts/chaos found it). Now the page waits for the builder and
         /// inserts a fresh mark after it, or the builder waits for the page and computes with its facts. Feed marks
         /// are locked in (day, server, login) order, the order the builder takes them, so the two cannot deadlock.
+        static func marks(of source: String) -> String {
+            """
+            hour_marks AS (
+                INSERT INTO aggregate_hours_dirty (server_id, login, hour_start)
+                SELECT DISTINCT server_id, login, date_trunc('hour', time_utc, 'UTC') FROM \(source) ORDER BY 1, 2, 3
+                ON CONFLICT (server_id, login, hour_start) DO UPDATE SET marked_at = now()
+            ), day_marks AS (
+                INSERT INTO feed_login_days_dirty (server_id, login, utc_day)
+                SELECT DISTINCT server_id, login, (time_utc AT TIME ZONE 'UTC')::date FROM \(source) ORDER BY 3, 1, 2
+                ON CONFLICT (server_id, login, utc_day) DO UPDATE SET marked_at = now()
+            )
+            """
+        }
+
+        /// The current revision of each merged fact into `trading_facts`, one outbox event each, its hour marked
+        /// for the aggregator and its UTC day for the daily feed (`marks(of:)`); returns the counts of created and
+        /// updated facts.
         public static let storeRevisions = """
             WITH inserted AS (
                 INSERT INTO trading_facts (
@@ -90,15 +103,7 @@ extension FactStore {
                        idempotency_key, \(FactStore.payloadSQL)
                 FROM inserted
                 RETURNING event_kind
-            ), dirty AS (
-                INSERT INTO aggregate_hours_dirty (server_id, login, hour_start)
-                SELECT DISTINCT server_id, login, date_trunc('hour', time_utc, 'UTC') FROM inserted ORDER BY 1, 2, 3
-                ON CONFLICT (server_id, login, hour_start) DO UPDATE SET marked_at = now()
-            ), feed_days AS (
-                INSERT INTO feed_login_days_dirty (server_id, login, utc_day)
-                SELECT DISTINCT server_id, login, (time_utc AT TIME ZONE 'UTC')::date FROM inserted ORDER BY 3, 1, 2
-                ON CONFLICT (server_id, login, utc_day) DO UPDATE SET marked_at = now()
-            )
+            ), \(marks(of: "inserted"))
             SELECT count(*) FILTER (WHERE event_kind = 'fact.created'), count(*) FILTER (WHERE event_kind = 'fact.updated') FROM events
             """
 

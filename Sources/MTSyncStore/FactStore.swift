@@ -340,15 +340,7 @@ public enum FactStore {
                 INSERT INTO outbox (server_id, fact_id, event_kind, idempotency_key, payload)
                 SELECT server_id, fact_id, 'fact.deleted', idempotency_key, \(payloadSQL) FROM marked
                 RETURNING 1
-            ), dirty AS (
-                INSERT INTO aggregate_hours_dirty (server_id, login, hour_start)
-                SELECT DISTINCT server_id, login, date_trunc('hour', time_utc, 'UTC') FROM marked ORDER BY 1, 2, 3
-                ON CONFLICT (server_id, login, hour_start) DO UPDATE SET marked_at = now()
-            ), feed_days AS (
-                INSERT INTO feed_login_days_dirty (server_id, login, utc_day)
-                SELECT DISTINCT server_id, login, (time_utc AT TIME ZONE 'UTC')::date FROM marked ORDER BY 3, 1, 2
-                ON CONFLICT (server_id, login, utc_day) DO UPDATE SET marked_at = now()
-            )
+            ), \(Statements.marks(of: "marked"))
             SELECT count(*) FROM events
             """, parameters: [server, list]), name: "mark facts deleted")
         try connection.query("""
