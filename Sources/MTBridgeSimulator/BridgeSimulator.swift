@@ -311,21 +311,14 @@ public struct BridgeSimulator: Sendable {
                     let params = request["params"] ?? [:]
                     let after = params["after"]?.text.flatMap { UInt64($0) } ?? 0
                     let limit = params["limit"]?.text.flatMap { Int($0) } ?? 1000
-                    let accounts = dataset.accounts.filter { $0.login > after }
+                    let accounts = dataset.accountRecords(generation: generationBox.generation).filter { UInt64($0.login!)! > after }
                     let page = accounts.prefix(limit)
                     for account in page {
-                        var data: [(String, JSONValue)] = [
-                            ("login", .string(String(account.login))), ("group", .string(account.group)), ("currency", .string(account.currency)),
-                            ("leverage", .integer(100)),
-                        ]
-                        // An account the broker has not mapped to a customer has no client_id to send.
-                        if let clientID = account.clientID { data.append(("client_id", .string(clientID))) }
-                        data.append(("updated_ms", .integer(dataset.range.lowerBound)))
-                        try await writer.send(["type": "account", "id": .string(id), "data": .object(data)])
+                        try await writer.send(["type": "account", "id": .string(id), "data": LineWriter.accountObject(account)])
                     }
                     let more = accounts.count > page.count
                     try await writer.send(["type": "end", "id": .string(id), "count": .integer(page.count), "more": .bool(more),
-                                           "next": more ? .string(String(page.last!.login)) : .null])
+                                           "next": more ? .string(page.last!.login!) : .null])
                     try await writer.flush()
                 case "symbols":
                     // Ascending by name, paged by `after` like every paged method (§4.5).
@@ -522,6 +515,14 @@ struct LineWriter {
 
     /// An MT4 `TradeRecord` as an MT4 bridge naturally sends it: numbers as JSON numbers (all digits), symbol and
     /// comment as strings, and `timestamp`, the record's last change (§4.3).
+    /// An `account` record (§4.4): numbers as JSON numbers, the rest as strings, absent fields left out.
+    static func accountObject(_ account: RawAccountRecord) -> JSONValue {
+        let numbers: Set<String> = ["leverage", "updated_ms"]
+        return .object(RawAccountRecord.fieldNames.enumerated().compactMap { index, name in
+            account.value(fieldAt: index).map { value in (name, numbers.contains(name) ? (Int64(value).map(JSONValue.integer) ?? .string(value)) : .string(value)) }
+        })
+    }
+
     /// A `symbols` record (§4.5). Currencies come from an FX-style name (EURUSD.pro → EUR, USD); indices,
     /// stocks and crypto CFDs quote in USD.
     static func symbolObject(_ symbol: String, platform: Platform) -> JSONValue {
@@ -529,7 +530,8 @@ struct LineWriter {
         let currencies: Set<Substring> = ["EUR", "USD", "GBP", "JPY", "CHF", "AUD", "CAD", "NZD", "XAU", "XAG", "BTC"]
         let base = letters.prefix(3), quote = letters.dropFirst(3).prefix(3)
         let isPair = currencies.contains(base) && currencies.contains(quote)
-        let contractSize = symbol.hasPrefix("XAU") ? "100" : (symbol.contains("US30") || symbol.contains("AAPL") || symbol.contains("BTC") ? "1" : "100000")
+        // US30 at 10 a lot, as some brokers define it: the server's definition wins over the rules table's 1.
+        let contractSize = symbol.hasPrefix("XAU") ? "100" : symbol.contains("US30") ? "10" : (symbol.contains("AAPL") || symbol.contains("BTC") ? "1" : "100000")
         return [
             "symbol": .string(symbol), "path": .string("Sim\\\(symbol)"),
             "base_currency": .string(isPair ? String(base) : "USD"), "profit_currency": .string(isPair ? String(quote) : "USD"),

@@ -13,12 +13,14 @@ public struct DropFolderWriter: Sendable {
         self.root = URL(fileURLWithPath: root)
     }
 
-    /// Publishes one file per day of `dataset` (deals for MT5, closed trades for MT4) and returns the names.
+    /// Publishes the dataset's accounts file (with `accounts`; its name sorts first, so it is taken before the
+    /// days it decides), then one file per day of `dataset` (deals for MT5, closed trades for MT4), and returns the
+    /// names.
     @discardableResult
-    public func publish(_ dataset: SimulatedDataset, generation: Int = 0, sequence: Int = 1) throws -> [String] {
+    public func publish(_ dataset: SimulatedDataset, generation: Int = 0, sequence: Int = 1, accounts: Bool = true) throws -> [String] {
         let incoming = root.appending(path: "\(dataset.configuration.serverID)/incoming")
         try FileManager.default.createDirectory(at: incoming, withIntermediateDirectories: true)
-        var names: [String] = []
+        var names: [String] = accounts ? [try publishAccounts(dataset, generation: generation, sequence: sequence)] : []
         let firstDay = dataset.configuration.firstDay
         for day in firstDay..<firstDay + Int64(dataset.configuration.days) {
             let from = day * 86_400_000, to = from + 86_400_000
@@ -32,18 +34,33 @@ public struct DropFolderWriter: Sendable {
                 stream = .trades
                 csv = DropCSVWriter.file(dataset.closedTrades(onDay: day, generation: generation).map(\.record))
             }
-            let name = "\(stream.rawValue)-\(Self.stamp(from))-\(Self.stamp(to))-\(String(format: "%04d", sequence)).csv"
-            try Self.writeAtomically(Data(csv), to: incoming.appending(path: name))
-            let rows = csv.reduce(0) { $1 == UInt8(ascii: "\n") ? $0 + 1 : $0 } - 1
-            let manifest = DropManifest(
-                file: name, serverID: dataset.configuration.serverID, stream: stream, fromMilliseconds: from, toMilliseconds: to,
-                rows: rows, sha256: Hex.encode(SHA256.hash(data: csv)), createdUTC: ISO8601DateFormatter().string(from: Date()))
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = .sortedKeys
-            try Self.writeAtomically(try encoder.encode(manifest), to: incoming.appending(path: name + ".manifest.json"))
-            names.append(name)
+            names.append(try publish(csv, stream: stream, from: from, to: to, sequence: sequence, server: dataset.configuration.serverID))
         }
         return names
+    }
+
+    /// Publishes the dataset's accounts at `generation` as one `accounts` file (a snapshot: its range is the dataset's
+    /// start twice) and returns its name.
+    @discardableResult
+    public func publishAccounts(_ dataset: SimulatedDataset, generation: Int = 0, sequence: Int = 1) throws -> String {
+        let at = dataset.range.lowerBound
+        return try publish(DropCSVWriter.file(dataset.accountRecords(generation: generation)), stream: .accounts, from: at, to: at, sequence: sequence, server: dataset.configuration.serverID)
+    }
+
+    /// Writes one file and its manifest, atomically each (§7.3).
+    func publish(_ csv: [UInt8], stream: DropStream, from: Int64, to: Int64, sequence: Int, server: String) throws -> String {
+        let incoming = root.appending(path: "\(server)/incoming")
+        try FileManager.default.createDirectory(at: incoming, withIntermediateDirectories: true)
+        let name = "\(stream.rawValue)-\(Self.stamp(from))-\(Self.stamp(to))-\(String(format: "%04d", sequence)).csv"
+        try Self.writeAtomically(Data(csv), to: incoming.appending(path: name))
+        let rows = csv.reduce(0) { $1 == UInt8(ascii: "\n") ? $0 + 1 : $0 } - 1
+        let manifest = DropManifest(
+            file: name, serverID: server, stream: stream, fromMilliseconds: from, toMilliseconds: to,
+            rows: rows, sha256: Hex.encode(SHA256.hash(data: csv)), createdUTC: ISO8601DateFormatter().string(from: Date()))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        try Self.writeAtomically(try encoder.encode(manifest), to: incoming.appending(path: name + ".manifest.json"))
+        return name
     }
 
     /// `YYYYMMDDTHHMMSS` of a server-time millisecond count.

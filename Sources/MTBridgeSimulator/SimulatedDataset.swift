@@ -21,8 +21,19 @@ public struct SimulatedDataset: Sendable {
         /// MT5 (deals) or MT4 (trade records); one dataset serves one platform, as a real trade server does.
         /// For MT4, `dealsPerDay` is the number of history records closed per day.
         public var platform: Platform
+        /// Accounts that arrive after their deals: every sixth login's account (`lateLogins`) is missing from the
+        /// accounts stream and the drop's accounts file until generation 1.
+        public var lateAccounts: Bool
+        /// A demo → real move: the demo logins in `movedLogins` are served in a real group from generation 1, with
+        /// `updated_ms` at `moveMilliseconds` (the middle of the range), so their deals before it stay demo.
+        public var groupMoves: Bool
 
-        public init(seed: UInt64 = 1, serverID: String = "sim-mt5", firstDay: Int64 = 20_089 /* 2025-01-01 */, days: Int = 7, dealsPerDay: Int = 200, logins: Int = 20, platform: Platform = .mt5) {
+        public init(
+            seed: UInt64 = 1, serverID: String = "sim-mt5", firstDay: Int64 = 20_089 /* 2025-01-01 */, days: Int = 7, dealsPerDay: Int = 200,
+            logins: Int = 20, platform: Platform = .mt5, lateAccounts: Bool = false, groupMoves: Bool = false
+        ) {
+            self.lateAccounts = lateAccounts
+            self.groupMoves = groupMoves
             self.platform = platform
             self.seed = seed
             self.serverID = serverID
@@ -50,6 +61,49 @@ public struct SimulatedDataset: Sendable {
     /// platforms.
     public var accounts: [SimulatedAccount] {
         (0..<configuration.logins).map { SimulatedAccount(index: $0) }
+    }
+
+    /// The accounts as the bridge serves them (bridge-protocol §4.4) and a drop's accounts file holds them, at
+    /// `generation`, ascending by login: with `lateAccounts`, the late ones only from generation 1; with `groupMoves`,
+    /// the moved ones in their real group from generation 1.
+    public func accountRecords(generation: Int = 0) -> [RawAccountRecord] {
+        accounts.compactMap { account in
+            if configuration.lateAccounts, generation == 0, lateLogins.contains(account.login) { return nil }
+            let moved = configuration.groupMoves && generation > 0 && movedLogins.contains(account.login)
+            var record = RawAccountRecord()
+            record.login = String(account.login)
+            record.group = moved ? Self.movedGroup : account.group
+            record.currency = account.currency
+            record.leverage = "100"
+            // An account the broker has not mapped to a customer has no client_id to send.
+            record.clientID = account.clientID
+            record.updatedMilliseconds = String(moved ? moveMilliseconds : range.lowerBound)
+            return record
+        }
+    }
+
+    /// The logins whose accounts arrive late (`lateAccounts`): every sixth.
+    public var lateLogins: Set<UInt64> {
+        Set(accounts.enumerated().filter { $0.offset % 6 == 5 }.map(\.element.login))
+    }
+
+    /// The demo logins that move to a real group (`groupMoves`): every other demo account.
+    public var movedLogins: Set<UInt64> {
+        Set(accounts.enumerated().filter { $0.offset % 10 == 9 }.map(\.element.login))
+    }
+
+    /// Where a moved login goes.
+    public static let movedGroup = "real\\moved"
+
+    /// When the moved logins moved: the middle of the range, server time.
+    public var moveMilliseconds: Int64 { range.lowerBound + Int64(configuration.days / 2) * Self.millisecondsPerDay + 43_200_000 }
+
+    /// The group of `login` at `serverMilliseconds` as the server finally tells it (generation 1): a moved login is
+    /// in its demo group before `moveMilliseconds` and real from it.
+    public func group(of login: UInt64, atServerMilliseconds serverMilliseconds: Int64) -> String? {
+        guard let account = account(login: login) else { return nil }
+        if configuration.groupMoves, movedLogins.contains(login), serverMilliseconds >= moveMilliseconds { return Self.movedGroup }
+        return account.group
     }
 
     /// The account of `login`, if the dataset has it.

@@ -1,25 +1,14 @@
 import MTSyncCore
 
-/// A trading account from the `accounts` method (bridge-protocol/README.md §4.4).
-public struct BridgeAccount: Sendable, Hashable {
-    public let login: UInt64
-    public let group: String?
-    public let currency: String?
-    public let leverage: Int?
-    /// The broker's stable customer id for this account.
-    public let clientID: String?
-    public let updatedMilliseconds: Int64?
-
-    public init(_ data: JSONValue) throws(BridgeProtocolError) {
-        guard let login = data["login"]?.text.flatMap({ UInt64($0) }) else {
-            throw BridgeProtocolError(code: .malformed, retryable: true, message: "an account record needs a numeric login")
+extension RawFieldRecord {
+    /// The record from a JSON object's members by their protocol names: numbers and strings as their text; other
+    /// members (and names the record does not know) are ignored, so a bad value shows as an absent field.
+    public init(object: JSONValue) {
+        self.init()
+        guard case .object(let members) = object else { return }
+        for (name, value) in members {
+            if let index = Self.fieldIndex[name], let text = value.text { set(fieldAt: index, text) }
         }
-        self.login = login
-        group = data["group"]?.text
-        currency = data["currency"]?.text
-        leverage = data["leverage"]?.text.flatMap { Int($0) }
-        clientID = data["client_id"]?.text
-        updatedMilliseconds = data["updated_ms"]?.text.flatMap { Int64($0) }
     }
 }
 
@@ -77,21 +66,13 @@ public struct BridgeChange: Sendable, Hashable {
         }
         // MT5 records are keyed by `Deal`, MT4 records by `order` (Manager API names).
         if members.contains(where: { $0.0 == "Deal" }) {
-            record = .deal(Self.fill(MT5DealRecord(), members))
+            record = .deal(MT5DealRecord(object: .object(members)))
         } else if members.contains(where: { $0.0 == "order" }) {
-            record = .trade(Self.fill(MT4TradeRecord(), members))
+            record = .trade(MT4TradeRecord(object: .object(members)))
         } else {
             throw BridgeProtocolError(code: .malformed, retryable: true, message: "a change's record needs its identity: Deal (MT5) or order (MT4)")
         }
         self.sequence = sequence
         self.operation = operation
-    }
-
-    private static func fill<Fields: RawFieldRecord>(_ empty: Fields, _ members: [(String, JSONValue)]) -> Fields {
-        var record = empty
-        for (name, value) in members {
-            if let index = Fields.fieldIndex[name], let text = value.text { record.set(fieldAt: index, text) }
-        }
-        return record
     }
 }

@@ -139,7 +139,7 @@ public struct BridgeConformanceCheck: Sendable {
                 let page = try await client.withRetries { connection in try await connection.accountsPage(after: after, limit: pageSize) }
                 count += page.accounts.count
                 withoutClientID += page.accounts.filter { ($0.clientID ?? "").isEmpty }.count
-                guard page.more, let last = page.accounts.last?.login else { break }
+                guard page.more, let last = page.accounts.last?.login.flatMap({ UInt64($0) }) else { break }
                 if let after, last <= after {
                     report.problems.append("accounts are not in ascending login order (§4.4)")
                     break

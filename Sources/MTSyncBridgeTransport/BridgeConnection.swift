@@ -200,16 +200,17 @@ public struct BridgeConnection: ~Copyable {
         return TradesPage(records: records, more: end.more, next: next)
     }
 
-    /// One page of accounts in ascending login order after `after`.
-    public mutating func accountsPage(after: UInt64?, limit: Int) async throws -> (accounts: [BridgeAccount], more: Bool) {
+    /// One page of accounts in ascending login order after `after`, as sent (the caller validates each, so one
+    /// bad record is quarantined instead of failing the page); `next` is the page's `end.next`, the last login sent.
+    public mutating func accountsPage(after: UInt64?, limit: Int) async throws -> (accounts: [RawAccountRecord], more: Bool, next: UInt64?) {
         var params: [(String, JSONValue)] = []
         if let after { params.append(("after", .string(String(after)))) }
         params.append(("limit", .integer(limit)))
-        var accounts: [BridgeAccount] = []
+        var accounts: [RawAccountRecord] = []
         let end = try await perform(method: "accounts", params: .object(params), maximumRecords: limit) { event in
-            if case .record("account", let data) = event { accounts.append(try BridgeAccount(data)) }
+            if case .record("account", let data) = event { accounts.append(RawAccountRecord(object: data)) }
         }
-        return (accounts, end.more)
+        return (accounts, end.more, end.next?.text.flatMap { UInt64($0) })
     }
 
     /// The bridge's symbol list (contract sizes, currencies, paths), as sent.

@@ -128,12 +128,16 @@ struct ConfigurationReader {
         var pollJitter: Double
         var reconcileEvery: Duration?
         var reconcileWindow: Duration
+        /// Nil: not set here (the engine's default, or the older `feed.accounts_every`).
+        var accountsEvery: Duration?
+        var symbolsEvery: Duration?
+        var pendingWarnAfter: Duration?
 
         static let builtIn = ServerTuning(
             pollInterval: .seconds(10), lookback: .seconds(2 * 3600), pageSize: 5000, pollJitter: 0.1,
             reconcileEvery: .seconds(24 * 3600), reconcileWindow: .seconds(3 * 86_400)
         )
-        static let keys = ["poll_interval", "lookback", "page_size", "poll_jitter", "reconcile"]
+        static let keys = ["poll_interval", "lookback", "page_size", "poll_jitter", "reconcile", "accounts_every", "symbols_every", "pending_warn_after"]
         static let maximumPageSize = 10_000
     }
 
@@ -143,6 +147,9 @@ struct ConfigurationReader {
         var tuning = inherited
         if section["poll_interval"] != nil, let value = duration(section, "poll_interval", minimum: .milliseconds(100)) { tuning.pollInterval = value }
         if section["lookback"] != nil, let value = duration(section, "lookback", minimum: .zero) { tuning.lookback = value }
+        if section["accounts_every"] != nil, let value = duration(section, "accounts_every", minimum: .seconds(10)) { tuning.accountsEvery = value }
+        if section["symbols_every"] != nil, let value = duration(section, "symbols_every", minimum: .seconds(60)) { tuning.symbolsEvery = value }
+        if section["pending_warn_after"] != nil, let value = duration(section, "pending_warn_after", minimum: .seconds(60)) { tuning.pendingWarnAfter = value }
         if let (text, mark) = scalar(section, "page_size") {
             if let value = Int(text), (1...ServerTuning.maximumPageSize).contains(value) {
                 tuning.pageSize = value
@@ -248,7 +255,8 @@ struct ConfigurationReader {
         return ServerConfiguration(
             id: id, platform: platform, zoneName: zone.name, zone: zone, start: start, source: source,
             pollInterval: tuning.pollInterval, lookback: tuning.lookback, pageSize: tuning.pageSize, pollJitter: tuning.pollJitter,
-            reconcileEvery: tuning.reconcileEvery, reconcileWindow: tuning.reconcileWindow, rules: rules
+            reconcileEvery: tuning.reconcileEvery, reconcileWindow: tuning.reconcileWindow, rules: rules,
+            accountsEvery: tuning.accountsEvery, symbolsEvery: tuning.symbolsEvery, pendingWarnAfter: tuning.pendingWarnAfter
         )
     }
 

@@ -31,12 +31,23 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var reconcileWindow: Duration
     /// Symbol rules, group and login filters, accounts and the ambiguous-time policy.
     public var rules: NormalizationRules
+    /// How often the bridge's accounts are read whole; nil: not set (the older `feed.accounts_every`, else the
+    /// engine's default, 15 minutes).
+    public var accountsEvery: Duration?
+    /// How often the bridge's symbols are read; nil: the engine's default (1 hour).
+    public var symbolsEvery: Duration?
+    /// Records waiting for their account longer than this make `mtsync status` warn; nil: the default (1 hour).
+    public var pendingWarnAfter: Duration?
 
     public init(
         id: ServerID, platform: Platform, zoneName: String, zone: ServerTimeZone, start: Int64, source: Source,
         pollInterval: Duration, lookback: Duration, pageSize: Int, pollJitter: Double,
-        reconcileEvery: Duration?, reconcileWindow: Duration, rules: NormalizationRules
+        reconcileEvery: Duration?, reconcileWindow: Duration, rules: NormalizationRules,
+        accountsEvery: Duration? = nil, symbolsEvery: Duration? = nil, pendingWarnAfter: Duration? = nil
     ) {
+        self.accountsEvery = accountsEvery
+        self.symbolsEvery = symbolsEvery
+        self.pendingWarnAfter = pendingWarnAfter
         self.id = id
         self.platform = platform
         self.zoneName = zoneName
@@ -70,9 +81,14 @@ public struct ServerConfiguration: Sendable, Equatable {
             source = "CSV drop \(folder)/\(id)/incoming"
         }
         let reconcile = reconcileEvery.map { "reconcile every \(DurationText.format($0)) over \(DurationText.format(reconcileWindow))" } ?? "reconcile off"
+        let unknown = rules.filters?.unknownGroup ?? .hold
+        var accounts = "accounts decide (unknown accounts: \(unknown == .hold ? "held until known" : "sent without one"))"
+        if let overrides = rules.accounts, !overrides.isEmpty {
+            accounts += ", \(overrides.count) account(s) from the rules file override the bridge's"
+        }
         return "\(id): \(platform.rawValue) via \(source), zone \(zoneName), start \(ServerStart.format(start)), "
             + "poll \(DurationText.format(pollInterval)) ±\(Self.percent(pollJitter)), lookback \(DurationText.format(lookback)), "
-            + "page \(pageSize), \(reconcile)"
+            + "page \(pageSize), \(reconcile), \(accounts)"
     }
 
     static func percent(_ fraction: Double) -> String {

@@ -11,4 +11,8 @@ public enum SyncStream: String, Sendable, Hashable, Codable, CaseIterable {
     case accounts
     /// Deals updated or deleted after the fact (bridges with the `changes` capability).
     case changes
+    /// The server's symbol definitions (contract sizes, currencies).
+    case symbols
+    /// The server's end-of-day account records (capability `daily`).
+    case daily
 }

@@ -67,6 +67,10 @@ public struct TradingFact: Sendable, Hashable {
     public var assetClass: AssetClass?
     public var contractSize: ExactDecimal?
     public var lots: ExactDecimal
+    /// How much of a position this deal closed, in lots, when the bridge says (MT5 `VolumeClosedExt` / 10^8, else
+    /// `VolumeClosed` / 10^4); nil when it did not. What counts as closed volume is decided from it
+    /// (`ClosedVolume`): an MT5 reversal (`inout`) without it is not guessed at.
+    public var closedLots: ExactDecimal?
     public var price: ExactDecimal?
     public var profit: ExactDecimal
     public var swap: ExactDecimal
@@ -84,6 +88,9 @@ public struct TradingFact: Sendable, Hashable {
     public var comment: String?
     /// Revision of this identity's content; the store assigns it (1 for the first version).
     public var revision: Int
+    /// Why this fact must not reach the platform (a demo group, an excluded login); nil: it is sent. Decided from
+    /// the account (`AccountPolicy`), not part of the content: the content hash does not cover it.
+    public var excludedReason: SkipReason?
 
     /// Lower-case hex SHA-256 of the fact's canonical content (every field above except `revision`).
     public var contentHash: String { FactHasher.contentHash(of: self) }

@@ -4,8 +4,9 @@ import MTSyncStore
 
 /// Decides the daily feed's rows and queues their batches (docs/ingest.md, "The daily feed").
 ///
-/// A pass: (1) marked (server, login, UTC day)s become the (customer, trading day)s they touch — logins the
-/// server's filters exclude are dropped, logins without a customer id are held until one appears; (2) each such
+/// A pass: (1) marked (server, login, UTC day)s become the (customer, trading day)s they touch — a login without a
+/// customer id is held until one appears, unless nothing of it counts that day (every fact of a demo group is
+/// excluded by its account's decision: it is dropped); (2) each such
 /// customer day is summed whole, across every login and server of the customer; a row whose figures differ from
 /// the last one queued gets revision + 1 and goes into a batch, an unchanged one is settled without sending. Rows,
 /// batches and settled marks commit in one transaction, so a crash queues a decision whole or not at all.
@@ -45,14 +46,14 @@ public struct DailyFeedBuilder: Sendable {
                 let marks = try DailyFeedStore.openLoginMarks(limit: 5_000, on: connection)
                 var released: [DailyFeedStore.LoginMark] = [], held: [DailyFeedStore.LoginMark] = [], dropped: [DailyFeedStore.LoginMark] = []
                 for mark in marks {
-                    // A login the server's filters exclude (a demo group) never counts; one whose group is not known
-                    // yet passes or not as the filter's `unknown_group` says.
-                    if let filter = settings.filters[mark.server], case .excluded = filter.verdict(login: mark.login, group: mark.group) {
-                        dropped.append(mark)
-                    } else if mark.customerID == nil {
+                    // What counts was decided with the facts (their account's group): a login none of whose facts
+                    // count that day has nothing to send, so it waits for no customer id.
+                    if mark.customerID != nil {
+                        released.append(mark)
+                    } else if mark.hasCountedFacts {
                         held.append(mark)
                     } else {
-                        released.append(mark)
+                        dropped.append(mark)
                     }
                 }
                 try DailyFeedStore.settleLoginMarks(released: released, held: held, dropped: dropped, day: settings.day, on: connection)
@@ -196,11 +197,10 @@ public struct DailyFeedBuilder: Sendable {
         return decision
     }
 
-    /// One customer day's row from its logins' sums: excluded logins left out, the rest through the calculator.
+    /// One customer day's row from its logins' sums (of counted facts only), through the calculator.
     static func row(for day: DailyFeedStore.CustomerDay, sums: [DailyFeedStore.LoginDaySums], settings: DailyFeedSettings) -> Result<DailyFeedRow, DailyFeedHold> {
         var logins: [LoginDayFigures] = []
         for sum in sums {
-            if let filter = settings.filters[sum.server], case .excluded = filter.verdict(login: sum.login, group: sum.group) { continue }
             guard let lots = ExactDecimal(parsing: sum.closedLots), let deposits = ExactDecimal(parsing: sum.deposits),
                   let withdrawals = ExactDecimal(parsing: sum.withdrawals), let net = ExactDecimal(parsing: sum.tradingNet)
             else {
@@ -208,7 +208,7 @@ public struct DailyFeedBuilder: Sendable {
             }
             logins.append(LoginDayFigures(
                 server: sum.server, login: sum.login, group: sum.group, currency: sum.currency, closedLots: lots, closingTrades: sum.closingTrades,
-                deposits: deposits, withdrawals: withdrawals, tradingNet: net))
+                deposits: deposits, withdrawals: withdrawals, tradingNet: net, unknownReversals: sum.unknownReversals))
         }
         return DailyFeedCalculator.row(customerID: day.customerID, date: day.day, logins: logins, rules: settings.rules)
     }

@@ -8,8 +8,6 @@ public struct DailyFeedSettings: Sendable {
     public var envelope: DailyFeedEnvelope
     public var day: TradingDayRule
     public var deposits: DailyFeedStore.DepositRule
-    /// Each server's account filter: a login it excludes (demo groups) counts in no row.
-    public var filters: [String: AccountFilter]
     public var maximumRowsPerMessage: Int
     public var maximumMessageBytes: Int
     /// A pass with more changed rows than this sends them as file uploads; nil: no file ingest configured.
@@ -20,14 +18,13 @@ public struct DailyFeedSettings: Sendable {
 
     public init(
         rules: DailyFeedRules, envelope: DailyFeedEnvelope, day: TradingDayRule = .utc, deposits: DailyFeedStore.DepositRule = .init(),
-        filters: [String: AccountFilter] = [:], maximumRowsPerMessage: Int = 500, maximumMessageBytes: Int = 256_000,
+        maximumRowsPerMessage: Int = 500, maximumMessageBytes: Int = 256_000,
         fileAboveRows: Int? = nil, maximumRowsPerFile: Int = 10_000, rowsPerPass: Int = 5_000
     ) {
         self.rules = rules
         self.envelope = envelope
         self.day = day
         self.deposits = deposits
-        self.filters = filters
         self.maximumRowsPerMessage = maximumRowsPerMessage
         self.maximumMessageBytes = maximumMessageBytes
         self.fileAboveRows = fileAboveRows

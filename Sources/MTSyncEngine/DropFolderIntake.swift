@@ -38,10 +38,11 @@ public struct DropFolderIntake: Sendable {
         public let outcome: Outcome
     }
 
-    /// Takes every ready file in name order and says what became of each.
-    public func takeReadyFiles(_ sink: @escaping RecordSink) async throws -> [FileReport] {
+    /// Takes every ready file in name order (of `only` those streams, when given) and says what became of each.
+    public func takeReadyFiles(only streams: Set<DropStream>? = nil, _ sink: @escaping RecordSink) async throws -> [FileReport] {
         var reports: [FileReport] = []
         for name in try folder.readyFiles() {
+            if let streams, let stream = try? DropFileName(name).stream, !streams.contains(stream) { continue }
             try Task.checkCancellation()
             reports.append(FileReport(name: name, outcome: try await take(name, sink)))
         }

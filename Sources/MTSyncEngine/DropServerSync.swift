@@ -5,8 +5,11 @@ import MTSyncStore
 import Synchronization
 
 /// Syncs a server that exports a CSV drop instead of serving the protocol: each pull takes the ready files
-/// (`DropFolderIntake`), normalizing and merging their records exactly like pages from a bridge, in the file's
-/// one transaction, and moving the live cursor to the last record the file holds.
+/// (`DropFolderIntake`), in the file's one transaction: deals and trades normalized and merged exactly like pages
+/// from a bridge (the live cursor moving to the last record the file holds), open trades' open legs, accounts into
+/// the account store (with their versions) and symbols into the server's definitions, a bad record of any kind
+/// quarantined with its reason. Then the decisions catch up with the accounts the files brought
+/// (`DecisionCatchUp`), exactly as after a bridge's accounts stream.
 public struct DropServerSync: Sendable {
     public let intake: DropFolderIntake
     public let batcher: RecordBatcher
@@ -20,35 +23,63 @@ public struct DropServerSync: Sendable {
         self.logger = logger
     }
 
-    public func pull() async throws -> SyncReport {
-        let batcher = self.batcher
+    /// Takes every ready file; `only` limits it to files of those streams (`mtsync accounts sync`: accounts only).
+    public func pull(only streams: Set<DropStream>? = nil) async throws -> SyncReport {
+        let server = batcher.serverID.rawValue, zone = batcher.normalizer.settings.zone, configured = batcher
+        // The batcher with the server's symbols as stored; a symbols file taken in this pull refreshes it for the
+        // files after it.
+        let current = Mutex(batcher.with(serverSymbols: try await ServerSymbols.load(server: server, on: intake.connection)))
         // What each file's transaction stored, counted only for the files the intake reports stored (committed): a
         // file rolled back and taken again later is counted once.
         let outcomes = Mutex<[String: (outcome: PageOutcome, stream: String, duration: Duration)]>([:])
-        let reports = try await intake.takeReadyFiles { records, file, connection in
+        let reports = try await intake.takeReadyFiles(only: streams) { records, file, connection in
             let started = ContinuousClock.now
             var outcome = PageOutcome()
-            var deals: [MT5DealRecord] = [], trades: [MT4TradeRecord] = []
+            var deals: [MT5DealRecord] = [], trades: [MT4TradeRecord] = [], accounts: [RawAccountRecord] = [], symbols: [RawSymbolRecord] = []
             for record in records {
                 switch record {
                 case .deal(let deal): deals.append(deal)
                 case .trade(let trade): trades.append(trade)
-                case .account, .symbol: break
+                case .account(let account): accounts.append(account)
+                case .symbol(let symbol): symbols.append(symbol)
                 }
             }
-            var source = batcher
-            source.source = "csv:\(file.name)"
+            let source = "csv:\(file.name)"
+            if !symbols.isEmpty {
+                var valid: [ServerSymbol] = []
+                for record in symbols {
+                    switch record.normalized() {
+                    case .success(let symbol): valid.append(symbol)
+                    case .failure(let rejection):
+                        outcome.quarantined += try Self.quarantine(record, rejection, server: server, stream: .symbols, source: source, on: connection)
+                    }
+                }
+                try ServerSymbols.store(server: server, symbols: valid, source: source, on: connection)
+                let loaded = try ServerSymbols.loadAll(server: server, on: connection)
+                current.withLock { $0 = configured.with(serverSymbols: loaded) }
+            }
+            if !accounts.isEmpty {
+                let (valid, quarantine) = AccountSync.validate(accounts, server: server, zone: zone, source: source)
+                for entry in quarantine where try entry.insert(on: connection) { outcome.quarantined += 1 }
+                try AccountDirectory.store(server: server, accounts: valid, changedBy: "drop:\(server)", source: source, on: connection)
+            }
+            var batcher = current.withLock { $0 }
+            batcher.source = source
             if !deals.isEmpty {
                 let last = deals.compactMap { deal in
                     Int64(deal.timeMsc ?? "").flatMap { time in UInt64(deal.deal ?? "").map { CursorPosition(serverTimeMilliseconds: time, ticket: $0) } }
                 }.max()
-                outcome = outcome + (try FactStore.store(source.batch(deals: deals, cursor: last), on: connection))
+                outcome = outcome + (try FactStore.store(batcher.batch(deals: deals, cursor: last), on: connection))
             }
             if !trades.isEmpty {
-                let last = file.stream == .trades ? trades.compactMap { trade in
-                    Int64(trade.closeTime ?? "").flatMap { time in UInt64(trade.order ?? "").map { CursorPosition(serverTimeMilliseconds: time * 1000, ticket: $0) } }
-                }.max() : nil
-                outcome = outcome + (try FactStore.store(source.batch(trades: trades, cursor: last), on: connection))
+                if file.stream == .openTrades {
+                    outcome = outcome + (try FactStore.store(batcher.batch(openTrades: trades), on: connection))
+                } else {
+                    let last = trades.compactMap { trade in
+                        Int64(trade.closeTime ?? "").flatMap { time in UInt64(trade.order ?? "").map { CursorPosition(serverTimeMilliseconds: time * 1000, ticket: $0) } }
+                    }.max()
+                    outcome = outcome + (try FactStore.store(batcher.batch(trades: trades, cursor: last), on: connection))
+                }
             }
             // The sink runs once per batch of the file's records: the file's figures are their sum.
             let duration = ContinuousClock.now - started
@@ -62,17 +93,33 @@ public struct DropServerSync: Sendable {
             report.pages += 1
             if case .stored(let records, let quarantined) = file.outcome {
                 report.records += records + quarantined
-                report.outcome.quarantined += quarantined
                 if let stored = outcomes.withLock({ $0[file.name] }) {
-                    ServerSync.count(stored.outcome, server: batcher.serverID.rawValue, stream: stored.stream, read: nil, stored: stored.duration)
+                    report.outcome = report.outcome + stored.outcome
+                    ServerSync.count(stored.outcome, server: server, stream: stored.stream, read: nil, stored: stored.duration)
                     logger.info("file stored", metadata: [
                         "file": "\(file.name)", "stream": "\(stored.stream)", "records": "\(records)", "inserted": "\(stored.outcome.inserted)",
                         "updated": "\(stored.outcome.updated)", "unchanged": "\(stored.outcome.unchanged)", "deleted": "\(stored.outcome.deleted)",
-                        "quarantined": "\(quarantined)", "store_ms": "\(stored.duration.milliseconds)",
+                        "excluded": "\(stored.outcome.excluded)", "pending": "\(stored.outcome.pending)",
+                        "quarantined": "\(quarantined + stored.outcome.quarantined)", "store_ms": "\(stored.duration.milliseconds)",
                     ])
                 }
+                report.outcome.quarantined += quarantined
             }
         }
+        let caughtUp = try await DecisionCatchUp(batcher: current.withLock { $0 }, connection: intake.connection, platform: batcher.normalizer.settings.platform).run()
+        report.released = caughtUp.released
+        report.stillPending = caughtUp.stillPending
+        report.outcome = report.outcome + caughtUp.outcome
         return report
+    }
+
+    /// Quarantines a record of a reference stream (accounts, symbols) that failed validation; 1 when new.
+    static func quarantine<Record: RawFieldRecord>(
+        _ record: Record, _ rejection: NormalizationRejection, server: String, stream: SyncStream, source: String, on connection: isolated PostgresConnection
+    ) throws -> Int {
+        try QuarantineEntry(
+            serverID: server, stream: stream.rawValue, source: source, lineNumber: nil, reasonCode: rejection.code,
+            reason: rejection.description, raw: RecordBatcher.rawBytes(of: record)
+        ).insert(on: connection) ? 1 : 0
     }
 }

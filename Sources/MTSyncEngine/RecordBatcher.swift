@@ -5,9 +5,12 @@ import MTSyncStore
 /// Turns a page of raw records into what the store writes for it in one transaction: the facts normalization
 /// makes, one source record per raw record (for reconcile), and a quarantine entry for each record that could
 /// not be normalized, with the reason and the record's fields as sent. Pure: no I/O.
+///
+/// The facts are not decided here: each record goes to the store with its facts and the server's `AccountPolicy`,
+/// and the store decides them from the record's account in the page's transaction (or holds the record).
 public struct RecordBatcher: Sendable {
-    public let normalizer: Normalizer
-    /// Where quarantine entries say the records came from (`tcp`, `csv:<file>`).
+    public private(set) var normalizer: Normalizer
+    /// Where quarantine entries and held records say the records came from (`tcp`, `csv:<file>`).
     public var source: String
 
     public init(normalizer: Normalizer, source: String = "tcp") {
@@ -16,15 +19,32 @@ public struct RecordBatcher: Sendable {
     }
 
     public var serverID: ServerID { normalizer.settings.server }
+    public var policy: AccountPolicy { AccountPolicy(settings: normalizer.settings) }
+
+    /// The same batcher with the server's own symbol definitions (its `symbols` stream or drop files).
+    public func with(serverSymbols: [String: ServerSymbol]) -> RecordBatcher {
+        var copy = self
+        var settings = normalizer.settings
+        settings.serverSymbols = serverSymbols
+        copy.normalizer = Normalizer(settings: settings)
+        return copy
+    }
+
+    private func newBatch(stream: SyncStream, cursor: CursorPosition?) -> PageBatch {
+        var batch = PageBatch(serverID: serverID, stream: stream, cursor: cursor)
+        batch.policy = policy
+        batch.source = source
+        return batch
+    }
 
     /// MT5 deals (the `deals` stream). `cursor`: where the live cursor moves, nil for backfill and repair.
     public func batch(deals: [MT5DealRecord], cursor: CursorPosition?) -> PageBatch {
-        var batch = PageBatch(serverID: serverID, stream: .deals, cursor: cursor)
-        batch.facts.reserveCapacity(deals.count)
+        var batch = newBatch(stream: .deals, cursor: cursor)
+        batch.undecided.reserveCapacity(deals.count)
         batch.sources.reserveCapacity(deals.count)
         for deal in deals {
             let outcome = normalizer.normalize(deal)
-            let stored = take(outcome, record: deal, stream: .deals, into: &batch)
+            let stored = take(outcome, record: .deal(deal), stream: .deals, into: &batch)
             if let ticket = deal.deal.flatMap({ UInt64($0) }), let time = deal.timeMsc.flatMap({ Int64($0) }) ?? deal.time.flatMap({ Int64($0) }).map({ $0 * 1000 }) {
                 batch.sources.append(SourceRecord(
                     ticket: ticket, serverTimeMilliseconds: time,
@@ -37,12 +57,12 @@ public struct RecordBatcher: Sendable {
 
     /// MT4 closed history records (the `trades` stream).
     public func batch(trades: [MT4TradeRecord], cursor: CursorPosition?) -> PageBatch {
-        var batch = PageBatch(serverID: serverID, stream: .trades, cursor: cursor)
-        batch.facts.reserveCapacity(trades.count * 2)
+        var batch = newBatch(stream: .trades, cursor: cursor)
+        batch.undecided.reserveCapacity(trades.count)
         batch.sources.reserveCapacity(trades.count)
         for trade in trades {
             let outcome = normalizer.normalize(trade)
-            let stored = take(outcome, record: trade, stream: .trades, into: &batch)
+            let stored = take(outcome, record: .trade(trade), stream: .trades, into: &batch)
             if let order = trade.order.flatMap({ UInt64($0) }), let close = trade.closeTime.flatMap({ Int64($0) }) {
                 batch.sources.append(SourceRecord(
                     ticket: order, serverTimeMilliseconds: close * 1000,
@@ -50,6 +70,39 @@ public struct RecordBatcher: Sendable {
                     volume: trade.volume ?? "0", outcome: stored))
             }
         }
+        return batch
+    }
+
+    /// MT4 open trades (the `trades` request's `open` set, or a drop's `open-trades` file): their open legs. They
+    /// are a snapshot, not history: no source records (reconcile compares closed history), no cursor.
+    public func batch(openTrades: [MT4TradeRecord]) -> PageBatch {
+        var batch = newBatch(stream: .openTrades, cursor: nil)
+        batch.undecided.reserveCapacity(openTrades.count)
+        for trade in openTrades {
+            _ = take(normalizer.normalize(trade), record: .trade(trade), stream: .openTrades, into: &batch)
+        }
+        return batch
+    }
+
+    /// Held records read back (`PendingRecords.due`): normalized again, with the symbols and rules of now, and
+    /// decided by the store like any page. Closed history records keep their source records up to date.
+    public func batch(held: [PendingRecords.Held], platform: Platform) -> PageBatch {
+        var deals: [MT5DealRecord] = [], openTrades: [MT4TradeRecord] = [], trades: [MT4TradeRecord] = []
+        for record in held {
+            switch (record.raw, record.stream) {
+            case (.deal(let deal), _): deals.append(deal)
+            case (.trade(let trade), .openTrades): openTrades.append(trade)
+            case (.trade(let trade), _): trades.append(trade)
+            }
+        }
+        if platform == .mt5 { return batch(deals: deals, cursor: nil) }
+        // Open trades first: a ticket's closed record, decided after, then wins (`FactStore.uniqueFacts`).
+        var batch = batch(openTrades: openTrades)
+        let closed = self.batch(trades: trades, cursor: nil)
+        batch.stream = .trades
+        batch.undecided += closed.undecided
+        batch.sources = closed.sources
+        batch.quarantine += closed.quarantine
         return batch
     }
 
@@ -71,10 +124,13 @@ public struct RecordBatcher: Sendable {
         return batch
     }
 
-    private func take<Record: RawFieldRecord>(_ outcome: NormalizationOutcome, record: Record, stream: SyncStream, into batch: inout PageBatch) -> SourceRecord.Outcome {
+    private func take(_ outcome: NormalizationOutcome, record: RawRecord, stream: SyncStream, into batch: inout PageBatch) -> SourceRecord.Outcome {
         switch outcome {
         case .facts(let facts):
-            batch.facts += facts
+            guard let first = facts.first else { return .skipped }
+            batch.undecided.append(UndecidedRecord(
+                stream: stream, ticket: first.identity.ticket, login: first.login, serverTimeMilliseconds: first.serverTimeMilliseconds,
+                raw: record, facts: facts))
             return .stored
         case .skipped:
             return .skipped
@@ -87,6 +143,13 @@ public struct RecordBatcher: Sendable {
     }
 
     /// The record's fields as a JSON object with the protocol's names and the values as received.
+    static func rawBytes(of record: RawRecord) -> [UInt8] {
+        switch record {
+        case .deal(let deal): rawBytes(of: deal)
+        case .trade(let trade): rawBytes(of: trade)
+        }
+    }
+
     static func rawBytes<Record: RawFieldRecord>(of record: Record) -> [UInt8] {
         let members: [(String, JSONValue)] = Record.fieldNames.enumerated().compactMap { index, name in
             record.value(fieldAt: index).map { (name, .string($0)) }

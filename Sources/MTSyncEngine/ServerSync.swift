@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import MTSyncBridge
 import MTSyncBridgeTransport
@@ -11,11 +12,27 @@ public struct ServerSyncSettings: Sendable {
     /// Re-read before the cursor on every incremental pull, so deals posted late with an older time are caught.
     public var lookback: Duration
     public var pageSize: Int
+    /// How often a pull reads the bridge's accounts whole (bridges with `accounts`).
+    public var accountsEvery: Duration
+    /// While records wait for their accounts, the accounts are read again this often (at most), so a new account's
+    /// deals are decided within about this long.
+    public var pendingAccountsEvery: Duration
+    /// How often a pull reads the bridge's symbols (bridges with `symbols`).
+    public var symbolsEvery: Duration
+    /// Records waiting for their account longer than this are logged as a warning after each pull.
+    public var pendingWarnAfter: Duration
 
-    public init(startMilliseconds: Int64, lookback: Duration = .seconds(7_200), pageSize: Int = 5_000) {
+    public init(
+        startMilliseconds: Int64, lookback: Duration = .seconds(7_200), pageSize: Int = 5_000, accountsEvery: Duration = .seconds(900),
+        pendingAccountsEvery: Duration = .seconds(60), symbolsEvery: Duration = .seconds(3_600), pendingWarnAfter: Duration = .seconds(3_600)
+    ) {
+        self.pendingWarnAfter = pendingWarnAfter
         self.startMilliseconds = startMilliseconds
         self.lookback = lookback
         self.pageSize = pageSize
+        self.accountsEvery = accountsEvery
+        self.pendingAccountsEvery = pendingAccountsEvery
+        self.symbolsEvery = symbolsEvery
     }
 
     var lookbackMilliseconds: Int64 { lookback.components.seconds * 1000 + lookback.components.attoseconds / 1_000_000_000_000_000 }
@@ -26,7 +43,14 @@ public struct SyncReport: Sendable, Hashable {
     public var pages = 0
     public var records = 0
     public var changes = 0
+    /// MT4 open trades read (the `trades` request's `open` set).
+    public var openTrades = 0
     public var outcome = PageOutcome()
+    /// The accounts read in this pull, when they were due.
+    public var accounts: AccountSync.Report?
+    /// Held records decided in this pull (their account arrived), and those still held.
+    public var released = 0
+    public var stillPending = 0
     /// Where the live cursor stood after the pull.
     public var cursor: CursorPosition?
 
@@ -45,6 +69,9 @@ public struct ServerSync: Sendable {
     /// One `page stored` line per page (at info), with its counts and how long reading and storing took.
     public let logger: Logger
 
+    /// The server's symbol definitions as last loaded from the store (the batcher's contract sizes).
+    let symbols = ServerSymbolCache()
+
     public init(
         client: BridgeClient, connection: PostgresConnection, batcher: RecordBatcher, settings: ServerSyncSettings,
         logger: Logger = Logger(label: "mtsync.sync")
@@ -58,6 +85,9 @@ public struct ServerSync: Sendable {
         self.logger = logger
     }
 
+    /// The server's account reader, on this sync's client and connection.
+    public var accountSync: AccountSync { AccountSync(client: client, connection: connection, batcher: batcher) }
+
     public var serverID: ServerID { batcher.serverID }
     public var platform: Platform { batcher.normalizer.settings.platform }
     var stream: SyncStream { platform == .mt5 ? .deals : .trades }
@@ -69,24 +99,142 @@ public struct ServerSync: Sendable {
 
     // MARK: - Incremental
 
-    /// One incremental pull: everything from `cursor - lookback` up to the bridge's clock, page by page, then
-    /// the `changes` stream when the bridge offers it.
+    /// One incremental pull: the accounts and symbols when due (before the deals they decide), everything from
+    /// `cursor - lookback` up to the bridge's clock page by page, an MT4 server's open trades, the `changes` stream
+    /// when the bridge offers it, and last the held records whose account arrived.
     public func pull() async throws -> SyncReport {
         let (serverNow, capabilities) = try await client.withRetries { connection in
             let info = try await connection.serverInfo()
             return (info["server_time_ms"]?.text.flatMap { Int64($0) }, connection.welcome?.capabilities ?? [])
         }
         let serverID = self.serverID, stream = self.stream
+        var report = SyncReport()
+        report.accounts = try await refreshReferenceData(capabilities: capabilities)
+        let batcher = try await currentBatcher()
         let cursor = try await connection.run { connection in try FactStore.cursor(serverID: serverID, stream: stream, on: connection) }
         let from = max(settings.startMilliseconds, cursor.serverTimeMilliseconds - settings.lookbackMilliseconds)
         // A minute past the bridge's clock: a deal stamped a little ahead of it is not left for the next poll.
         let to = max(from + 1, (serverNow ?? Int64(4_102_444_800_000)) + 60_000)
-        var report = try await pull(fromMilliseconds: from, toMilliseconds: to, movingCursor: true)
+        let pages = try await pull(fromMilliseconds: from, toMilliseconds: to, movingCursor: true, batcher: batcher)
+        report.pages = pages.pages
+        report.records = pages.records
+        report.outcome = pages.outcome
+        if platform == .mt4 {
+            report.openTrades = try await pullOpenTrades(batcher: batcher, into: &report)
+        }
         if capabilities.contains("changes") {
-            report.changes = try await followChanges(into: &report)
+            report.changes = try await followChanges(batcher: batcher, into: &report)
+        }
+        let caughtUp = try await DecisionCatchUp(batcher: batcher, connection: connection, platform: platform).run()
+        report.released = caughtUp.released + (report.accounts?.released ?? 0)
+        report.stillPending = caughtUp.stillPending
+        report.outcome = report.outcome + caughtUp.outcome
+        if report.outcome.pending > 0 || caughtUp.stillPending > 0 {
+            try await warnAboutOldPending()
         }
         report.cursor = try await connection.run { connection in try FactStore.cursor(serverID: serverID, stream: stream, on: connection) }
         return report
+    }
+
+    /// What a pull does first, for the bounded jobs (backfill): the accounts and symbols when they are due, so the
+    /// range's facts are decided from accounts as fresh as the live sync's.
+    public func refreshReferenceData() async throws -> AccountSync.Report? {
+        let capabilities = try await client.withRetries { connection in connection.welcome?.capabilities ?? [] }
+        return try await refreshReferenceData(capabilities: capabilities)
+    }
+
+    /// What a pull does last: held records whose account arrived are decided, and stored facts a new account
+    /// version decides differently are sent or retracted.
+    public func catchUpDecisions() async throws -> DecisionCatchUp.Report {
+        try await DecisionCatchUp(batcher: try await currentBatcher(), connection: connection, platform: platform).run()
+    }
+
+    /// Logs a warning when records have waited for their account longer than `pendingWarnAfter`: the bridge does not
+    /// send those accounts (or not with a group), and nothing of those logins reaches the platform meanwhile.
+    func warnAboutOldPending() async throws {
+        let summary = try await PendingRecords.summary(server: serverID.rawValue, on: connection)
+        guard let oldest = summary.oldestSeconds, oldest > settings.pendingWarnAfter.fractionalSeconds else { return }
+        logger.warning("records wait for their account longer than pending_warn_after", metadata: [
+            "records": "\(summary.records)", "logins": "\(summary.logins)", "account_unknown": "\(summary.accountUnknown)",
+            "group_unknown": "\(summary.groupUnknown)", "oldest_seconds": "\(Int(oldest))",
+            "hint": "the bridge has not sent these accounts (or sent them without a group); mtsync status lists them; mtsync accounts sync reads them now",
+        ])
+    }
+
+    /// Reads the accounts when they are due — every `accountsEvery`, or every `pendingAccountsEvery` while records
+    /// wait for theirs — and the symbols every `symbolsEvery`, when the bridge serves them.
+    func refreshReferenceData(capabilities: [String]) async throws -> AccountSync.Report? {
+        let server = serverID.rawValue
+        let (lastRead, holdsPending) = try await StreamRefresh.state(server: server, on: connection)
+        let now = Date()
+        func due(_ stream: SyncStream, every: Duration) -> Bool {
+            guard let last = lastRead[stream] else { return true }
+            return now.timeIntervalSince(last) >= every.fractionalSeconds
+        }
+        if capabilities.contains("symbols"), due(.symbols, every: settings.symbolsEvery) {
+            try await refreshSymbols()
+        }
+        guard capabilities.contains("accounts"),
+              due(.accounts, every: settings.accountsEvery) || (holdsPending && due(.accounts, every: settings.pendingAccountsEvery))
+        else { return nil }
+        let report = try await AccountSync(client: client, connection: connection, batcher: try await currentBatcher(), pageSize: 1_000).pull()
+        logger.info("accounts synced", metadata: [
+            "accounts": "\(report.accounts)", "changed": "\(report.changed)", "without_customer_id": "\(report.withoutCustomerID)",
+            "quarantined": "\(report.quarantined)", "released": "\(report.released)", "still_pending": "\(report.stillPending)",
+        ])
+        return report
+    }
+
+    /// Reads the bridge's symbols (§4.5) into the store: each validated, a bad one quarantined.
+    public func refreshSymbols() async throws {
+        let server = serverID.rawValue
+        let raw = try await client.withRetries { connection in try await connection.symbols() }
+        var symbols: [ServerSymbol] = [], quarantine: [QuarantineEntry] = []
+        for data in raw {
+            let record = RawSymbolRecord(object: data)
+            switch record.normalized() {
+            case .success(let symbol): symbols.append(symbol)
+            case .failure(let rejection):
+                quarantine.append(QuarantineEntry(
+                    serverID: server, stream: SyncStream.symbols.rawValue, source: "tcp", lineNumber: nil, reasonCode: rejection.code,
+                    reason: rejection.description, raw: RecordBatcher.rawBytes(of: record)))
+            }
+        }
+        try await connection.transaction(name: "store symbols") { [symbols, quarantine] connection in
+            for entry in quarantine { try entry.insert(on: connection) }
+            try ServerSymbols.store(server: server, symbols: symbols, source: "tcp", on: connection)
+        }
+        try await StreamRefresh.record(server: server, stream: .symbols, records: symbols.count, on: connection)
+        self.symbols.invalidate()
+    }
+
+    /// The batcher with the server's symbol definitions as stored (loaded once, again after a symbols refresh).
+    func currentBatcher() async throws -> RecordBatcher {
+        if let cached = symbols.cached { return batcher.with(serverSymbols: cached) }
+        let loaded = try await ServerSymbols.load(server: serverID.rawValue, on: connection)
+        symbols.store(loaded)
+        return batcher.with(serverSymbols: loaded)
+    }
+
+    /// The open trades of an MT4 server (§4.3, `set: "open"`), every pull: their open legs are stored as they open,
+    /// not when the trade closes. Unchanged trades change nothing (their content hash is the same).
+    func pullOpenTrades(batcher: RecordBatcher, into report: inout SyncReport) async throws -> Int {
+        var after: TradePosition?
+        var total = 0
+        let pageSize = settings.pageSize
+        while !Task.isCancelled {
+            let started = ContinuousClock.now
+            let page = try await client.withRetries { [after] connection in try await connection.tradesPage(set: .open, after: after, limit: pageSize) }
+            let read = ContinuousClock.now - started
+            if !page.records.isEmpty {
+                try await store(batcher.batch(openTrades: page.records), records: page.records.count, read: read, into: &report, stream: .openTrades)
+            }
+            total += page.records.count
+            guard page.more, let next = page.next, next != after else { break }
+            after = next
+        }
+        try await StreamRefresh.record(server: serverID.rawValue, stream: .openTrades, records: total, on: connection)
+        return total
     }
 
     /// Pulls `[from, to)` page by page. With `movingCursor`, each page advances the live cursor in its
@@ -94,8 +242,11 @@ public struct ServerSync: Sendable {
     /// `backfillJobID` tags the events of the facts stored with that backfill job (their messages are flagged
     /// `"backfill": true`).
     public func pull(fromMilliseconds from: Int64, toMilliseconds to: Int64, movingCursor: Bool, backfillJobID: Int64? = nil) async throws -> SyncReport {
+        try await pull(fromMilliseconds: from, toMilliseconds: to, movingCursor: movingCursor, backfillJobID: backfillJobID, batcher: try await currentBatcher())
+    }
+
+    func pull(fromMilliseconds from: Int64, toMilliseconds to: Int64, movingCursor: Bool, backfillJobID: Int64? = nil, batcher: RecordBatcher) async throws -> SyncReport {
         var report = SyncReport()
-        let batcher = self.batcher
         switch platform {
         case .mt5:
             try await storeInOrder(client.deals(fromMilliseconds: from, toMilliseconds: to, pageSize: settings.pageSize), into: &report) { page in
@@ -142,7 +293,8 @@ public struct ServerSync: Sendable {
         }
     }
 
-    private func store(_ batch: PageBatch, records: Int, read: Duration? = nil, into report: inout SyncReport) async throws {
+    private func store(_ batch: PageBatch, records: Int, read: Duration? = nil, into report: inout SyncReport, stream: SyncStream? = nil) async throws {
+        let stream = stream ?? self.stream
         let fence = ServerLease.fence
         let started = ContinuousClock.now
         let outcome = try await connection.transaction(name: "store page") { connection in
@@ -157,6 +309,7 @@ public struct ServerSync: Sendable {
         logger.info("page stored", metadata: [
             "stream": "\(stream.rawValue)", "records": "\(records)", "inserted": "\(outcome.inserted)", "updated": "\(outcome.updated)",
             "unchanged": "\(outcome.unchanged)", "deleted": "\(outcome.deleted)", "quarantined": "\(outcome.quarantined)",
+            "excluded": "\(outcome.excluded)", "pending": "\(outcome.pending)",
             "read_ms": "\(read.map { "\($0.milliseconds)" } ?? "-")", "store_ms": "\(stored.milliseconds)",
             "cursor": "\(batch.cursor.map(\.description) ?? "-")",
         ])
@@ -168,13 +321,15 @@ public struct ServerSync: Sendable {
         SyncMetric.factsSynced.increment(by: outcome.updated, server, stream, "updated")
         SyncMetric.factsSynced.increment(by: outcome.deleted, server, stream, "deleted")
         SyncMetric.recordsQuarantined.increment(by: outcome.quarantined, server, stream)
+        SyncMetric.factsExcluded.increment(by: outcome.excluded, server, stream)
+        SyncMetric.recordsHeld.increment(by: outcome.pending, server, stream)
         if let read { SyncMetric.pageDuration.record(read, server, stream, "read") }
         SyncMetric.pageDuration.record(stored, server, stream, "store")
     }
 
     /// Follows the bridge's `changes` stream from the stored sequence: edits merge (revision + 1), deletions
     /// mark facts deleted; the sequence advances in the same transaction as what it covers.
-    private func followChanges(into report: inout SyncReport) async throws -> Int {
+    private func followChanges(batcher: RecordBatcher, into report: inout SyncReport) async throws -> Int {
         let serverID = self.serverID
         var since = try await connection.run { connection in try FactStore.changeSequence(serverID: serverID, on: connection) }
         var total = 0
@@ -248,6 +403,7 @@ public struct ServerSync: Sendable {
     }
 
     private func repairBucket(_ difference: BucketDifference, into report: inout ReconcileReport) async throws {
+        let batcher = try await currentBatcher()
         var seen = Set<UInt64>()
         let pulled: SyncReport
         switch platform {

@@ -4,7 +4,7 @@ import MTSyncStore
 import ServiceLifecycle
 
 /// Re-reads, every `every`, the figures that live in the database rather than in this process — cursor lag,
-/// quarantine, outbox backlog and dead letters, the daily feed's holds and queue — into gauges. They are the same
+/// quarantine, records waiting for their account, outbox backlog and dead letters, the daily feed's holds and queue — into gauges. They are the same
 /// figures `mtsync status` shows, so every instance reports the shared database's view; a scrape never waits on a
 /// query. A failed read leaves the gauges as they were and counts `mtsync_store_refresh_failures_total`;
 /// `mtsync_store_refreshed_timestamp_seconds` says how fresh they are.
@@ -36,6 +36,8 @@ public struct StoreGaugeService: Service {
                 if let lag = stream.lagSeconds { SyncMetric.cursorLag.set(Double(max(lag, 0)), server.serverID, stream.stream) }
             }
             SyncMetric.quarantineOpen.set(Double(server.openQuarantine), server.serverID)
+            SyncMetric.pendingRecords.set(Double(server.pending.records), server.serverID)
+            SyncMetric.pendingOldestAge.set(server.pending.oldestSeconds ?? 0, server.serverID)
             SyncMetric.outboxPending.set(Double(server.outbox.pending), server.serverID)
             SyncMetric.outboxOldestAge.set(Double(server.outbox.oldestPendingAgeSeconds), server.serverID)
             SyncMetric.outboxParked.set(Double(server.outbox.parked), server.serverID)

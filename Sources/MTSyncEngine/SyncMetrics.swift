@@ -24,6 +24,12 @@ public struct SyncMetric: Sendable, Hashable {
     public static let recordsQuarantined = SyncMetric(
         "mtsync_records_quarantined_total", .counter, ["server", "stream"],
         "Records that could not be normalized and went to the quarantine with their raw bytes.")
+    public static let factsExcluded = SyncMetric(
+        "mtsync_facts_excluded_total", .counter, ["server", "stream"],
+        "Facts stored but never sent because their account's decision excludes them (a demo group, an excluded login); mtsync status shows them by reason.")
+    public static let recordsHeld = SyncMetric(
+        "mtsync_records_held_total", .counter, ["server", "stream"],
+        "Records held as pending because their account is not known yet (counted each time a record is held or read again while held).")
     public static let pageDuration = SyncMetric(
         "mtsync_page_duration_seconds", .histogram, ["server", "stream", "phase"],
         "Time per page: phase read is reading a page from the bridge and normalizing it, store is the page's transaction.")
@@ -44,6 +50,10 @@ public struct SyncMetric: Sendable, Hashable {
 
     public static let quarantineOpen = SyncMetric(
         "mtsync_quarantine_open_entries", .gauge, ["server"], "Quarantine entries not yet resolved.")
+    public static let pendingRecords = SyncMetric(
+        "mtsync_pending_records", .gauge, ["server"], "Records waiting for their account (not sent, not excluded yet).")
+    public static let pendingOldestAge = SyncMetric(
+        "mtsync_pending_oldest_age_seconds", .gauge, ["server"], "How long the oldest record has waited for its account, 0 when none waits.")
     public static let outboxPending = SyncMetric(
         "mtsync_outbox_pending_events", .gauge, ["server"], "Outbox events not yet delivered to the ingest.")
     public static let outboxOldestAge = SyncMetric(
@@ -84,8 +94,8 @@ public struct SyncMetric: Sendable, Hashable {
     public static let buildInfo = SyncMetric("mtsync_build_info", .gauge, ["version"], "Always 1; the version label says which mtsync runs.")
 
     public static let all: [SyncMetric] = [
-        buildInfo, factsSynced, recordsQuarantined, pageDuration, syncRuns, bridgeErrors, cursorLag, leaseHeld,
-        quarantineOpen, outboxPending, outboxOldestAge, outboxParked, storeRefreshFailures, storeRefreshed,
+        buildInfo, factsSynced, recordsQuarantined, factsExcluded, recordsHeld, pageDuration, syncRuns, bridgeErrors, cursorLag, leaseHeld,
+        quarantineOpen, pendingRecords, pendingOldestAge, outboxPending, outboxOldestAge, outboxParked, storeRefreshFailures, storeRefreshed,
         relayDelivered, relayRetries, relayDeadLetters, outboxPruned,
         feedHeldLogins, feedHeldCustomerDays, feedPendingBatches, feedRowsSent, feedFileUploads,
     ]
@@ -128,6 +138,8 @@ public struct SyncMetric: Sendable, Hashable {
         for (server, stream) in servers {
             for kind in ["inserted", "updated", "deleted"] { factsSynced.prime(server, stream, kind) }
             recordsQuarantined.prime(server, stream)
+            factsExcluded.prime(server, stream)
+            recordsHeld.prime(server, stream)
             for outcome in ["ok", "failed", "lease_lost"] { syncRuns.prime(server, outcome) }
             leaseHeld.prime(server)
         }

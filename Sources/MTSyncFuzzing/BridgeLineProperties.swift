@@ -3,7 +3,7 @@ import MTSyncCore
 
 /// The bridge line decoder as the network reaches it: the input is a stretch of the TCP stream, split into lines
 /// the way `LineFrameDecoder` splits it; each line goes through `BridgeLine.decode` and `BridgeMessage(line:)`,
-/// the record decoders behind them (`BridgeAccount`, `DigestBucket`, `BridgeChange`, `RawRecordDecoder`,
+/// the record decoders behind them (`RawAccountRecord` and `AccountNormalizer`, `DigestBucket`, `BridgeChange`, `RawRecordDecoder`,
 /// `FlatJSONObject`), what a decoded record meets next (the digest's canonical line, the normalizer), and a
 /// `BridgeClientSession` fed the messages in order.
 ///
@@ -173,7 +173,8 @@ enum BridgeLineProperties {
             guard case .object = data else { throw PropertyViolation("a record's data is an object", "\(data)") }
             switch type {
             case "account":
-                outcome.add((try? BridgeAccount(data)) == nil ? "account refused" : "account")
+                let account = AccountNormalizer.normalize(RawAccountRecord(object: data), zone: ServerTimeZone("-05:00")!)
+                outcome.add((try? account.get()) == nil ? "account refused" : "account")
             case "bucket":
                 outcome.add((try? DigestBucket(data)) == nil ? "bucket refused" : "bucket")
             case "change":

@@ -145,10 +145,13 @@ enum CSVDropProperties {
             BridgeLineProperties.checkDownstream(trade, outcome: &outcome)
         case (.openTrades, .trade(let trade)):
             try require(identity(trade.order) && identity(trade.login), "an open trade row has order and login as unsigned integers")
-        case (.accounts, .account):
-            outcome.add("account")
-        case (.symbols, .symbol(let value)):
-            try require(value["symbol"]?.text.map { !$0.isEmpty } == true, "a symbol row has its symbol")
+        case (.accounts, .account(let account)):
+            try require(identity(account.login), "an account row has login as an unsigned integer")
+            let normalized = AccountNormalizer.normalize(account, zone: ServerTimeZone("-05:00")!)
+            outcome.add((try? normalized.get()) == nil ? "account refused" : "account")
+        case (.symbols, .symbol(let symbol)):
+            try require(symbol.symbol.map { !$0.isEmpty } == true, "a symbol row has its symbol")
+            outcome.add((try? symbol.normalized().get()) == nil ? "symbol refused" : "symbol")
         default:
             throw PropertyViolation("a row decodes to its stream's kind of record", "\(stream): \(record)")
         }

@@ -43,7 +43,9 @@ public struct LoginDayFigures: Sendable, Hashable {
     public var login: UInt64
     public var group: String?
     public var currency: String?
-    /// Lots of closing trades (MT5 entries out, inout, out_by; MT4 closed trades), technical deals excluded.
+    /// Closed volume in lots (docs/ingest.md, `closed_lots`): MT5 `out` and `out_by` deals their closed volume
+    /// (VolumeClosed, else the deal's volume), `inout` reversals their closed volume only; MT4 closed trades;
+    /// technical deals excluded.
     public var closedLots: ExactDecimal
     public var closingTrades: Int
     /// Balance operations (and, when configured, credit or bonus) with a positive amount.
@@ -52,8 +54,14 @@ public struct LoginDayFigures: Sendable, Hashable {
     public var withdrawals: ExactDecimal
     /// Profit, swap, commission, fee and taxes of trades.
     public var tradingNet: ExactDecimal
+    /// MT5 reversals (`inout`) without their closed volume: how much they closed is unknown, so the day is held.
+    public var unknownReversals: Int
 
-    public init(server: String, login: UInt64, group: String?, currency: String?, closedLots: ExactDecimal, closingTrades: Int, deposits: ExactDecimal, withdrawals: ExactDecimal, tradingNet: ExactDecimal) {
+    public init(
+        server: String, login: UInt64, group: String?, currency: String?, closedLots: ExactDecimal, closingTrades: Int, deposits: ExactDecimal,
+        withdrawals: ExactDecimal, tradingNet: ExactDecimal, unknownReversals: Int = 0
+    ) {
+        self.unknownReversals = unknownReversals
         self.server = server
         self.login = login
         self.group = group
@@ -146,6 +154,9 @@ public enum DailyFeedCalculator {
         var lots = ExactDecimal.zero, deposits = ExactDecimal.zero, withdrawals = ExactDecimal.zero, net = ExactDecimal.zero
         var closing = 0
         for figures in logins.sorted(by: { $0.loginKey < $1.loginKey }) {
+            guard figures.unknownReversals == 0 else {
+                return .failure(DailyFeedHold(reason: "login \(figures.loginKey) has \(figures.unknownReversals) reversal deal(s) (entry inout) without VolumeClosedExt or VolumeClosed on \(date): how much of the position they closed is unknown, so the day's closed_lots is not guessed; the bridge should send VolumeClosedExt (bridge-protocol §4.2)"))
+            }
             let isCent = rules.isCent(group: figures.group)
             let lotFactor = isCent ? rules.centFactor : ExactDecimal(1)
             guard let accountCurrency = figures.currency?.uppercased(), !accountCurrency.isEmpty else {

@@ -1,24 +1,5 @@
 import Foundation
-
-/// One trading account as the bridge's `accounts` request gives it.
-public struct AccountRecord: Sendable, Hashable {
-    public var login: UInt64
-    public var group: String?
-    public var currency: String?
-    public var leverage: Int?
-    /// The broker's customer id for the account (MT5 `ClientID`).
-    public var clientID: String?
-    public var updatedMilliseconds: Int64?
-
-    public init(login: UInt64, group: String?, currency: String?, leverage: Int?, clientID: String?, updatedMilliseconds: Int64?) {
-        self.login = login
-        self.group = group
-        self.currency = currency
-        self.leverage = leverage
-        self.clientID = clientID
-        self.updatedMilliseconds = updatedMilliseconds
-    }
-}
+import MTSyncCore
 
 /// An account as stored, with where its customer id comes from.
 public struct StoredAccount: Sendable, Hashable, Encodable {
@@ -60,56 +41,115 @@ public struct AccountChange: Sendable, Hashable, Encodable {
 /// and a change of customer, group or currency re-marks the login's days for the daily feed — and the former
 /// customer's days that counted this login — so both customers' rows are recomputed whole.
 public enum AccountDirectory {
-    /// Stores a page of the bridge's accounts for `server`. Returns how many accounts changed (new ones included).
+    /// Stores a page of the bridge's accounts for `server`, learned from `source` (`tcp`, `csv:<file>`): the current
+    /// state in `accounts` (audited, as made by `changedBy`), and a new version in `account_versions` for each
+    /// account whose group or currency is new or changed (applied to stored facts by
+    /// `AccountDecisions.applyNewVersions`). Returns how many accounts changed (new ones included).
     @discardableResult
-    public static func storeFromBridge(server: String, accounts: [AccountRecord], changedBy: String, on connection: PostgresConnection) async throws -> Int {
+    public static func storeFromBridge(server: String, accounts: [AccountRecord], changedBy: String, source: String = "tcp", on connection: PostgresConnection) async throws -> Int {
         guard !accounts.isEmpty else { return 0 }
         return try await connection.transaction(name: "store accounts") { connection in
-            let rows = try connection.query(PostgresQuery(sql: """
-                WITH incoming AS (
-                    SELECT * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::int[], $6::text[], $7::bigint[])
-                        AS i(login, account_group, currency, leverage, client_id, bridge_updated_ms)
-                ), before AS (
-                    SELECT a.login, a.account_group, a.currency, a.leverage, a.client_id, a.customer_id
-                    FROM accounts a JOIN incoming i ON a.server_id = $1 AND a.login = i.login
-                ), upserted AS (
-                    INSERT INTO accounts AS a (server_id, login, account_group, currency, leverage, client_id, bridge_updated_ms)
-                    SELECT $1, login, account_group, currency, leverage, client_id, bridge_updated_ms FROM incoming
-                    ON CONFLICT (server_id, login) DO UPDATE
-                       SET account_group = EXCLUDED.account_group, currency = EXCLUDED.currency, leverage = EXCLUDED.leverage,
-                           client_id = EXCLUDED.client_id, bridge_updated_ms = EXCLUDED.bridge_updated_ms, updated_at = now()
-                     WHERE (a.account_group, a.currency, a.leverage, a.client_id)
-                           IS DISTINCT FROM (EXCLUDED.account_group, EXCLUDED.currency, EXCLUDED.leverage, EXCLUDED.client_id)
-                    RETURNING a.login, a.account_group, a.currency, a.leverage, a.client_id, a.customer_id
-                ), audit AS (
-                    INSERT INTO account_changes (server_id, login, field, old_value, new_value, changed_by)
-                    SELECT $1, u.login, c.field, c.old_value, c.new_value, $8
-                    FROM upserted u LEFT JOIN before b ON b.login = u.login
-                    CROSS JOIN LATERAL (VALUES ('group', b.account_group, u.account_group), ('currency', b.currency, u.currency),
-                                               ('leverage', b.leverage::text, u.leverage::text), ('client_id', b.client_id, u.client_id))
-                        AS c(field, old_value, new_value)
-                    WHERE c.old_value IS DISTINCT FROM c.new_value
-                )
-                SELECT u.login, b.customer_id,
-                       (b.account_group, b.currency, b.customer_id) IS DISTINCT FROM (u.account_group, u.currency, u.customer_id)
+            try store(server: server, accounts: accounts, changedBy: changedBy, source: source, on: connection)
+        }
+    }
+
+    /// `storeFromBridge` inside the caller's transaction (a drop file's).
+    @discardableResult
+    public static func store(server: String, accounts: [AccountRecord], changedBy: String, source: String, on connection: isolated PostgresConnection) throws -> Int {
+        guard !accounts.isEmpty else { return 0 }
+        // The same login twice in one page: the last one wins.
+        var latest: [UInt64: AccountRecord] = [:]
+        for account in accounts { latest[account.login] = account }
+        let accounts = latest.values.sorted { $0.login < $1.login }
+        try AccountDecisions.lockExclusive(server: server, on: connection)
+        let rows = try connection.query(PostgresQuery(sql: """
+            WITH incoming AS (
+                SELECT * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::int[], $6::text[], $7::bigint[], $9::timestamptz[],
+                                     $10::numeric[], $11::numeric[], $12::numeric[], $13::numeric[], $14::numeric[], $15::boolean[])
+                    AS i(login, account_group, currency, leverage, client_id, bridge_updated_ms, updated_utc,
+                         balance, credit, equity, margin, margin_free, has_money)
+            ), before AS (
+                SELECT a.login, a.account_group, a.currency, a.leverage, a.client_id, a.customer_id
+                FROM accounts a JOIN incoming i ON a.server_id = $1 AND a.login = i.login
+            ), upserted AS (
+                INSERT INTO accounts AS a (server_id, login, account_group, currency, leverage, client_id, bridge_updated_ms,
+                                           balance, credit, equity, margin, margin_free, money_updated_at)
+                SELECT $1, login, account_group, currency, leverage, client_id, bridge_updated_ms,
+                       balance, credit, equity, margin, margin_free, CASE WHEN has_money THEN now() END FROM incoming
+                ON CONFLICT (server_id, login) DO UPDATE
+                   SET account_group = EXCLUDED.account_group, currency = EXCLUDED.currency, leverage = EXCLUDED.leverage,
+                       client_id = EXCLUDED.client_id, bridge_updated_ms = EXCLUDED.bridge_updated_ms,
+                       balance = coalesce(EXCLUDED.balance, a.balance), credit = coalesce(EXCLUDED.credit, a.credit),
+                       equity = coalesce(EXCLUDED.equity, a.equity), margin = coalesce(EXCLUDED.margin, a.margin),
+                       margin_free = coalesce(EXCLUDED.margin_free, a.margin_free),
+                       money_updated_at = coalesce(EXCLUDED.money_updated_at, a.money_updated_at),
+                       updated_at = CASE WHEN (a.account_group, a.currency, a.leverage, a.client_id)
+                                              IS DISTINCT FROM (EXCLUDED.account_group, EXCLUDED.currency, EXCLUDED.leverage, EXCLUDED.client_id)
+                                         THEN now() ELSE a.updated_at END
+                 WHERE (a.account_group, a.currency, a.leverage, a.client_id, a.bridge_updated_ms)
+                       IS DISTINCT FROM (EXCLUDED.account_group, EXCLUDED.currency, EXCLUDED.leverage, EXCLUDED.client_id, EXCLUDED.bridge_updated_ms)
+                    OR EXCLUDED.money_updated_at IS NOT NULL
+                RETURNING a.login, a.account_group, a.currency, a.leverage, a.client_id, a.customer_id
+            ), audit AS (
+                INSERT INTO account_changes (server_id, login, field, old_value, new_value, changed_by)
+                SELECT $1, u.login, c.field, c.old_value, c.new_value, $8
                 FROM upserted u LEFT JOIN before b ON b.login = u.login
-                """, parameters: [
-                    server,
-                    PostgresArray(accounts.map { Int64(bitPattern: $0.login) }).postgresText,
-                    PostgresArray(accounts.map(\.group)).postgresText,
-                    PostgresArray(accounts.map(\.currency)).postgresText,
-                    PostgresArray(accounts.map { $0.leverage.map(String.init) }).postgresText,
-                    PostgresArray(accounts.map { $0.clientID.flatMap { $0.isEmpty ? nil : $0 } }).postgresText,
-                    PostgresArray(accounts.map { $0.updatedMilliseconds.map(String.init) }).postgresText,
-                    changedBy,
-                ]), name: "store accounts")
-            var changed: [(server: String, login: Int64, formerCustomer: String?)] = []
-            for row in rows where try row.decode(Bool.self, 2) {
+                CROSS JOIN LATERAL (VALUES ('group', b.account_group, u.account_group), ('currency', b.currency, u.currency),
+                                           ('leverage', b.leverage::text, u.leverage::text), ('client_id', b.client_id, u.client_id))
+                    AS c(field, old_value, new_value)
+                WHERE c.old_value IS DISTINCT FROM c.new_value
+            ), last_version AS (
+                SELECT DISTINCT ON (v.login) v.login, v.valid_from, v.account_group, v.currency
+                FROM account_versions v JOIN incoming i ON v.server_id = $1 AND v.login = i.login
+                ORDER BY v.login, v.valid_from DESC
+            ), versions AS (
+                -- A new login holds since always; a change from the bridge's updated_ms, else from now (never before the
+                -- version it follows).
+                INSERT INTO account_versions AS v (server_id, login, valid_from, account_group, currency, learned_from)
+                SELECT $1, i.login,
+                       CASE WHEN l.login IS NULL THEN '-infinity'::timestamptz
+                            WHEN i.updated_utc IS NOT NULL AND i.updated_utc > l.valid_from THEN i.updated_utc
+                            ELSE greatest(now(), l.valid_from + interval '1 millisecond') END,
+                       i.account_group, i.currency, $16
+                FROM incoming i LEFT JOIN last_version l ON l.login = i.login
+                WHERE l.login IS NULL OR (l.account_group, l.currency) IS DISTINCT FROM (i.account_group, i.currency)
+                ON CONFLICT (server_id, login, valid_from) DO UPDATE
+                   SET account_group = EXCLUDED.account_group, currency = EXCLUDED.currency, learned_from = EXCLUDED.learned_from,
+                       learned_at = now(), applied_at = NULL
+                RETURNING 1
+            )
+            SELECT u.login, b.customer_id,
+                   b.login IS NULL OR (b.account_group, b.currency, b.customer_id) IS DISTINCT FROM (u.account_group, u.currency, u.customer_id),
+                   b.login IS NULL OR (b.account_group, b.currency, b.leverage, b.client_id) IS DISTINCT FROM (u.account_group, u.currency, u.leverage, u.client_id)
+            FROM upserted u LEFT JOIN before b ON b.login = u.login
+            """, parameters: [
+                server,
+                PostgresArray(accounts.map { Int64(bitPattern: $0.login) }).postgresText,
+                PostgresArray(accounts.map(\.group)).postgresText,
+                PostgresArray(accounts.map(\.currency)).postgresText,
+                PostgresArray(accounts.map { $0.leverage.map(String.init) }).postgresText,
+                PostgresArray(accounts.map { $0.clientID.flatMap { $0.isEmpty ? nil : $0 } }).postgresText,
+                PostgresArray(accounts.map { $0.updatedMilliseconds.map(String.init) }).postgresText,
+                changedBy,
+                PostgresArray(accounts.map { $0.updatedUTCMilliseconds.map { FactStore.timestampText(milliseconds: $0) } }).postgresText,
+                PostgresArray(accounts.map { $0.money?.balance?.description }).postgresText,
+                PostgresArray(accounts.map { $0.money?.credit?.description }).postgresText,
+                PostgresArray(accounts.map { $0.money?.equity?.description }).postgresText,
+                PostgresArray(accounts.map { $0.money?.margin?.description }).postgresText,
+                PostgresArray(accounts.map { $0.money?.marginFree?.description }).postgresText,
+                PostgresArray(accounts.map { $0.money.map { $0.isEmpty ? "f" : "t" } ?? "f" }).postgresText,
+                source,
+            ]), name: "store accounts")
+        var changed: [(server: String, login: Int64, formerCustomer: String?)] = []
+        var accountsChanged = 0
+        for row in rows {
+            if try row.decode(Bool.self, 2) {
                 changed.append((server, try row.decode(Int64.self, 0), try row.decode(String?.self, 1)))
             }
-            try remarkForFeed(changed, on: connection)
-            return rows.count
+            if try row.decode(Bool.self, 3) { accountsChanged += 1 }
         }
+        try remarkForFeed(changed, on: connection)
+        return accountsChanged
     }
 
     /// Sets (or, with an empty customer id, clears) the operator's customer id of each (server, login); creates

@@ -117,7 +117,7 @@ public struct BackfillJob: Sendable, Hashable {
         ), live AS (
             SELECT t.login, t.idempotency_key, t.kind, t.technical, t.lots, t.net
             FROM trading_facts t, job
-            WHERE t.server_id = job.server_id AND NOT t.deleted
+            WHERE t.server_id = job.server_id AND NOT t.deleted AND t.excluded_reason IS NULL
               AND t.server_time_msc >= job.range_from_server_msc AND t.server_time_msc < job.range_to_server_msc
         ), totals AS (
             SELECT count(*) AS facts,

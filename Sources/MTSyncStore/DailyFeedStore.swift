@@ -15,6 +15,8 @@ public enum DailyFeedStore {
         public var accountKnown: Bool
         public var group: String?
         public var customerID: String?
+        /// Whether any of the login's facts that UTC day counts (is sent): a demo group's have none.
+        public var hasCountedFacts: Bool
     }
 
     /// A customer's trading day.
@@ -69,18 +71,23 @@ public enum DailyFeedStore {
     /// Marked login days not held, oldest first, locked until the transaction ends.
     public static func openLoginMarks(limit: Int, on connection: isolated PostgresConnection) throws -> [LoginMark] {
         try connection.query("""
-            SELECT d.server_id, d.login, d.utc_day::text, a.login IS NOT NULL, a.account_group, a.customer_id
+            SELECT d.server_id, d.login, d.utc_day::text, a.login IS NOT NULL, a.account_group, a.customer_id,
+                   EXISTS (SELECT 1 FROM trading_facts f
+                           WHERE f.server_id = d.server_id AND f.login = d.login AND NOT f.deleted AND f.excluded_reason IS NULL
+                             AND f.time_utc >= (d.utc_day::timestamp AT TIME ZONE 'UTC')
+                             AND f.time_utc < ((d.utc_day + 1)::timestamp AT TIME ZONE 'UTC'))
             FROM feed_login_days_dirty d LEFT JOIN accounts a ON a.server_id = d.server_id AND a.login = d.login
             WHERE NOT d.held ORDER BY d.utc_day, d.server_id, d.login LIMIT \(limit) FOR UPDATE OF d
             """, name: "read marked login days").map { row in
             LoginMark(
                 server: try row.decode(String.self, 0), login: UInt64(bitPattern: try row.decode(Int64.self, 1)), utcDay: try row.decode(String.self, 2),
-                accountKnown: try row.decode(Bool.self, 3), group: try row.decode(String?.self, 4), customerID: try row.decode(String?.self, 5))
+                accountKnown: try row.decode(Bool.self, 3), group: try row.decode(String?.self, 4), customerID: try row.decode(String?.self, 5),
+                hasCountedFacts: try row.decode(Bool.self, 6))
         }
     }
 
     /// Turns released marks into the customer days they touch (every trading day the UTC day overlaps), holds
-    /// the marks of logins without a customer id, and drops the marks of logins the server's filters exclude.
+    /// the marks of logins without a customer id, and drops the marks of logins none of whose facts count.
     public static func settleLoginMarks(released: [LoginMark], held: [LoginMark], dropped: [LoginMark], day: TradingDayRule, on connection: isolated PostgresConnection) throws {
         if !released.isEmpty {
             try connection.query(PostgresQuery(sql: """
@@ -134,7 +141,7 @@ public enum DailyFeedStore {
         try connection.query(PostgresQuery(sql: """
             SELECT DISTINCT a.customer_id, ((f.time_utc AT TIME ZONE $3) + make_interval(secs => $4::int))::date::text AS day
             FROM trading_facts f JOIN accounts a ON a.server_id = f.server_id AND a.login = f.login
-            WHERE a.customer_id IS NOT NULL AND NOT f.deleted
+            WHERE a.customer_id IS NOT NULL AND NOT f.deleted AND f.excluded_reason IS NULL
               AND f.time_utc >= ((($1::date)::timestamp - make_interval(secs => $4::int)) AT TIME ZONE $3)
               AND f.time_utc < (((($2::date) + 1)::timestamp - make_interval(secs => $4::int)) AT TIME ZONE $3)
               AND ($5::text[] IS NULL OR f.server_id = ANY($5::text[]))
@@ -151,16 +158,18 @@ public enum DailyFeedStore {
         let rows = try connection.query(PostgresQuery(sql: """
             WITH cd AS (SELECT * FROM unnest($1::text[], $2::date[]) AS cd(customer_id, day))
             SELECT cd.customer_id, cd.day::text, a.server_id, a.login, a.account_group, a.currency,
-                   trim_scale(coalesce(sum(f.lots) FILTER (WHERE f.kind = 'trade' AND f.entry IN ('out', 'inout', 'out_by') AND NOT f.technical), 0))::text,
+                   trim_scale(coalesce(sum(CASE WHEN f.entry = 'inout' THEN f.closed_lots ELSE coalesce(f.closed_lots, f.lots) END)
+                                       FILTER (WHERE f.kind = 'trade' AND f.entry IN ('out', 'inout', 'out_by') AND NOT f.technical), 0))::text,
                    count(*) FILTER (WHERE f.kind = 'trade' AND f.entry IN ('out', 'inout', 'out_by') AND NOT f.technical),
                    trim_scale(coalesce(sum(f.profit) FILTER (WHERE f.kind = ANY($5::text[]) AND f.profit > 0
                                                              AND NOT (coalesce(f.comment, '') ILIKE ANY($6::text[]))), 0))::text,
                    trim_scale(coalesce(-sum(f.profit) FILTER (WHERE f.kind = 'balance' AND f.profit < 0
                                                               AND NOT (coalesce(f.comment, '') ILIKE ANY($6::text[]))), 0))::text,
-                   trim_scale(coalesce(sum(f.net) FILTER (WHERE f.kind = 'trade'), 0))::text
+                   trim_scale(coalesce(sum(f.net) FILTER (WHERE f.kind = 'trade'), 0))::text,
+                   count(*) FILTER (WHERE f.kind = 'trade' AND f.entry = 'inout' AND f.closed_lots IS NULL AND NOT f.technical)
             FROM cd
             JOIN accounts a ON a.customer_id = cd.customer_id
-            JOIN trading_facts f ON f.server_id = a.server_id AND f.login = a.login AND NOT f.deleted
+            JOIN trading_facts f ON f.server_id = a.server_id AND f.login = a.login AND NOT f.deleted AND f.excluded_reason IS NULL
                  AND f.time_utc >= ((cd.day::timestamp - make_interval(secs => $4::int)) AT TIME ZONE $3)
                  AND f.time_utc < (((cd.day + 1)::timestamp - make_interval(secs => $4::int)) AT TIME ZONE $3)
             GROUP BY cd.customer_id, cd.day, a.server_id, a.login, a.account_group, a.currency
@@ -175,7 +184,8 @@ public enum DailyFeedStore {
                 server: try row.decode(String.self, 2), login: UInt64(bitPattern: try row.decode(Int64.self, 3)),
                 group: try row.decode(String?.self, 4), currency: try row.decode(String?.self, 5),
                 closedLots: try row.decode(String.self, 6), closingTrades: try row.decode(Int.self, 7),
-                deposits: try row.decode(String.self, 8), withdrawals: try row.decode(String.self, 9), tradingNet: try row.decode(String.self, 10)))
+                deposits: try row.decode(String.self, 8), withdrawals: try row.decode(String.self, 9), tradingNet: try row.decode(String.self, 10),
+                unknownReversals: try row.decode(Int.self, 11)))
         }
         return result
     }
@@ -191,6 +201,8 @@ public enum DailyFeedStore {
         public var deposits: String
         public var withdrawals: String
         public var tradingNet: String
+        /// MT5 reversals (`inout`) the bridge sent without their closed volume: the day cannot be summed yet.
+        public var unknownReversals: Int
     }
 
     /// The last row queued for each customer day that has one: its revision and the hash of what it sent.

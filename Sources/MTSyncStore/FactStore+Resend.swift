@@ -17,10 +17,13 @@ extension FactStore {
             WITH queued AS (
                 INSERT INTO outbox (server_id, fact_id, event_kind, idempotency_key, payload)
                 SELECT server_id, fact_id,
-                       CASE WHEN deleted THEN 'fact.deleted' WHEN revision = 1 THEN 'fact.created' ELSE 'fact.updated' END,
+                       CASE WHEN deleted OR excluded_reason IS NOT NULL THEN 'fact.deleted' WHEN revision = 1 THEN 'fact.created' ELSE 'fact.updated' END,
                        idempotency_key, \(payloadSQL)
                 FROM trading_facts
                 WHERE server_id = $1
+                  -- An excluded fact goes only as the retraction of a revision that counted (a fact excluded from its
+                  -- first revision was never sent).
+                  AND (excluded_reason IS NULL OR revision > 1)
                   AND time_utc >= timestamptz 'epoch' + $2::bigint * interval '1 millisecond'
                   AND time_utc < timestamptz 'epoch' + $3::bigint * interval '1 millisecond'
                   AND ($4::bigint IS NULL OR login = $4::bigint)

@@ -13,13 +13,14 @@ extension FactStore {
                 side text, entry text, time_utc timestamptz, server_time_msc bigint, zone text, symbol text,
                 symbol_canonical text, asset_class text, contract_size numeric, lots numeric, price numeric, profit numeric,
                 swap numeric, commission numeric, fee numeric, taxes numeric, net numeric, technical boolean, currency text,
-                order_ticket bigint, position_ticket bigint, reason integer, comment text, content_hash bytea, identity_key text
+                order_ticket bigint, position_ticket bigint, reason integer, comment text, content_hash bytea, identity_key text,
+                excluded_reason text, closed_lots numeric
             ) ON COMMIT DELETE ROWS;
             CREATE TEMP TABLE IF NOT EXISTS mtsync_staged_sources (
                 ticket bigint, server_time_msc bigint, digest_part bigint, volume numeric, outcome text
             ) ON COMMIT DELETE ROWS;
             CREATE TEMP TABLE IF NOT EXISTS mtsync_merged (
-                fact_id bigint, server_id text, ticket bigint, leg smallint, revision integer
+                fact_id bigint, server_id text, ticket bigint, leg smallint, revision integer, was_counted boolean
             ) ON COMMIT DELETE ROWS;
             TRUNCATE mtsync_staged_facts, mtsync_staged_sources, mtsync_merged;
             """
@@ -41,17 +42,22 @@ extension FactStore {
                  WHERE fi.content_hash <> EXCLUDED.content_hash OR fi.deleted_at IS NOT NULL
                 RETURNING fi.fact_id, fi.server_id, fi.ticket, fi.leg, fi.revision
             )
-            INSERT INTO mtsync_merged SELECT * FROM m
+            INSERT INTO mtsync_merged (fact_id, server_id, ticket, leg, revision) SELECT * FROM m
             """
 
         /// The previous revision's row goes; it may sit in another month's partition if the time moved.
-        /// Its hour is marked for the aggregator and its UTC day for the daily feed: a fact whose time moved leaves its
-        /// old hour and day changed too.
+        /// If it counted (sent, not deleted), its hour is marked for the aggregator and its UTC day for the daily feed
+        /// — a fact whose time moved, or that stopped counting, leaves its old hour and day changed too — and the merge
+        /// remembers it (`was_counted`): a fact that counted and is now excluded must be retracted from the platform.
         public static let removeReplacedRevisions = """
             WITH gone AS (
                 DELETE FROM trading_facts t USING mtsync_merged m WHERE m.revision > 1 AND t.fact_id = m.fact_id
-                RETURNING t.server_id, t.login, t.time_utc
-            ), \(marks(of: "gone"))
+                RETURNING t.fact_id, t.server_id, t.login, t.time_utc, (t.excluded_reason IS NULL AND NOT t.deleted) AS counted
+            ), remembered AS (
+                UPDATE mtsync_merged m SET was_counted = g.counted FROM gone g WHERE m.fact_id = g.fact_id
+            ), counted_gone AS (
+                SELECT * FROM gone WHERE counted
+            ), \(marks(of: "counted_gone"))
             SELECT count(*) FROM gone
             """
 
@@ -80,31 +86,36 @@ extension FactStore {
             """
         }
 
-        /// The current revision of each merged fact into `trading_facts`, one outbox event each, its hour marked
-        /// for the aggregator and its UTC day for the daily feed (`marks(of:)`); returns the counts of created and
-        /// updated facts.
+        /// The current revision of each merged fact into `trading_facts`; for each fact that counts, one outbox event
+        /// and its hour marked for the aggregator and its UTC day for the daily feed (`marks(of:)`); an excluded fact
+        /// (a demo group) gets no event, unless it counted before: then `fact.deleted` retracts it. Returns the counts
+        /// of counted facts created and updated, and of excluded facts stored.
         public static let storeRevisions = """
             WITH inserted AS (
                 INSERT INTO trading_facts (
                     fact_id, time_utc, server_id, platform, login, ticket, leg, revision, kind, raw_action, side, entry,
                     server_time_msc, zone, symbol, symbol_canonical, asset_class, contract_size, lots, price, profit, swap,
                     commission, fee, taxes, net, technical, currency, order_ticket, position_ticket, reason, comment,
-                    content_hash, idempotency_key)
+                    content_hash, idempotency_key, excluded_reason, closed_lots)
                 SELECT m.fact_id, s.time_utc, s.server_id, s.platform, s.login, s.ticket, s.leg, m.revision, s.kind,
                        s.raw_action, s.side, s.entry, s.server_time_msc, s.zone, s.symbol, s.symbol_canonical, s.asset_class,
                        s.contract_size, s.lots, s.price, s.profit, s.swap, s.commission, s.fee, s.taxes, s.net, s.technical,
                        s.currency, s.order_ticket, s.position_ticket, s.reason, s.comment, s.content_hash,
-                       s.identity_key || ':' || m.revision
+                       s.identity_key || ':' || m.revision, s.excluded_reason, s.closed_lots
                 FROM mtsync_merged m JOIN mtsync_staged_facts s USING (server_id, ticket, leg)
                 RETURNING *
             ), events AS (
                 INSERT INTO outbox (server_id, fact_id, event_kind, idempotency_key, payload)
-                SELECT server_id, fact_id, CASE WHEN revision = 1 THEN 'fact.created' ELSE 'fact.updated' END,
+                SELECT server_id, fact_id,
+                       CASE WHEN excluded_reason IS NOT NULL THEN 'fact.deleted' WHEN revision = 1 THEN 'fact.created' ELSE 'fact.updated' END,
                        idempotency_key, \(FactStore.payloadSQL)
-                FROM inserted
+                FROM (SELECT i.* FROM inserted i JOIN mtsync_merged m ON m.fact_id = i.fact_id WHERE i.excluded_reason IS NULL OR m.was_counted) e
                 RETURNING event_kind
-            ), \(marks(of: "inserted"))
-            SELECT count(*) FILTER (WHERE event_kind = 'fact.created'), count(*) FILTER (WHERE event_kind = 'fact.updated') FROM events
+            ), counted AS (
+                SELECT * FROM inserted WHERE excluded_reason IS NULL
+            ), \(marks(of: "counted"))
+            SELECT (SELECT count(*) FROM counted WHERE revision = 1), (SELECT count(*) FROM counted WHERE revision > 1),
+                   (SELECT count(*) FROM inserted WHERE excluded_reason IS NOT NULL)
             """
 
         /// One source record per raw record, for reconcile. Parameters: `$1` the server id, `$2` the stream.

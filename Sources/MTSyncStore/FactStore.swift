@@ -6,6 +6,8 @@ import MTSyncCore
 public struct SourceRecord: Sendable, Hashable {
     public enum Outcome: String, Sendable, Hashable {
         case stored, skipped, quarantined
+        /// Held until its account is known (`pending_records`).
+        case pending
     }
 
     public var ticket: UInt64
@@ -26,11 +28,40 @@ public struct SourceRecord: Sendable, Hashable {
     }
 }
 
+/// One raw record of a page and the facts normalization made of it, not yet decided: `FactStore.store` decides them
+/// from the record's account inside the page's transaction (`AccountPolicy`), or holds the record as pending.
+public struct UndecidedRecord: Sendable {
+    /// `deals`, `trades` or `openTrades`.
+    public var stream: SyncStream
+    public var ticket: UInt64
+    public var login: UInt64
+    public var serverTimeMilliseconds: Int64
+    /// The record as received, kept while it is pending.
+    public var raw: RawRecord
+    public var facts: [TradingFact]
+
+    public init(stream: SyncStream, ticket: UInt64, login: UInt64, serverTimeMilliseconds: Int64, raw: RawRecord, facts: [TradingFact]) {
+        self.stream = stream
+        self.ticket = ticket
+        self.login = login
+        self.serverTimeMilliseconds = serverTimeMilliseconds
+        self.raw = raw
+        self.facts = facts
+    }
+}
+
 /// Everything one page of a bridge stream changes, stored in one transaction (`FactStore.store`).
 public struct PageBatch: Sendable {
     public var serverID: ServerID
     public var stream: SyncStream
+    /// Facts already decided (their `excludedReason` and currency set by the caller).
     public var facts: [TradingFact]
+    /// Records whose facts the store decides from their accounts, with `policy`.
+    public var undecided: [UndecidedRecord] = []
+    /// How `undecided` records are decided: the server's filters and the rules file's accounts.
+    public var policy = AccountPolicy()
+    /// Where held records came from (`tcp`, `csv:<file>`).
+    public var source = "tcp"
     public var sources: [SourceRecord]
     public var quarantine: [QuarantineEntry]
     /// Tickets the bridge deleted (all legs of each): marked deleted, one `fact.deleted` event each.
@@ -80,11 +111,19 @@ public struct CursorPosition: Sendable, Hashable, Comparable, CustomStringConver
 
 /// What a page changed.
 public struct PageOutcome: Sendable, Hashable {
+    /// Facts that count, new (`fact.created`) …
     public var inserted = 0
+    /// … or with new content (`fact.updated`).
     public var updated = 0
     public var unchanged = 0
     public var deleted = 0
     public var quarantined = 0
+    /// Facts stored new or changed but excluded by the account's decision (a demo group): never sent.
+    public var excluded = 0
+    /// Records held until their account is known.
+    public var pending = 0
+    /// Records held before and decided now (their account arrived).
+    public var released = 0
 
     public init() {}
 
@@ -98,6 +137,9 @@ public struct PageOutcome: Sendable, Hashable {
         sum.unchanged += rhs.unchanged
         sum.deleted += rhs.deleted
         sum.quarantined += rhs.quarantined
+        sum.excluded += rhs.excluded
+        sum.pending += rhs.pending
+        sum.released += rhs.released
         return sum
     }
 }
@@ -126,18 +168,47 @@ public enum FactStore {
             try connection.query("SELECT set_config('mtsync.backfill_job', \(String(job)), true)", name: "tag backfill events")
         }
 
-        let staged = uniqueFacts(batch.facts)
+        var facts = batch.facts
+        var held: [(record: UndecidedRecord, reason: PendingReason)] = []
+        var decidedRecords: [UndecidedRecord] = []
+        if !batch.undecided.isEmpty {
+            // The account store's lock, shared: an account change of this server waits for the page (and is then
+            // applied to its facts), or the page waits for it and decides with it — never a decision between.
+            try AccountDecisions.lockShared(server: server, on: connection)
+            let histories = try AccountDecisions.histories(server: server, logins: Set(batch.undecided.map(\.login)), on: connection)
+            for record in batch.undecided {
+                switch batch.policy.decide(record.facts, login: record.login, history: histories[record.login]) {
+                case .decided(let decided):
+                    facts += decided
+                    decidedRecords.append(record)
+                case .pending(let reason):
+                    held.append((record, reason))
+                }
+            }
+        }
+
+        let staged = uniqueFacts(facts)
         if !staged.isEmpty {
             try connection.copyIn("COPY mtsync_staged_facts FROM STDIN", name: "stage facts") { writer in
                 for fact in staged { try stage(fact, into: &writer) }
             }
             outcome = try merge(on: connection)
-            outcome.unchanged = staged.count - outcome.inserted - outcome.updated
+            outcome.unchanged = staged.count - outcome.inserted - outcome.updated - outcome.excluded
+        }
+        if !held.isEmpty {
+            outcome.pending = try PendingRecords.hold(held, server: server, source: batch.source, on: connection)
+        }
+        if !decidedRecords.isEmpty {
+            outcome.released = try PendingRecords.release(decidedRecords, server: server, on: connection)
         }
 
         if !batch.sources.isEmpty {
+            let heldTickets = Set(held.filter { $0.record.stream == batch.stream }.map(\.record.ticket))
             try connection.copyIn("COPY mtsync_staged_sources FROM STDIN", name: "stage source records") { writer in
-                for source in batch.sources { try stage(source, into: &writer) }
+                for var source in batch.sources {
+                    if source.outcome == .stored, heldTickets.contains(source.ticket) { source.outcome = .pending }
+                    try stage(source, into: &writer)
+                }
             }
             try connection.query(PostgresQuery(sql: Statements.mergeSourceRecords, parameters: [server, batch.stream.rawValue]), name: "merge source records")
         }
@@ -258,6 +329,8 @@ public enum FactStore {
         writer.append(fact.comment)
         writer.append("\\x" + fact.contentHash)
         writer.append(fact.identity.key)
+        writer.append(fact.excludedReason?.rawValue)
+        writer.append(fact.closedLots?.description)
         try writer.endRow()
     }
 
@@ -299,11 +372,14 @@ public enum FactStore {
         let counts = try connection.query(PostgresQuery(sql: Statements.storeRevisions), name: "store fact revisions and outbox events")
         outcome.inserted = try counts[0].decode(Int.self, 0)
         outcome.updated = try counts[0].decode(Int.self, 1)
+        outcome.excluded = try counts[0].decode(Int.self, 2)
         return outcome
     }
 
     /// The outbox payload: the fact in the JSON shape of `mtsync normalize` (TradingFact+JSON.swift), built from
-    /// the stored row so it carries the revision and idempotency key the merge assigned.
+    /// the stored row so it carries the revision and idempotency key the merge assigned. A fact that stopped counting
+    /// (its account's decision excluded it after it was sent) travels as `fact.deleted` with `deleted: true` and the
+    /// reason in `excluded`.
     static let payloadSQL = """
         jsonb_strip_nulls(jsonb_build_object(
             'server', server_id, 'platform', platform, 'login', login,
@@ -317,7 +393,8 @@ public enum FactStore {
             'contract_size', contract_size::text, 'lots', lots::text, 'price', price::text, 'profit', profit::text,
             'swap', swap::text, 'commission', commission::text, 'fee', fee::text, 'taxes', taxes::text, 'net', net::text,
             'technical', technical, 'currency', currency, 'order', order_ticket, 'position', position_ticket,
-            'reason', reason, 'comment', comment, 'revision', revision, 'deleted', deleted,
+            'reason', reason, 'comment', comment, 'revision', revision, 'deleted', deleted OR excluded_reason IS NOT NULL,
+            'excluded', excluded_reason, 'closed_lots', closed_lots::text,
             'content_hash', encode(content_hash, 'hex'), 'idempotency_key', idempotency_key))
         """
 
@@ -338,14 +415,17 @@ public enum FactStore {
                 RETURNING t.*
             ), events AS (
                 INSERT INTO outbox (server_id, fact_id, event_kind, idempotency_key, payload)
-                SELECT server_id, fact_id, 'fact.deleted', idempotency_key, \(payloadSQL) FROM marked
+                SELECT server_id, fact_id, 'fact.deleted', idempotency_key, \(payloadSQL) FROM marked WHERE excluded_reason IS NULL
                 RETURNING 1
-            ), \(Statements.marks(of: "marked"))
+            ), counted AS (
+                SELECT * FROM marked WHERE excluded_reason IS NULL
+            ), \(Statements.marks(of: "counted"))
             SELECT count(*) FROM events
             """, parameters: [server, list]), name: "mark facts deleted")
         try connection.query("""
             DELETE FROM source_records WHERE server_id = \(server) AND stream = \(stream.rawValue) AND ticket = ANY(\(list)::bigint[])
             """, name: "forget deleted source records")
+        try PendingRecords.forget(server: server, tickets: tickets, on: connection)
         return try rows[0].decode(Int.self, 0)
     }
 

@@ -1,4 +1,5 @@
-/// Hourly aggregates per trader (docs/ingest.md, "aggregate.hourly"; migration 0007): the store marks each
+/// Hourly aggregates per trader (docs/ingest.md, "aggregate.hourly"; migration 0007), over the facts that count (not
+/// deleted, not excluded by their account's decision): the store marks each
 /// (server, login, UTC hour) a page changed; `emitDue` takes the marked hours that closed more than `grace` ago,
 /// sums their live facts and, where the sums differ from what was emitted before, records a new revision and
 /// enqueues one `aggregate.hourly` event — all in one transaction, so a crash emits a revision whole or not at all.
@@ -55,7 +56,7 @@ public enum HourlyAggregates {
                                         \(decimal("sum(f.lots) FILTER (WHERE f.kind = 'trade' AND NOT f.technical)")) AS l,
                                         \(decimal("sum(f.net)")) AS x
                                  FROM trading_facts f
-                                 WHERE f.server_id = due.server_id AND f.login = due.login AND NOT f.deleted
+                                 WHERE f.server_id = due.server_id AND f.login = due.login AND NOT f.deleted AND f.excluded_reason IS NULL
                                    AND f.time_utc >= due.hour_start AND f.time_utc < due.hour_start + interval '1 hour'
                                  GROUP BY f.kind) k), '{}'::jsonb),
                        'by_symbol', coalesce((
@@ -63,7 +64,7 @@ public enum HourlyAggregates {
                            FROM (SELECT f.symbol_canonical AS sc, count(*) AS n, \(decimal("sum(f.lots)")) AS l,
                                         \(decimal("sum(f.lots * f.contract_size * f.price)")) AS nt
                                  FROM trading_facts f
-                                 WHERE f.server_id = due.server_id AND f.login = due.login AND NOT f.deleted
+                                 WHERE f.server_id = due.server_id AND f.login = due.login AND NOT f.deleted AND f.excluded_reason IS NULL
                                    AND f.time_utc >= due.hour_start AND f.time_utc < due.hour_start + interval '1 hour'
                                    AND f.kind = 'trade' AND NOT f.technical AND f.symbol_canonical IS NOT NULL
                                  GROUP BY f.symbol_canonical) y), '[]'::jsonb)
@@ -76,7 +77,7 @@ public enum HourlyAggregates {
                        \(decimal("sum(f.net)")) AS net, \(decimal("sum(f.profit)")) AS profit, \(decimal("sum(f.swap)")) AS swap,
                        \(decimal("sum(f.commission)")) AS commission, \(decimal("sum(f.fee)")) AS fee, \(decimal("sum(f.taxes)")) AS taxes
                 FROM trading_facts f
-                WHERE f.server_id = due.server_id AND f.login = due.login AND NOT f.deleted
+                WHERE f.server_id = due.server_id AND f.login = due.login AND NOT f.deleted AND f.excluded_reason IS NULL
                   AND f.time_utc >= due.hour_start AND f.time_utc < due.hour_start + interval '1 hour'
             ) sums
         ), changed AS (

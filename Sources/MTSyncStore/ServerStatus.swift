@@ -71,9 +71,15 @@ public struct ServerStatus: Sendable, Codable, Equatable {
     /// Trader-hours whose facts changed and whose `aggregate.hourly` is not emitted yet (open, inside the grace
     /// period, or waiting for the aggregator).
     public var aggregateHoursWaiting: Int64 = 0
+    /// Records held until their account is known.
+    public var pending = PendingRecords.Summary()
+    /// Stored facts never sent, by the reason their account's decision gave (`group_excluded`, …); only when asked
+    /// for (`countExcluded`): it counts rows.
+    public var excluded: [String: Int64]?
 
-    /// The status of every registered server (or one), ordered by id.
-    public static func read(serverID: String? = nil, on connection: PostgresConnection) async throws -> [ServerStatus] {
+    /// The status of every registered server (or one), ordered by id. `countExcluded`: also count the excluded
+    /// facts by reason (a scan of those facts: for a person asking, not for the gauges read every few seconds).
+    public static func read(serverID: String? = nil, countExcluded: Bool = false, on connection: PostgresConnection) async throws -> [ServerStatus] {
         try await connection.run { connection in
             let now = try connection.query("SELECT floor(extract(epoch FROM now()) * 1000)::bigint", name: "read clock")[0].decode(Int64.self, 0)
             var servers: [ServerStatus] = []
@@ -144,6 +150,32 @@ public struct ServerStatus: Sendable, Codable, Equatable {
                 """, name: "status: aggregate hours") {
                 guard let at = index[try row.decode(String.self, 0)] else { continue }
                 servers[at].aggregateHoursWaiting = try row.decode(Int64.self, 1)
+            }
+
+            // Tables of migration 0010: a binary newer than the schema still shows what the schema has.
+            let decides = try connection.query("SELECT to_regclass('pending_records') IS NOT NULL", name: "status: schema has decisions")[0].decode(Bool.self, 0)
+            for row in try connection.query("""
+                SELECT server_id, count(*), count(*) FILTER (WHERE reason = 'account_unknown'), count(*) FILTER (WHERE reason = 'group_unknown'),
+                       count(DISTINCT login), extract(epoch FROM now() - min(first_seen_at))::float8::text
+                FROM \(unsafeSQL: decides ? "pending_records" : "(SELECT NULL::text AS server_id, NULL::text AS reason, NULL::bigint AS login, NULL::timestamptz AS first_seen_at WHERE false) p")
+                WHERE (\(serverID)::text IS NULL OR server_id = \(serverID)) GROUP BY server_id
+                """, name: "status: pending records") {
+                guard let at = index[try row.decode(String.self, 0)] else { continue }
+                servers[at].pending.records = try row.decode(Int.self, 1)
+                servers[at].pending.accountUnknown = try row.decode(Int.self, 2)
+                servers[at].pending.groupUnknown = try row.decode(Int.self, 3)
+                servers[at].pending.logins = try row.decode(Int.self, 4)
+                servers[at].pending.oldestSeconds = try row.decode(String?.self, 5).flatMap(Double.init)
+            }
+            if countExcluded, decides {
+                for at in servers.indices { servers[at].excluded = [:] }
+                for row in try connection.query("""
+                    SELECT server_id, excluded_reason, count(*) FROM trading_facts
+                    WHERE excluded_reason IS NOT NULL AND NOT deleted AND (\(serverID)::text IS NULL OR server_id = \(serverID)) GROUP BY 1, 2
+                    """, name: "status: excluded facts") {
+                    guard let at = index[try row.decode(String.self, 0)] else { continue }
+                    servers[at].excluded?[try row.decode(String.self, 1)] = try row.decode(Int64.self, 2)
+                }
             }
 
             for row in try connection.query("""

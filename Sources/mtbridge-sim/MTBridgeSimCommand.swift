@@ -24,6 +24,8 @@ struct MTBridgeSimCommand: AsyncParsableCommand {
     @Option(help: "Number of days of history.") var days = 7
     @Option(name: .customLong("deals-per-day"), help: "Deals per day (about); MT4: history records closed per day.") var dealsPerDay = 200
     @Option(help: "Number of trading logins (every fifth is a demo account, some are cent accounts in USC, every thirteenth has no client_id).") var logins = 20
+    @Flag(help: "Accounts that arrive after their deals: every sixth login's account is served only from generation 1 (see --mutate-after).") var lateAccounts = false
+    @Flag(help: "A demo → real move: every other demo account is served in the group real\\moved from generation 1, with updated_ms at the middle of the range.") var groupMoves = false
     @Option(name: .customLong("key-id"), help: "Key id clients authenticate with.") var keyID = "mtsync-1"
     @Option(name: .customLong("key-file"), help: "File holding the shared key as hex (at least 64 hex digits). Default: $MTBRIDGE_KEY.") var keyFile: String?
     @Option(name: .customLong("drop-after"), help: "Fault: close each connection after this many records.") var dropAfter: Int?
@@ -48,7 +50,9 @@ struct MTBridgeSimCommand: AsyncParsableCommand {
             throw ValidationError("--from must be YYYY-MM-DD")
         }
         guard !(groundTruth && dailyTruth) else { throw ValidationError("give --ground-truth or --daily-truth, not both") }
-        let dataset = SimulatedDataset(.init(seed: seed, serverID: serverID, firstDay: firstDay, days: days, dealsPerDay: dealsPerDay, logins: logins, platform: platform))
+        let dataset = SimulatedDataset(.init(
+            seed: seed, serverID: serverID, firstDay: firstDay, days: days, dealsPerDay: dealsPerDay, logins: logins, platform: platform,
+            lateAccounts: lateAccounts, groupMoves: groupMoves))
         if groundTruth {
             let truth = dataset.groundTruth(generation: generation).sorted { $0.key < $1.key }.map { login, figures in
                 ["login": String(login), "deals": String(figures.deals), "volume_ext": String(figures.volumeExt), "net_cents": String(figures.netCents)]

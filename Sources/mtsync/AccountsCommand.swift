@@ -19,32 +19,64 @@ struct AccountsCommand: AsyncParsableCommand {
 struct AccountsSyncCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sync",
-        abstract: "Read every account of each bridge server (login, group, currency, leverage, customer id) into the accounts table now (the daemon does it every feed.accounts_every)."
+        abstract: "Read every server's accounts now: a bridge server's accounts stream (login, group, currency, leverage, customer id, money), a drop server's ready accounts files.",
+        discussion: """
+            Then the decisions catch up: facts held for an account that arrived are sent (or excluded, with the reason), and \
+            stored facts a changed account decides differently are sent or retracted. The daemon does the same on its own \
+            (a bridge server's accounts every accounts_every; a drop server's files on every pull).
+            """
     )
 
     @OptionGroup var config: ConfigOptions
     @Option(help: "Only this server.") var server: String?
     @OptionGroup var output: OutputOptions
 
+    /// What one server's accounts read did.
+    struct Summary: Encodable {
+        var server: String
+        var source: String
+        var accounts: AccountSync.Report?
+        var files: Int?
+        var released: Int
+        var stillPending: Int
+
+        enum CodingKeys: String, CodingKey {
+            case server, source, accounts, files, released, stillPending = "still_pending"
+        }
+    }
+
     func run() async throws {
-        var reports: [AccountSync.Report] = []
+        var summaries: [Summary] = []
         do {
             let configuration = try config.load()
             let engine = Engine(configuration: configuration)
             let connection = try await engine.connect()
             try await engine.checkSchema(connection)
             for server in try engine.servers(named: server) {
-                guard let sync = try engine.accountSync(for: server, connection: connection) else { continue }
-                reports.append(try await sync.pull())
+                try await FactStore.register(serverID: server.id, platform: server.platform, zone: server.zoneName, on: connection)
+                switch server.source {
+                case .bridge:
+                    guard let sync = try engine.accountSync(for: server, connection: connection) else { continue }
+                    let report = try await sync.pull()
+                    summaries.append(Summary(server: server.id.rawValue, source: "bridge", accounts: report, released: report.released, stillPending: report.stillPending))
+                case .drop(let folder):
+                    let report = try await engine.dropSync(for: server, folder: folder, connection: connection).pull(only: [.accounts])
+                    summaries.append(Summary(server: server.id.rawValue, source: "drop", files: report.pages, released: report.released, stillPending: report.stillPending))
+                }
             }
         } catch {
             throw CommandFailure.report(error, json: output.json)
         }
         if output.json {
-            JSONOutput.print(reports)
+            JSONOutput.print(summaries)
         } else {
-            for report in reports {
-                print("\(report.server): \(report.accounts) account(s), \(report.changed) changed, \(report.withoutCustomerID) without a customer id")
+            for summary in summaries {
+                if let report = summary.accounts {
+                    print("\(summary.server): \(report.accounts) account(s), \(report.changed) changed, \(report.withoutCustomerID) without a customer id, \(report.quarantined) quarantined")
+                } else {
+                    print("\(summary.server): drop folder, \(summary.files ?? 0) accounts file(s) taken")
+                }
+                print("  held records decided: \(summary.released), still waiting for their account: \(summary.stillPending)")
             }
         }
     }

@@ -11,8 +11,6 @@ import MTSyncStore
 /// transport (SQS queue and file ingest) and the sender.
 extension IngestSinks {
     static func feedSettings(for configuration: MTSyncConfiguration, feed: FeedConfiguration) throws -> DailyFeedSettings {
-        var filters: [String: AccountFilter] = [:]
-        for server in configuration.servers { filters[server.id.rawValue] = try server.normalizerSettings().filter }
         return DailyFeedSettings(
             rules: DailyFeedRules(
                 reportingCurrency: feed.reportingCurrency, centGroups: feed.centGroups, centFactor: feed.centFactor,
@@ -20,7 +18,6 @@ extension IngestSinks {
             envelope: DailyFeedEnvelope(triggerID: feed.triggerID, source: feed.source),
             day: feed.day,
             deposits: DailyFeedStore.DepositRule(kinds: feed.depositKinds, excludedComments: feed.depositExcludedComments),
-            filters: filters,
             maximumRowsPerMessage: feed.maximumRowsPerMessage,
             maximumMessageBytes: feed.maximumMessageBytes,
             fileAboveRows: feed.fileIngest?.aboveRows,

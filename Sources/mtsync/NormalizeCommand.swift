@@ -10,7 +10,9 @@ struct NormalizeCommand: ParsableCommand {
         discussion: """
             Each fact goes to stdout as one JSON line. Each rejected line goes to stderr as one JSON line \
             {"line": N, "error": …, "field": …, "value": …, "rule": …}; a last stderr line {"summary": …} counts \
-            facts by kind, skipped records by reason and unknown action codes. Exit 0 when every line was \
+            facts by kind, facts the rules file's filters exclude (skipped) by reason, facts whose account the rules \
+            file does not name (pending: the store would hold them until the bridge sends the account) and unknown \
+            action codes. Exit 0 when every line was \
             normalized or skipped, 65 when any was rejected, 64 for a bad option, 78 for a bad rules file.
             """
     )
@@ -50,6 +52,7 @@ struct NormalizeCommand: ParsableCommand {
         }
         if let ambiguousTime { settings.ambiguousTime = ambiguousTime }
         let normalizer = Normalizer(settings: settings)
+        let policy = AccountPolicy(settings: settings)
 
         let output = LineWriter(handle: .standardOutput)
         let errors = LineWriter(handle: .standardError)
@@ -74,7 +77,17 @@ struct NormalizeCommand: ParsableCommand {
             }
             switch outcome {
             case .facts(let facts):
-                for fact in facts {
+                // The account decides, as in the store: here only the rules file's accounts are known, so a fact of
+                // another login is shown as normalized and counted as pending (the store would hold it).
+                var shown = facts
+                switch policy.decide(facts, login: facts.first?.login ?? 0, history: nil) {
+                case .decided(let decided):
+                    shown = decided.filter { $0.excludedReason == nil }
+                    for fact in decided { if let reason = fact.excludedReason { summary.skipped[reason.rawValue, default: 0] += 1 } }
+                case .pending(let reason):
+                    summary.pending[reason.rawValue, default: 0] += facts.count
+                }
+                for fact in shown {
                     summary.count(fact)
                     output.write(try encoder.encode(fact))
                 }
@@ -109,6 +122,8 @@ struct NormalizeSummary: Encodable {
     var facts = 0
     var rejected = 0
     var skipped: [String: Int] = [:]
+    /// Facts whose account the rules file does not name: the store would hold them until the bridge sends it.
+    var pending: [String: Int] = [:]
     var kinds: [String: Int] = [:]
     var technical = 0
     /// Action (MT5) or cmd (MT4) codes mtsync does not know yet: facts of kind `other`, counted so they are seen.
@@ -122,7 +137,7 @@ struct NormalizeSummary: Encodable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case lines, facts, rejected, skipped, kinds, technical
+        case lines, facts, rejected, skipped, pending, kinds, technical
         case unknownActions = "unknown_actions"
     }
 }

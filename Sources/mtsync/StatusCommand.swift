@@ -1,4 +1,5 @@
 import ArgumentParser
+import MTSyncConfiguration
 import MTSyncCore
 import MTSyncStore
 
@@ -18,13 +19,19 @@ struct StatusCommand: AsyncParsableCommand {
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var output: OutputOptions
     @Option(help: "Only this server.") var server: String?
+    @Option(help: "Warn about records that have waited for their account longer than this (default 1h, as the servers' pending_warn_after).")
+    var pendingWarnAfter: String = "1h"
+
+    func validate() throws {
+        guard DurationText.parse(pendingWarnAfter) != nil else { throw ValidationError("--pending-warn-after must be a duration such as 30m or 2h, not \(pendingWarnAfter)") }
+    }
 
     func run() async throws {
         do {
             let connection = try await database.connect()
             let status = try await StoreStatus.read(on: connection, migrator: try Migrator.embedded())
             // Servers exist once the schema has them (a fresh database before `migrate` has none).
-            let servers = status.schemaVersion >= 4 ? try await ServerStatus.read(serverID: server, on: connection) : []
+            let servers = status.schemaVersion >= 4 ? try await ServerStatus.read(serverID: server, countExcluded: true, on: connection) : []
             let feed = status.schemaVersion >= 8 ? try await DailyFeedStore.status(on: connection) : nil
             if let server, servers.isEmpty {
                 throw ValidationError("no server \(String(reflecting: server)) is registered in this database (servers appear after their first sync)")
@@ -46,7 +53,8 @@ struct StatusCommand: AsyncParsableCommand {
                     }
                 }
                 for warning in status.warnings { print("Warning: \(warning)") }
-                for line in ServerStatusText.lines(servers) { print(line) }
+                let warnAfter = Int64(DurationText.parse(pendingWarnAfter)?.components.seconds ?? 3_600)
+                for line in ServerStatusText.lines(servers, pendingWarnAfterSeconds: warnAfter) { print(line) }
                 if let feed { for line in ServerStatusText.lines(feed) { print(line) } }
             }
         } catch {
@@ -79,7 +87,7 @@ enum ServerStatusText {
         return lines
     }
 
-    static func lines(_ servers: [ServerStatus]) -> [String] {
+    static func lines(_ servers: [ServerStatus], pendingWarnAfterSeconds: Int64 = 3_600) -> [String] {
         var lines: [String] = []
         for server in servers {
             lines.append("")
@@ -111,6 +119,18 @@ enum ServerStatusText {
                 }
             }
             lines.append("  quarantine  \(server.openQuarantine) open")
+            if server.pending.records > 0 {
+                let oldest = Int64(server.pending.oldestSeconds ?? 0)
+                let warning = oldest > pendingWarnAfterSeconds ? "WARNING " : ""
+                lines.append("  pending     \(warning)\(server.pending.records) record(s) of \(server.pending.logins) login(s) wait for their account, oldest \(age(oldest))"
+                    + " (\(server.pending.accountUnknown) account unknown, \(server.pending.groupUnknown) without a group)")
+            } else {
+                lines.append("  pending     none")
+            }
+            if let excluded = server.excluded {
+                let reasons = excluded.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }
+                lines.append("  excluded    \(excluded.isEmpty ? "none" : reasons.joined(separator: ", ")) (stored, never sent)")
+            }
             lines.append("  outbox      \(server.outbox.pending) pending\(server.outbox.pending > 0 ? " (oldest \(age(server.outbox.oldestPendingAgeSeconds)))" : ""), \(server.outbox.parked) parked")
             lines.append("  aggregates  \(server.aggregateHoursWaiting) trader-hour(s) waiting for aggregate.hourly")
             if let reconcile = server.lastReconcile {

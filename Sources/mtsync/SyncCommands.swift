@@ -99,15 +99,25 @@ struct Engine {
     }
 
     func bridgeSync(for server: ServerConfiguration, bridge: BridgeSource, connection: PostgresConnection) throws -> ServerSync {
-        ServerSync(
-            client: try bridgeClient(for: bridge, server: server.id), connection: connection, batcher: try batcher(for: server),
-            settings: ServerSyncSettings(startMilliseconds: server.start, lookback: server.lookback, pageSize: server.pageSize))
+        var settings = ServerSyncSettings(startMilliseconds: server.start, lookback: server.lookback, pageSize: server.pageSize)
+        // `feed.accounts_every` is where the interval was set before it became a server setting.
+        if let every = server.accountsEvery ?? configuration.feed?.accountsEvery { settings.accountsEvery = every }
+        if let every = server.symbolsEvery { settings.symbolsEvery = every }
+        if let after = server.pendingWarnAfter { settings.pendingWarnAfter = after }
+        return ServerSync(
+            client: try bridgeClient(for: bridge, server: server.id), connection: connection, batcher: try batcher(for: server), settings: settings)
     }
 
-    /// The accounts refresh of a bridge server; nil for a drop folder (its accounts come from `mtsync accounts import`).
+    /// The accounts reader of a bridge server; nil for a drop folder (its accounts arrive in its accounts files).
     func accountSync(for server: ServerConfiguration, connection: PostgresConnection) throws -> AccountSync? {
         guard case .bridge(let bridge) = server.source else { return nil }
-        return AccountSync(serverID: server.id.rawValue, client: try bridgeClient(for: bridge), connection: connection)
+        return AccountSync(client: try bridgeClient(for: bridge), connection: connection, batcher: try batcher(for: server))
+    }
+
+    /// A drop folder server's sync, for its pulls and for `accounts sync` (its accounts files only).
+    func dropSync(for server: ServerConfiguration, folder: String, connection: PostgresConnection) throws -> DropServerSync {
+        let intake = DropFolderIntake(folder: try DropFolder(root: folder, serverID: server.id.rawValue), connection: connection, batchSize: server.pageSize)
+        return DropServerSync(intake: intake, batcher: try batcher(for: server))
     }
 
     /// For the bounded jobs (backfill, reconcile) of one bridge server: connects, checks the schema, registers the
@@ -141,8 +151,7 @@ struct Engine {
             let sync = try bridgeSync(for: server, bridge: bridge, connection: connection)
             return { try await sync.pull() }
         case .drop(let folder):
-            let intake = DropFolderIntake(folder: try DropFolder(root: folder, serverID: server.id.rawValue), connection: connection, batchSize: server.pageSize)
-            let sync = DropServerSync(intake: intake, batcher: try batcher(for: server))
+            let sync = try dropSync(for: server, folder: folder, connection: connection)
             return { try await sync.pull() }
         }
     }
@@ -319,9 +328,7 @@ struct RunCommand: AsyncParsableCommand {
         }
         if let feed = configuration.feed {
             do {
-                let connection = try await engine.connect()
-                let accountSyncs = try configuration.servers.compactMap { try engine.accountSync(for: $0, connection: connection) }
-                if !accountSyncs.isEmpty { services.append(AccountSyncService(syncs: accountSyncs, every: feed.accountsEvery, logger: Logger(label: "mtsync.accounts"))) }
+                // Accounts are read by each server's own pulls (they decide every fact, feed or not).
                 let feedConnection = try await engine.connect()
                 services.append(DailyFeedService(
                     builder: DailyFeedBuilder(settings: try IngestSinks.feedSettings(for: configuration, feed: feed), connection: feedConnection),
@@ -432,6 +439,9 @@ struct BackfillCommand: AsyncParsableCommand {
         var inserted = 0
         var updated = 0
         var quarantined = 0
+        /// Facts stored but not sent (their account's decision excludes them), and records held for their account.
+        var excluded = 0
+        var pending = 0
         var feed: FeedSummary?
     }
 
@@ -464,6 +474,8 @@ struct BackfillCommand: AsyncParsableCommand {
                 serverID: server.id, fromMilliseconds: start, toMilliseconds: end, chunkMilliseconds: chunkLength, owner: configuration.instanceID, on: connection)
             summary = Summary(server: server.id.rawValue, jobID: job.jobID, chunks: job.pending.count + job.done, chunksAlreadyDone: job.done)
             do {
+                // The accounts first (when due), so the range's facts are decided from them rather than held.
+                _ = try await sync.refreshReferenceData()
                 for chunk in job.pending {
                     let report = try await sync.pull(fromMilliseconds: chunk.fromMilliseconds, toMilliseconds: chunk.toMilliseconds, movingCursor: false, backfillJobID: job.jobID)
                     try await job.finish(chunk, records: report.records, on: connection)
@@ -471,7 +483,11 @@ struct BackfillCommand: AsyncParsableCommand {
                     summary.inserted += report.outcome.inserted
                     summary.updated += report.outcome.updated
                     summary.quarantined += report.outcome.quarantined
+                    summary.excluded += report.outcome.excluded
                 }
+                let caughtUp = try await sync.catchUpDecisions()
+                summary.inserted += caughtUp.outcome.inserted
+                summary.pending = try await PendingRecords.summary(server: server.id.rawValue, on: connection).records
                 try await job.complete(on: connection)
             } catch {
                 try? await job.complete(error: String(describing: error), on: connection)
@@ -489,7 +505,10 @@ struct BackfillCommand: AsyncParsableCommand {
             JSONOutput.print(summary)
         } else {
             print("backfill job \(summary.jobID) of \(summary.server): \(summary.chunks) chunk(s), \(summary.chunksAlreadyDone) done before this run")
-            print("  \(summary.records) record(s): \(summary.inserted) new, \(summary.updated) updated, \(summary.quarantined) quarantined")
+            print("  \(summary.records) record(s): \(summary.inserted) new, \(summary.updated) updated, \(summary.quarantined) quarantined, \(summary.excluded) excluded (stored, not sent)")
+            if summary.pending > 0 {
+                print("  \(summary.pending) record(s) of the server wait for their account (the bridge has not sent it); they are decided when it arrives (mtsync status)")
+            }
             if let feed = summary.feed {
                 print("  feed: trading days \(feed.fromDay) to \(feed.toDay): \(feed.rows) row(s) in \(feed.files) new file(s); \(feed.sent.sent) upload(s) sent, \(feed.pendingAfter) waiting")
                 if let error = feed.sent.lastError { print("  feed: last error: \(error)") }

@@ -212,7 +212,7 @@ struct DropRowDecoderTests {
             Issue.record("expected an account")
             return
         }
-        #expect(account.login == 1001 && account.clientID == "C-55012" && account.leverage == 100 && account.group == "real\\A")
+        #expect(account.login == "1001" && account.clientID == "C-55012" && account.leverage == "100" && account.group == "real\\A")
     }
 
     @Test("file names follow <stream>-<from>-<to>-<seq>.csv", arguments: [

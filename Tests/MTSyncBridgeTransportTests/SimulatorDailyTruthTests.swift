@@ -71,12 +71,12 @@ struct SimulatorDailyTruthTests {
         let dataset = Self.dataset(platform)
         let accounts = try await SimulatorHarness.run(BridgeSimulator(dataset: dataset, key: Harness.key)) { port in
             try await BridgeConnection.withConnection(to: Harness.endpoint(port)) { connection in
-                var all: [BridgeAccount] = []
+                var all: [AccountRecord] = []
                 var after: UInt64?
                 while true {
                     let page = try await connection.accountsPage(after: after, limit: 7)
-                    all += page.accounts
-                    guard page.more, let last = page.accounts.last else { return all }
+                    all += try page.accounts.map { try AccountNormalizer.normalize($0, zone: ServerTimeZone("+00:00")!).get() }
+                    guard page.more, let last = all.last else { return all }
                     after = last.login
                 }
             }

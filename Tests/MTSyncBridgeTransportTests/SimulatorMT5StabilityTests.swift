@@ -26,6 +26,8 @@ struct SimulatorMT5StabilityTests {
         for change in dataset.changes() { text += "\(change.seq) \(change.op) \(change.record)\n" }
         for account in dataset.accounts { text += "\(account)\n" }
         text += "\(SimulatedDataset.symbols)\n"
+        // A field added to the record after the golden value (absent here) leaves the text as it was.
+        text = text.replacingOccurrences(of: ", volumeClosedExt: nil", with: "")
         var checksum = DigestChecksum()
         for (index, line) in text.split(separator: "\n").enumerated() { checksum.add(canonicalLine: "\(index) \(line)") }
         return "\(checksum.count):\(checksum)"

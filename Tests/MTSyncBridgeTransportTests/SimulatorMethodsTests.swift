@@ -12,12 +12,12 @@ struct SimulatorMethodsTests {
     func accountsAndSymbols() async throws {
         let (accounts, symbols) = try await Harness.withSimulator { port in
             try await BridgeConnection.withConnection(to: Harness.endpoint(port)) { connection in
-                var all: [BridgeAccount] = []
+                var all: [AccountRecord] = []
                 var after: UInt64?
                 while true {
                     let page = try await connection.accountsPage(after: after, limit: 5)
-                    all += page.accounts
-                    guard page.more, let last = page.accounts.last else { break }
+                    all += try page.accounts.map { try AccountNormalizer.normalize($0, zone: ServerTimeZone("+00:00")!).get() }
+                    guard page.more, let last = all.last else { break }
                     after = last.login
                 }
                 return (all, try await connection.symbols())

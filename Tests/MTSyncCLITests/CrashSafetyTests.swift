@@ -73,7 +73,8 @@ struct CrashSafetyTests {
         #expect(summary?["chunks"] as? Int == 12)
         let connection = try await database.connect()
         #expect(try await SimulatorProcess.storedTruth(connection) == (try await simulator.groundTruth()))
-        #expect(try await connection.query("SELECT count(*) FROM sync_cursors")[0].decode(Int.self, 0) == 0, "a backfill leaves the live cursor alone")
+        #expect(try await connection.query("SELECT count(*) FROM sync_cursors WHERE stream IN ('deals', 'trades', 'changes')")[0].decode(Int.self, 0) == 0,
+                "a backfill leaves the live cursor alone (it records only when it read the accounts and symbols)")
         #expect(try await connection.query("SELECT count(*) FROM outbox WHERE event_kind LIKE 'fact.%'")[0].decode(Int.self, 0) == (try await connection.query("SELECT count(*) FROM trading_facts")[0].decode(Int.self, 0)))
         // The job was announced once (when it was created, not again when resumed) and completed once.
         let markers = try await connection.query("SELECT event_kind FROM outbox WHERE event_kind LIKE 'backfill.%' ORDER BY event_id").map { try $0.decode(String.self, 0) }

@@ -1,4 +1,5 @@
 import Foundation
+import MTBridgeSimulator
 import MTSyncStore
 import MTSyncTestSupport
 import Testing
@@ -29,13 +30,17 @@ struct MT4SyncCLITests {
         try #require(truth.count > 1)
         #expect(try await SimulatorProcess.storedTruth(connection) == truth)
 
-        // A closed trade is two facts, its open and its close leg; balance and credit operations one (leg 0).
+        // A closed trade is two facts, its open and its close leg; balance and credit operations one (leg 0); an open
+        // trade (the `trades` request's open set) its open leg, stored as it opened.
         let legs = try await connection.query("""
             SELECT count(*) FILTER (WHERE leg = 1), count(*) FILTER (WHERE leg = 2), count(*) FILTER (WHERE platform <> 'mt4')
             FROM trading_facts
             """)[0]
         let opens = try legs.decode(Int.self, 0), closes = try legs.decode(Int.self, 1)
-        #expect(opens > 0 && opens == closes, "every closed trade has both legs: \(opens) open, \(closes) close")
+        // The same dataset in process: the simulator's defaults (20 logins, from 2025-01-01) and this test's seed and size.
+        let openTrades = SimulatedDataset(.init(seed: 13, serverID: "sim-mt4", days: 3, dealsPerDay: 400, platform: .mt4)).openTrades().count
+        #expect(openTrades > 0)
+        #expect(closes > 0 && opens == closes + openTrades, "every closed trade has both legs, every open one its open leg: \(opens) open, \(closes) close, \(openTrades) open trades")
         #expect(try legs.decode(Int.self, 2) == 0)
         let facts = try await connection.query("SELECT count(*) FROM trading_facts")[0].decode(Int.self, 0)
         #expect(try await connection.query("SELECT count(*) FROM outbox")[0].decode(Int.self, 0) == facts, "exactly one event per fact")

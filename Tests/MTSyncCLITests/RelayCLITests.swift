@@ -355,7 +355,8 @@ struct RelayCLITests {
         #expect(pending == 0, "the daemon's relay delivered everything")
         received += try await LocalSQS.drain(queueURL, client: sqs).flatMap { try ReceivedEvent.parse($0.Body).map(\.idempotencyKey) }
         let keys = try await connection.query("SELECT idempotency_key FROM outbox").map { try $0.decode(String.self, 0) }
-        #expect(Set(received) == Set(keys) && keys.contains { $0.contains(":agg:") })
+        #expect(Set(received) == Set(keys) && keys.contains { $0.contains(":agg:") },
+                "not received: \(Set(keys).subtracting(received).sorted().prefix(5)), not in the outbox: \(Set(received).subtracting(keys).sorted().prefix(5))")
         #expect(await daemon.terminate() == 0)
         try await httpClient.shutdown()
     }

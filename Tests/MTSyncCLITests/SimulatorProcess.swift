@@ -132,7 +132,10 @@ struct SimulatorProcess {
         let rows = try await connection.query("""
             SELECT login::text, count(DISTINCT ticket)::text,
                    (coalesce(sum(lots) FILTER (WHERE leg <> 1), 0) * 100000000)::bigint::text, (sum(net) * 100)::bigint::text
-            FROM trading_facts WHERE NOT deleted AND (\(server)::text IS NULL OR server_id = \(server)) GROUP BY login
+            FROM trading_facts WHERE NOT deleted AND (\(server)::text IS NULL OR server_id = \(server))
+              -- The closed history the ground truth covers: not an MT4 open trade's lone open leg.
+              AND ticket NOT IN (SELECT ticket FROM trading_facts WHERE leg = 1 EXCEPT SELECT ticket FROM trading_facts WHERE leg = 2)
+            GROUP BY login
             """)
         var truth: [String: [String: String]] = [:]
         for row in rows {

@@ -21,11 +21,15 @@ struct MT5NormalizerTests {
         return MT5DealRecord(fields: fields)
     }
 
+    /// The record's one fact, decided from its account as the store decides it (the fixture's account 1001 is in
+    /// the settings, as the rules file would give it).
     static func fact(_ record: MT5DealRecord) throws -> TradingFact {
-        guard case .facts(let facts) = normalizer.normalize(record), let fact = facts.first, facts.count == 1 else {
+        guard case .facts(let facts) = normalizer.normalize(record), let fact = facts.first, facts.count == 1,
+              case .decided(let decided) = AccountPolicy(settings: normalizer.settings).decide(facts, login: fact.login, history: nil)
+        else {
             throw Unexpected(outcome: normalizer.normalize(record))
         }
-        return fact
+        return decided[0]
     }
 
     struct Unexpected: Error { let outcome: NormalizationOutcome }
@@ -125,14 +129,29 @@ struct MT5NormalizerTests {
         #expect(rejection.rule == .missing)
     }
 
-    @Test("filtered accounts are skipped with a reason, not rejected")
-    func filtered() throws {
+    @Test("normalization does not decide accounts: a demo login's deal is a fact, which the account policy then excludes")
+    func accountsDecideAfterNormalization() throws {
         var settings = Self.normalizer.settings
         settings.filter = AccountFilter(groupMasks: ["!demo*"])
         settings.accounts[2002] = AccountInfo(group: "demoforex", currency: "USD")
-        let outcome = Normalizer(settings: settings).normalize(Self.deal(["Login": "2002"]))
-        #expect(outcome == .skipped(.groupExcluded))
-        #expect(Normalizer(settings: settings).normalize(Self.deal()) != .skipped(.groupExcluded))
+        guard case .facts(let facts) = Normalizer(settings: settings).normalize(Self.deal(["Login": "2002"])) else { Issue.record("expected a fact"); return }
+        #expect(facts.first?.currency == nil && facts.first?.excludedReason == nil)
+        guard case .decided(let decided) = AccountPolicy(settings: settings).decide(facts, login: 2002, history: nil) else { Issue.record("expected a decision"); return }
+        #expect(decided.first?.excludedReason == .groupExcluded)
+        #expect(decided.first?.currency == "USD")
+    }
+
+    @Test("closed volume: VolumeClosedExt (1e-8 lot), else VolumeClosed (1e-4 lot); absent when neither is sent; part of the content only when present")
+    func closedVolume() throws {
+        let plain = try Self.fact(Self.deal(["Entry": "1"]))
+        #expect(plain.closedLots == nil)
+        let ext = try Self.fact(Self.deal(["Entry": "2", "VolumeClosedExt": "50000000", "VolumeClosed": "1"]))
+        #expect(ext.closedLots == ExactDecimal(parsing: "0.5"))
+        let legacy = try Self.fact(Self.deal(["Entry": "2", "VolumeClosed": "2500"]))
+        #expect(legacy.closedLots == ExactDecimal(parsing: "0.25"))
+        #expect(ext.contentHash != plain.contentHash)
+        guard case .rejected(let rejection) = Self.normalizer.normalize(Self.deal(["VolumeClosedExt": "half"])) else { Issue.record("expected a rejection"); return }
+        #expect(rejection.field == "VolumeClosedExt")
     }
 
     @Test("the content hash is stable, ignores the revision and changes with any field")

@@ -27,7 +27,7 @@ struct ServerIDTests {
 
     @Test("stream names are the database's")
     func streamNames() {
-        #expect(SyncStream.allCases.map(\.rawValue) == ["deals", "trades", "open_trades", "accounts", "changes"])
+        #expect(SyncStream.allCases.map(\.rawValue) == ["deals", "trades", "open_trades", "accounts", "changes", "symbols", "daily"])
         #expect(Platform.allCases.map(\.rawValue) == ["mt4", "mt5"])
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import MTSyncCore
 import Testing
 
@@ -58,9 +59,15 @@ struct SymbolAndFilterTests {
         #expect(filter.verdict(login: 2000, group: nil) == .excluded(.loginNotIncluded))
     }
 
-    @Test("an unknown group passes by default and can be held back")
+    @Test("an unknown group does not pass the group masks by default (the policy holds such facts); include lets it pass")
     func unknownGroup() {
-        #expect(AccountFilter(groupMasks: ["real*"]).verdict(login: 1, group: nil) == .pass)
-        #expect(AccountFilter(groupMasks: ["real*"], unknownGroup: .exclude).verdict(login: 1, group: nil) == .excluded(.groupUnknown))
+        #expect(AccountFilter(groupMasks: ["real*"]).verdict(login: 1, group: nil) == .excluded(.groupUnknown))
+        #expect(AccountFilter(groupMasks: ["real*"], unknownGroup: .include).verdict(login: 1, group: nil) == .pass)
+    }
+
+    @Test("unknown_group reads hold, include, and exclude (its former name) as hold", arguments: [("hold", AccountFilter.UnknownGroup.hold), ("exclude", .hold), ("include", .include)])
+    func unknownGroupNames(text: String, policy: AccountFilter.UnknownGroup) throws {
+        let filters = try JSONDecoder().decode(NormalizationRules.Filters.self, from: Data("{\"unknown_group\": \"\(text)\"}".utf8))
+        #expect(filters.unknownGroup == policy)
     }
 }

@@ -271,7 +271,8 @@ struct SimulatorDropRoundTripTests {
         let serverID = "sim-\(platform.rawValue)"
         let dataset = SimulatedDataset(.init(seed: 7, serverID: serverID, days: 3, dealsPerDay: 150, logins: 12, platform: platform))
         let names = try DropFolderWriter(root: root.path).publish(dataset)
-        #expect(names.count == 3)
+        #expect(names.count == 4, "the accounts file and one file a day")
+        #expect(names.first?.hasPrefix("accounts-") == true)
 
         let (_, connection) = try await TestDatabase.migrated()
         try await connection.query("INSERT INTO servers (server_id, platform, time_zone) VALUES (\(serverID), \(platform.rawValue), 'ny-close')")
@@ -289,7 +290,7 @@ struct SimulatorDropRoundTripTests {
         let expected = (dataset.configuration.firstDay..<dataset.configuration.firstDay + 3).reduce(0) { total, day in
             total + (platform == .mt5 ? dataset.deals(onDay: day).count : dataset.closedTrades(onDay: day).count)
         }
-        #expect(reports.count == 3)
+        #expect(reports.count == 4)
         #expect(reports.allSatisfy { if case .stored(_, 0) = $0.outcome { true } else { false } }, "\(reports)")
         let stored = try await connection.query("SELECT count(*) FROM stored")[0].decode(Int.self, 0)
         #expect(stored == expected && expected > 0)

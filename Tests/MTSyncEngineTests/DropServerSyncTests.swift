@@ -25,7 +25,7 @@ struct DropServerSyncTests {
         let report = try await sync.pull()
 
         let expected = dataset.groundTruth().values.reduce(0) { $0 + $1.deals }
-        #expect(report.records == expected)
+        #expect(report.records == expected + dataset.accounts.count, "the deals and the accounts file")
         for table in ["trading_facts", "fact_identities", "outbox", "source_records"] {
             let count = try await connection.query("SELECT count(*) FROM \(identifier: table)")[0].decode(Int.self, 0)
             #expect(count == expected, "\(table)")

@@ -17,7 +17,9 @@ struct FeedMarkRaceTests {
         let page = try await database.connect()
         let server = try ServerID("sim-mt5")
         try await FactStore.register(serverID: server, platform: .mt5, zone: "ny-close", on: page)
-        let batcher = RecordBatcher(normalizer: Normalizer(settings: ServerSettings(server: server, platform: .mt5, zone: ServerTimeZone("ny-close")!)))
+        // No accounts stream here: the facts are sent without one (`unknown_group: include`), as the race is about marks.
+        let batcher = RecordBatcher(normalizer: Normalizer(settings: ServerSettings(
+            server: server, platform: .mt5, zone: ServerTimeZone("ny-close")!, filter: AccountFilter(unknownGroup: .include))))
         let deals = dataset.deals(onDay: dataset.configuration.firstDay)
         let (first, second) = (Array(deals.prefix(deals.count / 2)), Array(deals.dropFirst(deals.count / 2)))
         _ = try await page.transaction(name: "first page") { connection in try FactStore.store(batcher.batch(deals: first, cursor: nil), on: connection) }

@@ -4,9 +4,9 @@ import MTSyncCore
 public enum DropRecord: Sendable, Hashable {
     case deal(MT5DealRecord)
     case trade(MT4TradeRecord)
-    case account(BridgeAccount)
+    case account(RawAccountRecord)
     /// A `symbols` row: the fields as the `symbols` method sends them (§4.5).
-    case symbol(JSONValue)
+    case symbol(RawSymbolRecord)
 }
 
 /// A data row that cannot become a record: quarantined with its line number, reason and raw bytes, while the
@@ -87,16 +87,12 @@ public struct DropRowDecoder: Sendable {
         case .trades, .openTrades:
             return .success(.trade(fill(MT4TradeRecord(), row)))
         case .accounts:
-            do {
-                return .success(.account(try BridgeAccount(object(row))))
-            } catch {
-                return problem("bad_identity", error.message)
-            }
+            return .success(.account(fill(RawAccountRecord(), row)))
         case .symbols:
             guard let index = columns.firstIndex(of: "symbol"), !row.fields[index].isEmpty else {
                 return problem("missing_identity", "symbol is empty")
             }
-            return .success(.symbol(object(row)))
+            return .success(.symbol(fill(RawSymbolRecord(), row)))
         }
     }
 
@@ -107,9 +103,5 @@ public struct DropRowDecoder: Sendable {
             if !value.isEmpty, let index = Record.fieldIndex[name] { record.set(fieldAt: index, value) }
         }
         return record
-    }
-
-    private func object(_ row: CSVParser.Row) -> JSONValue {
-        .object(zip(columns, row.fields).compactMap { name, value in value.isEmpty ? nil : (name, .string(value)) })
     }
 }

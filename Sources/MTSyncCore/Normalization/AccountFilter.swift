@@ -21,12 +21,24 @@ public struct AccountInfo: Sendable, Hashable, Codable {
 /// none) and no excluding pattern. Logins: `includeLogins` (when not empty) lists the only logins kept;
 /// `excludeLogins` always wins. A fact that does not pass is counted as filtered, never quarantined.
 public struct AccountFilter: Sendable, Hashable {
+    /// What happens to the facts of an account mtsync cannot decide yet: the bridge has not sent it, or it has no
+    /// group while group filters are configured.
     public enum UnknownGroup: String, Sendable, Hashable, Codable {
-        /// Keep facts of accounts whose group is not known yet (default: nothing is lost while the accounts
-        /// stream catches up; demo accounts are excluded once their group is known).
+        /// Held as pending until the account arrives, then decided (default: never guess, never lose). `exclude`,
+        /// its former name, reads as `hold`: it used to drop such facts for good.
+        case hold
+        /// Sent at once without the account (no currency, no group filter): for bridges that serve no accounts.
         case include
-        /// Drop them, for brokers whose demo and real logins share a server and who prefer to wait.
-        case exclude
+
+        public init(from decoder: any Decoder) throws {
+            let text = try decoder.singleValueContainer().decode(String.self)
+            switch text {
+            case "hold", "exclude": self = .hold
+            case "include": self = .include
+            default:
+                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "\(String(reflecting: text)) is neither hold nor include"))
+            }
+        }
     }
 
     public var includeGroups: [String]
@@ -35,7 +47,7 @@ public struct AccountFilter: Sendable, Hashable {
     public var excludeLogins: [ClosedRange<UInt64>]
     public var unknownGroup: UnknownGroup
 
-    public init(groupMasks: [String] = [], includeLogins: [ClosedRange<UInt64>] = [], excludeLogins: [ClosedRange<UInt64>] = [], unknownGroup: UnknownGroup = .include) {
+    public init(groupMasks: [String] = [], includeLogins: [ClosedRange<UInt64>] = [], excludeLogins: [ClosedRange<UInt64>] = [], unknownGroup: UnknownGroup = .hold) {
         let patterns = groupMasks.flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         includeGroups = patterns.filter { !$0.hasPrefix("!") }.map { $0.lowercased() }
         excludeGroups = patterns.filter { $0.hasPrefix("!") }.map { String($0.dropFirst()).lowercased() }
@@ -52,10 +64,21 @@ public struct AccountFilter: Sendable, Hashable {
         case excluded(SkipReason)
     }
 
+    /// Whether any group mask is configured (without one, the group decides nothing).
+    public var hasGroupMasks: Bool { !includeGroups.isEmpty || !excludeGroups.isEmpty }
+
+    /// The login lists alone: the reason a login is excluded whatever its group, or nil.
+    public func loginVerdict(login: UInt64) -> SkipReason? {
+        if excludeLogins.contains(where: { $0.contains(login) }) { return .loginExcluded }
+        if !includeLogins.isEmpty, !includeLogins.contains(where: { $0.contains(login) }) { return .loginNotIncluded }
+        return nil
+    }
+
+    /// Logins, then the group: `group` nil is an account whose group is not known, which passes only under
+    /// `unknown_group: include` (`AccountPolicy` holds such facts instead of excluding them).
     public func verdict(login: UInt64, group: String?) -> Verdict {
-        if excludeLogins.contains(where: { $0.contains(login) }) { return .excluded(.loginExcluded) }
-        if !includeLogins.isEmpty, !includeLogins.contains(where: { $0.contains(login) }) { return .excluded(.loginNotIncluded) }
-        guard !includeGroups.isEmpty || !excludeGroups.isEmpty else { return .pass }
+        if let reason = loginVerdict(login: login) { return .excluded(reason) }
+        guard hasGroupMasks else { return .pass }
         guard let group else { return unknownGroup == .include ? .pass : .excluded(.groupUnknown) }
         let name = group.lowercased()
         if excludeGroups.contains(where: { Self.matches(name, mask: $0) }) { return .excluded(.groupExcluded) }
@@ -89,7 +112,8 @@ public struct AccountFilter: Sendable, Hashable {
     }
 }
 
-/// Why a record produced no fact although it was well formed. Counted per reason, never quarantined.
+/// Why a well-formed record's facts do not reach the platform: excluded by the server's filters (stored, counted
+/// per reason, never sent) or, for `pendingOrder`, not a trade at all (nothing stored). Never quarantined.
 public enum SkipReason: String, Sendable, Hashable, Codable, CaseIterable {
     case loginExcluded = "login_excluded"
     case loginNotIncluded = "login_not_included"

@@ -42,6 +42,8 @@ enum FactHasher {
         text.line("position", fact.position)
         text.line("reason", fact.reason)
         text.line("comment", fact.comment)
+        // Added after the first release: written only when present, so facts without it keep their hash.
+        if let closedLots = fact.closedLots { text.line("closed_lots", closedLots) }
         return text.bytes
     }
 

@@ -10,6 +10,7 @@ public struct NormalizationRejection: Error, Sendable, Hashable, CustomStringCon
         case unknownEntry = "must be 0 (in), 1 (out), 2 (inout) or 3 (out_by)"
         case notPositive = "must be greater than zero"
         case sumOutOfRange = "makes the net amount overflow"
+        case notCurrency = "must be a currency code of 3 or 4 letters (USD, USC, USDT)"
     }
 
     /// The bridge protocol's field name, e.g. `Login`, `VolumeExt`, `close_time`.

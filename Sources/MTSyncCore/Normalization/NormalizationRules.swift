@@ -16,7 +16,7 @@ import Foundation
 ///   "filters": {
 ///     "groups": ["real\\*", "!real\\test*"],
 ///     "include_logins": [], "exclude_logins": [1000, "90000-90999"],
-///     "unknown_group": "include"
+///     "unknown_group": "hold"
 ///   },
 ///   "accounts": { "1001": { "group": "real\\A", "currency": "USD" } }
 /// }
@@ -113,7 +113,7 @@ public struct NormalizationRules: Sendable, Codable, Equatable {
                 groupMasks: filters.groups ?? [],
                 includeLogins: (filters.includeLogins ?? []).map(\.range),
                 excludeLogins: (filters.excludeLogins ?? []).map(\.range),
-                unknownGroup: filters.unknownGroup ?? .include
+                unknownGroup: filters.unknownGroup ?? .hold
             )
         }
         for (loginText, info) in accounts ?? [:] {

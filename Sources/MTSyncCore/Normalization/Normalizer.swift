@@ -8,6 +8,11 @@
 /// - Kinds from the server-side action numbering; unknown codes become `other` with the raw code kept.
 /// - Technical deals (reason ROLLOVER, VMARGIN, TRANSFER, SYNC, SPLIT, CORPORATE_ACTION) are marked.
 /// - Identifiers must fit PostgreSQL's `bigint` (2^63 - 1); larger ones are rejected rather than wrapped.
+/// - Closed volume: MT5 `VolumeClosedExt / 10^8`, else `VolumeClosed / 10^4`, when sent.
+///
+/// What the facts' account decides — filters, currency, holding an unknown account — is not done here but by
+/// `AccountPolicy`, with the account store the facts are written to (the same record is decided again when its
+/// account arrives).
 public struct Normalizer: Sendable {
     public let settings: ServerSettings
 
@@ -29,8 +34,6 @@ public struct Normalizer: Sendable {
         let deal = try Field.identifier("Deal", record.deal)
         let login = try Field.identifier("Login", record.login)
         let actionCode = try Field.unsigned32("Action", record.action)
-        let account = settings.accounts[login]
-        if case .excluded(let reason) = settings.filter.verdict(login: login, group: account?.group) { return .skipped(reason) }
 
         let action = MT5DealAction(rawValue: actionCode)
         let kind = action.kind
@@ -70,15 +73,22 @@ public struct Normalizer: Sendable {
         let fee = try Field.money("Fee", record.fee)
         let reason = try Field.optionalUnsigned32("Reason", record.reason)
         let dealContractSize = try Field.optionalDecimal("ContractSize", record.contractSize)
+        var closedLots: ExactDecimal?
+        if kind == .trade {
+            if let closedExt = try Field.optionalUnsigned("VolumeClosedExt", record.volumeClosedExt) {
+                closedLots = try Field.scaled(closedExt, scale: 8, field: "VolumeClosedExt", text: record.volumeClosedExt)
+            } else if let closed = try Field.optionalUnsigned("VolumeClosed", record.volumeClosed) {
+                closedLots = try Field.scaled(closed, scale: 4, field: "VolumeClosed", text: record.volumeClosed)
+            }
+        }
 
         return .facts([try makeFact(
             identity: FactIdentity(server: settings.server, ticket: deal), login: login, kind: kind,
             rawAction: Int64(actionCode), side: action.side, entry: entry, serverTime: serverTime,
-            symbol: record.symbol, dealContractSize: dealContractSize, lots: lots,
+            symbol: record.symbol, dealContractSize: dealContractSize, lots: lots, closedLots: closedLots,
             price: try Field.optionalDecimal("Price", record.price),
             money: (profit, swap, commission, fee, .zero),
             technical: reason.map { MT5DealReason.technical.contains($0) } ?? false,
-            account: account,
             order: try Field.optionalIdentifier("Order", record.order),
             position: try Field.optionalIdentifier("PositionID", record.positionID),
             reason: reason.map(Int64.init), comment: record.comment
@@ -101,8 +111,6 @@ public struct Normalizer: Sendable {
         guard let cmdCode = try Field.optionalInteger("cmd", record.cmd) else {
             throw NormalizationRejection(field: "cmd", value: nil, rule: .missing)
         }
-        let account = settings.accounts[login]
-        if case .excluded(let reason) = settings.filter.verdict(login: login, group: account?.group) { return .skipped(reason) }
         let command = MT4Command(rawValue: cmdCode)
         if command.isPendingOrder { return .skipped(.pendingOrder) }
 
@@ -130,7 +138,7 @@ public struct Normalizer: Sendable {
                 identity: FactIdentity(server: settings.server, ticket: ticket), login: login, kind: kind,
                 rawAction: cmdCode, side: nil, entry: nil, serverTime: time * 1000, symbol: record.symbol,
                 dealContractSize: nil, lots: try mt4Lots(record, required: false), price: nil,
-                money: (profit, swap, commission, .zero, taxes), technical: false, account: account,
+                money: (profit, swap, commission, .zero, taxes), technical: false,
                 order: nil, position: nil, reason: reason, comment: record.comment
             )])
         case .buy, .sell:
@@ -146,7 +154,7 @@ public struct Normalizer: Sendable {
                 identity: FactIdentity(server: settings.server, ticket: ticket, leg: .open), login: login, kind: .trade,
                 rawAction: cmdCode, side: side, entry: .in, serverTime: openTime * 1000, symbol: record.symbol,
                 dealContractSize: nil, lots: lots, price: try Field.optionalDecimal("open_price", record.openPrice),
-                money: (.zero, .zero, commission, .zero, .zero), technical: false, account: account,
+                money: (.zero, .zero, commission, .zero, .zero), technical: false,
                 order: ticket, position: ticket, reason: reason, comment: record.comment
             )]
             if let closeTime {
@@ -155,7 +163,7 @@ public struct Normalizer: Sendable {
                     rawAction: cmdCode, side: side == .buy ? .sell : .buy, entry: .out, serverTime: closeTime * 1000,
                     symbol: record.symbol, dealContractSize: nil, lots: lots,
                     price: try Field.optionalDecimal("close_price", record.closePrice),
-                    money: (profit, swap, .zero, .zero, taxes), technical: false, account: account,
+                    money: (profit, swap, .zero, .zero, taxes), technical: false,
                     order: ticket, position: ticket, reason: reason, comment: record.comment
                 ))
             }
@@ -177,9 +185,9 @@ public struct Normalizer: Sendable {
 
     private func makeFact(
         identity: FactIdentity, login: UInt64, kind: FactKind, rawAction: Int64, side: Side?, entry: Entry?,
-        serverTime: Int64, symbol rawSymbol: String?, dealContractSize: ExactDecimal?, lots: ExactDecimal, price: ExactDecimal?,
-        money: (profit: ExactDecimal, swap: ExactDecimal, commission: ExactDecimal, fee: ExactDecimal, taxes: ExactDecimal),
-        technical: Bool, account: AccountInfo?, order: UInt64?, position: UInt64?, reason: Int64?, comment: String?
+        serverTime: Int64, symbol rawSymbol: String?, dealContractSize: ExactDecimal?, lots: ExactDecimal, closedLots: ExactDecimal? = nil,
+        price: ExactDecimal?, money: (profit: ExactDecimal, swap: ExactDecimal, commission: ExactDecimal, fee: ExactDecimal, taxes: ExactDecimal),
+        technical: Bool, order: UInt64?, position: UInt64?, reason: Int64?, comment: String?
     ) throws(NormalizationRejection) -> TradingFact {
         guard let net = ExactDecimal.sum([money.profit, money.swap, money.commission, money.fee, money.taxes]) else {
             throw NormalizationRejection(field: "Profit", value: money.profit.description, rule: .sumOutOfRange)
@@ -187,14 +195,16 @@ public struct Normalizer: Sendable {
         let utc = settings.zone.utcMilliseconds(fromServerMilliseconds: serverTime, policy: settings.ambiguousTime).utcMilliseconds
         let symbol = rawSymbol.flatMap { $0.isEmpty ? nil : $0 }
         let (canonical, info) = symbol.map { settings.symbols.resolve($0) } ?? (nil, nil)
-        let contractSize = (dealContractSize.flatMap { $0.isZero ? nil : $0 }) ?? info?.contractSize
+        // The deal's own contract size, else the server's symbol definition, else the rules file's table.
+        let serverSymbol = symbol.flatMap { settings.serverSymbols[$0] }
+        let contractSize = (dealContractSize.flatMap { $0.isZero ? nil : $0 }) ?? (serverSymbol?.contractSize.flatMap { $0.isZero ? nil : $0 }) ?? info?.contractSize
         return TradingFact(
             identity: identity, platform: settings.platform, login: login, kind: kind, rawAction: rawAction,
             side: side, entry: entry, timeUTCMilliseconds: utc, serverTimeMilliseconds: serverTime, zone: settings.zone.name,
             symbol: symbol, symbolCanonical: canonical, assetClass: canonical == nil ? nil : (info?.assetClass ?? .other),
-            contractSize: contractSize, lots: lots, price: price, profit: money.profit, swap: money.swap,
+            contractSize: contractSize, lots: lots, closedLots: closedLots, price: price, profit: money.profit, swap: money.swap,
             commission: money.commission, fee: money.fee, taxes: money.taxes, net: net, technical: technical,
-            currency: account?.currency, order: order.flatMap { $0 == 0 ? nil : $0 },
+            currency: nil, order: order.flatMap { $0 == 0 ? nil : $0 },
             position: position.flatMap { $0 == 0 ? nil : $0 }, reason: reason,
             comment: comment.flatMap { $0.isEmpty ? nil : $0 }, revision: 1
         )

@@ -38,6 +38,8 @@ public struct MT5DealRecord: RawFieldRecord {
     public var comment: String?
     public var externalID: String?
     public var flags: String?
+    /// `IMTDeal::VolumeClosedExt`: the position volume this deal closed, 1/10^8 lot (§4.2, MAY).
+    public var volumeClosedExt: String?
 
     public init() {}
 
@@ -45,7 +47,7 @@ public struct MT5DealRecord: RawFieldRecord {
     public static let fieldNames: [String] = [
         "Deal", "Login", "Order", "PositionID", "Action", "Entry", "Reason", "Time", "TimeMsc", "Symbol", "Volume",
         "VolumeExt", "VolumeClosed", "Price", "Profit", "Storage", "Commission", "Fee", "ContractSize", "Digits",
-        "DigitsCurrency", "RateProfit", "ExpertID", "Comment", "ExternalID", "Flags",
+        "DigitsCurrency", "RateProfit", "ExpertID", "Comment", "ExternalID", "Flags", "VolumeClosedExt",
     ]
 
     /// Field name → position in `fieldNames`, for decoders that set fields by index (one hash lookup instead
@@ -86,13 +88,14 @@ public struct MT5DealRecord: RawFieldRecord {
         case 23: comment = value
         case 24: externalID = value
         case 25: flags = value
+        case 26: volumeClosedExt = value
         default: break
         }
     }
 
     /// Key paths in `fieldNames` order.
     static let fieldKeyPaths: [any KeyPath<Self, String?> & Sendable] = [
-        \.deal, \.login, \.order, \.positionID, \.action, \.entry, \.reason, \.time, \.timeMsc, \.symbol, \.volume, \.volumeExt, \.volumeClosed, \.price, \.profit, \.storage, \.commission, \.fee, \.contractSize, \.digits, \.digitsCurrency, \.rateProfit, \.expertID, \.comment, \.externalID, \.flags,
+        \.deal, \.login, \.order, \.positionID, \.action, \.entry, \.reason, \.time, \.timeMsc, \.symbol, \.volume, \.volumeExt, \.volumeClosed, \.price, \.profit, \.storage, \.commission, \.fee, \.contractSize, \.digits, \.digitsCurrency, \.rateProfit, \.expertID, \.comment, \.externalID, \.flags, \.volumeClosedExt,
     ]
 
     public func value(fieldAt index: Int) -> String? {
@@ -185,5 +188,37 @@ public struct MT4TradeRecord: RawFieldRecord {
 
     public init(fields: [String: String]) {
         for (name, value) in fields { set(name, value) }
+    }
+}
+
+/// One raw record of either platform, as received: what a held (pending) record keeps until its account is known.
+public enum RawRecord: Sendable, Hashable {
+    case deal(MT5DealRecord)
+    case trade(MT4TradeRecord)
+
+    /// The fields that were sent, by protocol name, values as received.
+    public var fields: [(name: String, value: String)] {
+        switch self {
+        case .deal(let deal): Self.fields(of: deal)
+        case .trade(let trade): Self.fields(of: trade)
+        }
+    }
+
+    private static func fields<Record: RawFieldRecord>(of record: Record) -> [(name: String, value: String)] {
+        Record.fieldNames.enumerated().compactMap { index, name in record.value(fieldAt: index).map { (name, $0) } }
+    }
+
+    /// A record of `platform` from fields by protocol name (names it does not know are ignored).
+    public init(platform: Platform, fields: some Sequence<(String, String)>) {
+        switch platform {
+        case .mt5:
+            var deal = MT5DealRecord()
+            for (name, value) in fields { deal.set(name, value) }
+            self = .deal(deal)
+        case .mt4:
+            var trade = MT4TradeRecord()
+            for (name, value) in fields { trade.set(name, value) }
+            self = .trade(trade)
+        }
     }
 }

@@ -7,8 +7,10 @@ public struct ServerSettings: Sendable {
     public var ambiguousTime: ServerTimeZone.AmbiguousTimePolicy
     public var symbols: SymbolRules
     public var filter: AccountFilter
-    /// Login → group and currency, from the accounts stream.
+    /// Login → group and currency from the rules file: these override what the bridge says (`AccountPolicy`).
     public var accounts: [UInt64: AccountInfo]
+    /// The server's own symbols (its `symbols` stream or drop file), by broker name.
+    public var serverSymbols: [String: ServerSymbol] = [:]
 
     public init(
         server: ServerID, platform: Platform, zone: ServerTimeZone, ambiguousTime: ServerTimeZone.AmbiguousTimePolicy = .earlier,
