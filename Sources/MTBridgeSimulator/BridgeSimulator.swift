@@ -30,6 +30,9 @@ public struct SimulatorFaults: Sendable, Hashable {
     /// Serve the MT5 deals whose ticket is a multiple of this with `Profit` "1,5" (a decimal comma: a record mtsync
     /// must quarantine, the same one every time it is read).
     public var unreadableProfitEvery: UInt64?
+    /// Leave these fields out of every deal, trade, account and symbol record (a bridge that does not send
+    /// mandatory fields such as `ContractSize` or `DigitsCurrency`).
+    public var omittedFields: Set<String> = []
 
     public init(
         dropConnectionAfterRecords: Int? = nil, malformedLineAfterRecords: Int? = nil, oversizeLineAfterRecords: Int? = nil, delayPerRequest: Duration? = nil,
@@ -48,6 +51,20 @@ public struct SimulatorFaults: Sendable, Hashable {
     }
 
     public static let none = SimulatorFaults()
+
+    /// `record` without the `omittedFields`.
+    func omitting<Record: RawFieldRecord>(_ record: Record) -> Record {
+        guard !omittedFields.isEmpty else { return record }
+        var record = record
+        for field in omittedFields { if let index = Record.fieldIndex[field] { record.set(fieldAt: index, nil) } }
+        return record
+    }
+
+    /// A record object without the `omittedFields`.
+    func omitting(_ object: JSONValue) -> JSONValue {
+        guard !omittedFields.isEmpty, case .object(let members) = object else { return object }
+        return .object(members.filter { !omittedFields.contains($0.0) })
+    }
 }
 
 /// What a simulator has served so far, for tests (back-pressure, retries, faults that fired).
@@ -247,7 +264,7 @@ public struct BridgeSimulator: Sendable {
                     let complete = try await writeRecords(page.records, writer: &writer, recordsSent: &recordsSent, counters: counters) { writer, deal in
                         var served = deal
                         if let every = faults.unreadableProfitEvery, let ticket = deal.deal.flatMap(UInt64.init), ticket % every == 0 { served.profit = "1,5" }
-                        writer.record(type: "deal", id: id, data: served)
+                        writer.record(type: "deal", id: id, data: faults.omitting(served))
                     }
                     guard complete else { return }
                     generationBox.count { $0.pages += 1 }
@@ -300,7 +317,7 @@ public struct BridgeSimulator: Sendable {
                         continue
                     }
                     let complete = try await writeRecords(page.records, writer: &writer, recordsSent: &recordsSent, counters: counters) { writer, trade in
-                        writer.raw(JSONValue.object([("type", "trade"), ("id", .string(id)), ("data", LineWriter.tradeObject(trade.record))]).serialized())
+                        writer.raw(JSONValue.object([("type", "trade"), ("id", .string(id)), ("data", LineWriter.tradeObject(faults.omitting(trade.record)))]).serialized())
                     }
                     guard complete else { return }
                     generationBox.count { $0.pages += 1 }
@@ -314,7 +331,7 @@ public struct BridgeSimulator: Sendable {
                     let accounts = dataset.accountRecords(generation: generationBox.generation).filter { UInt64($0.login!)! > after }
                     let page = accounts.prefix(limit)
                     for account in page {
-                        try await writer.send(["type": "account", "id": .string(id), "data": LineWriter.accountObject(account)])
+                        try await writer.send(["type": "account", "id": .string(id), "data": LineWriter.accountObject(faults.omitting(account))])
                     }
                     let more = accounts.count > page.count
                     try await writer.send(["type": "end", "id": .string(id), "count": .integer(page.count), "more": .bool(more),
@@ -328,7 +345,7 @@ public struct BridgeSimulator: Sendable {
                     let symbols = (platform == .mt4 ? SimulatedDataset.mt4Symbols : SimulatedDataset.symbols).sorted().filter { $0 > after }
                     let page = symbols.prefix(limit)
                     for symbol in page {
-                        try await writer.send(["type": "symbol", "id": .string(id), "data": LineWriter.symbolObject(symbol, platform: platform)])
+                        try await writer.send(["type": "symbol", "id": .string(id), "data": faults.omitting(LineWriter.symbolObject(symbol, platform: platform))])
                     }
                     let more = symbols.count > page.count
                     try await writer.send(["type": "end", "id": .string(id), "count": .integer(page.count), "more": .bool(more),

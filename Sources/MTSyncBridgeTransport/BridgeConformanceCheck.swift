@@ -23,10 +23,51 @@ public struct BridgeConformanceCheck: Sendable {
         public var accounts: Int?
         public var accountsWithoutClientID: Int?
         public var symbols: Int?
+        /// Per stream, the mandatory fields (`BridgeConformanceCheck.mandatoryFields`) records lacked, with how many
+        /// records lacked each.
+        public var missingFields: [String: [String: Int]] = [:]
         /// Everything that disagrees with the spec; empty when the bridge conforms on this range.
         public var problems: [String] = []
 
         public var conforms: Bool { problems.isEmpty }
+    }
+
+    /// The fields each stream's records MUST carry (bridge-protocol §4.2–§4.5): a bridge that leaves one out
+    /// does not conform, even when mtsync could store what it sent (a missing `ContractSize` or `DigitsCurrency`
+    /// is a fact without its contract size, a money amount without its precision).
+    public static let mandatoryFields: [String: [String]] = [
+        "deals": [
+            "Deal", "Login", "Order", "PositionID", "Action", "Entry", "Reason", "Time", "TimeMsc", "Symbol", "Volume", "VolumeExt", "Price",
+            "Profit", "Storage", "Commission", "Fee", "ContractSize", "Digits", "DigitsCurrency", "Comment", "ExternalID",
+        ],
+        "trades": [
+            "order", "login", "symbol", "digits", "cmd", "volume", "open_time", "close_time", "open_price", "close_price", "sl", "tp",
+            "commission", "commission_agent", "storage", "profit", "taxes", "magic", "comment", "reason",
+        ],
+        "accounts": ["login", "group", "currency", "leverage"],
+        "symbols": ["symbol", "base_currency", "profit_currency", "contract_size", "digits"],
+    ]
+
+    /// Counts, per mandatory field of `stream`, the records that lack it (`value(fieldAt:)` nil: absent or null).
+    /// MT4's `reason` may come as `state` (§4.3).
+    static func countMissing<Record: RawFieldRecord>(_ records: [Record], stream: String, into report: inout Report) {
+        guard let fields = mandatoryFields[stream] else { return }
+        for record in records {
+            for field in fields {
+                guard let index = Record.fieldIndex[field], record.value(fieldAt: index) == nil else { continue }
+                if field == "reason", let state = Record.fieldIndex["state"], record.value(fieldAt: state) != nil { continue }
+                report.missingFields[stream, default: [:]][field, default: 0] += 1
+            }
+        }
+    }
+
+    /// One problem per stream that lacks mandatory fields, naming each with how many records lacked it.
+    static func reportMissing(_ report: inout Report, records: [String: Int]) {
+        for (stream, missing) in report.missingFields.sorted(by: { $0.key < $1.key }) where !missing.isEmpty {
+            let section = ["deals": "§4.2", "trades": "§4.3", "accounts": "§4.4", "symbols": "§4.5"][stream] ?? "§4"
+            let fields = missing.sorted { $0.key < $1.key }.map { "\($0.key) (\($0.value) of \(records[stream] ?? 0))" }
+            report.problems.append("\(stream) records lack mandatory fields (\(section)): \(fields.joined(separator: ", "))")
+        }
     }
 
     public let client: BridgeClient
@@ -78,6 +119,7 @@ public struct BridgeConformanceCheck: Sendable {
             var previous: (Int64, UInt64)?
             for try await page in client.closedTrades(fromMilliseconds: from, toMilliseconds: to, pageSize: pageSize) {
                 report.pages += 1
+                Self.countMissing(page.records, stream: "trades", into: &report)
                 for trade in page.records {
                     report.records += 1
                     guard let time = trade.closeTime.flatMap({ Int64($0) }), let order = trade.order.flatMap({ UInt64($0) }), let line = DigestChecksum.canonicalLine(trade) else {
@@ -94,6 +136,7 @@ public struct BridgeConformanceCheck: Sendable {
             var previous: (Int64, UInt64)?
             for try await page in client.deals(fromMilliseconds: from, toMilliseconds: to, pageSize: pageSize) {
                 report.pages += 1
+                Self.countMissing(page.records, stream: "deals", into: &report)
                 for deal in page.records {
                     report.records += 1
                     guard let time = deal.timeMsc.flatMap({ Int64($0) }), let ticket = deal.deal.flatMap({ UInt64($0) }), let line = DigestChecksum.canonicalLine(deal) else {
@@ -139,6 +182,7 @@ public struct BridgeConformanceCheck: Sendable {
                 let page = try await client.withRetries { connection in try await connection.accountsPage(after: after, limit: pageSize) }
                 count += page.accounts.count
                 withoutClientID += page.accounts.filter { ($0.clientID ?? "").isEmpty }.count
+                Self.countMissing(page.accounts, stream: "accounts", into: &report)
                 guard page.more, let last = page.accounts.last?.login.flatMap({ UInt64($0) }) else { break }
                 if let after, last <= after {
                     report.problems.append("accounts are not in ascending login order (§4.4)")
@@ -150,8 +194,11 @@ public struct BridgeConformanceCheck: Sendable {
             report.accountsWithoutClientID = withoutClientID
         }
         if report.capabilities.contains("symbols") {
-            report.symbols = try await client.withRetries { connection in try await connection.symbols().count }
+            let symbols = try await client.withRetries { connection in try await connection.symbols() }.map { RawSymbolRecord(object: $0) }
+            report.symbols = symbols.count
+            Self.countMissing(symbols, stream: "symbols", into: &report)
         }
+        Self.reportMissing(&report, records: ["deals": report.records, "trades": report.records, "accounts": report.accounts ?? 0, "symbols": report.symbols ?? 0])
         return report
     }
 

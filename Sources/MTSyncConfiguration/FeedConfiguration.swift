@@ -159,6 +159,12 @@ extension ConfigurationReader {
         var sqs: SQSDestination?
         if let node = section["sqs"], !node.isNull {
             sqs = readSQS(node, path: "feed.sqs")
+            // An output inherits the ingest's endpoint, region and profile unless it sets its own: a feed queue on a
+            // local SQS must not go to real AWS because its section named only the queue.
+            if case .sqs(let ingestSQS)? = ingest?.destination, var own = sqs {
+                own.inherit(from: ingestSQS)
+                sqs = own
+            }
         } else if case .sqs(let destination)? = ingest?.destination {
             sqs = destination
         } else {

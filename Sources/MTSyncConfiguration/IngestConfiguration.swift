@@ -47,6 +47,27 @@ public struct SQSDestination: Sendable, Equatable {
         self.profile = profile
         self.groupBy = groupBy
     }
+
+    /// Takes `other`'s endpoint, region and profile where this one sets none (an output beside `ingest.sqs`).
+    public mutating func inherit(from other: SQSDestination) {
+        endpoint = endpoint ?? other.endpoint
+        region = region ?? other.region
+        profile = profile ?? other.profile
+    }
+
+    /// Where requests will go, as `check-config` shows it: the configured endpoint, else `AWS_ENDPOINT_URL_SQS`,
+    /// `AWS_ENDPOINT_URL`, else AWS's regional endpoint (the region configured, else `AWS_REGION`,
+    /// `AWS_DEFAULT_REGION`). A profile's `endpoint_url` or region is not read here; the daemon reads them.
+    public func effectiveEndpoint(environment: [String: String]) -> String {
+        func env(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
+        if let endpoint { return endpoint }
+        if let endpoint = env("AWS_ENDPOINT_URL_SQS") { return "\(endpoint) (AWS_ENDPOINT_URL_SQS)" }
+        if let endpoint = env("AWS_ENDPOINT_URL") { return "\(endpoint) (AWS_ENDPOINT_URL)" }
+        guard let region = region ?? env("AWS_REGION") ?? env("AWS_DEFAULT_REGION") else {
+            return "AWS's endpoint of the profile's region (no region configured, no AWS_REGION)"
+        }
+        return "https://sqs.\(region).amazonaws.com"
+    }
 }
 
 /// The HTTP data-ingest endpoint.

@@ -92,7 +92,14 @@ struct CheckConfigCommand: ParsableCommand {
         let cent = feed.centGroups.isEmpty ? "no cent groups" : "cent groups \(feed.centGroups.joined(separator: ",")) × \(feed.centFactor) (\(centCodes))"
         let rates = feed.rates.isEmpty ? "no rates" : "rates for \(feed.rates.keys.sorted().joined(separator: ","))"
         let files = feed.fileIngest.map { "file ingest above \($0.aboveRows) rows" } ?? "no file ingest"
-        return "daily rows, trigger \(feed.triggerID), day \(feed.day), \(feed.reportingCurrency), \(cent), \(rates), SQS \(feed.sqs.queueURL), \(files), every \(DurationText.format(feed.every))"
+        let sqs = "SQS \(feed.sqs.queueURL) via \(feed.sqs.effectiveEndpoint(environment: ProcessInfo.processInfo.environment))"
+        let upload = feed.fileIngest.map { ", uploads to \(Self.shown($0.url))" } ?? ""
+        return "daily rows, trigger \(feed.triggerID), day \(feed.day), \(feed.reportingCurrency), \(cent), \(rates), \(sqs), \(files)\(upload), every \(DurationText.format(feed.every))"
+    }
+
+    /// Scheme, host, port and path only: a query or user info may carry a credential.
+    static func shown(_ url: String) -> String {
+        URL(string: url).map { "\($0.scheme ?? "")://\($0.host ?? "")\($0.port.map { ":\($0)" } ?? "")\($0.path)" } ?? "(an unparseable URL)"
     }
 
     static func ingestSummary(_ ingest: IngestConfiguration?) -> String {
@@ -100,11 +107,9 @@ struct CheckConfigCommand: ParsableCommand {
         let destination: String
         switch ingest.destination {
         case .sqs(let sqs):
-            destination = "SQS \(sqs.queueURL)\(sqs.endpoint.map { " via \($0)" } ?? "")\(sqs.region.map { ", region \($0)" } ?? ""), FIFO groups by \(sqs.groupBy)"
+            destination = "SQS \(sqs.queueURL) via \(sqs.effectiveEndpoint(environment: ProcessInfo.processInfo.environment))\(sqs.region.map { ", region \($0)" } ?? ""), FIFO groups by \(sqs.groupBy)"
         case .http(let http):
-            // Scheme, host, port and path only: a query or user info may carry a credential.
-            let shown = URL(string: http.url).map { "\($0.scheme ?? "")://\($0.host ?? "")\($0.port.map { ":\($0)" } ?? "")\($0.path)" } ?? "(an unparseable URL)"
-            destination = "HTTP \(shown), signed (secret set)\(http.bearerToken == nil ? "" : ", bearer token set"), timeout \(DurationText.format(http.timeout))"
+            destination = "HTTP \(shown(http.url)), signed (secret set)\(http.bearerToken == nil ? "" : ", bearer token set"), timeout \(DurationText.format(http.timeout))"
         }
         let relay = "relay batches of \(ingest.relay.batchSize), \(ingest.relay.maxAttempts) attempts, claims \(DurationText.format(ingest.relay.claimFor))"
         let aggregates = ingest.aggregates.map { "aggregates after \(DurationText.format($0.grace)) grace" } ?? "aggregates off"

@@ -36,4 +36,22 @@ struct BridgeConformanceCheckTests {
         #expect(report.timeZoneRule == "ny-close")
         #expect(report.serverClockOffsetMinutes == 120 || report.serverClockOffsetMinutes == 180)
     }
+
+    @Test("a bridge that leaves out mandatory fields does not conform: each missing field is named per stream with its count", arguments: [Platform.mt5, .mt4])
+    func missingMandatoryFields(platform: Platform) async throws {
+        let dataset = platform == .mt5 ? ClientSimulatorTests.dataset : SimulatorHarness.mt4Dataset
+        var faults = SimulatorFaults()
+        faults.omittedFields = ["ContractSize", "DigitsCurrency", "commission_agent", "currency", "contract_size"]
+        let report = try await Self.check(BridgeSimulator(dataset: dataset, key: Self.key, faults: faults), from: dataset.range.lowerBound, to: dataset.range.upperBound)
+        #expect(!report.conforms)
+        let stream = platform == .mt5 ? "deals" : "trades"
+        let expected: Set<String> = platform == .mt5 ? ["ContractSize", "DigitsCurrency"] : ["commission_agent"]
+        #expect(Set(report.missingFields[stream]?.keys.map { $0 } ?? []) == expected)
+        #expect(report.missingFields[stream]?.values.allSatisfy { $0 == report.records } == true, "every record lacks them")
+        #expect(report.missingFields["accounts"]?.keys.map { $0 } == ["currency"])
+        #expect(report.missingFields["symbols"]?.keys.map { $0 } == ["contract_size"])
+        for name in ["\(stream) records lack mandatory fields", "accounts records lack mandatory fields (§4.4): currency", "symbols records lack mandatory fields (§4.5): contract_size"] {
+            #expect(report.problems.contains { $0.hasPrefix(name) }, "\(report.problems)")
+        }
+    }
 }

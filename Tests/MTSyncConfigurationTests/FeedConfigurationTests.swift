@@ -23,6 +23,28 @@ struct FeedConfigurationTests {
         #expect(feed.maximumRowsPerMessage == 500 && feed.maximumMessageBytes == 256_000 && feed.every == .seconds(60))
     }
 
+    @Test("feed.sqs without an endpoint goes where ingest.sqs goes (endpoint, region, profile), not to real AWS; its own endpoint wins")
+    func feedQueueInheritsTheIngestEndpoint() throws {
+        let ingest = """
+            ingest:
+              sqs: { queue_url: 'http://127.0.0.1:5000/123456789012/facts', endpoint: 'http://127.0.0.1:5000', region: us-east-1, profile: local }
+            """
+        let inherited = try #require(try ConfigurationFixture().load(ConfigurationFixture.minimal(server: "", top: ingest + """
+
+            feed: { trigger_id: abc, sqs: { queue_url: 'http://127.0.0.1:5000/123456789012/feed.fifo' } }
+            """)).feed?.sqs)
+        #expect(inherited.endpoint == "http://127.0.0.1:5000" && inherited.region == "us-east-1" && inherited.profile == "local")
+        #expect(inherited.effectiveEndpoint(environment: [:]) == "http://127.0.0.1:5000")
+        let own = try #require(try ConfigurationFixture().load(ConfigurationFixture.minimal(server: "", top: ingest + """
+
+            feed: { trigger_id: abc, sqs: { queue_url: 'https://sqs.eu-west-1.amazonaws.com/123456789012/feed.fifo', endpoint: 'https://sqs.eu-west-1.amazonaws.com', region: eu-west-1 } }
+            """)).feed?.sqs)
+        #expect(own.endpoint == "https://sqs.eu-west-1.amazonaws.com" && own.region == "eu-west-1" && own.profile == "local")
+        let alone = SQSDestination(queueURL: "https://sqs.eu-west-1.amazonaws.com/1/q", region: nil, endpoint: nil, profile: nil, groupBy: "server")
+        #expect(alone.effectiveEndpoint(environment: ["AWS_REGION": "eu-west-1"]) == "https://sqs.eu-west-1.amazonaws.com")
+        #expect(alone.effectiveEndpoint(environment: ["AWS_ENDPOINT_URL": "http://localhost:4566"]) == "http://localhost:4566 (AWS_ENDPOINT_URL)")
+    }
+
     @Test("every option; the file ingest's API key from a file, never printed; the queue shared from ingest.sqs")
     func everything() throws {
         let fixture = try ConfigurationFixture()
