@@ -94,9 +94,9 @@ public struct BridgeSimulator: Sendable {
     private let generationBox = FaultCounters()
 
     /// What an MT5 bridge serves.
-    public static let capabilities: [String] = ["deals", "accounts", "symbols", "digest", "changes"]
+    public static let capabilities: [String] = ["deals", "accounts", "symbols", "digest", "changes", "daily"]
     /// What an MT4 bridge serves: `trades` instead of `deals` (§4).
-    public static let mt4Capabilities: [String] = ["trades", "accounts", "symbols", "digest", "changes"]
+    public static let mt4Capabilities: [String] = ["trades", "accounts", "symbols", "digest", "changes", "daily"]
 
     /// The capabilities this simulator announces, by its dataset's platform.
     public var servedCapabilities: [String] { platform == .mt4 ? Self.mt4Capabilities : Self.capabilities }
@@ -337,6 +337,29 @@ public struct BridgeSimulator: Sendable {
                     try await writer.send(["type": "end", "id": .string(id), "count": .integer(page.count), "more": .bool(more),
                                            "next": more ? .string(page.last!.login!) : .null])
                     try await writer.flush()
+                case "daily":
+                    // §4.8: the records of the server days starting in [from_ms, to_ms), by (day, login), paged by `after`.
+                    let params = request["params"] ?? [:]
+                    guard let from = params["from_ms"]?.text.flatMap({ Int64($0) }), let to = params["to_ms"]?.text.flatMap({ Int64($0) }), from < to else {
+                        try await writer.error(id: id, code: "bad_request", retryable: false, message: "daily needs from_ms < to_ms")
+                        continue
+                    }
+                    let limit = params["limit"]?.text.flatMap { Int($0) } ?? 1000
+                    var after: (day: String, login: UInt64)?
+                    if let position = params["after"], position != .null {
+                        guard let day = position["day"]?.text, let login = position["login"]?.text.flatMap({ UInt64($0) }) else {
+                            try await writer.error(id: id, code: "bad_request", retryable: false, message: "after needs day and login")
+                            continue
+                        }
+                        after = (day, login)
+                    }
+                    let page = dataset.dailyRecords(fromMilliseconds: from, toMilliseconds: to, after: after, limit: limit, generation: generationBox.generation)
+                    for record in page.records {
+                        try await writer.send(["type": "daily", "id": .string(id), "data": LineWriter.dailyObject(faults.omitting(record))])
+                    }
+                    try await writer.send(["type": "end", "id": .string(id), "count": .integer(page.records.count), "more": .bool(page.more),
+                                           "next": page.more ? ["day": .string(page.records.last!.day!), "login": .string(page.records.last!.login!)] : .null])
+                    try await writer.flush()
                 case "symbols":
                     // Ascending by name, paged by `after` like every paged method (§4.5).
                     let params = request["params"] ?? [:]
@@ -520,7 +543,7 @@ struct LineWriter {
         var fields: [(String, JSONValue)] = []
         let values: [String?] = [deal.deal, deal.login, deal.order, deal.positionID, deal.action, deal.entry, deal.reason, deal.time, deal.timeMsc,
                                  deal.symbol, deal.volume, deal.volumeExt, nil, deal.price, deal.profit, deal.storage, deal.commission, deal.fee,
-                                 deal.contractSize, deal.digits, deal.digitsCurrency, nil, nil, deal.comment, deal.externalID, nil]
+                                 deal.contractSize, deal.digits, deal.digitsCurrency, nil, nil, deal.comment, deal.externalID, nil, deal.volumeClosedExt]
         for (name, value) in zip(MT5DealRecord.fieldNames, values) {
             guard let value else { continue }
             // Tickets, logins and money go as strings (as the MT5 Web API sends them); small enums as numbers.
@@ -537,6 +560,13 @@ struct LineWriter {
         let numbers: Set<String> = ["leverage", "updated_ms"]
         return .object(RawAccountRecord.fieldNames.enumerated().compactMap { index, name in
             account.value(fieldAt: index).map { value in (name, numbers.contains(name) ? (Int64(value).map(JSONValue.integer) ?? .string(value)) : .string(value)) }
+        })
+    }
+
+    /// A `daily` record (§4.8): `time_ms` a JSON number, the rest strings.
+    static func dailyObject(_ record: RawDailyRecord) -> JSONValue {
+        .object(RawDailyRecord.fieldNames.enumerated().compactMap { index, name in
+            record.value(fieldAt: index).map { value in (name, name == "time_ms" ? (Int64(value).map(JSONValue.integer) ?? .string(value)) : .string(value)) }
         })
     }
 

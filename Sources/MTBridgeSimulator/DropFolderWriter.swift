@@ -17,7 +17,7 @@ public struct DropFolderWriter: Sendable {
     /// days it decides), then one file per day of `dataset` (deals for MT5, closed trades for MT4), and returns the
     /// names.
     @discardableResult
-    public func publish(_ dataset: SimulatedDataset, generation: Int = 0, sequence: Int = 1, accounts: Bool = true) throws -> [String] {
+    public func publish(_ dataset: SimulatedDataset, generation: Int = 0, sequence: Int = 1, accounts: Bool = true, daily: Bool = false) throws -> [String] {
         let incoming = root.appending(path: "\(dataset.configuration.serverID)/incoming")
         try FileManager.default.createDirectory(at: incoming, withIntermediateDirectories: true)
         var names: [String] = accounts ? [try publishAccounts(dataset, generation: generation, sequence: sequence)] : []
@@ -36,7 +36,32 @@ public struct DropFolderWriter: Sendable {
             }
             names.append(try publish(csv, stream: stream, from: from, to: to, sequence: sequence, server: dataset.configuration.serverID))
         }
+        if daily { names += try publishDaily(dataset, generation: generation, sequence: sequence) }
         return names
+    }
+
+    /// Publishes the dataset's end-of-day records (§4.8) at `generation`, one `daily` file per server day.
+    @discardableResult
+    public func publishDaily(_ dataset: SimulatedDataset, generation: Int = 0, sequence: Int = 1) throws -> [String] {
+        let records = Dictionary(grouping: dataset.dailyRecords(generation: generation)) { $0.day ?? "" }
+        return try records.keys.sorted().compactMap { day in
+            guard let number = CivilDate.days(parsing: day) else { return nil }
+            let from = number * 86_400_000
+            return try publish(DropCSVWriter.file(records[day]!), stream: .daily, from: from, to: from + 86_400_000, sequence: sequence, server: dataset.configuration.serverID)
+        }
+    }
+
+    /// Publishes generation 1's edits and deletions (what the `changes` method serves) as one `changes` file (§7.1).
+    @discardableResult
+    public func publishChanges(_ dataset: SimulatedDataset, sequence: Int = 1) throws -> String {
+        let changes = dataset.changes()
+        var csv = Array(("seq,op," + MT5DealRecord.fieldNames.joined(separator: ",") + "\n").utf8)
+        for change in changes {
+            let row = DropCSVWriter.file([change.record]).split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)[1]
+            csv += Array("\(change.seq),\(change.op),".utf8) + row + [UInt8(ascii: "\n")]
+        }
+        let at = dataset.range.lowerBound
+        return try publish(csv, stream: .changes, from: at, to: dataset.range.upperBound, sequence: sequence, server: dataset.configuration.serverID)
     }
 
     /// Publishes the dataset's accounts at `generation` as one `accounts` file (a snapshot: its range is the dataset's

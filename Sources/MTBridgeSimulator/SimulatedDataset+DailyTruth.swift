@@ -8,7 +8,8 @@ import MTSyncCore
 /// It is deliberately its own code, not mtsync's normalizer: tests compare mtsync's daily feed against it, so a
 /// rule both got wrong the same way would go unseen. The rules are the same ones written out again:
 /// - MT5: a closing deal is a buy or sell (`Action` 0, 1) with `Entry` out, in/out or out-by (1, 2, 3) and a
-///   `Reason` that is not technical; its `VolumeExt` (lots × 10^8) counts on the day of its `TimeMsc`.
+///   `Reason` that is not technical; its `VolumeExt` (lots × 10^8) counts on the day of its `TimeMsc`, but for an
+///   in/out (a reversal) only its `VolumeClosedExt`.
 ///   Deposits and withdrawals are balance deals (`Action` 2) by the sign of `Profit`; credit (3), bonus (6)
 ///   and the other money actions are neither.
 /// - MT4: a closed trade is `cmd` buy or sell (0, 1) with `close_time` > 0; its `volume` (lots × 100) × 10^6
@@ -78,7 +79,9 @@ extension SimulatedDataset {
                         let reason = deal.reason.flatMap { UInt32($0) } ?? 0
                         // ENTRY_OUT, ENTRY_INOUT, ENTRY_OUT_BY close (all or part of) a position; ENTRY_IN opens.
                         guard [1, 2, 3].contains(entry), !Self.technicalDealReasons.contains(reason) else { continue }
-                        truth[key, default: DailyTruth()].closedVolumeExt += deal.volumeExt.flatMap { UInt64($0) } ?? 0
+                        // A reversal (in/out) closed only its VolumeClosedExt; the rest opened the opposite position.
+                        let closed = entry == 2 ? deal.volumeClosedExt : deal.volumeExt
+                        truth[key, default: DailyTruth()].closedVolumeExt += closed.flatMap { UInt64($0) } ?? 0
                         truth[key, default: DailyTruth()].closingDeals += 1
                     case 2:  // DEAL_BALANCE: a deposit or, negative, a withdrawal
                         Self.addBalance(Self.exactCents(deal.profit), to: &truth[key, default: DailyTruth()])

@@ -47,6 +47,8 @@ public struct SimulatedDataset: Sendable {
     public let configuration: Configuration
     /// The last day served, with its (TimeMsc, Deal) keys: paging through a day costs one generation.
     private let dayCache = DayCache()
+    /// The end-of-day states of each generation asked for (`SimulatedDataset+Daily.swift`).
+    let dailyCache = DailyCache()
     public static let firstLogin: UInt64 = 100_001
     static let ticketBase: UInt64 = 5_000_000_000
     static let millisecondsPerDay: Int64 = 86_400_000
@@ -78,6 +80,14 @@ public struct SimulatedDataset: Sendable {
             // An account the broker has not mapped to a customer has no client_id to send.
             record.clientID = account.clientID
             record.updatedMilliseconds = String(moved ? moveMilliseconds : range.lowerBound)
+            // The money now (the end of the range), as IMTUser/IMTAccount give it (§4.4, MAY).
+            if let money = money(of: account.login, generation: generation) {
+                record.balance = money.balance
+                record.credit = money.credit
+                record.equity = money.equity
+                record.margin = "0"
+                record.marginFree = money.equity
+            }
             return record
         }
     }
@@ -218,9 +228,43 @@ public struct SimulatedDataset: Sendable {
             }
         }
         drafts.sort { ($0.time, $0.sequence) < ($1.time, $1.sequence) }
-        return drafts.enumerated().map { offset, draft in
+        let numbered = drafts.enumerated().map { offset, draft in
             draft.record(ticket: Self.ticketBase + UInt64(day) * 10_000_000 + 5_000_000 + UInt64(offset))
         }
+        return (numbered + reversalDeals(onDay: day)).sorted { (Int64($0.timeMsc!)!, UInt64($0.deal!)!) < (Int64($1.timeMsc!)!, UInt64($1.deal!)!) }
+    }
+
+    /// Reversals (one in every hundred deals of a day): a position opened, reversed by an `inout` deal of twice its
+    /// volume (closing it and opening the opposite one with the rest), then closed. Their own random stream and
+    /// tickets, so the day's other deals stay as they were.
+    func reversalDeals(onDay day: Int64) -> [MT5DealRecord] {
+        let count = configuration.dealsPerDay / 100
+        guard count > 0 else { return [] }
+        var random = SplitMix64(seed: configuration.seed ^ 0x5EED_0000_1EAF_0001 &+ UInt64(bitPattern: day))
+        let dayStart = day * Self.millisecondsPerDay
+        var records: [MT5DealRecord] = []
+        for index in 0..<count {
+            let login = Self.firstLogin + random.next(below: UInt64(configuration.logins))
+            let symbol = Self.symbols[Int(random.next(below: UInt64(Self.symbols.count)))]
+            let volumeExt = (1 + random.next(below: 100)) * 1_000_000
+            let time = dayStart + Int64(random.next(below: UInt64(Self.millisecondsPerDay - 4 * 3_600_000)))
+            let buy = random.next(below: 2) == 0
+            let position = Self.ticketBase + UInt64(day) * 10_000_000 + 7_500_000 + UInt64(index)
+            let open = Draft(login: login, time: time, action: buy ? 0 : 1, entry: 0, reason: 0, position: position, symbol: symbol, volumeExt: volumeExt,
+                             price: Self.price(for: symbol, random: &random), profitCents: 0, storageCents: 0, commissionCents: -Int64(volumeExt / 1_000_000) * 3,
+                             feeCents: 0, comment: "")
+            // The reversal closes `volumeExt` and opens the opposite position with the other `volumeExt`.
+            var reverse = open.closing(at: time + 1 + Int64(random.next(below: 3_600_000)), volumeExt: 2 * volumeExt,
+                                       profitCents: Int64(random.next(below: 20_000)) - 10_000, reason: 0, entry: 2)
+            reverse.volumeClosedExt = volumeExt
+            var close = reverse.closing(at: reverse.time + 1 + Int64(random.next(below: 3_600_000)), volumeExt: volumeExt,
+                                        profitCents: Int64(random.next(below: 20_000)) - 10_000, reason: 0, entry: 1)
+            close.volumeClosedExt = volumeExt
+            for (offset, draft) in [open, reverse, close].enumerated() {
+                records.append(draft.record(ticket: Self.ticketBase + UInt64(day) * 10_000_000 + 7_000_000 + UInt64(index * 3 + offset)))
+            }
+        }
+        return records
     }
 
     /// Deals with `from <= TimeMsc < to` after the `(TimeMsc, Deal)` position, at most `limit`, and whether more
@@ -365,6 +409,8 @@ struct Draft {
     var feeCents: Int64
     var comment: String
     var sequence: UInt64 = 0
+    /// The position volume this deal closed (`VolumeClosedExt`); nil: its whole volume if it closes, nothing if it opens.
+    var volumeClosedExt: UInt64?
 
     func closing(at time: Int64, volumeExt: UInt64, profitCents: Int64, reason: UInt32, entry: UInt32) -> Draft {
         var close = self
@@ -377,6 +423,7 @@ struct Draft {
         close.storageCents = reason == 6 ? -Int64(volumeExt / 1_000_000) : 0
         close.feeCents = entry == 3 ? -5 : 0
         close.sequence = 1
+        close.volumeClosedExt = nil
         return close
     }
 
@@ -395,6 +442,8 @@ struct Draft {
         deal.symbol = symbol
         deal.volume = String(volumeExt / 10_000)
         deal.volumeExt = String(volumeExt)
+        // IMTDeal::VolumeClosedExt, as the Manager API gives it on every trade deal: what the deal closed.
+        if action <= 1 { deal.volumeClosedExt = String(entry == 0 ? 0 : volumeClosedExt ?? volumeExt) }
         deal.price = price
         deal.profit = money(profitCents)
         deal.storage = money(storageCents)

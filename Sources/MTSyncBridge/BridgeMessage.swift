@@ -75,7 +75,7 @@ public enum BridgeMessage: Sendable, Hashable {
     case progress(requestID: String)
     case pong(id: String)
 
-    static let recordTypes: Set<String> = ["account", "symbol", "change", "bucket", "server_info"]
+    static let recordTypes: Set<String> = ["account", "symbol", "change", "bucket", "daily", "server_info"]
 
     /// Types a decoded line; throws `.malformed` with the reason when it is not a valid message.
     public init(_ line: BridgeLine) throws(BridgeProtocolError) {

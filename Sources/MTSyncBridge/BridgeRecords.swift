@@ -58,6 +58,12 @@ public struct BridgeChange: Sendable, Hashable {
     /// The MT4 trade record, when the change is one.
     public var trade: MT4TradeRecord? { if case .trade(let trade) = record { trade } else { nil } }
 
+    public init(sequence: Int64, operation: Operation, record: Record) {
+        self.sequence = sequence
+        self.operation = operation
+        self.record = record
+    }
+
     public init(_ data: JSONValue) throws(BridgeProtocolError) {
         guard let sequence = data["seq"]?.text.flatMap({ Int64($0) }), let operation = data["op"]?.text.flatMap(Operation.init(rawValue:)),
             case .object(let members)? = data["record"]

@@ -213,6 +213,28 @@ public struct BridgeConnection: ~Copyable {
         return (accounts, end.more, end.next?.text.flatMap { UInt64($0) })
     }
 
+    /// One page of end-of-day records (§4.8) of the server days starting in `[from, to)` (server time), after
+    /// `after` in `(day, login)` order, at most `limit`, as sent (the caller validates each); `next` is `end.next`.
+    public mutating func dailyPage(
+        fromMilliseconds from: Int64, toMilliseconds to: Int64, after: (day: String, login: UInt64)?, limit: Int
+    ) async throws -> (records: [RawDailyRecord], more: Bool, next: (day: String, login: UInt64)?) {
+        var params: [(String, JSONValue)] = [("from_ms", .integer(from)), ("to_ms", .integer(to))]
+        if let after { params.append(("after", ["day": .string(after.day), "login": .string(String(after.login))])) }
+        params.append(("limit", .integer(limit)))
+        var records: [RawDailyRecord] = []
+        let end = try await perform(method: "daily", params: .object(params), maximumRecords: limit) { event in
+            if case .record("daily", let data) = event { records.append(RawDailyRecord(object: data)) }
+        }
+        var next: (String, UInt64)?
+        if let position = end.next {
+            guard let day = position["day"]?.text, let login = position["login"]?.text.flatMap({ UInt64($0) }) else {
+                throw failure(retryable: true, "the end of a daily page has an invalid next position")
+            }
+            next = (day, login)
+        }
+        return (records, end.more, next)
+    }
+
     /// The bridge's symbol list (contract sizes, currencies, paths), as sent.
     public mutating func symbols() async throws -> [JSONValue] {
         var symbols: [JSONValue] = []

@@ -33,6 +33,8 @@ public struct FeedConfiguration: Sendable, Equatable {
     public var accountsEvery: Duration
     /// How long a batch being sent is claimed: after a crash mid-send, the same batch goes again after this.
     public var claimFor: Duration = .seconds(120)
+    /// The tier snapshots (`feed.snapshots`; docs/ingest.md, "Tier snapshots"); nil: off.
+    public var snapshots: SnapshotFeedConfiguration?
 
     public init(
         triggerID: String, source: String = "mtsync", day: TradingDayRule = .utc, reportingCurrency: String = "USD", centGroups: [String] = [],
@@ -61,6 +63,18 @@ public struct FeedConfiguration: Sendable, Equatable {
 }
 
 /// The platform's file ingest: `POST <url>?trigger_id=…` with `x-api-key` and a CSV.
+/// `feed.snapshots`: the platform's trigger id for tier snapshots (its own, not the daily rows') and their source
+/// name; they travel on the feed's queue and file ingest, under the feed's currency, cent and day rules.
+public struct SnapshotFeedConfiguration: Sendable, Equatable {
+    public var triggerID: String
+    public var source: String
+
+    public init(triggerID: String, source: String) {
+        self.triggerID = triggerID
+        self.source = source
+    }
+}
+
 public struct FileIngestDestination: Sendable, Equatable {
     public var url: String
     public var apiKey: TextSecret
@@ -81,8 +95,9 @@ public struct FileIngestDestination: Sendable, Equatable {
 extension ConfigurationReader {
     static let feedKeys = [
         "trigger_id", "source", "day", "reporting_currency", "cent", "rates", "deposits", "sqs", "file_ingest",
-        "max_rows_per_message", "max_message_bytes", "every", "accounts_every", "claim_for",
+        "max_rows_per_message", "max_message_bytes", "every", "accounts_every", "claim_for", "snapshots",
     ]
+    static let snapshotKeys = ["trigger_id", "source"]
     static func isCurrencyCode(_ text: String) -> Bool { text.count == 3 && text.allSatisfy { $0.isASCII && $0.isLetter } }
     static let feedCentKeys = ["groups", "factor", "currencies"]
     static let feedDepositKeys = ["kinds", "exclude_comments"]
@@ -179,12 +194,23 @@ extension ConfigurationReader {
         let every = section["every"] != nil ? duration(section, "every", minimum: .seconds(1)) : .seconds(60)
         let accountsEvery = section["accounts_every"] != nil ? duration(section, "accounts_every", minimum: .seconds(10)) : .seconds(900)
         let claimFor = section["claim_for"] != nil ? duration(section, "claim_for", minimum: .seconds(1)) : .seconds(120)
+        var snapshots: SnapshotFeedConfiguration?
+        if let node = section["snapshots"], !node.isNull, let snapshotSection = mapping(node, path: "feed.snapshots", keys: Self.snapshotKeys) {
+            if let (snapshotTrigger, mark) = required(snapshotSection, "trigger_id", hint: "the platform's trigger id for tier snapshots (its own, not the daily rows')") {
+                if snapshotTrigger == trigger {
+                    report("feed.snapshots.trigger_id", mark, "must differ from feed.trigger_id: the platform tells the snapshots from the daily rows by it")
+                } else {
+                    snapshots = SnapshotFeedConfiguration(triggerID: snapshotTrigger, source: scalar(snapshotSection, "source")?.0 ?? source)
+                }
+            }
+        }
         guard problems.count == problemsBefore, let trigger, let day, let sqs, let rows, let bytes, let every, let accountsEvery, let claimFor else { return nil }
         var feed = FeedConfiguration(
             triggerID: trigger, source: source, day: day, reportingCurrency: currency, centGroups: centGroups, centFactor: centFactor, centCurrencies: centCurrencies, rates: rates,
             depositKinds: depositKinds, depositExcludedComments: excludedComments, sqs: sqs, fileIngest: fileIngest,
             maximumRowsPerMessage: rows, maximumMessageBytes: bytes, every: every, accountsEvery: accountsEvery)
         feed.claimFor = claimFor
+        feed.snapshots = snapshots
         return feed
     }
 

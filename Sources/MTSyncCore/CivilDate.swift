@@ -31,6 +31,19 @@ public enum CivilDate {
         return "\(padded(year, 4))-\(padded(month, 2))-\(padded(day, 2))"
     }
 
+    /// Days since 1970-01-01 of a `YYYY-MM-DD` text naming a real date (2025-02-30 is not one); nil otherwise.
+    public static func days(parsing text: some StringProtocol) -> Int64? {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
+              parts.allSatisfy({ $0.utf8.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") } }),
+              let year = Int64(parts[0]), let month = Int64(parts[1]), let day = Int64(parts[2]),
+              (1...12).contains(month), (1...31).contains(day)
+        else { return nil }
+        let days = days(year: year, month: month, day: day)
+        guard civil(fromDays: days) == (year, month, day) else { return nil }
+        return days
+    }
+
     /// `value` with leading zeros to `width` digits.
     public static func padded(_ value: Int64, _ width: Int) -> String {
         let digits = String(value)

@@ -141,6 +141,12 @@ public struct ExactDecimal: Sendable, Hashable, Comparable, CustomStringConverti
         return ExactDecimal(sum, scale: scale)
     }
 
+    /// Exact difference; nil only when the result leaves the range.
+    public func subtracting(_ other: ExactDecimal) -> ExactDecimal? {
+        guard let negated = ExactDecimal(-other.significand, scale: other.scale) else { return nil }
+        return adding(negated)
+    }
+
     /// Exact sum of several values; nil only when a partial sum leaves the range.
     public static func sum(_ values: [ExactDecimal]) -> ExactDecimal? {
         var total = ExactDecimal.zero

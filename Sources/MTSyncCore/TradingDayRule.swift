@@ -21,6 +21,13 @@ public struct TradingDayRule: Sendable, Hashable, CustomStringConvertible {
     /// 7 h for a 17:00 start).
     public var shiftSeconds: Int { startMinutes == 0 ? 0 : 86_400 - startMinutes * 60 }
 
+    /// The real instant (UTC milliseconds) trading day `day` (days since 1970-01-01) ends, exclusive: local midnight
+    /// of the next date, less the shift. Nil when the zone is not one this build knows.
+    public func closeUTCMilliseconds(ofDay day: Int64) -> Int64? {
+        guard let zone = ServerTimeZone(zone) else { return nil }
+        return zone.utcMilliseconds(fromServerMilliseconds: ((day + 1) * 86_400 - Int64(shiftSeconds)) * 1000).utcMilliseconds
+    }
+
     public var description: String {
         if self == .utc { return "utc" }
         if self == .nyClose { return "ny-close" }

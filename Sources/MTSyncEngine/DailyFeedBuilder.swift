@@ -98,7 +98,7 @@ public struct DailyFeedBuilder: Sendable {
             try DailyFeedStore.customerDays(fromDay: fromDay, toDay: toDay, servers: servers, day: settings.day, on: connection)
         }
         if let customerID { days = days.filter { $0.customerID == customerID } }
-        let unchanged: UnchangedRows = forceNewRevision ? .newRevision : .currentRevision
+        let unchanged: PlatformRowDecision.UnchangedRows = forceNewRevision ? .newRevision : .currentRevision
         for start in stride(from: 0, to: days.count, by: settings.rowsPerPass) {
             let chunk = Array(days[start..<min(days.count, start + settings.rowsPerPass)])
             let decided = try await connection.transaction(name: "queue a range of feed rows") { [settings] connection in
@@ -131,69 +131,27 @@ public struct DailyFeedBuilder: Sendable {
         }
     }
 
-    struct Decision: Sendable {
-        var queued: [DailyFeedStore.QueuedRow] = []
-        var batches: [DailyFeedStore.NewBatch] = []
-        var settled: [DailyFeedStore.CustomerDay] = []
-        var held: [(DailyFeedStore.CustomerDay, String)] = []
-        /// Rows not sent again whose kept-only figures may have changed.
-        var refreshed: [(DailyFeedStore.CustomerDay, String)] = []
-        var unchanged = 0
-        var files = 0
-    }
+    typealias Decision = PlatformRowDecision
 
-    /// What a decision does with a row whose sent figures equal the last ones queued.
-    enum UnchangedRows {
-        /// Not sent; its kept-only figures refreshed (the live feed: an unchanged day is never re-sent).
-        case settle
-        /// Sent at its current revision, so its batch id is the one already recorded (backfill: not uploaded twice).
-        case currentRevision
-        /// Sent under revision + 1, hence a new batch id (an operator's resend).
-        case newRevision
-    }
-
-    static func decide(_ days: [DailyFeedStore.CustomerDay], settings: DailyFeedSettings, unchanged: UnchangedRows, files: Bool, on connection: isolated PostgresConnection) throws -> Decision {
+    static func decide(_ days: [DailyFeedStore.CustomerDay], settings: DailyFeedSettings, unchanged: PlatformRowDecision.UnchangedRows, files: Bool, on connection: isolated PostgresConnection) throws -> Decision {
         var decision = Decision()
         guard !days.isEmpty else { return decision }
         let figures = try DailyFeedStore.loginFigures(of: days, day: settings.day, deposits: settings.deposits, on: connection)
         let previous = try DailyFeedStore.previousRows(of: days, on: connection)
-        var entries: [DailyFeedPacker.Entry] = []
+        var rows: [DailyFeedRow] = []
         for day in days.sorted() {
             switch row(for: day, sums: figures[day] ?? [], settings: settings) {
             case .failure(let hold):
                 decision.held.append((day, hold.reason))
             case .success(let row):
                 decision.settled.append(day)
-                let before = previous[day]
-                if let before, before.hash == row.sentHash {
-                    decision.unchanged += 1
-                    switch unchanged {
-                    case .settle: decision.refreshed.append((day, row.figuresJSON))
-                    case .currentRevision: entries.append(.init(row: row, revision: before.revision))
-                    case .newRevision: entries.append(.init(row: row, revision: before.revision + 1))
-                    }
-                } else if before == nil, row.logins.isEmpty {
-                    // Nothing was ever sent for this day and nothing counts in it now (its facts went, or all its
-                    // logins are excluded): there is no row to upsert.
-                    continue
-                } else {
-                    entries.append(.init(row: row, revision: (before?.revision ?? 0) + 1))
-                }
+                // Nothing was ever sent for this day and nothing counts in it now (its facts went, or all its
+                // logins are excluded): there is no row to upsert.
+                if previous[day] == nil, row.logins.isEmpty { continue }
+                rows.append(row)
             }
         }
-        let asFiles = files || (settings.fileAboveRows.map { entries.count > $0 } ?? false)
-        let batches = asFiles
-            ? DailyFeedPacker.files(entries, envelope: settings.envelope, maximumRows: settings.maximumRowsPerFile)
-            : DailyFeedPacker.messages(entries, envelope: settings.envelope, maximumRows: settings.maximumRowsPerMessage, maximumBytes: settings.maximumMessageBytes)
-        for batch in batches {
-            decision.batches.append(.init(batchID: batch.batchID, transport: batch.transport.rawValue, rows: batch.rows.count, body: batch.body, sha256: batch.sha256))
-            if batch.transport == .file { decision.files += 1 }
-            for entry in batch.rows {
-                decision.queued.append(.init(
-                    day: .init(customerID: entry.row.customerID, day: entry.row.date), revision: entry.revision, hash: entry.row.sentHash,
-                    figuresJSON: entry.row.figuresJSON, batchID: batch.batchID))
-            }
-        }
+        decision.queue(rows, previous: previous, unchanged: unchanged, files: files, envelope: settings.envelope, packing: settings.packing)
         return decision
     }
 

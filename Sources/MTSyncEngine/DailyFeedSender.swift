@@ -51,7 +51,7 @@ public struct DailyFeedSender: Sendable {
                 report.lastError = reason
                 break
             }
-            let outcome = await transport.send(DailyFeedOutgoing(batchID: batch.batchID, transport: kind, rows: batch.rows, body: batch.body))
+            let outcome = await transport.send(DailyFeedOutgoing(batchID: batch.batchID, feed: batch.feed, transport: kind, rows: batch.rows, body: batch.body))
             Self.count(outcome, kind: kind, rows: batch.rows)
             switch outcome {
             case .delivered(let response):
@@ -96,15 +96,19 @@ public struct DailyFeedSender: Sendable {
     }
 }
 
-/// The daemon's feed: every `every`, decide the rows that changed and send what is queued.
+/// The daemon's feed: every `every`, decide the daily rows and the tier snapshots that changed and send what is
+/// queued.
 public struct DailyFeedService: Service {
     public let builder: DailyFeedBuilder
+    /// Nil when `feed.snapshots` is not configured.
+    public let snapshots: TierSnapshotBuilder?
     public let sender: DailyFeedSender
     public let every: Duration
     public let logger: Logger
 
-    public init(builder: DailyFeedBuilder, sender: DailyFeedSender, every: Duration, logger: Logger) {
+    public init(builder: DailyFeedBuilder, snapshots: TierSnapshotBuilder? = nil, sender: DailyFeedSender, every: Duration, logger: Logger) {
         self.builder = builder
+        self.snapshots = snapshots
         self.sender = sender
         self.every = every
         self.logger = logger
@@ -121,6 +125,16 @@ public struct DailyFeedService: Service {
                     "rows_queued": "\(built.rowsQueued)", "batches": "\(built.batchesQueued)", "unchanged": "\(built.rowsUnchanged)",
                     "login_days_held": "\(built.loginDaysHeld)", "customer_days_held": "\(built.customerDaysHeld)",
                 ])
+            }
+            // After the daily rows: their settled marks are what marks the snapshots a change altered.
+            if let snapshots {
+                let decided = try await snapshots.build()
+                if decided.rowsQueued > 0 || decided.customersHeld > 0 {
+                    logger.info("snapshots decided", metadata: [
+                        "rows_queued": "\(decided.rowsQueued)", "batches": "\(decided.batchesQueued)", "unchanged": "\(decided.rowsUnchanged)",
+                        "customers_held": "\(decided.customersHeld)", "closed_through": "\(decided.closedThrough ?? "-")",
+                    ])
+                }
             }
             _ = try await sender.sendDue()
         }

@@ -15,12 +15,20 @@ public struct DailyFeedSettings: Sendable {
     public var maximumRowsPerFile: Int
     /// Customer days decided per transaction.
     public var rowsPerPass: Int
+    /// The tier snapshots (docs/ingest.md, "Tier snapshots"); nil: off.
+    public var snapshots: TierSnapshotSettings?
+
+    /// How rows are cut into messages and files.
+    var packing: PlatformRowDecision.Packing {
+        .init(maximumRowsPerMessage: maximumRowsPerMessage, maximumMessageBytes: maximumMessageBytes, fileAboveRows: fileAboveRows, maximumRowsPerFile: maximumRowsPerFile)
+    }
 
     public init(
         rules: DailyFeedRules, envelope: DailyFeedEnvelope, day: TradingDayRule = .utc, deposits: DailyFeedStore.DepositRule = .init(),
         maximumRowsPerMessage: Int = 500, maximumMessageBytes: Int = 256_000,
-        fileAboveRows: Int? = nil, maximumRowsPerFile: Int = 10_000, rowsPerPass: Int = 5_000
+        fileAboveRows: Int? = nil, maximumRowsPerFile: Int = 10_000, rowsPerPass: Int = 5_000, snapshots: TierSnapshotSettings? = nil
     ) {
+        self.snapshots = snapshots
         self.rules = rules
         self.envelope = envelope
         self.day = day
@@ -30,5 +38,22 @@ public struct DailyFeedSettings: Sendable {
         self.fileAboveRows = fileAboveRows
         self.maximumRowsPerFile = maximumRowsPerFile
         self.rowsPerPass = rowsPerPass
+    }
+}
+
+/// The tier snapshots' own settings (from `feed.snapshots`); the rest — reporting currency, cent accounts, rates,
+/// trading day, deposits, packing — are the daily feed's.
+public struct TierSnapshotSettings: Sendable {
+    /// The platform's trigger id for the snapshots (not the daily rows'), and the source name.
+    public var envelope: DailyFeedEnvelope
+    /// Each server's account policy: which accounts are real at a day's close.
+    public var policies: [String: AccountPolicy]
+    /// Customers decided per transaction.
+    public var customersPerPass: Int
+
+    public init(envelope: DailyFeedEnvelope, policies: [String: AccountPolicy], customersPerPass: Int = 200) {
+        self.envelope = envelope
+        self.policies = policies
+        self.customersPerPass = customersPerPass
     }
 }

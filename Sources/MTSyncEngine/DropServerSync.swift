@@ -36,12 +36,15 @@ public struct DropServerSync: Sendable {
             let started = ContinuousClock.now
             var outcome = PageOutcome()
             var deals: [MT5DealRecord] = [], trades: [MT4TradeRecord] = [], accounts: [RawAccountRecord] = [], symbols: [RawSymbolRecord] = []
+            var daily: [RawDailyRecord] = [], changes: [BridgeChange] = []
             for record in records {
                 switch record {
                 case .deal(let deal): deals.append(deal)
                 case .trade(let trade): trades.append(trade)
                 case .account(let account): accounts.append(account)
                 case .symbol(let symbol): symbols.append(symbol)
+                case .daily(let record): daily.append(record)
+                case .change(let change): changes.append(change)
                 }
             }
             let source = "csv:\(file.name)"
@@ -79,6 +82,18 @@ public struct DropServerSync: Sendable {
                         Int64(trade.closeTime ?? "").flatMap { time in UInt64(trade.order ?? "").map { CursorPosition(serverTimeMilliseconds: time * 1000, ticket: $0) } }
                     }.max()
                     outcome = outcome + (try FactStore.store(batcher.batch(trades: trades, cursor: last), on: connection))
+                }
+            }
+            if !daily.isEmpty {
+                outcome.quarantined += try DailySync.store(daily, server: server, zone: zone, source: source, on: connection)
+            }
+            if !changes.isEmpty {
+                // §7.1: a change at or below the highest sequence applied (a file published twice, an older one late)
+                // is skipped, never applied again.
+                let applied = try FactStore.changeSequence(serverID: batcher.serverID, on: connection)
+                let fresh = changes.filter { $0.sequence > applied }
+                if !fresh.isEmpty {
+                    outcome = outcome + (try FactStore.store(batcher.batch(changes: fresh, platform: batcher.normalizer.settings.platform), on: connection))
                 }
             }
             // The sink runs once per batch of the file's records: the file's figures are their sum.

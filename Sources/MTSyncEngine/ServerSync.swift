@@ -21,6 +21,9 @@ public struct ServerSyncSettings: Sendable {
     public var symbolsEvery: Duration
     /// Records waiting for their account longer than this are logged as a warning after each pull.
     public var pendingWarnAfter: Duration
+    /// How often a pull reads the bridge's end-of-day records (bridges with `daily`), from a week before the last
+    /// day read: the server recomputes recent days after late deals.
+    public var dailyEvery: Duration = .seconds(3_600)
 
     public init(
         startMilliseconds: Int64, lookback: Duration = .seconds(7_200), pageSize: Int = 5_000, accountsEvery: Duration = .seconds(900),
@@ -109,7 +112,7 @@ public struct ServerSync: Sendable {
         }
         let serverID = self.serverID, stream = self.stream
         var report = SyncReport()
-        report.accounts = try await refreshReferenceData(capabilities: capabilities)
+        report.accounts = try await refreshReferenceData(capabilities: capabilities, serverNowMilliseconds: serverNow)
         let batcher = try await currentBatcher()
         let cursor = try await connection.run { connection in try FactStore.cursor(serverID: serverID, stream: stream, on: connection) }
         let from = max(settings.startMilliseconds, cursor.serverTimeMilliseconds - settings.lookbackMilliseconds)
@@ -163,7 +166,7 @@ public struct ServerSync: Sendable {
 
     /// Reads the accounts when they are due — every `accountsEvery`, or every `pendingAccountsEvery` while records
     /// wait for theirs — and the symbols every `symbolsEvery`, when the bridge serves them.
-    func refreshReferenceData(capabilities: [String]) async throws -> AccountSync.Report? {
+    func refreshReferenceData(capabilities: [String], serverNowMilliseconds serverNow: Int64? = nil) async throws -> AccountSync.Report? {
         let server = serverID.rawValue
         let (lastRead, holdsPending) = try await StreamRefresh.state(server: server, on: connection)
         let now = Date()
@@ -174,14 +177,23 @@ public struct ServerSync: Sendable {
         if capabilities.contains("symbols"), due(.symbols, every: settings.symbolsEvery) {
             try await refreshSymbols()
         }
-        guard capabilities.contains("accounts"),
-              due(.accounts, every: settings.accountsEvery) || (holdsPending && due(.accounts, every: settings.pendingAccountsEvery))
-        else { return nil }
-        let report = try await AccountSync(client: client, connection: connection, batcher: try await currentBatcher(), pageSize: 1_000).pull()
-        logger.info("accounts synced", metadata: [
-            "accounts": "\(report.accounts)", "changed": "\(report.changed)", "without_customer_id": "\(report.withoutCustomerID)",
-            "quarantined": "\(report.quarantined)", "released": "\(report.released)", "still_pending": "\(report.stillPending)",
-        ])
+        var report: AccountSync.Report?
+        if capabilities.contains("accounts"),
+           due(.accounts, every: settings.accountsEvery) || (holdsPending && due(.accounts, every: settings.pendingAccountsEvery)) {
+            let accounts = try await AccountSync(client: client, connection: connection, batcher: try await currentBatcher(), pageSize: 1_000).pull()
+            logger.info("accounts synced", metadata: [
+                "accounts": "\(accounts.accounts)", "changed": "\(accounts.changed)", "without_customer_id": "\(accounts.withoutCustomerID)",
+                "quarantined": "\(accounts.quarantined)", "released": "\(accounts.released)", "still_pending": "\(accounts.stillPending)",
+            ])
+            report = accounts
+        }
+        // The daily records after the accounts: a record of a login whose account is not known is quarantined.
+        if capabilities.contains("daily"), due(.daily, every: settings.dailyEvery), let serverNow {
+            let daily = try await DailySync(
+                client: client, connection: connection, serverID: serverID, zone: batcher.normalizer.settings.zone, startMilliseconds: settings.startMilliseconds
+            ).pull(serverNowMilliseconds: serverNow)
+            logger.info("daily records synced", metadata: ["records": "\(daily.records)", "quarantined": "\(daily.quarantined)"])
+        }
         return report
     }
 

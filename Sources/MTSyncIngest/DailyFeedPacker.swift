@@ -37,13 +37,28 @@ public struct DailyFeedBatch: Sendable, Hashable {
 /// same id (a resend after a crash is recognisably the same batch), and a changed row — a new revision — always
 /// makes a new one, even when its figures go back to an earlier value.
 public enum DailyFeedPacker {
+    /// One row at one revision, as the packer needs it, whichever of the platform's feeds it belongs to.
     public struct Entry: Sendable, Hashable {
-        public var row: DailyFeedRow
+        public var customerID: String
+        public var date: String
         public var revision: Int
+        public var rowJSON: String
+        public var csvFields: [String]
+        public var columns: [String]
+        public var sentHash: String
+        public var figuresJSON: String
+        public var feedName: String
 
-        public init(row: DailyFeedRow, revision: Int) {
-            self.row = row
+        public init<Row: PlatformRow>(row: Row, revision: Int) {
+            customerID = row.customerID
+            date = row.date
             self.revision = revision
+            rowJSON = row.rowJSON
+            csvFields = row.csvFields
+            columns = Row.sentColumns
+            sentHash = row.sentHash
+            figuresJSON = row.figuresJSON
+            feedName = Row.feedName
         }
     }
 
@@ -60,7 +75,7 @@ public enum DailyFeedPacker {
             current = []; currentRows = []; size = overhead
         }
         for entry in entries {
-            let json = rowJSON(entry.row)
+            let json = entry.rowJSON
             let added = json.utf8.count + (current.isEmpty ? 0 : 1)
             if !current.isEmpty, current.count >= maximumRows || size + added > maximumBytes { flush() }
             size += json.utf8.count + (current.isEmpty ? 0 : 1)
@@ -75,7 +90,7 @@ public enum DailyFeedPacker {
     public static func files(_ entries: [Entry], envelope: DailyFeedEnvelope, maximumRows: Int) -> [DailyFeedBatch] {
         stride(from: 0, to: entries.count, by: max(1, maximumRows)).map { start in
             let chunk = Array(entries[start..<min(entries.count, start + max(1, maximumRows))])
-            return DailyFeedBatch(batchID: batchID(.file, envelope: envelope, entries: chunk), transport: .file, rows: chunk, body: csv(chunk.map(\.row)))
+            return DailyFeedBatch(batchID: batchID(.file, envelope: envelope, entries: chunk), transport: .file, rows: chunk, body: csv(chunk))
         }
     }
 
@@ -84,17 +99,11 @@ public enum DailyFeedPacker {
 
     static func batchID(_ transport: DailyFeedBatch.Transport, envelope: DailyFeedEnvelope, entries: [Entry]) -> String {
         var hasher = SHA256()
-        hasher.update(data: Array("mtsync-daily-feed-v1\n\(transport.rawValue)\n\(envelope.triggerID)\n".utf8))
+        hasher.update(data: Array("mtsync-\(entries.first?.feedName ?? DailyFeedRow.feedName)-v1\n\(transport.rawValue)\n\(envelope.triggerID)\n".utf8))
         for entry in entries {
-            hasher.update(data: Array("\(entry.row.customerID.utf8.count):\(entry.row.customerID)|\(entry.row.date)|\(entry.revision)\n".utf8))
+            hasher.update(data: Array("\(entry.customerID.utf8.count):\(entry.customerID)|\(entry.date)|\(entry.revision)\n".utf8))
         }
         return "mtsync-" + String(Hex.encode(hasher.finalize()).prefix(32))
-    }
-
-    /// One row as the platform documents it: snake_case, money with two decimals, lots exact; numbers as JSON
-    /// numbers written from exact decimals (never through binary floating point).
-    public static func rowJSON(_ row: DailyFeedRow) -> String {
-        "{\"user_id\":\(IngestEnvelope.quoted(row.customerID)),\"date\":\"\(row.date)\",\"deposit_total\":\(DailyFeedRow.money(row.depositTotal)),\"closed_lots\":\(row.closedLots)}"
     }
 
     static func messageBody(rows: [String], envelope: DailyFeedEnvelope, batchID: String) -> [UInt8] {
@@ -104,10 +113,10 @@ public enum DailyFeedPacker {
 
     /// RFC 4180 CSV: a header row with the same column names as the JSON rows, CRLF line ends, a field quoted when
     /// it holds a comma, quote or line break.
-    public static func csv(_ rows: [DailyFeedRow]) -> [UInt8] {
-        var text = DailyFeedRow.sentColumns.joined(separator: ",") + "\r\n"
-        for row in rows {
-            text += [csvField(row.customerID), row.date, DailyFeedRow.money(row.depositTotal), row.closedLots.description].joined(separator: ",") + "\r\n"
+    public static func csv(_ entries: [Entry]) -> [UInt8] {
+        var text = (entries.first?.columns ?? DailyFeedRow.sentColumns).joined(separator: ",") + "\r\n"
+        for entry in entries {
+            text += entry.csvFields.map(csvField).joined(separator: ",") + "\r\n"
         }
         return Array(text.utf8)
     }
@@ -116,4 +125,23 @@ public enum DailyFeedPacker {
         guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
         return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
+}
+
+/// A row of one of the loyalty platform's feeds (the daily rows, the tier snapshots): what the packer sends of it and
+/// what the store keeps. Rows are upserted by the platform by `user_id` + `date`.
+public protocol PlatformRow: Sendable, Hashable {
+    var customerID: String { get }
+    /// `YYYY-MM-DD`.
+    var date: String { get }
+    /// The JSON object a message's `data` carries: snake_case, numbers written from exact decimals.
+    var rowJSON: String { get }
+    /// The CSV fields of a file upload, in `sentColumns` order, unquoted (the packer quotes).
+    var csvFields: [String] { get }
+    /// SHA-256 of what is sent: equal hashes mean nothing to send again.
+    var sentHash: String { get }
+    /// Every figure, sent or kept, as the store keeps it.
+    var figuresJSON: String { get }
+    static var sentColumns: [String] { get }
+    /// The feed's name in its batch ids, so rows of two feeds never share one.
+    static var feedName: String { get }
 }

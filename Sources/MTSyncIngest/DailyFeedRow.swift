@@ -32,6 +32,30 @@ public struct DailyFeedRules: Sendable, Equatable {
         return AccountFilter(groupMasks: centGroups).verdict(login: 0, group: group) == .pass
     }
 
+    /// What an account's lots and money are multiplied by to be standard lots and reporting-currency money: the
+    /// cent factor for a cent account, then the rate of its money's currency (a cent code's base currency). Never
+    /// summed raw: an account with no currency, or one without a rate, is a hold with the reason.
+    public func factors(account loginKey: String, group: String?, currency accountCurrency: String?) -> Result<(lots: ExactDecimal, money: ExactDecimal), DailyFeedHold> {
+        let isCent = isCent(group: group)
+        guard let accountCurrency = accountCurrency?.uppercased(), !accountCurrency.isEmpty else {
+            return .failure(DailyFeedHold(reason: "login \(loginKey) has no currency yet (the accounts stream has not sent it); its customer's day waits"))
+        }
+        let currency = isCent ? centCurrencies[accountCurrency] ?? accountCurrency : accountCurrency
+        let rate: ExactDecimal
+        if currency == reportingCurrency {
+            rate = ExactDecimal(1)
+        } else if let configured = rates[currency] {
+            rate = configured
+        } else {
+            let what = isCent && currency != accountCurrency ? "a cent account in \(accountCurrency) (\(currency) cents)" : "in \(currency)"
+            return .failure(DailyFeedHold(reason: "login \(loginKey) is \(what), not \(reportingCurrency), and feed.rates has no \(currency) rate; add one (units of \(reportingCurrency) per \(currency)) to release the day"))
+        }
+        guard let moneyFactor = isCent ? centFactor.multiplied(by: rate) : rate else {
+            return .failure(DailyFeedHold(reason: "the cent factor × the \(currency) rate leaves the exact decimal range; check feed.cent.factor and feed.rates"))
+        }
+        return .success((isCent ? centFactor : ExactDecimal(1), moneyFactor))
+    }
+
     /// Decimal places of the money figures sent (cents); lots keep up to `lotScale`.
     public static let moneyScale: UInt8 = 2
     public static let lotScale: UInt8 = 8
@@ -79,7 +103,7 @@ public struct LoginDayFigures: Sendable, Hashable {
 
 /// One customer's whole trading day across every login and server: what the platform upserts by
 /// `user_id` + `date`. Money in the reporting currency, lots in standard lots.
-public struct DailyFeedRow: Sendable, Hashable {
+public struct DailyFeedRow: PlatformRow {
     public var customerID: String
     /// `YYYY-MM-DD`, the trading day in the configured day zone.
     public var date: String
@@ -105,6 +129,15 @@ public struct DailyFeedRow: Sendable, Hashable {
 
     /// The columns sent, in order: the platform's documented row.
     public static let sentColumns = ["user_id", "date", "deposit_total", "closed_lots"]
+    public static let feedName = "daily-feed"
+
+    /// One row as the platform documents it: snake_case, money with two decimals, lots exact; numbers as JSON
+    /// numbers written from exact decimals (never through binary floating point).
+    public var rowJSON: String {
+        "{\"user_id\":\(IngestEnvelope.quoted(customerID)),\"date\":\"\(date)\",\"deposit_total\":\(DailyFeedRow.money(depositTotal)),\"closed_lots\":\(closedLots)}"
+    }
+
+    public var csvFields: [String] { [customerID, date, DailyFeedRow.money(depositTotal), closedLots.description] }
 
     /// Every figure as canonical text (the stored `figures`, and what `rowHash` covers).
     public var figuresJSON: String {
@@ -157,23 +190,10 @@ public enum DailyFeedCalculator {
             guard figures.unknownReversals == 0 else {
                 return .failure(DailyFeedHold(reason: "login \(figures.loginKey) has \(figures.unknownReversals) reversal deal(s) (entry inout) without VolumeClosedExt or VolumeClosed on \(date): how much of the position they closed is unknown, so the day's closed_lots is not guessed; the bridge should send VolumeClosedExt (bridge-protocol §4.2)"))
             }
-            let isCent = rules.isCent(group: figures.group)
-            let lotFactor = isCent ? rules.centFactor : ExactDecimal(1)
-            guard let accountCurrency = figures.currency?.uppercased(), !accountCurrency.isEmpty else {
-                return .failure(DailyFeedHold(reason: "login \(figures.loginKey) has no currency yet (the accounts stream has not sent it); its customer's day waits"))
-            }
-            let currency = isCent ? rules.centCurrencies[accountCurrency] ?? accountCurrency : accountCurrency
-            let rate: ExactDecimal
-            if currency == rules.reportingCurrency {
-                rate = ExactDecimal(1)
-            } else if let configured = rules.rates[currency] {
-                rate = configured
-            } else {
-                let what = isCent && currency != accountCurrency ? "a cent account in \(accountCurrency) (\(currency) cents)" : "in \(currency)"
-                return .failure(DailyFeedHold(reason: "login \(figures.loginKey) is \(what), not \(rules.reportingCurrency), and feed.rates has no \(currency) rate; add one (units of \(rules.reportingCurrency) per \(currency)) to release the day"))
-            }
-            guard let moneyFactor = isCent ? rules.centFactor.multiplied(by: rate) : rate else {
-                return .failure(DailyFeedHold(reason: "the cent factor × the \(currency) rate leaves the exact decimal range; check feed.cent.factor and feed.rates"))
+            let lotFactor: ExactDecimal, moneyFactor: ExactDecimal
+            switch rules.factors(account: figures.loginKey, group: figures.group, currency: figures.currency) {
+            case .success(let factors): (lotFactor, moneyFactor) = factors
+            case .failure(let hold): return .failure(hold)
             }
             guard let l = figures.closedLots.multiplied(by: lotFactor).flatMap({ lots.adding($0) }),
                   let d = figures.deposits.multiplied(by: moneyFactor).flatMap({ deposits.adding($0) }),

@@ -11,12 +11,15 @@ public protocol DailyFeedTransport: Sendable {
 /// A batch as the sender hands it over: its id, transport and the exact bytes stored with it.
 public struct DailyFeedOutgoing: Sendable, Hashable {
     public var batchID: String
+    /// `daily` (the daily rows) or `snapshots` (the tier snapshots): which trigger id a file upload goes under.
+    public var feed: String
     public var transport: DailyFeedBatch.Transport
     public var rows: Int
     public var body: [UInt8]
 
-    public init(batchID: String, transport: DailyFeedBatch.Transport, rows: Int, body: [UInt8]) {
+    public init(batchID: String, feed: String = "daily", transport: DailyFeedBatch.Transport, rows: Int, body: [UInt8]) {
         self.batchID = batchID
+        self.feed = feed
         self.transport = transport
         self.rows = rows
         self.body = body

@@ -11,6 +11,9 @@ public struct DailyFeedDelivery: DailyFeedTransport {
     public let maximumMessageBytes: Int
     public let files: FileIngestClient?
     public let source: String
+    /// The file ingest under the tier snapshots' trigger id, and their source name (`feed.snapshots`).
+    public var snapshotFiles: FileIngestClient?
+    public var snapshotSource: String?
 
     public var acceptsFiles: Bool { files != nil }
 
@@ -67,10 +70,12 @@ public struct DailyFeedDelivery: DailyFeedTransport {
     }
 
     private func upload(_ batch: DailyFeedOutgoing) async -> DailyFeedSendOutcome {
-        guard let files else {
+        // A snapshot file goes under the snapshots' trigger id (the file ingest names it in the URL).
+        let (client, source) = batch.feed == "snapshots" ? (snapshotFiles, snapshotSource ?? self.source) : (files, self.source)
+        guard let client else {
             return .retry(reason: "batch \(batch.batchID) is a file upload and no feed.file_ingest is configured", after: nil)
         }
-        switch await files.upload(batchID: batch.batchID, source: source, csv: batch.body, fileName: "\(batch.batchID).csv") {
+        switch await client.upload(batchID: batch.batchID, source: source, csv: batch.body, fileName: "\(batch.batchID).csv") {
         case .accepted(let status, let body): return .delivered(response: "HTTP \(status) \(body)")
         case .retry(let reason, let after): return .retry(reason: reason, after: after)
         case .rejected(let status, let body): return .rejected(reason: "the file ingest refused the upload with HTTP \(status)", response: body)

@@ -98,6 +98,14 @@ public enum AccountDirectory {
                                            ('leverage', b.leverage::text, u.leverage::text), ('client_id', b.client_id, u.client_id))
                     AS c(field, old_value, new_value)
                 WHERE c.old_value IS DISTINCT FROM c.new_value
+            ), money_days AS (
+                -- The last money read of each UTC day: the tier snapshots' state where the bridge has no daily records (a
+                -- snapshot is decided once its day has closed, so a read of today marks nothing).
+                INSERT INTO account_money_days AS m (server_id, login, utc_day, taken_at, balance, credit, equity)
+                SELECT $1, login, (now() AT TIME ZONE 'UTC')::date, now(), balance, credit, equity FROM incoming WHERE has_money
+                ON CONFLICT (server_id, login, utc_day) DO UPDATE
+                   SET taken_at = EXCLUDED.taken_at, balance = EXCLUDED.balance, credit = EXCLUDED.credit, equity = EXCLUDED.equity
+                RETURNING m.login
             ), last_version AS (
                 SELECT DISTINCT ON (v.login) v.login, v.valid_from, v.account_group, v.currency
                 FROM account_versions v JOIN incoming i ON v.server_id = $1 AND v.login = i.login

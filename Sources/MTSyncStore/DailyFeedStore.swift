@@ -91,13 +91,18 @@ public enum DailyFeedStore {
     public static func settleLoginMarks(released: [LoginMark], held: [LoginMark], dropped: [LoginMark], day: TradingDayRule, on connection: isolated PostgresConnection) throws {
         if !released.isEmpty {
             try connection.query(PostgresQuery(sql: """
-                INSERT INTO feed_customer_days_dirty (customer_id, day)
-                SELECT DISTINCT m.customer_id, g::date
-                FROM unnest($1::text[], $2::date[]) AS m(customer_id, utc_day)
-                CROSS JOIN LATERAL generate_series(
-                    (((m.utc_day::timestamp AT TIME ZONE 'UTC') AT TIME ZONE $3) + make_interval(secs => $4::int))::date,
-                    ((((m.utc_day + 1)::timestamp AT TIME ZONE 'UTC' - interval '1 microsecond') AT TIME ZONE $3) + make_interval(secs => $4::int))::date,
-                    interval '1 day') AS g
+                WITH days AS (
+                    SELECT DISTINCT m.customer_id, g::date AS day
+                    FROM unnest($1::text[], $2::date[]) AS m(customer_id, utc_day)
+                    CROSS JOIN LATERAL generate_series(
+                        (((m.utc_day::timestamp AT TIME ZONE 'UTC') AT TIME ZONE $3) + make_interval(secs => $4::int))::date,
+                        ((((m.utc_day + 1)::timestamp AT TIME ZONE 'UTC' - interval '1 microsecond') AT TIME ZONE $3) + make_interval(secs => $4::int))::date,
+                        interval '1 day') AS g
+                ), snapshots AS (
+                    -- The customer's tier snapshots from that day on: deposits to date, 30-day volume and open lots carry forward.
+                    \(SnapshotStore.markSQL(source: "SELECT customer_id, day FROM days"))
+                )
+                INSERT INTO feed_customer_days_dirty (customer_id, day) SELECT customer_id, day FROM days
                 ON CONFLICT (customer_id, day) DO NOTHING
                 """, parameters: [
                     PostgresArray(released.map { $0.customerID ?? "" }).postgresText, PostgresArray(released.map(\.utcDay)).postgresText,
@@ -259,13 +264,7 @@ public enum DailyFeedStore {
     ///   not queued twice).
     @discardableResult
     public static func record(queued: [QueuedRow], batches: [NewBatch], origin: String, settled: [CustomerDay], refreshed: [(CustomerDay, String)] = [], held: [(CustomerDay, String)], on connection: isolated PostgresConnection) throws -> Int {
-        var inserted = 0
-        for batch in batches {
-            inserted += try connection.query(PostgresQuery(sql: """
-                INSERT INTO feed_batches (batch_id, transport, origin, rows, body, sha256) VALUES ($1, $2, $3, $4::int, $5::bytea, $6)
-                ON CONFLICT (batch_id) DO NOTHING RETURNING 1
-                """, parameters: [batch.batchID, batch.transport, origin, String(batch.rows), Data(batch.body).postgresText, batch.sha256]), name: "queue a feed batch").count
-        }
+        let inserted = try insert(batches: batches, feed: "daily", origin: origin, on: connection)
         if !queued.isEmpty {
             try connection.query(PostgresQuery(sql: """
                 INSERT INTO feed_rows AS r (customer_id, day, revision, row_hash, figures, batch_id)
@@ -307,11 +306,27 @@ public enum DailyFeedStore {
         return inserted
     }
 
+    /// Queues `batches` of `feed` (`daily`, `snapshots`) behind every batch queued before; a batch already recorded
+    /// (the same rows at the same revisions) is not queued twice. Returns how many were new.
+    static func insert(batches: [NewBatch], feed: String, origin: String, on connection: isolated PostgresConnection) throws -> Int {
+        var inserted = 0
+        for batch in batches {
+            inserted += try connection.query(PostgresQuery(sql: """
+                INSERT INTO feed_batches (batch_id, transport, origin, rows, body, sha256, feed) VALUES ($1, $2, $3, $4::int, $5::bytea, $6, $7)
+                ON CONFLICT (batch_id) DO NOTHING RETURNING 1
+                """, parameters: [batch.batchID, batch.transport, origin, String(batch.rows), Data(batch.body).postgresText, batch.sha256, feed]),
+                name: "queue a feed batch").count
+        }
+        return inserted
+    }
+
     // MARK: - Sending
 
     /// A batch claimed for sending.
     public struct ClaimedBatch: Sendable {
         public var batchID: String
+        /// `daily` or `snapshots`: which of the platform's feeds (and trigger ids) the batch belongs to.
+        public var feed: String
         public var transport: String
         public var rows: Int
         public var body: [UInt8]
@@ -331,12 +346,12 @@ public enum DailyFeedStore {
             UPDATE feed_batches b SET available_at = now() + make_interval(secs => \(String(claimFor.fractionalSeconds))::double precision),
                    attempts = b.attempts + 1
             FROM head WHERE b.batch_id = head.batch_id AND head.available_at <= now()
-            RETURNING b.batch_id, b.transport, b.rows, b.body, b.attempts
+            RETURNING b.batch_id, b.transport, b.rows, b.body, b.attempts, b.feed
             """, name: "claim a feed batch")
         guard let row = rows.first else { return nil }
         return ClaimedBatch(
-            batchID: try row.decode(String.self, 0), transport: try row.decode(String.self, 1), rows: try row.decode(Int.self, 2),
-            body: Array(try row.decode(Data.self, 3)), attempts: try row.decode(Int.self, 4))
+            batchID: try row.decode(String.self, 0), feed: try row.decode(String.self, 5), transport: try row.decode(String.self, 1),
+            rows: try row.decode(Int.self, 2), body: Array(try row.decode(Data.self, 3)), attempts: try row.decode(Int.self, 4))
     }
 
     public static func markSent(_ batchID: String, response: String, on connection: PostgresConnection) async throws {

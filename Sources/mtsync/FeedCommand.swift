@@ -54,6 +54,7 @@ struct FeedRunCommand: AsyncParsableCommand {
 
     struct Summary: Encodable {
         var built: DailyFeedBuilder.Report
+        var snapshots: TierSnapshotBuilder.Report?
         var sent: DailyFeedSender.Report
         var status: DailyFeedStore.Status
     }
@@ -73,12 +74,14 @@ struct FeedRunCommand: AsyncParsableCommand {
                 throw CommandFailure.report(error, json: output.json)
             }
             let builder = DailyFeedBuilder(settings: context.settings, connection: context.connection)
+            let snapshots = context.settings.snapshots.map { TierSnapshotBuilder(settings: context.settings, snapshots: $0, connection: context.connection) }
             if once {
                 let summary: Summary
                 do {
                     let built = try await builder.build()
+                    let snapshotReport = try await snapshots?.build()
                     let sent = try await sender.sendDue()
-                    summary = Summary(built: built, sent: sent, status: try await DailyFeedStore.status(on: context.connection))
+                    summary = Summary(built: built, snapshots: snapshotReport, sent: sent, status: try await DailyFeedStore.status(on: context.connection))
                 } catch {
                     throw CommandFailure.report(error, json: output.json)
                 }
@@ -86,6 +89,9 @@ struct FeedRunCommand: AsyncParsableCommand {
                     JSONOutput.print(summary)
                 } else {
                     print("feed: \(summary.built.rowsQueued) row(s) queued in \(summary.built.batchesQueued) batch(es), \(summary.built.rowsUnchanged) unchanged; \(summary.sent.sent) batch(es) sent (\(summary.sent.rowsSent) rows)")
+                    if let snapshots = summary.snapshots {
+                        print("  snapshots through \(snapshots.closedThrough ?? "-"): \(snapshots.rowsQueued) row(s) queued, \(snapshots.rowsUnchanged) unchanged, \(snapshots.customersHeld) customer(s) held")
+                    }
                     if summary.status.heldLogins > 0 { print("  \(summary.status.heldLogins) login(s) held: no customer id (mtsync accounts import)") }
                     if summary.status.heldCustomerDays > 0 { print("  \(summary.status.heldCustomerDays) customer day(s) held: \(summary.status.heldReason ?? "")") }
                     if let error = summary.sent.lastError { print("  last error: \(error)") }
@@ -93,7 +99,7 @@ struct FeedRunCommand: AsyncParsableCommand {
                 if summary.sent.parked > 0 { throw ExitCode(65) }
                 if summary.status.batchesPending > 0 { throw ExitCode(75) }
             } else {
-                let service = DailyFeedService(builder: builder, sender: sender, every: context.feed.every, logger: logger)
+                let service = DailyFeedService(builder: builder, snapshots: snapshots, sender: sender, every: context.feed.every, logger: logger)
                 let group = ServiceGroup(configuration: .init(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
                 try await group.run()
             }
@@ -114,6 +120,7 @@ struct FeedPreviewCommand: AsyncParsableCommand {
     @OptionGroup var config: ConfigOptions
     @Option(help: "The trading day, YYYY-MM-DD, in the feed's day zone.") var date: String
     @Option(help: "Only this customer id.") var customer: String?
+    @Flag(help: "The tier snapshots of the day (feed.snapshots) instead of the daily rows.") var snapshots = false
     @OptionGroup var output: OutputOptions
 
     struct Preview: Encodable {
@@ -144,7 +151,17 @@ struct FeedPreviewCommand: AsyncParsableCommand {
         enum CodingKeys: String, CodingKey { case userID = "user_id", reason }
     }
 
+    /// The snapshots a day would send: the rows exactly as sent, and the customers held.
+    struct SnapshotPreview: Encodable {
+        var triggerID: String
+        var date: String
+        var data: [String]
+        var held: [Held]
+        enum CodingKeys: String, CodingKey { case triggerID = "trigger_id", date, data, held }
+    }
+
     func run() async throws {
+        if snapshots { return try await runSnapshots() }
         let preview: Preview
         do {
             guard FeedContext.isTradingDay(date) else { throw ValidationError("--date must be YYYY-MM-DD") }
@@ -170,6 +187,32 @@ struct FeedPreviewCommand: AsyncParsableCommand {
             print("\(TerminalText.printable(row.userID)),\(row.date),\(row.depositTotal),\(row.closedLots)   \(row.withdrawalTotal) \(row.closingTrades) \(row.logins.joined(separator: " "))")
         }
         for held in preview.held { print("held \(TerminalText.printable(held.userID)): \(TerminalText.printable(held.reason))") }
+    }
+
+    func runSnapshots() async throws {
+        let rows: [TierSnapshotRow], held: [(String, String)], trigger: String
+        do {
+            guard FeedContext.isTradingDay(date) else { throw ValidationError("--date must be YYYY-MM-DD") }
+            let context = try await FeedContext.open(config)
+            guard let settings = context.settings.snapshots, let snapshots = context.feed.snapshots else {
+                throw FeedMisconfigured(message: "--snapshots needs feed.snapshots (its trigger_id) in the configuration")
+            }
+            (rows, held) = try await TierSnapshotBuilder(settings: context.settings, snapshots: settings, connection: context.connection).preview(day: date, customerID: customer)
+            trigger = snapshots.triggerID
+        } catch {
+            throw CommandFailure.report(error, json: output.json)
+        }
+        if output.json {
+            // The rows are printed exactly as they are sent.
+            let data = "[" + rows.map(\.rowJSON).joined(separator: ",") + "]"
+            let heldJSON = "[" + held.map { "{\"user_id\":\(IngestEnvelope.quoted($0.0)),\"reason\":\(IngestEnvelope.quoted($0.1))}" }.joined(separator: ",") + "]"
+            print("{\"trigger_id\":\(IngestEnvelope.quoted(trigger)),\"date\":\"\(date)\",\"data\":\(data),\"held\":\(heldJSON)}")
+            return
+        }
+        print("tier snapshots for \(date) (trigger \(trigger)): \(rows.count)")
+        print(TierSnapshotRow.sentColumns.joined(separator: ","))
+        for row in rows { print(TerminalText.printable(row.csvFields.joined(separator: ","))) }
+        for (customer, reason) in held { print("held \(TerminalText.printable(customer)): \(TerminalText.printable(reason))") }
     }
 }
 
@@ -200,8 +243,10 @@ struct FeedResendCommand: AsyncParsableCommand {
     @Option(help: "The first trading day, YYYY-MM-DD, in the feed's day zone.") var from: String
     @Option(help: "The last trading day (inclusive), YYYY-MM-DD.") var to: String
     @Option(help: "Only this customer id.") var customer: String?
+    @Flag(help: "The tier snapshots of those days (feed.snapshots), instead of the daily rows.") var snapshots = false
 
     func run() async throws {
+        if snapshots { return try await resendSnapshots() }
         let report: DailyFeedBuilder.Report
         do {
             for day in [from, to] where !FeedContext.isTradingDay(day) {
@@ -220,5 +265,25 @@ struct FeedResendCommand: AsyncParsableCommand {
             print("\(report.rowsQueued) row(s) of \(report.customerDays) customer day(s) queued again in \(report.batchesQueued) batch(es)\(report.customerDaysHeld > 0 ? "; \(report.customerDaysHeld) held" : ""); `mtsync feed run` or the daemon sends them")
         }
     }
-}
 
+    func resendSnapshots() async throws {
+        let report: TierSnapshotBuilder.Report
+        do {
+            for day in [from, to] where !FeedContext.isTradingDay(day) {
+                throw ValidationError("--from and --to must be YYYY-MM-DD, not \(String(reflecting: day))")
+            }
+            guard from <= to else { throw ValidationError("--from must not be after --to") }
+            let context = try await FeedContext.open(config)
+            guard let settings = context.settings.snapshots else { throw FeedMisconfigured(message: "--snapshots needs feed.snapshots (its trigger_id) in the configuration") }
+            report = try await TierSnapshotBuilder(settings: context.settings, snapshots: settings, connection: context.connection).queueRange(
+                fromDay: from, toDay: to, servers: nil, customerID: customer, origin: "resend-snapshots:\(from)..\(to)", forceNewRevision: true)
+        } catch {
+            throw CommandFailure.report(error, json: output.json)
+        }
+        if output.json {
+            JSONOutput.print(report)
+        } else {
+            print("\(report.rowsQueued) snapshot row(s) of \(report.customers) customer(s) queued again in \(report.batchesQueued) batch(es)\(report.customersHeld > 0 ? "; \(report.customersHeld) held" : ""); `mtsync feed run` or the daemon sends them")
+        }
+    }
+}

@@ -21,7 +21,18 @@ extension IngestSinks {
             maximumRowsPerMessage: feed.maximumRowsPerMessage,
             maximumMessageBytes: feed.maximumMessageBytes,
             fileAboveRows: feed.fileIngest?.aboveRows,
-            maximumRowsPerFile: feed.fileIngest?.maximumRowsPerFile ?? 10_000)
+            maximumRowsPerFile: feed.fileIngest?.maximumRowsPerFile ?? 10_000,
+            snapshots: try feed.snapshots.map { snapshots in
+                var policies: [String: AccountPolicy] = [:]
+                for server in configuration.servers { policies[server.id.rawValue] = AccountPolicy(settings: try server.normalizerSettings()) }
+                return TierSnapshotSettings(envelope: DailyFeedEnvelope(triggerID: snapshots.triggerID, source: snapshots.source), policies: policies)
+            })
+    }
+
+    /// The tier snapshots' builder, when `feed.snapshots` is configured.
+    static func snapshotBuilder(for configuration: MTSyncConfiguration, feed: FeedConfiguration, on connection: PostgresConnection) throws -> TierSnapshotBuilder? {
+        let settings = try feedSettings(for: configuration, feed: feed)
+        return settings.snapshots.map { TierSnapshotBuilder(settings: settings, snapshots: $0, connection: connection) }
     }
 
     /// The queue (its attributes read first: fails when it cannot be reached) and the file ingest.
@@ -38,7 +49,13 @@ extension IngestSinks {
                 configuration: .init(url: destination.url, triggerID: feed.triggerID, apiKey: try FileIngestKey(destination.apiKey.reveal()), requestTimeout: destination.timeout),
                 httpClient: httpClient)
         }
-        let delivery = try await DailyFeedDelivery.connect(sqs: SQSClient(settings: settings, httpClient: httpClient), queueURL: feed.sqs.queueURL, files: files, source: feed.source)
+        var delivery = try await DailyFeedDelivery.connect(sqs: SQSClient(settings: settings, httpClient: httpClient), queueURL: feed.sqs.queueURL, files: files, source: feed.source)
+        if let snapshots = feed.snapshots, let destination = feed.fileIngest {
+            delivery.snapshotFiles = try FileIngestClient(
+                configuration: .init(url: destination.url, triggerID: snapshots.triggerID, apiKey: try FileIngestKey(destination.apiKey.reveal()), requestTimeout: destination.timeout),
+                httpClient: httpClient)
+            delivery.snapshotSource = snapshots.source
+        }
         guard feed.maximumMessageBytes <= delivery.maximumMessageBytes else {
             throw FeedMisconfigured(message: "feed.max_message_bytes is \(feed.maximumMessageBytes) but the queue takes at most \(delivery.maximumMessageBytes) bytes; lower feed.max_message_bytes")
         }

@@ -33,6 +33,7 @@ struct StatusCommand: AsyncParsableCommand {
             // Servers exist once the schema has them (a fresh database before `migrate` has none).
             let servers = status.schemaVersion >= 4 ? try await ServerStatus.read(serverID: server, countExcluded: true, on: connection) : []
             let feed = status.schemaVersion >= 8 ? try await DailyFeedStore.status(on: connection) : nil
+            let snapshots = status.schemaVersion >= 11 ? try await SnapshotStore.status(on: connection) : nil
             if let server, servers.isEmpty {
                 throw ValidationError("no server \(String(reflecting: server)) is registered in this database (servers appear after their first sync)")
             }
@@ -40,7 +41,7 @@ struct StatusCommand: AsyncParsableCommand {
             if output.json {
                 JSONOutput.print(StatusReport(
                     mtsyncVersion: BuildInfo.version, database: database.configuration.description, databaseTransport: transport?.description,
-                    store: status, servers: servers, feed: feed))
+                    store: status, servers: servers, feed: feed, snapshots: snapshots))
             } else {
                 print("mtsync \(BuildInfo.version) — database \(database.configuration) over \(transport?.description ?? "?")")
                 if transport?.exposesTraffic == true { print("Warning: \(PostgresTransport.advice)") }
@@ -56,6 +57,10 @@ struct StatusCommand: AsyncParsableCommand {
                 let warnAfter = Int64(DurationText.parse(pendingWarnAfter)?.components.seconds ?? 3_600)
                 for line in ServerStatusText.lines(servers, pendingWarnAfterSeconds: warnAfter) { print(line) }
                 if let feed { for line in ServerStatusText.lines(feed) { print(line) } }
+                if let snapshots, snapshots.rowsQueued > 0 || snapshots.customersToCompute > 0 || snapshots.customersHeld > 0 {
+                    print("  snapshots   \(snapshots.rowsQueued) row(s) queued so far, \(snapshots.customersToCompute) customer(s) to decide"
+                        + (snapshots.customersHeld > 0 ? ", \(snapshots.customersHeld) held: \(TerminalText.printable(snapshots.heldReason, absent: ""))" : ""))
+                }
             }
         } catch {
             throw CommandFailure.report(error, json: output.json)
@@ -72,6 +77,8 @@ struct StatusReport: Encodable {
     let servers: [ServerStatus]
     /// The loyalty platform's daily feed (docs/ingest.md, "The daily feed").
     let feed: DailyFeedStore.Status?
+    /// Its tier snapshots (docs/ingest.md, "Tier snapshots").
+    let snapshots: SnapshotStore.Status?
 }
 
 /// `mtsync status` for people: one block per server.
@@ -99,6 +106,14 @@ enum ServerStatusText {
                 lines.append("  lease       never taken")
             }
             for stream in server.streams {
+                // Snapshot streams are read whole, not by position: when, and how many records in all.
+                if ["accounts", "symbols", "open_trades"].contains(stream.stream) {
+                    let label = stream.stream.replacingOccurrences(of: "_", with: " ").padding(toLength: 11, withPad: " ", startingAt: 0)
+                    var line = "  \(label) last read \(stream.lastSuccessAtMilliseconds.map(instant) ?? "never"), \(stream.recordsStored) record(s) read in all"
+                    if stream.failing, let at = stream.lastErrorAtMilliseconds { line += "; FAILING \(instant(at)): \(TerminalText.printable(stream.lastError, absent: ""))" }
+                    lines.append(line)
+                    continue
+                }
                 var position = "\(stream.stream)"
                 if stream.stream == "changes" {
                     position += " sequence \(stream.changeSequence.map(String.init) ?? "-")"

@@ -332,6 +332,7 @@ struct RunCommand: AsyncParsableCommand {
                 let feedConnection = try await engine.connect()
                 services.append(DailyFeedService(
                     builder: DailyFeedBuilder(settings: try IngestSinks.feedSettings(for: configuration, feed: feed), connection: feedConnection),
+                    snapshots: try IngestSinks.snapshotBuilder(for: configuration, feed: feed, on: feedConnection),
                     sender: try await sinks.feedSender(for: feed, on: feedConnection, logger: Logger(label: "mtsync.feed")), every: feed.every,
                     logger: Logger(label: "mtsync.feed")))
             } catch {
@@ -428,6 +429,7 @@ struct BackfillCommand: AsyncParsableCommand {
     @Option(help: "Range end (exclusive), same forms.") var to: String
     @Option(help: "Chunk length: 1h, 6h, 1d (default), 7d.") var chunk: String = "1d"
     @Flag(help: "Then send the range's trading days to the loyalty platform's file ingest: every customer's whole row, once per content (a rerun uploads nothing new).") var feed = false
+    @Flag(help: "Then send the range's tier snapshots (feed.snapshots) through the file ingest, every customer with an account on the server, from the range's first trading day to its last closed one.") var snapshots = false
     @OptionGroup var output: OutputOptions
 
     struct Summary: Encodable {
@@ -443,6 +445,7 @@ struct BackfillCommand: AsyncParsableCommand {
         var excluded = 0
         var pending = 0
         var feed: FeedSummary?
+        var snapshots: TierSnapshotBuilder.Report?
     }
 
     struct FeedSummary: Encodable {
@@ -461,8 +464,11 @@ struct BackfillCommand: AsyncParsableCommand {
         let sinks = IngestSinks()
         do {
             let configuration = try config.load()
-            if feed, configuration.feed?.fileIngest == nil {
-                throw configuration.feed == nil ? FeedNotConfigured() as any Error : FeedMisconfigured(message: "--feed sends through the file ingest: configure feed.file_ingest (url, api_key_env or api_key_file)")
+            if feed || snapshots, configuration.feed?.fileIngest == nil {
+                throw configuration.feed == nil ? FeedNotConfigured() as any Error : FeedMisconfigured(message: "--feed and --snapshots send through the file ingest: configure feed.file_ingest (url, api_key_env or api_key_file)")
+            }
+            if snapshots, configuration.feed?.snapshots == nil {
+                throw FeedMisconfigured(message: "--snapshots needs feed.snapshots (its trigger_id) in the configuration")
             }
             let start = try BridgeCheckCommand.serverMilliseconds(from), end = try BridgeCheckCommand.serverMilliseconds(to)
             guard start < end else { throw ValidationError("--from must be before --to") }
@@ -496,6 +502,9 @@ struct BackfillCommand: AsyncParsableCommand {
             if feed, let feedConfiguration = configuration.feed {
                 summary.feed = try await sendFeed(configuration: configuration, feed: feedConfiguration, server: server, range: start..<end, sinks: sinks)
             }
+            if snapshots, let feedConfiguration = configuration.feed {
+                summary.snapshots = try await sendSnapshots(configuration: configuration, feed: feedConfiguration, server: server, range: start..<end, sinks: sinks)
+            }
             await sinks.shutdown()
         } catch {
             await sinks.shutdown()
@@ -513,8 +522,26 @@ struct BackfillCommand: AsyncParsableCommand {
                 print("  feed: trading days \(feed.fromDay) to \(feed.toDay): \(feed.rows) row(s) in \(feed.files) new file(s); \(feed.sent.sent) upload(s) sent, \(feed.pendingAfter) waiting")
                 if let error = feed.sent.lastError { print("  feed: last error: \(error)") }
             }
+            if let snapshots = summary.snapshots {
+                print("  snapshots: \(snapshots.customers) customer(s) through \(snapshots.closedThrough ?? "-"): \(snapshots.rowsQueued) row(s) in \(snapshots.filesQueued) file(s), \(snapshots.customersHeld) customer(s) held")
+            }
         }
         if let feed = summary.feed, feed.sent.parked > 0 || feed.pendingAfter > 0 { throw ExitCode(75) }
+    }
+
+    /// The range's tier snapshots through the file ingest, then what is queued is sent.
+    func sendSnapshots(configuration: MTSyncConfiguration, feed: FeedConfiguration, server: ServerConfiguration, range: Range<Int64>, sinks: IngestSinks) async throws -> TierSnapshotBuilder.Report {
+        let connection = try await Engine(configuration: configuration).connect()
+        let first = server.zone.utcMilliseconds(fromServerMilliseconds: range.lowerBound).utcMilliseconds
+        let last = server.zone.utcMilliseconds(fromServerMilliseconds: range.upperBound - 1).utcMilliseconds
+        guard let builder = try IngestSinks.snapshotBuilder(for: configuration, feed: feed, on: connection) else { throw FeedMisconfigured(message: "--snapshots needs feed.snapshots") }
+        let report = try await builder.queueRange(
+            fromDay: Self.tradingDay(ofUTCMilliseconds: first, rule: feed.day), toDay: Self.tradingDay(ofUTCMilliseconds: last, rule: feed.day),
+            servers: [server.id.rawValue], origin: "backfill-snapshots:\(server.id.rawValue)")
+        var logger = Logger(label: "mtsync")
+        logger.logLevel = .warning
+        _ = try await sinks.feedSender(for: feed, on: connection, logger: logger).sendDue()
+        return report
     }
 
     /// The range's trading days through the file ingest. The range is in server time; its first and last instants

@@ -365,6 +365,45 @@ struct TranscriptTests {
         }
     }
 
+    @Test("replayed daily pages: the client sends the golden requests, each after the previous end.next, and reads every record")
+    func replayDaily() async throws {
+        let transcript = try Transcript.load("daily")
+        let exchanges = transcript.exchanges
+        let (pages, replayed, failure) = try await Self.replay(transcript, exchanges: exchanges) { endpoint in
+            try await BridgeConnection.withConnection(to: endpoint) { connection in
+                var pages: [(records: [RawDailyRecord], more: Bool, next: String?)] = []
+                var after: (day: String, login: UInt64)?
+                while true {
+                    let page = try await connection.dailyPage(fromMilliseconds: Self.dayStart, toMilliseconds: Self.dayStart + 2 * Self.day, after: after, limit: 2)
+                    pages.append((page.records, page.more, page.next.map { "\($0.day)/\($0.login)" }))
+                    guard page.more, let next = page.next else { return pages }
+                    after = next
+                }
+            }
+        }
+        #expect(failure == nil, "\(String(describing: failure))")
+        #expect(replayed.problems.isEmpty, "\(replayed.problems)")
+        Self.expectRequest(replayed.requests, matches: exchanges, "daily")
+        let pagesRead = try #require(pages)
+        #expect(pagesRead.count == exchanges.count && pagesRead.count >= 2)
+        for (page, exchange) in zip(pagesRead, exchanges) {
+            #expect(page.records.count == Self.endCount(exchange) && page.more == Self.endMore(exchange))
+            let next = exchange.terminal["next"].flatMap { $0 == .null ? nil : "\($0["day"]?.text ?? "")/\($0["login"]?.text ?? "")" }
+            #expect(page.next == next)
+            // Every field of every golden record, as the client read it.
+            let golden = exchange.responses.filter { $0["type"]?.text == "daily" }.compactMap { $0["data"] }
+            #expect(page.records.count == golden.count)
+            for (record, data) in zip(page.records, golden) {
+                for (index, name) in RawDailyRecord.fieldNames.enumerated() {
+                    #expect(record.value(fieldAt: index) == data[name]?.text, "daily \(text(data)): \(name)")
+                }
+                #expect((try? record.normalized().get()) != nil, "daily \(text(data)) is a valid record")
+            }
+        }
+        let positions = pagesRead.flatMap(\.records).map { "\($0.day ?? "")/\($0.login ?? "")" }
+        #expect(Set(positions).count == positions.count, "no record read twice")
+    }
+
     @Test("replayed server.info, accounts, symbols, digest and changes: the client parses what the transcript holds")
     func replayOtherMethods() async throws {
         // server.info (the ping exchange has no client API: it is not replayed).

@@ -135,7 +135,8 @@ struct ServerLeaseTests {
     func takeoverWaitsForPage() async throws {
         let (database, connection) = try await TestDatabase.migrated()
         try await Self.addServer("live-mt5", on: connection)
-        let lease = try #require(try await ServerLease.acquire(serverID: "live-mt5", owner: "a", ttl: .seconds(5), on: connection))
+        // A lease long enough that the page below starts inside it even on a loaded 2-core machine (5 s was not).
+        let lease = try #require(try await ServerLease.acquire(serverID: "live-mt5", owner: "a", ttl: .seconds(10), on: connection))
         let taker = try await database.connect()
         let started = ContinuousClock.now
         async let page: Void = connection.transaction { connection in
@@ -143,7 +144,7 @@ struct ServerLeaseTests {
             // A slow page, outliving the lease: pg_sleep keeps the row lock, as storing a big page would.
             try connection.query("SELECT pg_sleep(1.6)")
         }
-        try await Task.sleep(for: .milliseconds(5_500))
+        try await Task.sleep(for: .milliseconds(10_500))
         // The lease has expired by now, but the page holds the row FOR SHARE: the takeover blocks until it commits.
         let taken = try await ServerLease.acquire(serverID: "live-mt5", owner: "b", ttl: .seconds(60), on: taker)
         let answered = ContinuousClock.now - started

@@ -83,6 +83,10 @@ public enum DropStream: String, Sendable, Hashable, Codable, CaseIterable {
     case openTrades = "open-trades"
     case accounts
     case symbols
+    /// End-of-day account records (§4.8).
+    case daily
+    /// Edits and deletions of history records (§7.1, like §4.6).
+    case changes
 }
 
 /// A drop file name, `<stream>-<from>-<to>-<seq>.csv` (§7.1), e.g. `deals-20250101T000000-20250102T000000-0001.csv`.

@@ -7,6 +7,10 @@ public enum DropRecord: Sendable, Hashable {
     case account(RawAccountRecord)
     /// A `symbols` row: the fields as the `symbols` method sends them (§4.5).
     case symbol(RawSymbolRecord)
+    /// A `daily` row (§4.8).
+    case daily(RawDailyRecord)
+    /// A `changes` row: an edit or deletion (§7.1).
+    case change(BridgeChange)
 }
 
 /// A data row that cannot become a record: quarantined with its line number, reason and raw bytes, while the
@@ -41,6 +45,8 @@ public struct DropRowDecoder: Sendable {
         case .openTrades: ["order", "login"]
         case .accounts: ["login"]
         case .symbols: []
+        case .daily: ["login"]
+        case .changes: ["seq"]
         }
     }
 
@@ -63,6 +69,15 @@ public struct DropRowDecoder: Sendable {
         }
         if stream == .symbols, !columns.contains("symbol") {
             throw DropFileProblem(code: .noHeader, "the header of a symbols file must have the column symbol")
+        }
+        if stream == .daily, !columns.contains("day") {
+            throw DropFileProblem(code: .noHeader, "the header of a daily file must have the column day")
+        }
+        if stream == .changes {
+            // The record's identity names its platform: `Deal` for MT5 deals, `order` for MT4 trades (§7.1).
+            guard columns.contains("op"), columns.contains("Deal") != columns.contains("order") else {
+                throw DropFileProblem(code: .noHeader, "the header of a changes file must have the columns seq, op and either Deal (MT5) or order (MT4) (bridge-protocol/README.md §7.1)")
+            }
         }
         identityColumns = identity
     }
@@ -93,6 +108,20 @@ public struct DropRowDecoder: Sendable {
                 return problem("missing_identity", "symbol is empty")
             }
             return .success(.symbol(fill(RawSymbolRecord(), row)))
+        case .daily:
+            return .success(.daily(fill(RawDailyRecord(), row)))
+        case .changes:
+            guard let opColumn = columns.firstIndex(of: "op"), let operation = BridgeChange.Operation(rawValue: row.fields[opColumn]) else {
+                return problem("bad_identity", "op must be update or delete")
+            }
+            let sequence = Int64(row.fields[identityColumns[0].column]) ?? 0
+            let isDeal = columns.contains("Deal")
+            let ticket = row.fields[columns.firstIndex(of: isDeal ? "Deal" : "order")!]
+            guard !ticket.isEmpty, ticket.utf8.count <= 20, UInt64(ticket) != nil else {
+                return problem(ticket.isEmpty ? "missing_identity" : "bad_identity", "\(isDeal ? "Deal" : "order") \(String(reflecting: ticket)) is not an unsigned integer")
+            }
+            let record: BridgeChange.Record = isDeal ? .deal(fill(MT5DealRecord(), row)) : .trade(fill(MT4TradeRecord(), row))
+            return .success(.change(BridgeChange(sequence: sequence, operation: operation, record: record)))
         }
     }
 

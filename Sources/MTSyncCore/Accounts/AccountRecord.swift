@@ -92,16 +92,19 @@ public enum AccountNormalizer {
         }
     }
 
+    /// A currency code, upper-cased: 3 or 4 letters; nil when absent or empty.
+    static func currency(_ text: String?) throws(NormalizationRejection) -> String? {
+        guard let text, !text.isEmpty else { return nil }
+        let code = text.uppercased()
+        guard (3...4).contains(code.utf8.count), code.utf8.allSatisfy({ $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) else {
+            throw NormalizationRejection(field: "currency", value: text, rule: .notCurrency)
+        }
+        return code
+    }
+
     private static func normalizeOrThrow(_ raw: RawAccountRecord, zone: ServerTimeZone) throws(NormalizationRejection) -> AccountRecord {
         let login = try Field.identifier("login", raw.login)
-        var currency: String?
-        if let text = raw.currency, !text.isEmpty {
-            let code = text.uppercased()
-            guard (3...4).contains(code.utf8.count), code.utf8.allSatisfy({ $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) else {
-                throw NormalizationRejection(field: "currency", value: text, rule: .notCurrency)
-            }
-            currency = code
-        }
+        let currency = try currency(raw.currency)
         var leverage: Int?
         if let value = try Field.optionalInteger("leverage", raw.leverage) {
             guard value >= Int64(leverageRange.lowerBound), value <= Int64(leverageRange.upperBound) else {

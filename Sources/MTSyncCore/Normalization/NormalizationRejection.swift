@@ -11,6 +11,7 @@ public struct NormalizationRejection: Error, Sendable, Hashable, CustomStringCon
         case notPositive = "must be greater than zero"
         case sumOutOfRange = "makes the net amount overflow"
         case notCurrency = "must be a currency code of 3 or 4 letters (USD, USC, USDT)"
+        case notDate = "must be a date YYYY-MM-DD from 1970 to 2999"
     }
 
     /// The bridge protocol's field name, e.g. `Login`, `VolumeExt`, `close_time`.
