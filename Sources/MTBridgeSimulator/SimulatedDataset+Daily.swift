@@ -19,6 +19,8 @@ extension SimulatedDataset {
         public var depositCents: Int64 = 0
         public var withdrawalCents: Int64 = 0
         public var previousBalanceCents: Int64 = 0
+
+        public init() {}
     }
 
     /// Every account's state at the close of every server day of the range, at `generation`, by (day, login).
@@ -77,6 +79,71 @@ extension SimulatedDataset {
 
     private static func count(_ cents: Int64, into state: inout DailyState) {
         if cents > 0 { state.depositCents += cents } else { state.withdrawalCents += -cents }
+    }
+
+    /// What a tier snapshot needs of one account's server day besides its state and the loyalty feed's daily truth:
+    /// the volume of its positions open at the close (lots × 10^8) and how many trade facts the day has (MT5 buy and
+    /// sell deals that are not technical; MT4 a trade's open on its open day and its close on its close day).
+    public struct PositionTruth: Sendable, Hashable {
+        public var openVolumeExt: Int64 = 0
+        public var trades = 0
+
+        public init() {}
+    }
+
+    /// Per (login, server day) at `generation`, replayed from the records served, position by position: MT5 `in`
+    /// opens its volume, `out` and `out_by` close their `VolumeClosedExt` (else their volume), `in/out` leaves the
+    /// reversed position with its volume less what it closed; MT4 a trade is open from `open_time` until `close_time`.
+    public func positionTruth(generation: Int = 0) -> [DailyTruthKey: PositionTruth] {
+        var result: [DailyTruthKey: PositionTruth] = [:]
+        let days = configuration.firstDay..<configuration.firstDay + Int64(configuration.days)
+        switch configuration.platform {
+        case .mt5:
+            var positions: [UInt64: (login: UInt64, volume: Int64)] = [:]
+            for day in days {
+                for deal in deals(onDay: day, generation: generation) {
+                    guard let action = deal.action.flatMap({ UInt32($0) }), action <= 1, let login = deal.login.flatMap({ UInt64($0) }),
+                          let position = deal.positionID.flatMap({ UInt64($0) }), let volume = deal.volumeExt.flatMap({ Int64($0) }) else { continue }
+                    let closed = deal.volumeClosedExt.flatMap { Int64($0) } ?? volume
+                    let current = positions[position]?.volume ?? 0
+                    switch deal.entry.flatMap({ UInt32($0) }) ?? 0 {
+                    case 0: positions[position] = (login, current + volume)
+                    case 2: positions[position] = (login, volume - closed)
+                    default: positions[position] = (login, current - closed)
+                    }
+                    if !Self.technicalDealReasons.contains(deal.reason.flatMap { UInt32($0) } ?? 0) {
+                        result[DailyTruthKey(login: login, day: day), default: PositionTruth()].trades += 1
+                    }
+                }
+                var open: [UInt64: Int64] = [:]
+                for (login, volume) in positions.values { open[login, default: 0] += volume }
+                for (login, volume) in open { result[DailyTruthKey(login: login, day: day), default: PositionTruth()].openVolumeExt = volume }
+            }
+        case .mt4:
+            var trades: [(login: UInt64, open: Int64, close: Int64, volume: Int64)] = []
+            for day in days {
+                for trade in closedTrades(onDay: day, generation: generation) {
+                    let record = trade.record
+                    guard let cmd = record.cmd.flatMap({ Int($0) }), cmd <= 1, let login = record.login.flatMap({ UInt64($0) }),
+                          let open = record.openTime.flatMap({ Int64($0) }), let volume = record.volume.flatMap({ Int64($0) }) else { continue }
+                    trades.append((login, open, trade.closeTime, volume * 1_000_000))
+                }
+            }
+            for trade in openTrades() {
+                guard let login = trade.record.login.flatMap({ UInt64($0) }), let open = trade.record.openTime.flatMap({ Int64($0) }),
+                      let volume = trade.record.volume.flatMap({ Int64($0) }) else { continue }
+                trades.append((login, open, 0, volume * 1_000_000))
+            }
+            let secondsPerDay = Self.millisecondsPerDay / 1000
+            for trade in trades {
+                result[DailyTruthKey(login: trade.login, day: trade.open / secondsPerDay), default: PositionTruth()].trades += 1
+                if trade.close > 0 { result[DailyTruthKey(login: trade.login, day: trade.close / secondsPerDay), default: PositionTruth()].trades += 1 }
+                for day in days where trade.open < (day + 1) * secondsPerDay && (trade.close == 0 || trade.close >= (day + 1) * secondsPerDay) {
+                    result[DailyTruthKey(login: trade.login, day: day), default: PositionTruth()].openVolumeExt += trade.volume
+                }
+            }
+        }
+        return result
     }
 
     /// The records the `daily` method serves at `generation`: every account's, every day, by (day, login).

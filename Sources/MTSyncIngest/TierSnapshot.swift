@@ -155,9 +155,15 @@ public enum TierSnapshotCalculator {
             netDeposits[account.key] = net
             open[account.key] = lots
         }
+        // The customer's history starts with its first state or its first closing, deposit or withdrawal: an MT4
+        // trade opened before the synced history (its open leg is a fact of that earlier day) makes no row there.
+        let starts = accounts.flatMap { account in
+            Array(account.states.keys) + account.figures.filter { !$0.value.closedLots.isZero || !$0.value.deposits.isZero || !$0.value.withdrawals.isZero }.map(\.key)
+        }
+        guard let historyStart = starts.min() else { return .success([]) }
         var rows: [TierSnapshotRow] = []
         for day in fromDay...toDay {
-            let active = accounts.filter { $0.figures[day] != nil || $0.states[day] != nil }
+            let active = day < historyStart ? [] : accounts.filter { $0.figures[day] != nil || $0.states[day] != nil }
             // The running totals move with every account's day, counted or not.
             for account in accounts {
                 guard let figures = account.figures[day] else { continue }

@@ -94,7 +94,7 @@ public enum SnapshotStore {
         /// Non-technical trade facts.
         public var trades: Int
         /// Change of the open volume: MT5 entries in (+), out and out_by (−closed), inout (+volume − 2 × closed);
-        /// MT4 open legs (+) and close legs (−).
+        /// MT4 open legs (+) and close legs (−); technical deals too (a rollover closes and reopens real positions).
         public var openDelta: String
         public var deposits: String
         public var withdrawals: String
@@ -152,7 +152,7 @@ public enum SnapshotStore {
                    count(*) FILTER (WHERE \(closing) AND f.entry = 'inout' AND f.closed_lots IS NULL),
                    count(*) FILTER (WHERE f.kind = 'trade' AND NOT f.technical),
                    trim_scale(coalesce(sum(CASE
-                       WHEN f.kind <> 'trade' OR f.technical THEN 0
+                       WHEN f.kind <> 'trade' THEN 0
                        WHEN f.platform = 'mt4' THEN CASE f.leg WHEN 1 THEN f.lots WHEN 2 THEN -f.lots ELSE 0 END
                        WHEN f.entry = 'in' THEN f.lots
                        WHEN f.entry = 'inout' THEN f.lots - 2 * coalesce(f.closed_lots, 0)

@@ -38,7 +38,7 @@ struct MTBridgeSimCommand: AsyncParsableCommand {
     @Option(name: .customLong("tls-client-ca"), help: "Require client certificates signed by this PEM CA (mutual TLS).") var tlsClientCA: String?
     @Option(name: .customLong("mutate-after"), help: "After this many seconds, serve generation 1: dealer edits, deletions and late deals.") var mutateAfter: Int?
     @Flag(name: .customLong("ground-truth"), help: "Print the dataset's per-login counts, volume and net as JSON, then exit.") var groundTruth = false
-    @Flag(name: .customLong("daily-truth"), help: "Print the accounts and, per login and server day, closed volume, deposits and withdrawals as JSON (the loyalty feed's ground truth), then exit.") var dailyTruth = false
+    @Flag(name: .customLong("daily-truth"), help: "Print the accounts and, per login and server day, closed volume, deposits and withdrawals, the closing balance and credit, the open volume and the trades as JSON (the loyalty feed's and tier snapshots' ground truth), then exit.") var dailyTruth = false
     @Option(help: "With --ground-truth, --daily-truth or --write-drop: the generation (0 original, 1 after edits, deletions and late deals).") var generation = 0
     @Option(name: .customLong("write-drop"), help: "Publish the dataset as a CSV drop under this folder (<folder>/<server>/incoming/, one file a day, bridge-protocol/README.md §7), then exit.") var writeDrop: String?
 
@@ -117,11 +117,16 @@ struct MTBridgeSimCommand: AsyncParsableCommand {
             if let clientID = account.clientID { members.append(("client_id", .string(clientID))) }
             return line(.object(members))
         }
-        let days = dataset.dailyTruth(generation: generation).sorted { $0.key < $1.key }.map { key, truth in
-            line(.object([
+        // Every account's every day has a state; the feed's figures and the positions where it had activity.
+        let feed = dataset.dailyTruth(generation: generation), states = dataset.dailyStates(generation: generation)
+        let positions = dataset.positionTruth(generation: generation)
+        let days = Set(feed.keys).union(states.keys).sorted().map { key in
+            let truth = feed[key] ?? SimulatedDataset.DailyTruth(), state = states[key] ?? SimulatedDataset.DailyState(), position = positions[key] ?? .init()
+            return line(.object([
                 ("login", .integer(key.login)), ("date", .string(key.date)), ("closed_volume_ext", .integer(truth.closedVolumeExt)),
                 ("deposit_cents", .integer(truth.depositCents)), ("withdrawal_cents", .integer(truth.withdrawalCents)),
-                ("closing_deals", .integer(truth.closingDeals)),
+                ("closing_deals", .integer(truth.closingDeals)), ("balance_cents", .integer(state.balanceCents)),
+                ("credit_cents", .integer(state.creditCents)), ("open_volume_ext", .integer(position.openVolumeExt)), ("trades", .integer(position.trades)),
             ]))
         }
         let head = "{\"server\":\(line(.string(dataset.configuration.serverID))),\"platform\":\(line(.string(dataset.configuration.platform.rawValue))),\n"
