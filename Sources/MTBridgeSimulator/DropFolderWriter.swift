@@ -73,7 +73,7 @@ public struct DropFolderWriter: Sendable {
     }
 
     /// Writes one file and its manifest, atomically each (§7.3).
-    func publish(_ csv: [UInt8], stream: DropStream, from: Int64, to: Int64, sequence: Int, server: String) throws -> String {
+    public func publish(_ csv: [UInt8], stream: DropStream, from: Int64, to: Int64, sequence: Int, server: String) throws -> String {
         let incoming = root.appending(path: "\(server)/incoming")
         try FileManager.default.createDirectory(at: incoming, withIntermediateDirectories: true)
         let name = "\(stream.rawValue)-\(Self.stamp(from))-\(Self.stamp(to))-\(String(format: "%04d", sequence)).csv"

@@ -177,6 +177,10 @@ enum BridgeLineProperties {
                 outcome.add((try? account.get()) == nil ? "account refused" : "account")
             case "bucket":
                 outcome.add((try? DigestBucket(data)) == nil ? "bucket refused" : "bucket")
+            case "daily":
+                outcome.add((try? RawDailyRecord(object: data).normalized().get()) == nil ? "daily refused" : "daily")
+            case "symbol":
+                outcome.add((try? RawSymbolRecord(object: data).normalized().get()) == nil ? "symbol refused" : "symbol")
             case "change":
                 do {
                     let change = try BridgeChange(data)

@@ -152,6 +152,19 @@ enum CSVDropProperties {
         case (.symbols, .symbol(let symbol)):
             try require(symbol.symbol.map { !$0.isEmpty } == true, "a symbol row has its symbol")
             outcome.add((try? symbol.normalized().get()) == nil ? "symbol refused" : "symbol")
+        case (.daily, .daily(let daily)):
+            try require(identity(daily.login), "a daily row has login as an unsigned integer")
+            outcome.add((try? daily.normalized().get()) == nil ? "daily refused" : "daily")
+        case (.changes, .change(let change)):
+            switch change.record {
+            case .deal(let deal):
+                try require(identity(deal.deal), "a changes row has its Deal as an unsigned integer")
+                if change.operation == .update { BridgeLineProperties.checkDownstream(deal, outcome: &outcome) }
+            case .trade(let trade):
+                try require(identity(trade.order), "a changes row has its order as an unsigned integer")
+                if change.operation == .update { BridgeLineProperties.checkDownstream(trade, outcome: &outcome) }
+            }
+            outcome.add("change \(change.operation)")
         default:
             throw PropertyViolation("a row decodes to its stream's kind of record", "\(stream): \(record)")
         }
