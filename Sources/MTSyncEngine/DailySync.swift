@@ -35,11 +35,19 @@ public struct DailySync: Sendable {
     /// Reads the days from the last one read (less `lookback`) up to `serverNow` (the bridge's clock).
     public func pull(serverNowMilliseconds serverNow: Int64) async throws -> Report {
         let day: Int64 = 86_400_000
-        let server = serverID.rawValue
         let last = try await connection.run { connection in try FactStore.cursor(serverID: serverID, stream: .daily, on: connection) }
         let lookbackDays = max(1, lookback.components.seconds / 86_400)
         let from = max(startMilliseconds / day * day, last.serverTimeMilliseconds - lookbackDays * day)
-        let to = (serverNow / day + 1) * day
+        let report = try await read(fromMilliseconds: from, toMilliseconds: (serverNow / day + 1) * day)
+        try await StreamRefresh.record(server: serverID.rawValue, stream: .daily, records: report.records, on: connection)
+        return report
+    }
+
+    /// Reads the server days starting in `[from, to)` (server time): a pull's window, or a backfill's range. The
+    /// stream's position only moves forward, so a backfill of older days leaves it where it was.
+    public func read(fromMilliseconds from: Int64, toMilliseconds to: Int64) async throws -> Report {
+        let day: Int64 = 86_400_000
+        let server = serverID.rawValue
         var report = Report()
         var after: (day: String, login: UInt64)?
         let pageSize = self.pageSize, zone = self.zone
@@ -63,7 +71,6 @@ public struct DailySync: Sendable {
             after = next
         }
         SyncMetric.recordsQuarantined.increment(by: report.quarantined, server, SyncStream.daily.rawValue)
-        try await StreamRefresh.record(server: server, stream: .daily, records: report.records, on: connection)
         return report
     }
 

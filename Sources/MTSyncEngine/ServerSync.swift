@@ -146,6 +146,14 @@ public struct ServerSync: Sendable {
         return try await refreshReferenceData(capabilities: capabilities)
     }
 
+    /// A backfill's end-of-day records (bridges with `daily`): the server days of `[from, to)`, for the tier snapshots.
+    public func backfillDaily(fromMilliseconds from: Int64, toMilliseconds to: Int64) async throws -> DailySync.Report? {
+        let capabilities = try await client.withRetries { connection in connection.welcome?.capabilities ?? [] }
+        guard capabilities.contains("daily") else { return nil }
+        return try await DailySync(client: client, connection: connection, serverID: serverID, zone: batcher.normalizer.settings.zone, startMilliseconds: 0)
+            .read(fromMilliseconds: from, toMilliseconds: to)
+    }
+
     /// What a pull does last: held records whose account arrived are decided, and stored facts a new account
     /// version decides differently are sent or retracted.
     public func catchUpDecisions() async throws -> DecisionCatchUp.Report {

@@ -444,6 +444,7 @@ struct BackfillCommand: AsyncParsableCommand {
         /// Facts stored but not sent (their account's decision excludes them), and records held for their account.
         var excluded = 0
         var pending = 0
+        var dailyRecords: Int?
         var feed: FeedSummary?
         var snapshots: TierSnapshotBuilder.Report?
     }
@@ -491,6 +492,8 @@ struct BackfillCommand: AsyncParsableCommand {
                     summary.quarantined += report.outcome.quarantined
                     summary.excluded += report.outcome.excluded
                 }
+                // The range's end-of-day records too, when the bridge serves them: the tier snapshots' balances.
+                summary.dailyRecords = try await sync.backfillDaily(fromMilliseconds: start, toMilliseconds: end)?.records
                 let caughtUp = try await sync.catchUpDecisions()
                 summary.inserted += caughtUp.outcome.inserted
                 summary.pending = try await PendingRecords.summary(server: server.id.rawValue, on: connection).records

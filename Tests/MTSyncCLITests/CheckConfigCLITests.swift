@@ -54,6 +54,28 @@ struct CheckConfigCLITests {
         #expect((missing.stdout + missing.stderr).contains("feed.file_ingest.api_key_env") && (missing.stdout + missing.stderr).contains("RAI_KEY is not set"), "\(missing.stdout)\(missing.stderr)")
     }
 
+    @Test("check-config prints each output's effective endpoint: a feed queue given only its URL goes where ingest.sqs goes; a server's line says its accounts decide and which come from the rules file")
+    func effectiveEndpoints() async throws {
+        let file = try Self.configuration(Self.valid.replacingOccurrences(of: "drop: { folder: drop }", with: """
+            drop: { folder: drop }
+                rules: { accounts: { "5005": { group: "real\\\\A", currency: USD } } }
+            """) + """
+
+            ingest:
+              sqs: { queue_url: "http://127.0.0.1:4566/000000000000/facts", endpoint: "http://127.0.0.1:4566", region: us-east-1 }
+            feed:
+              trigger_id: 65f0c1e2a9b8c7d6e5f4a3b2
+              sqs: { queue_url: "http://127.0.0.1:4566/000000000000/feed.fifo" }
+            """)
+        let result = try await CLI.launch(["check-config", file.path], environment: ["MTSYNC_TEST_KEY": Self.key, "AWS_ENDPOINT_URL": "", "AWS_REGION": ""])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.contains { $0.hasPrefix("  ingest: SQS http://127.0.0.1:4566/000000000000/facts via http://127.0.0.1:4566") }, "\(lines)")
+        #expect(lines.contains { $0.hasPrefix("  feed:") && $0.contains("SQS http://127.0.0.1:4566/000000000000/feed.fifo via http://127.0.0.1:4566") }, "\(lines)")
+        #expect(lines.contains { $0.contains("live-mt5:") && $0.contains("accounts decide (unknown accounts: held until known)") })
+        #expect(lines.contains { $0.contains("live-mt4:") && $0.contains("1 account(s) from the rules file override the bridge's") }, "\(lines)")
+    }
+
     @Test("a key file others can read: still valid (exit 0, the same summary), with a warning on stderr and in JSON")
     func permissionWarning() async throws {
         let file = try Self.configuration(Self.valid.replacingOccurrences(of: "key_env: MTSYNC_TEST_KEY", with: "key_file: bridge.key"))

@@ -309,7 +309,9 @@ struct FeedCLITests {
     static let apiKey = "feed-test-api-key-7f3a9c2e1b"
 
     /// One MT5 simulator synced with its accounts, a configuration with the file ingest at `fileIngestURL`.
-    static func syncedWithFileIngest(_ httpClient: HTTPClient, fileIngestURL: String, maxRows: Int = 7, aboveRows: Int = 2_000) async throws -> (SimulatorProcess, TestDatabase, URL, [String: String]) {
+    static func syncedWithFileIngest(
+        _ httpClient: HTTPClient, fileIngestURL: String, maxRows: Int = 7, aboveRows: Int = 2_000, extraFeed: String = ""
+    ) async throws -> (SimulatorProcess, TestDatabase, URL, [String: String]) {
         let sqs = try LocalSQS.client(httpClient)
         let queueURL = try await LocalSQS.createQueue(LocalSQS.uniqueName("feed-files"), client: sqs)
         let simulator = try await SimulatorProcess.launch(platform: "mt5", days: days, dealsPerDay: 200, seed: 41)
@@ -324,7 +326,7 @@ struct FeedCLITests {
                     api_key_env: MTSYNC_TEST_FEED_API_KEY
                     max_rows: \(maxRows)
                     above_rows: \(aboveRows)
-                """)
+                """ + extraFeed)
         let environment = simulator.environment.merging(LocalSQS.processEnvironment) { $1 }.merging(["MTSYNC_TEST_FEED_API_KEY": apiKey]) { $1 }
         let accounts = try await CLI.launch(["accounts", "sync", "--config", config.path], environment: environment)
         #expect(accounts.status == 0, "\(accounts.stdout)\(accounts.stderr)")
@@ -369,6 +371,44 @@ struct FeedCLITests {
                 let again = try await CLI.launch(backfill, environment: environment)
                 #expect(again.status == 0, "\(again.stdout)\(again.stderr)")
                 #expect(try await server.uploads().count == uploads.count, "a rerun of the same backfill uploads nothing")
+            }
+        }
+    }
+
+    static let snapshotTrigger = "75f0c1e2a9b8c7d6e5f4a3b9"
+
+    @Test("backfill --snapshots uploads the range's tier snapshots as CSV files under their own trigger id, a rerun uploads nothing new; feed preview --snapshots prints the rows as sent and sends nothing")
+    func snapshotsThroughFileIngest() async throws {
+        try await Self.withHTTPClient { httpClient in
+            try await FileIngestServer.run(apiKey: Self.apiKey, faults: []) { server in
+                let (simulator, database, config, environment) = try await Self.syncedWithFileIngest(
+                    httpClient, fileIngestURL: server.url, extraFeed: "\n  snapshots: { trigger_id: \(Self.snapshotTrigger), source: mtsync-tiers }\n")
+                defer { simulator.stop() }
+                let backfill = ["backfill", "--server", simulator.serverID, "--from", "2025-01-01", "--to", "2025-01-03", "--snapshots", "--config", config.path]
+                let first = try await CLI.launch(backfill + ["--json"], environment: environment)
+                #expect(first.status == 0, "\(first.stdout)\(first.stderr)")
+                let uploads = try await server.uploads().filter { $0.triggerID == Self.snapshotTrigger }
+                #expect(!uploads.isEmpty)
+                #expect(uploads.allSatisfy { $0.metadata["source"] == "mtsync-tiers" && $0.csv.hasPrefix("user_id,date,balance,credit,equity,net_deposits,closed_lots,closed_lots_30d,open_lots,active_accounts,balance_source\r\n") })
+                let connection = try await database.connect()
+                let rows = try await connection.query("SELECT count(*) FROM snapshot_rows")[0].decode(Int.self, 0)
+                let uploadedRows = uploads.flatMap { $0.csv.split(separator: "\r\n").dropFirst() }
+                #expect(rows > 0 && uploadedRows.count == rows, "every snapshot row uploaded once")
+                #expect(try await connection.query("SELECT count(*) FROM daily_records")[0].decode(Int.self, 0) > 0, "the backfill read the range's daily records")
+                #expect(uploadedRows.allSatisfy { $0.hasSuffix(",daily") }, "balances from the daily records")
+
+                let again = try await CLI.launch(backfill, environment: environment)
+                #expect(again.status == 0, "\(again.stdout)\(again.stderr)")
+                #expect(try await server.uploads().filter { $0.triggerID == Self.snapshotTrigger }.count == uploads.count, "a rerun uploads nothing new")
+
+                let preview = try await CLI.launch(["feed", "preview", "--snapshots", "--date", "2025-01-02", "--config", config.path, "--json"], environment: environment)
+                #expect(preview.status == 0, "\(preview.stdout)\(preview.stderr)")
+                let previewed = try #require(try JSONSerialization.jsonObject(with: Data(preview.stdout.utf8)) as? [String: Any])
+                #expect(previewed["trigger_id"] as? String == Self.snapshotTrigger)
+                let data = try #require(previewed["data"] as? [[String: Any]])
+                let sentForDay = uploadedRows.filter { $0.split(separator: ",")[1] == "2025-01-02" }
+                #expect(!data.isEmpty && data.count == sentForDay.count, "the preview shows what was sent for the day")
+                #expect(try await server.uploads().filter { $0.triggerID == Self.snapshotTrigger }.count == uploads.count, "a preview sends nothing")
             }
         }
     }
