@@ -105,18 +105,20 @@ extension SimulatedDataset {
                     guard let action = deal.action.flatMap({ UInt32($0) }), action <= 1, let login = deal.login.flatMap({ UInt64($0) }),
                           let position = deal.positionID.flatMap({ UInt64($0) }), let volume = deal.volumeExt.flatMap({ Int64($0) }) else { continue }
                     let closed = deal.volumeClosedExt.flatMap { Int64($0) } ?? volume
-                    let current = positions[position]?.volume ?? 0
+                    // A position counts from its first in or inout deal: one opened before the history is not known.
+                    // The replayed volume is kept as is and read as at least zero (what the store computes).
+                    let current = positions[position]?.volume
                     switch deal.entry.flatMap({ UInt32($0) }) ?? 0 {
-                    case 0: positions[position] = (login, current + volume)
+                    case 0: positions[position] = (login, (current ?? 0) + volume)
                     case 2: positions[position] = (login, volume - closed)
-                    default: positions[position] = (login, current - closed)
+                    default: if let current { positions[position] = (login, current - closed) }
                     }
                     if !Self.technicalDealReasons.contains(deal.reason.flatMap { UInt32($0) } ?? 0) {
                         result[DailyTruthKey(login: login, day: day), default: PositionTruth()].trades += 1
                     }
                 }
                 var open: [UInt64: Int64] = [:]
-                for (login, volume) in positions.values { open[login, default: 0] += volume }
+                for (login, volume) in positions.values { open[login, default: 0] += max(0, volume) }
                 for (login, volume) in open { result[DailyTruthKey(login: login, day: day), default: PositionTruth()].openVolumeExt = volume }
             }
         case .mt4:

@@ -131,13 +131,14 @@ struct ConfigurationReader {
         /// Nil: not set here (the engine's default, or the older `feed.accounts_every`).
         var accountsEvery: Duration?
         var symbolsEvery: Duration?
+        var dailyEvery: Duration?
         var pendingWarnAfter: Duration?
 
         static let builtIn = ServerTuning(
             pollInterval: .seconds(10), lookback: .seconds(2 * 3600), pageSize: 5000, pollJitter: 0.1,
             reconcileEvery: .seconds(24 * 3600), reconcileWindow: .seconds(3 * 86_400)
         )
-        static let keys = ["poll_interval", "lookback", "page_size", "poll_jitter", "reconcile", "accounts_every", "symbols_every", "pending_warn_after"]
+        static let keys = ["poll_interval", "lookback", "page_size", "poll_jitter", "reconcile", "accounts_every", "symbols_every", "daily_every", "pending_warn_after"]
         static let maximumPageSize = 10_000
     }
 
@@ -149,6 +150,7 @@ struct ConfigurationReader {
         if section["lookback"] != nil, let value = duration(section, "lookback", minimum: .zero) { tuning.lookback = value }
         if section["accounts_every"] != nil, let value = duration(section, "accounts_every", minimum: .seconds(10)) { tuning.accountsEvery = value }
         if section["symbols_every"] != nil, let value = duration(section, "symbols_every", minimum: .seconds(60)) { tuning.symbolsEvery = value }
+        if section["daily_every"] != nil, let value = duration(section, "daily_every", minimum: .seconds(1)) { tuning.dailyEvery = value }
         if section["pending_warn_after"] != nil, let value = duration(section, "pending_warn_after", minimum: .seconds(60)) { tuning.pendingWarnAfter = value }
         if let (text, mark) = scalar(section, "page_size") {
             if let value = Int(text), (1...ServerTuning.maximumPageSize).contains(value) {
@@ -256,7 +258,7 @@ struct ConfigurationReader {
             id: id, platform: platform, zoneName: zone.name, zone: zone, start: start, source: source,
             pollInterval: tuning.pollInterval, lookback: tuning.lookback, pageSize: tuning.pageSize, pollJitter: tuning.pollJitter,
             reconcileEvery: tuning.reconcileEvery, reconcileWindow: tuning.reconcileWindow, rules: rules,
-            accountsEvery: tuning.accountsEvery, symbolsEvery: tuning.symbolsEvery, pendingWarnAfter: tuning.pendingWarnAfter
+            accountsEvery: tuning.accountsEvery, symbolsEvery: tuning.symbolsEvery, dailyEvery: tuning.dailyEvery, pendingWarnAfter: tuning.pendingWarnAfter
         )
     }
 

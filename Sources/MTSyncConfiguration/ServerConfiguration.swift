@@ -36,6 +36,8 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var accountsEvery: Duration?
     /// How often the bridge's symbols are read; nil: the engine's default (1 hour).
     public var symbolsEvery: Duration?
+    /// How often the bridge's end-of-day records are read (bridges with `daily`); nil: the engine's default (1 hour).
+    public var dailyEvery: Duration?
     /// Records waiting for their account longer than this make `mtsync status` warn; nil: the default (1 hour).
     public var pendingWarnAfter: Duration?
 
@@ -43,10 +45,11 @@ public struct ServerConfiguration: Sendable, Equatable {
         id: ServerID, platform: Platform, zoneName: String, zone: ServerTimeZone, start: Int64, source: Source,
         pollInterval: Duration, lookback: Duration, pageSize: Int, pollJitter: Double,
         reconcileEvery: Duration?, reconcileWindow: Duration, rules: NormalizationRules,
-        accountsEvery: Duration? = nil, symbolsEvery: Duration? = nil, pendingWarnAfter: Duration? = nil
+        accountsEvery: Duration? = nil, symbolsEvery: Duration? = nil, dailyEvery: Duration? = nil, pendingWarnAfter: Duration? = nil
     ) {
         self.accountsEvery = accountsEvery
         self.symbolsEvery = symbolsEvery
+        self.dailyEvery = dailyEvery
         self.pendingWarnAfter = pendingWarnAfter
         self.id = id
         self.platform = platform

@@ -34,6 +34,24 @@ public struct TierSnapshotRow: PlatformRow {
     /// `server:login` of every real account the row covers, sorted (kept, not sent).
     public var accounts: [String]
 
+    public init(
+        customerID: String, date: String, balance: ExactDecimal?, credit: ExactDecimal?, equity: ExactDecimal?, netDeposits: ExactDecimal,
+        closedLots: ExactDecimal, closedLots30d: ExactDecimal, openLots: ExactDecimal, activeAccounts: Int, balanceSource: BalanceSource, accounts: [String]
+    ) {
+        self.customerID = customerID
+        self.date = date
+        self.balance = balance
+        self.credit = credit
+        self.equity = equity
+        self.netDeposits = netDeposits
+        self.closedLots = closedLots
+        self.closedLots30d = closedLots30d
+        self.openLots = openLots
+        self.activeAccounts = activeAccounts
+        self.balanceSource = balanceSource
+        self.accounts = accounts
+    }
+
     public static let sentColumns = [
         "user_id", "date", "balance", "credit", "equity", "net_deposits", "closed_lots", "closed_lots_30d", "open_lots", "active_accounts", "balance_source",
     ]
@@ -161,6 +179,11 @@ public enum TierSnapshotCalculator {
             Array(account.states.keys) + account.figures.filter { !$0.value.closedLots.isZero || !$0.value.deposits.isZero || !$0.value.withdrawals.isZero }.map(\.key)
         }
         guard let historyStart = starts.min() else { return .success([]) }
+        // An account counts from its first closing state or fact on: a second account opened later does not leave
+        // the customer's earlier days without balances. After that, a day without its state is a gap (see `none`).
+        let accountStarts = accounts.reduce(into: [String: Int64]()) { starts, account in
+            if let first = (Array(account.states.keys) + Array(account.figures.keys)).min() { starts[account.key] = first }
+        }
         var rows: [TierSnapshotRow] = []
         for day in fromDay...toDay {
             let active = day < historyStart ? [] : accounts.filter { $0.figures[day] != nil || $0.states[day] != nil }
@@ -183,7 +206,7 @@ public enum TierSnapshotCalculator {
             var row = TierSnapshotRow(
                 customerID: customerID, date: date, balance: .zero, credit: .zero, equity: .zero, netDeposits: .zero, closedLots: .zero,
                 closedLots30d: .zero, openLots: .zero, activeAccounts: 0, balanceSource: .daily, accounts: [])
-            for account in accounts.sorted(by: { $0.key < $1.key }) {
+            for account in accounts.sorted(by: { $0.key < $1.key }) where accountStarts[account.key].map({ $0 <= day }) == true {
                 switch account.policy.disposition(login: account.login, atUTCMilliseconds: closeInstant, history: account.history) {
                 case .pending(let reason):
                     return .failure(DailyFeedHold(reason: "login \(account.key) of customer \(customerID) is not decided yet (\(reason.rawValue)) on \(date): its snapshot waits"))

@@ -93,8 +93,11 @@ public enum SnapshotStore {
         public var unknownReversals: Int
         /// Non-technical trade facts.
         public var trades: Int
-        /// Change of the open volume: MT5 entries in (+), out and out_by (−closed), inout (+volume − 2 × closed);
-        /// MT4 open legs (+) and close legs (−); technical deals too (a rollover closes and reopens real positions).
+        /// Change of the open volume. MT5: each position's volume replayed in deal order — in (+volume), out and
+        /// out_by (−closed), inout (sets it to volume − closed) — from its first in or inout deal in the store (a
+        /// position opened before the synced history is not known, so its closing deals are not counted against
+        /// volume never seen), never below zero. MT4: open legs (+), close legs (−). Technical deals too (a rollover
+        /// closes and reopens real positions).
         public var openDelta: String
         public var deposits: String
         public var withdrawals: String
@@ -146,23 +149,41 @@ public enum SnapshotStore {
         }
         let closing = "f.kind = 'trade' AND f.entry IN ('out', 'inout', 'out_by') AND NOT f.technical"
         let comments = "NOT (coalesce(f.comment, '') ILIKE ANY($6::text[]))"
+        // MT5 open volume per position: `opened` is 0 until the position's first in or inout deal (deals before it
+        // close volume opened before the synced history); each inout starts a segment whose volume it sets.
         for row in try connection.query(PostgresQuery(sql: """
-            SELECT a.server_id, a.login, \(tradingDay("f.time_utc"))::text AS day,
+            WITH f AS (
+                SELECT f.fact_id, f.server_id, f.login, f.time_utc, f.ticket, f.kind, f.entry, f.technical, f.lots, f.closed_lots, f.profit,
+                       f.comment, f.platform, f.leg, f.position_ticket
+                FROM accounts a
+                JOIN trading_facts f ON f.server_id = a.server_id AND f.login = a.login AND NOT f.deleted AND f.excluded_reason IS NULL
+                WHERE a.customer_id = ANY($1::text[]) AND f.time_utc < (((($4::date) + 1)::timestamp - make_interval(secs => $3::int)) AT TIME ZONE $2)
+            ), segments AS (
+                SELECT fact_id, server_id, position_ticket, time_utc, ticket, entry, lots, closed_lots,
+                       count(*) FILTER (WHERE entry IN ('in', 'inout')) OVER w AS opened, count(*) FILTER (WHERE entry = 'inout') OVER w AS segment
+                FROM f WHERE platform = 'mt5' AND kind = 'trade' AND position_ticket IS NOT NULL
+                WINDOW w AS (PARTITION BY server_id, position_ticket ORDER BY time_utc, ticket ROWS UNBOUNDED PRECEDING)
+            ), volumes AS (
+                SELECT fact_id, server_id, position_ticket, time_utc, ticket,
+                       greatest(0, sum(CASE WHEN opened = 0 THEN 0 WHEN entry = 'in' THEN lots WHEN entry = 'inout' THEN lots - coalesce(closed_lots, 0)
+                                            WHEN entry IN ('out', 'out_by') THEN -coalesce(closed_lots, lots) ELSE 0 END)
+                                   OVER (PARTITION BY server_id, position_ticket, segment ORDER BY time_utc, ticket ROWS UNBOUNDED PRECEDING)) AS volume
+                FROM segments
+            ), deltas AS (
+                SELECT fact_id, volume - coalesce(lag(volume) OVER (PARTITION BY server_id, position_ticket ORDER BY time_utc, ticket), 0) AS open_delta
+                FROM volumes
+            )
+            SELECT f.server_id, f.login, \(tradingDay("f.time_utc"))::text AS day,
                    trim_scale(coalesce(sum(CASE WHEN f.entry = 'inout' THEN f.closed_lots ELSE coalesce(f.closed_lots, f.lots) END) FILTER (WHERE \(closing)), 0))::text,
                    count(*) FILTER (WHERE \(closing) AND f.entry = 'inout' AND f.closed_lots IS NULL),
                    count(*) FILTER (WHERE f.kind = 'trade' AND NOT f.technical),
                    trim_scale(coalesce(sum(CASE
                        WHEN f.kind <> 'trade' THEN 0
                        WHEN f.platform = 'mt4' THEN CASE f.leg WHEN 1 THEN f.lots WHEN 2 THEN -f.lots ELSE 0 END
-                       WHEN f.entry = 'in' THEN f.lots
-                       WHEN f.entry = 'inout' THEN f.lots - 2 * coalesce(f.closed_lots, 0)
-                       WHEN f.entry IN ('out', 'out_by') THEN -coalesce(f.closed_lots, f.lots)
-                       ELSE 0 END), 0))::text,
+                       ELSE coalesce(d.open_delta, 0) END), 0))::text,
                    trim_scale(coalesce(sum(f.profit) FILTER (WHERE f.kind = ANY($5::text[]) AND f.profit > 0 AND \(comments)), 0))::text,
                    trim_scale(coalesce(-sum(f.profit) FILTER (WHERE f.kind = 'balance' AND f.profit < 0 AND \(comments)), 0))::text
-            FROM accounts a
-            JOIN trading_facts f ON f.server_id = a.server_id AND f.login = a.login AND NOT f.deleted AND f.excluded_reason IS NULL
-            WHERE a.customer_id = ANY($1::text[]) AND f.time_utc < (((($4::date) + 1)::timestamp - make_interval(secs => $3::int)) AT TIME ZONE $2)
+            FROM f LEFT JOIN deltas d ON d.fact_id = f.fact_id
             GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
             """, parameters: [
                 PostgresArray(customers).postgresText, day.zone, String(day.shiftSeconds), toDay,

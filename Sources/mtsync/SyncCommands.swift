@@ -103,6 +103,7 @@ struct Engine {
         // `feed.accounts_every` is where the interval was set before it became a server setting.
         if let every = server.accountsEvery ?? configuration.feed?.accountsEvery { settings.accountsEvery = every }
         if let every = server.symbolsEvery { settings.symbolsEvery = every }
+        if let every = server.dailyEvery { settings.dailyEvery = every }
         if let after = server.pendingWarnAfter { settings.pendingWarnAfter = after }
         return ServerSync(
             client: try bridgeClient(for: bridge, server: server.id), connection: connection, batcher: try batcher(for: server), settings: settings)

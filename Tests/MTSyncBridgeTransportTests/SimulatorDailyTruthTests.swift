@@ -227,15 +227,20 @@ struct SimulatorDailyTruthTests {
         #expect(accounts.map { $0["client_id"] as? String } == dataset.accounts.map(\.clientID))
         #expect(accounts.filter { $0["client_id"] == nil }.count == 1, "login 100013 is unmapped: no client_id member at all")
 
+        // Every account's every day: each has a closing state, and the feed's figures and positions where it had activity.
         let rows = try #require(json["days"] as? [[String: Any]])
-        let expected = dataset.dailyTruth(generation: 1).sorted { $0.key < $1.key }
-        #expect(rows.count == expected.count)
-        for (row, (key, truth)) in zip(rows, expected) {
+        let feed = dataset.dailyTruth(generation: 1), states = dataset.dailyStates(generation: 1), positions = dataset.positionTruth(generation: 1)
+        let expected = Set(feed.keys).union(states.keys).sorted()
+        #expect(rows.count == expected.count && expected.count == dataset.accounts.count * 2)
+        for (row, key) in zip(rows, expected) {
+            let truth = feed[key] ?? .init(), state = states[key] ?? .init(), position = positions[key] ?? .init()
             #expect((row["login"] as? NSNumber)?.uint64Value == key.login && row["date"] as? String == key.date)
             #expect((row["closed_volume_ext"] as? NSNumber)?.uint64Value == truth.closedVolumeExt)
             #expect((row["deposit_cents"] as? NSNumber)?.int64Value == truth.depositCents)
             #expect((row["withdrawal_cents"] as? NSNumber)?.int64Value == truth.withdrawalCents)
             #expect((row["closing_deals"] as? NSNumber)?.intValue == truth.closingDeals)
+            #expect((row["balance_cents"] as? NSNumber)?.int64Value == state.balanceCents && (row["credit_cents"] as? NSNumber)?.int64Value == state.creditCents)
+            #expect((row["open_volume_ext"] as? NSNumber)?.int64Value == position.openVolumeExt && (row["trades"] as? NSNumber)?.intValue == position.trades)
         }
         #expect(Set(rows.compactMap { $0["date"] as? String }) == ["2025-01-01", "2025-01-02"])
     }

@@ -28,6 +28,8 @@ struct ConfigurationLoadTests {
         #expect(mt5.pollJitter == 0.1)
         #expect(mt5.reconcileEvery == .seconds(86_400))
         #expect(mt5.reconcileWindow == .seconds(3 * 86_400))
+        #expect(mt5.accountsEvery == .seconds(900) && mt5.symbolsEvery == .seconds(3600) && mt5.dailyEvery == .seconds(3600))
+        #expect(mt5.pendingWarnAfter == .seconds(3600))
         guard case .bridge(let bridge) = mt5.source else {
             Issue.record("live-mt5 should be a bridge server")
             return
