@@ -58,14 +58,15 @@ public struct DailySync: Sendable {
             report.records += page.records.count
             let lastDay = page.records.compactMap { $0.day.flatMap { CivilDate.days(parsing: $0) } }.max()
             let stored = try await connection.transaction(name: "store daily records") { connection in
-                let quarantined = try Self.store(page.records, server: server, zone: zone, source: "tcp", on: connection)
+                let stored = try Self.store(page.records, server: server, zone: zone, source: "tcp", on: connection)
                 // The daily stream's position: the start of the last server day read (only forward).
                 if let lastDay {
                     try FactStore.store(PageBatch(serverID: serverID, stream: .daily, cursor: CursorPosition(serverTimeMilliseconds: lastDay * day, ticket: 0)), on: connection)
                 }
-                return quarantined
+                return stored
             }
-            report.quarantined += stored
+            report.quarantined += stored.quarantined
+            report.changed += stored.changed
             guard page.more, let next = page.next else { break }
             if let after, (next.day, next.login) <= (after.day, after.login) { break }
             after = next
@@ -75,8 +76,11 @@ public struct DailySync: Sendable {
     }
 
     /// Validates and stores raw daily records inside the caller's transaction (the TCP page's or the drop file's);
-    /// quarantines the bad ones and those of unknown logins. Returns how many were quarantined.
-    static func store(_ raw: [RawDailyRecord], server: String, zone: ServerTimeZone, source: String, on connection: isolated PostgresConnection) throws -> Int {
+    /// quarantines the bad ones and those of unknown logins. Returns how many were quarantined, and how many were new
+    /// or different from what the store held.
+    static func store(
+        _ raw: [RawDailyRecord], server: String, zone: ServerTimeZone, source: String, on connection: isolated PostgresConnection
+    ) throws -> (quarantined: Int, changed: Int) {
         var closings: [DailyRecords.Closing] = [], rawByKey: [String: RawDailyRecord] = [:]
         var quarantined = 0
         func quarantine(_ record: RawDailyRecord, code: String, reason: String) throws {
@@ -96,11 +100,11 @@ public struct DailySync: Sendable {
                 try quarantine(record, code: rejection.code, reason: rejection.description)
             }
         }
-        let (_, unknown) = try DailyRecords.store(server: server, records: closings, source: source, on: connection)
+        let (changed, unknown) = try DailyRecords.store(server: server, records: closings, source: source, on: connection)
         for closing in unknown {
             guard let record = rawByKey["\(closing.record.login)|\(closing.record.dayText)"] else { continue }
             try quarantine(record, code: "unknownLogin", reason: "no account of login \(closing.record.login) was ever sent (bridge-protocol §4.8: accounts come first); it is stored when the daily stream is read again after the account arrives")
         }
-        return quarantined
+        return (quarantined, changed)
     }
 }

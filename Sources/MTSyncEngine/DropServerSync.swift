@@ -85,7 +85,7 @@ public struct DropServerSync: Sendable {
                 }
             }
             if !daily.isEmpty {
-                outcome.quarantined += try DailySync.store(daily, server: server, zone: zone, source: source, on: connection)
+                outcome.quarantined += try DailySync.store(daily, server: server, zone: zone, source: source, on: connection).quarantined
             }
             if !changes.isEmpty {
                 // §7.1: a change at or below the highest sequence applied (a file published twice, an older one late)

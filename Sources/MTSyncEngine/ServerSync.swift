@@ -146,8 +146,9 @@ public struct ServerSync: Sendable {
         return try await refreshReferenceData(capabilities: capabilities)
     }
 
-    /// A backfill's end-of-day records (bridges with `daily`): the server days of `[from, to)`, for the tier snapshots.
-    public func backfillDaily(fromMilliseconds from: Int64, toMilliseconds to: Int64) async throws -> DailySync.Report? {
+    /// The end-of-day records of the server days starting in `[from, to)` (bridges with `daily`; nil otherwise), for
+    /// the tier snapshots: a backfill's range, or a repairing reconcile's.
+    public func readDaily(fromMilliseconds from: Int64, toMilliseconds to: Int64) async throws -> DailySync.Report? {
         let capabilities = try await client.withRetries { connection in connection.welcome?.capabilities ?? [] }
         guard capabilities.contains("daily") else { return nil }
         return try await DailySync(client: client, connection: connection, serverID: serverID, zone: batcher.normalizer.settings.zone, startMilliseconds: 0)
@@ -387,6 +388,10 @@ public struct ServerSync: Sendable {
         public var inserted = 0
         public var updated = 0
         public var deleted = 0
+        /// With repair, on bridges with `daily`: the end-of-day records of the range's server days read again (a
+        /// trade server recomputes the days a late or edited deal touches), and how many of them had changed.
+        public var dailyRecordsRead = 0
+        public var dailyRecordsChanged = 0
     }
 
     /// Compares the bridge's digests with the store's, bucket by bucket over `[from, to)` (both multiples of
@@ -418,6 +423,12 @@ public struct ServerSync: Sendable {
         guard repair else { return report }
         for difference in report.differing {
             try await repairBucket(difference, into: &report)
+        }
+        // The server days the range touches, whole: their closing balances follow the deals just repaired.
+        let day: Int64 = 86_400_000
+        if let daily = try await readDaily(fromMilliseconds: from / day * day, toMilliseconds: (to + day - 1) / day * day) {
+            report.dailyRecordsRead = daily.records
+            report.dailyRecordsChanged = daily.changed
         }
         return report
     }

@@ -153,24 +153,22 @@ public enum SnapshotStore {
         // close volume opened before the synced history); each inout starts a segment whose volume it sets.
         for row in try connection.query(PostgresQuery(sql: """
             WITH f AS (
-                SELECT f.fact_id, f.server_id, f.login, f.time_utc, f.ticket, f.kind, f.entry, f.technical, f.lots, f.closed_lots, f.profit,
-                       f.comment, f.platform, f.leg, f.position_ticket
+                SELECT f.server_id, f.login, f.time_utc, f.ticket, f.kind, f.entry, f.technical, f.lots, f.closed_lots, f.profit, f.comment,
+                       f.platform, f.leg, f.position_ticket, (f.platform = 'mt5' AND f.kind = 'trade' AND f.position_ticket IS NOT NULL) AS tracked
                 FROM accounts a
                 JOIN trading_facts f ON f.server_id = a.server_id AND f.login = a.login AND NOT f.deleted AND f.excluded_reason IS NULL
                 WHERE a.customer_id = ANY($1::text[]) AND f.time_utc < (((($4::date) + 1)::timestamp - make_interval(secs => $3::int)) AT TIME ZONE $2)
             ), segments AS (
-                SELECT fact_id, server_id, position_ticket, time_utc, ticket, entry, lots, closed_lots,
-                       count(*) FILTER (WHERE entry IN ('in', 'inout')) OVER w AS opened, count(*) FILTER (WHERE entry = 'inout') OVER w AS segment
-                FROM f WHERE platform = 'mt5' AND kind = 'trade' AND position_ticket IS NOT NULL
-                WINDOW w AS (PARTITION BY server_id, position_ticket ORDER BY time_utc, ticket ROWS UNBOUNDED PRECEDING)
+                SELECT f.*, count(*) FILTER (WHERE entry IN ('in', 'inout')) OVER w AS opened, count(*) FILTER (WHERE entry = 'inout') OVER w AS segment
+                FROM f WINDOW w AS (PARTITION BY server_id, tracked, position_ticket ORDER BY time_utc, ticket ROWS UNBOUNDED PRECEDING)
             ), volumes AS (
-                SELECT fact_id, server_id, position_ticket, time_utc, ticket,
-                       greatest(0, sum(CASE WHEN opened = 0 THEN 0 WHEN entry = 'in' THEN lots WHEN entry = 'inout' THEN lots - coalesce(closed_lots, 0)
-                                            WHEN entry IN ('out', 'out_by') THEN -coalesce(closed_lots, lots) ELSE 0 END)
-                                   OVER (PARTITION BY server_id, position_ticket, segment ORDER BY time_utc, ticket ROWS UNBOUNDED PRECEDING)) AS volume
+                SELECT segments.*, greatest(0, sum(CASE WHEN NOT tracked OR opened = 0 THEN 0 WHEN entry = 'in' THEN lots
+                                                        WHEN entry = 'inout' THEN lots - coalesce(closed_lots, 0)
+                                                        WHEN entry IN ('out', 'out_by') THEN -coalesce(closed_lots, lots) ELSE 0 END)
+                                               OVER (PARTITION BY server_id, tracked, position_ticket, segment ORDER BY time_utc, ticket ROWS UNBOUNDED PRECEDING)) AS volume
                 FROM segments
-            ), deltas AS (
-                SELECT fact_id, volume - coalesce(lag(volume) OVER (PARTITION BY server_id, position_ticket ORDER BY time_utc, ticket), 0) AS open_delta
+            ), facts AS (
+                SELECT volumes.*, volume - coalesce(lag(volume) OVER (PARTITION BY server_id, tracked, position_ticket ORDER BY time_utc, ticket), 0) AS open_delta
                 FROM volumes
             )
             SELECT f.server_id, f.login, \(tradingDay("f.time_utc"))::text AS day,
@@ -178,12 +176,12 @@ public enum SnapshotStore {
                    count(*) FILTER (WHERE \(closing) AND f.entry = 'inout' AND f.closed_lots IS NULL),
                    count(*) FILTER (WHERE f.kind = 'trade' AND NOT f.technical),
                    trim_scale(coalesce(sum(CASE
-                       WHEN f.kind <> 'trade' THEN 0
-                       WHEN f.platform = 'mt4' THEN CASE f.leg WHEN 1 THEN f.lots WHEN 2 THEN -f.lots ELSE 0 END
-                       ELSE coalesce(d.open_delta, 0) END), 0))::text,
+                       WHEN f.tracked THEN f.open_delta
+                       WHEN f.kind = 'trade' AND f.platform = 'mt4' THEN CASE f.leg WHEN 1 THEN f.lots WHEN 2 THEN -f.lots ELSE 0 END
+                       ELSE 0 END), 0))::text,
                    trim_scale(coalesce(sum(f.profit) FILTER (WHERE f.kind = ANY($5::text[]) AND f.profit > 0 AND \(comments)), 0))::text,
                    trim_scale(coalesce(-sum(f.profit) FILTER (WHERE f.kind = 'balance' AND f.profit < 0 AND \(comments)), 0))::text
-            FROM f LEFT JOIN deltas d ON d.fact_id = f.fact_id
+            FROM facts f
             GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
             """, parameters: [
                 PostgresArray(customers).postgresText, day.zone, String(day.shiftSeconds), toDay,

@@ -41,6 +41,7 @@ struct MTBridgeSimCommand: AsyncParsableCommand {
     @Flag(name: .customLong("daily-truth"), help: "Print the accounts and, per login and server day, closed volume, deposits and withdrawals, the closing balance and credit, the open volume and the trades as JSON (the loyalty feed's and tier snapshots' ground truth), then exit.") var dailyTruth = false
     @Option(help: "With --ground-truth, --daily-truth or --write-drop: the generation (0 original, 1 after edits, deletions and late deals).") var generation = 0
     @Option(name: .customLong("write-drop"), help: "Publish the dataset as a CSV drop under this folder (<folder>/<server>/incoming/, one file a day, bridge-protocol/README.md §7), then exit.") var writeDrop: String?
+    @Option(name: .customLong("drop-files"), help: "With --write-drop: which files to publish, comma-separated: accounts, history (deals or trades, one file a day), daily (one file a day).") var dropFiles = "accounts,history"
 
     var serverID: String { serverIDOption ?? "sim-\(platform.rawValue)" }
 
@@ -67,7 +68,18 @@ struct MTBridgeSimCommand: AsyncParsableCommand {
             return
         }
         if let writeDrop {
-            let names = try DropFolderWriter(root: writeDrop).publish(dataset, generation: generation)
+            let files = Set(dropFiles.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+            guard !files.isEmpty, files.isSubset(of: ["accounts", "history", "daily"]) else {
+                throw ValidationError("--drop-files takes accounts, history and daily, comma-separated")
+            }
+            let writer = DropFolderWriter(root: writeDrop)
+            var names: [String] = []
+            if files.contains("history") {
+                names = try writer.publish(dataset, generation: generation, accounts: files.contains("accounts"), daily: files.contains("daily"))
+            } else {
+                if files.contains("accounts") { names.append(try writer.publishAccounts(dataset, generation: generation)) }
+                if files.contains("daily") { names += try writer.publishDaily(dataset, generation: generation) }
+            }
             for name in names { print("published \(writeDrop)/\(serverID)/incoming/\(name)") }
             return
         }

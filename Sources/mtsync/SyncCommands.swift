@@ -404,7 +404,10 @@ struct ReconcileCommand: AsyncParsableCommand {
                 print("  \(TradingFact.iso8601(milliseconds: bucket.fromMilliseconds)) – \(TradingFact.iso8601(milliseconds: bucket.toMilliseconds)): bridge \(bucket.bridgeCount) record(s) / \(bucket.bridgeChecksum), store \(bucket.storeCount) / \(bucket.storeChecksum)")
             }
             if report.differing.count > 10 { print("  … and \(report.differing.count - 10) more (--json lists them all)") }
-            if repair { print("repaired: \(report.repairedRecords) record(s) re-read, \(report.inserted) inserted, \(report.updated) updated, \(report.deleted) marked deleted") }
+            if repair {
+                print("repaired: \(report.repairedRecords) record(s) re-read, \(report.inserted) inserted, \(report.updated) updated, \(report.deleted) marked deleted")
+                if report.dailyRecordsRead > 0 { print("end-of-day records read again: \(report.dailyRecordsRead), \(report.dailyRecordsChanged) changed") }
+            }
         }
         if !repair && !report.differing.isEmpty { throw ExitCode(CommandFailure.Status.dataError.rawValue) }
     }
@@ -494,7 +497,7 @@ struct BackfillCommand: AsyncParsableCommand {
                     summary.excluded += report.outcome.excluded
                 }
                 // The range's end-of-day records too, when the bridge serves them: the tier snapshots' balances.
-                summary.dailyRecords = try await sync.backfillDaily(fromMilliseconds: start, toMilliseconds: end)?.records
+                summary.dailyRecords = try await sync.readDaily(fromMilliseconds: start, toMilliseconds: end)?.records
                 let caughtUp = try await sync.catchUpDecisions()
                 summary.inserted += caughtUp.outcome.inserted
                 summary.pending = try await PendingRecords.summary(server: server.id.rawValue, on: connection).records

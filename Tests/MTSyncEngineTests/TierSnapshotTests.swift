@@ -178,4 +178,35 @@ struct TierSnapshotTests {
             }
         }
     }
+
+    @Test("reconcile --repair reads its range's end-of-day records again: a closing balance the trade server recomputed after the dealer's edits reaches the snapshots, even beyond the daily stream's week of lookback")
+    func repairingReconcileReadsDailyRecords() async throws {
+        let dataset = SimulatedDataset(.init(seed: 43, serverID: "sim-mt5", days: 2, dealsPerDay: 100, logins: 6, platform: .mt5))
+        let (_, connection) = try await TestDatabase.migrated()
+        try await SimulatorHarness.run(BridgeSimulator(dataset: dataset, key: Self.key)) { port in
+            let settings = ServerSettings(server: try ServerID("sim-mt5"), platform: .mt5, zone: ServerTimeZone("ny-close")!, filter: Self.filter)
+            let sync = ServerSync(
+                client: BridgeClient(endpoint: BridgeEndpoint(host: "127.0.0.1", port: port, key: Self.key)), connection: connection,
+                batcher: RecordBatcher(normalizer: Normalizer(settings: settings)), settings: ServerSyncSettings(startMilliseconds: dataset.range.lowerBound, pageSize: 150))
+            try await sync.register()
+            _ = try await sync.pull()
+            // What the store holds differs from what the trade server says now (as after a recomputed day).
+            let stale = try await connection.query("UPDATE daily_records SET balance = balance + 1 WHERE day = '2025-01-01' RETURNING login").count
+            try #require(stale == dataset.accounts.count)
+            _ = try await connection.query("DELETE FROM snapshot_customers_dirty")
+
+            let compared = try await sync.reconcile(fromMilliseconds: dataset.range.lowerBound, toMilliseconds: dataset.range.upperBound, repair: false)
+            #expect(compared.dailyRecordsRead == 0, "a reconcile that only compares reads nothing again")
+            let repaired = try await sync.reconcile(fromMilliseconds: dataset.range.lowerBound, toMilliseconds: dataset.range.upperBound, repair: true)
+            #expect(repaired.differing.isEmpty)
+            #expect(repaired.dailyRecordsRead == 2 * dataset.accounts.count && repaired.dailyRecordsChanged == stale)
+            let states = dataset.dailyStates(generation: 0)
+            for row in try await connection.query("SELECT login, (balance * 100)::bigint FROM daily_records WHERE day = '2025-01-01'") {
+                let key = SimulatedDataset.DailyTruthKey(login: UInt64(try row.decode(Int64.self, 0)), day: dataset.configuration.firstDay)
+                #expect(try row.decode(Int64.self, 1) == states[key]?.balanceCents)
+            }
+            let marked = try await connection.query("SELECT count(*) FROM snapshot_customers_dirty WHERE from_day <= '2025-01-01'")[0].decode(Int.self, 0)
+            #expect(marked == dataset.accounts.filter { $0.clientID != nil }.count, "every mapped customer's snapshots are decided again from that day")
+        }
+    }
 }
