@@ -262,22 +262,32 @@ public enum DailyFeedStore {
     /// with their reason.
     /// - Returns: how many batches were new (a batch already recorded — the same rows at the same revisions — is
     ///   not queued twice).
+    /// Where a feed keeps the last queued revision of each (customer, day) it sent.
+    public enum SentRows: String, Sendable {
+        case feedRows = "feed_rows"
+        case snapshotRows = "snapshot_rows"
+    }
+
+    /// Records queued rows as the last sent revision of their (customer, day), in the caller's transaction.
+    public static func upsert(_ queued: [QueuedRow], into table: SentRows, on connection: isolated PostgresConnection) throws {
+        guard !queued.isEmpty else { return }
+        try connection.query(PostgresQuery(sql: """
+            INSERT INTO \(table.rawValue) AS r (customer_id, day, revision, row_hash, figures, batch_id)
+            SELECT * FROM unnest($1::text[], $2::date[], $3::int[], $4::text[], $5::jsonb[], $6::text[])
+            ON CONFLICT (customer_id, day) DO UPDATE
+               SET revision = EXCLUDED.revision, row_hash = EXCLUDED.row_hash, figures = EXCLUDED.figures,
+                   batch_id = EXCLUDED.batch_id, updated_at = now()
+            """, parameters: [
+                PostgresArray(queued.map(\.day.customerID)).postgresText, PostgresArray(queued.map(\.day.day)).postgresText,
+                PostgresArray(queued.map(\.revision)).postgresText, PostgresArray(queued.map(\.hash)).postgresText,
+                PostgresArray(queued.map(\.figuresJSON)).postgresText, PostgresArray(queued.map(\.batchID)).postgresText,
+            ]), name: "record queued \(table.rawValue)")
+    }
+
     @discardableResult
     public static func record(queued: [QueuedRow], batches: [NewBatch], origin: String, settled: [CustomerDay], refreshed: [(CustomerDay, String)] = [], held: [(CustomerDay, String)], on connection: isolated PostgresConnection) throws -> Int {
         let inserted = try insert(batches: batches, feed: "daily", origin: origin, on: connection)
-        if !queued.isEmpty {
-            try connection.query(PostgresQuery(sql: """
-                INSERT INTO feed_rows AS r (customer_id, day, revision, row_hash, figures, batch_id)
-                SELECT * FROM unnest($1::text[], $2::date[], $3::int[], $4::text[], $5::jsonb[], $6::text[])
-                ON CONFLICT (customer_id, day) DO UPDATE
-                   SET revision = EXCLUDED.revision, row_hash = EXCLUDED.row_hash, figures = EXCLUDED.figures,
-                       batch_id = EXCLUDED.batch_id, updated_at = now()
-                """, parameters: [
-                    PostgresArray(queued.map(\.day.customerID)).postgresText, PostgresArray(queued.map(\.day.day)).postgresText,
-                    PostgresArray(queued.map(\.revision)).postgresText, PostgresArray(queued.map(\.hash)).postgresText,
-                    PostgresArray(queued.map(\.figuresJSON)).postgresText, PostgresArray(queued.map(\.batchID)).postgresText,
-                ]), name: "record queued rows")
-        }
+        try upsert(queued, into: .feedRows, on: connection)
         if !refreshed.isEmpty {
             try connection.query(PostgresQuery(sql: """
                 UPDATE feed_rows r SET figures = f.figures, updated_at = now()

@@ -244,19 +244,7 @@ public enum SnapshotStore {
         on connection: isolated PostgresConnection
     ) throws {
         try DailyFeedStore.insert(batches: batches, feed: "snapshots", origin: origin, on: connection)
-        if !queued.isEmpty {
-            try connection.query(PostgresQuery(sql: """
-                INSERT INTO snapshot_rows AS r (customer_id, day, revision, row_hash, figures, batch_id)
-                SELECT * FROM unnest($1::text[], $2::date[], $3::int[], $4::text[], $5::jsonb[], $6::text[])
-                ON CONFLICT (customer_id, day) DO UPDATE
-                   SET revision = EXCLUDED.revision, row_hash = EXCLUDED.row_hash, figures = EXCLUDED.figures,
-                       batch_id = EXCLUDED.batch_id, updated_at = now()
-                """, parameters: [
-                    PostgresArray(queued.map(\.day.customerID)).postgresText, PostgresArray(queued.map(\.day.day)).postgresText,
-                    PostgresArray(queued.map(\.revision)).postgresText, PostgresArray(queued.map(\.hash)).postgresText,
-                    PostgresArray(queued.map(\.figuresJSON)).postgresText, PostgresArray(queued.map(\.batchID)).postgresText,
-                ]), name: "record queued snapshots")
-        }
+        try DailyFeedStore.upsert(queued, into: .snapshotRows, on: connection)
         if !settled.isEmpty {
             try connection.query(PostgresQuery(sql: "DELETE FROM snapshot_customers_dirty WHERE customer_id = ANY($1::text[])", parameters: [
                 PostgresArray(settled).postgresText,
