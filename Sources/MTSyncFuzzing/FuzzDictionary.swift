@@ -6,12 +6,16 @@ enum FuzzDictionary {
     static func tokens(for target: FuzzTarget) -> [[UInt8]] {
         let text: [String]
         switch target {
-        case .bridgeLine: text = json + bridge + MT5DealRecord.fieldNames.map { "\"\($0)\":" } + MT4TradeRecord.fieldNames.map { "\"\($0)\":" }
-        case .csvDrop: text = csv + MT5DealRecord.fieldNames + MT4TradeRecord.fieldNames + manifest
+        case .bridgeLine: text = json + bridge + recordFieldNames.map { "\"\($0)\":" }
+        case .csvDrop: text = csv + recordFieldNames + manifest
         case .configuration: text = yaml + configurationKeys.map { "\($0): " } + configurationValues
         }
         return text.map { Array($0.utf8) } + unicode
     }
+
+    /// Every record's field names: deals, trades, accounts (with their money), symbols, end-of-day records.
+    static let recordFieldNames = MT5DealRecord.fieldNames + MT4TradeRecord.fieldNames + RawAccountRecord.fieldNames
+        + RawSymbolRecord.fieldNames + RawDailyRecord.fieldNames
 
     static let unicode: [[UInt8]] = [
         [0xEF, 0xBB, 0xBF], [0xC3, 0xA9], [0xC3, 0x28], [0xE2, 0x82, 0xAC], [0xF0, 0x9F, 0x98, 0x80], [0xED, 0xA0, 0x80],
@@ -27,7 +31,7 @@ enum FuzzDictionary {
     static let bridge = [
         "\"type\":", "\"id\":", "\"data\":", "\"type\":\"hello\"", "\"type\":\"welcome\"", "\"type\":\"deal\"", "\"type\":\"trade\"",
         "\"type\":\"end\"", "\"type\":\"error\"", "\"type\":\"progress\"", "\"type\":\"pong\"", "\"type\":\"account\"",
-        "\"type\":\"symbol\"", "\"type\":\"change\"", "\"type\":\"bucket\"", "\"type\":\"server_info\"", "\"versions\":[1]",
+        "\"type\":\"symbol\"", "\"type\":\"daily\"", "\"type\":\"change\"", "\"type\":\"bucket\"", "\"type\":\"server_info\"", "\"versions\":[1]",
         "\"versions\":[2]", "\"nonce\":\"n\"", "\"bridge\":\"b\"", "\"time_ms\":", "\"mac\":\"\"", "\"more\":true", "\"more\":false",
         "\"next\":null", "\"next\":{\"after\":1}", "\"count\":0", "\"count\":1", "\"retryable\":false", "\"retryable\":true",
         "\"code\":\"x\"", "\"message\":\"m\"", "\"capabilities\":[]", "\"platform\":\"mt5\"", "\"platform\":\"mt4\"", "\"version\":1",
@@ -43,7 +47,7 @@ enum FuzzDictionary {
 
     static let manifest = [
         "{", "}", "\"file\":", "\"server_id\":", "\"stream\":", "\"from_ms\":", "\"to_ms\":", "\"rows\":", "\"sha256\":",
-        "\"created_utc\":", "\"deals\"", "\"trades\"", "\"open-trades\"", "\"accounts\"", "\"symbols\"", "\"live-mt5\"",
+        "\"created_utc\":", "\"deals\"", "\"trades\"", "\"open-trades\"", "\"accounts\"", "\"symbols\"", "\"daily\"", "\"changes\"", "\"live-mt5\"",
         "\"deals-20250101T000000-20250102T000000-0001.csv\"", "deals-20250101T000000-20250102T000000-0001.csv", "open-trades-",
         "T000000", "-0001.csv", ".csv", "null", "true", "1e3", "\"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\"",
     ]
@@ -64,7 +68,8 @@ enum FuzzDictionary {
         "endpoint", "profile", "group_by", "secret_env", "secret_file", "bearer_token_env", "bearer_token_file", "timeout",
         "max_message_bytes", "batch_size", "max_attempts", "claim_for", "idle_interval", "max_retry_delay", "trigger_id", "source",
         "day", "reporting_currency", "cent", "factor", "rates", "deposits", "kinds", "exclude_comments", "file_ingest",
-        "api_key_env", "api_key_file", "above_rows", "max_rows", "max_rows_per_message", "accounts_every", "zone", "starts_at",
+        "api_key_env", "api_key_file", "above_rows", "max_rows", "max_rows_per_message", "accounts_every", "symbols_every",
+        "daily_every", "pending_warn_after", "snapshots", "zone", "starts_at",
         "listen", "refresh", "format", "level", "levels", "password", "key",
     ]
 
@@ -76,7 +81,7 @@ enum FuzzDictionary {
         "bridge-ca.pem", "client.pem", "client-key.pem", "live-mt4-rules.json", "bad-rules.json", "drop", "bridge.internal:7465",
         "[::1]:7465", "[::1]", ":9464", "127.0.0.1:0", "postgresql://mtsync@db.internal/mtsync", "postgresql://u:pw@h/db",
         "host=h password='p w' dbname=d", "https://sqs.eu-west-1.amazonaws.com/123456789012/q", "http://127.0.0.1:5000",
-        "server_login", "json", "logfmt", "trace", "warning", "earlier", "later", "include", "exclude", "index", "fx",
+        "server_login", "json", "logfmt", "trace", "warning", "earlier", "later", "include", "exclude", "hold", "index", "fx",
         "'real\\*'", "\"90000-90999\"", "0.01", "1.08", "USD", "balance", "65f0c1e2a9b8c7d6e5f4a3b2",
         "0000000000000000000000000000000000000000000000000000000000000000",
     ]
