@@ -31,7 +31,8 @@ extension FactStore {
             """
 
         /// New identities at revision 1; changed (or deleted and back) ones at revision + 1; unchanged ones not at
-        /// all (the WHERE of DO UPDATE), so they return no row and produce no event.
+        /// all (the WHERE of DO UPDATE), so they return no row and produce no event. Returns how many were merged, and
+        /// how many of those replace an earlier revision (none in a first backfill: the removal is skipped).
         public static let mergeIdentities = """
             WITH m AS (
                 INSERT INTO fact_identities AS fi (server_id, ticket, leg, content_hash, time_utc)
@@ -42,7 +43,10 @@ extension FactStore {
                  WHERE fi.content_hash <> EXCLUDED.content_hash OR fi.deleted_at IS NOT NULL
                 RETURNING fi.fact_id, fi.server_id, fi.ticket, fi.leg, fi.revision
             )
-            INSERT INTO mtsync_merged (fact_id, server_id, ticket, leg, revision) SELECT * FROM m
+            , merged AS (
+                INSERT INTO mtsync_merged (fact_id, server_id, ticket, leg, revision) SELECT * FROM m RETURNING revision
+            )
+            SELECT count(*), count(*) FILTER (WHERE revision > 1) FROM merged
             """
 
         /// The previous revision's row goes; it may sit in another month's partition if the time moved.
@@ -109,7 +113,9 @@ extension FactStore {
                 SELECT server_id, fact_id,
                        CASE WHEN excluded_reason IS NOT NULL THEN 'fact.deleted' WHEN revision = 1 THEN 'fact.created' ELSE 'fact.updated' END,
                        idempotency_key, \(FactStore.payloadSQL)
-                FROM (SELECT i.* FROM inserted i JOIN mtsync_merged m ON m.fact_id = i.fact_id WHERE i.excluded_reason IS NULL OR m.was_counted) e
+                FROM (SELECT * FROM inserted WHERE excluded_reason IS NULL
+                      UNION ALL
+                      SELECT i.* FROM inserted i JOIN mtsync_merged m ON m.fact_id = i.fact_id WHERE i.excluded_reason IS NOT NULL AND m.was_counted) e
                 RETURNING event_kind
             ), counted AS (
                 SELECT * FROM inserted WHERE excluded_reason IS NULL

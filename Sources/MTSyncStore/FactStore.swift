@@ -367,8 +367,10 @@ public enum FactStore {
         try connection.query(PostgresQuery(sql: Statements.ensurePartitions), name: "ensure partitions")
         let merged = try connection.query(PostgresQuery(sql: Statements.mergeIdentities), name: "merge fact identities")
         var outcome = PageOutcome()
-        guard merged.affectedRows > 0 else { return outcome }
-        try connection.query(PostgresQuery(sql: Statements.removeReplacedRevisions), name: "remove replaced fact revisions")
+        guard try merged[0].decode(Int.self, 0) > 0 else { return outcome }
+        if try merged[0].decode(Int.self, 1) > 0 {
+            try connection.query(PostgresQuery(sql: Statements.removeReplacedRevisions), name: "remove replaced fact revisions")
+        }
         let counts = try connection.query(PostgresQuery(sql: Statements.storeRevisions), name: "store fact revisions and outbox events")
         outcome.inserted = try counts[0].decode(Int.self, 0)
         outcome.updated = try counts[0].decode(Int.self, 1)
