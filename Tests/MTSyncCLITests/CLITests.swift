@@ -73,6 +73,29 @@ struct CLI {
         return running
     }
 
+    /// Runs mtsync and kills it with SIGKILL as soon as `condition` holds (checked every 50 ms, for at most `timeout`).
+    /// Returns whether it was still running then: a kill tied to what the process did, not to a clock a loaded
+    /// machine may not keep.
+    static func killed(
+        _ arguments: [String], environment: [String: String], when condition: @Sendable () async throws -> Bool, timeout: Duration = .seconds(60)
+    ) async throws -> Bool {
+        let process = Process()
+        process.executableURL = try binary()
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        let exit = try process.runWatched()
+        let deadline = ContinuousClock.now + timeout
+        while !exit.hasExited, ContinuousClock.now < deadline, !(try await condition()) {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let running = !exit.hasExited
+        if running { kill(process.processIdentifier, SIGKILL) }
+        await exit.wait()
+        return running
+    }
+
     /// A fresh empty database on the shared test cluster, as a URL for `--database-url`.
     static func freshDatabaseURL() async throws -> String {
         try await TestDatabase.create().url

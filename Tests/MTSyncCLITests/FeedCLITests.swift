@@ -416,15 +416,17 @@ struct FeedCLITests {
     @Test("kill -9 between sending a batch and recording it: the next run sends the same batch_id with the same bytes, never a new id for the same rows")
     func killBetweenSendAndRecord() async throws {
         try await Self.withHTTPClient { httpClient in
-            // The ingest records each upload at once and answers 4 s later: a sender killed meanwhile has sent but
-            // not recorded.
-            try await FileIngestServer.run(apiKey: Self.apiKey, answerDelay: .seconds(4)) { server in
+            // The ingest records each upload at once and answers 6 s later: the sender, killed as soon as its upload
+            // has arrived, has sent but not recorded.
+            try await FileIngestServer.run(apiKey: Self.apiKey, answerDelay: .seconds(6)) { server in
                 let (simulator, database, config, environment) = try await Self.syncedWithFileIngest(
                     httpClient, fileIngestURL: server.url, maxRows: 10_000, aboveRows: 1)
                 defer { simulator.stop() }
                 let sync = try await CLI.launch(["sync", "--config", config.path], environment: environment)
                 #expect(sync.status == 0, "\(sync.stdout)\(sync.stderr)")
-                let killed = try await CLI.killed(["feed", "run", "--once", "--config", config.path], environment: environment, after: .seconds(2.5))
+                let killed = try await CLI.killed(["feed", "run", "--once", "--config", config.path], environment: environment, when: {
+                    try await !server.uploads().isEmpty
+                })
                 #expect(killed, "the sender was still waiting for the answer")
                 let sentBefore = try await server.uploads()
                 #expect(sentBefore.count == 1, "one upload reached the ingest before the kill")

@@ -42,18 +42,20 @@ struct ServerLeaseTests {
         let (_, connection) = try await TestDatabase.migrated()
         try await Self.addServer("live-mt5", on: connection)
 
-        let first = try #require(try await ServerLease.acquire(serverID: "live-mt5", owner: "a", ttl: .seconds(5), on: connection))
+        // Long enough that a loaded machine's pauses cannot expire it between these steps.
+        let first = try #require(try await ServerLease.acquire(serverID: "live-mt5", owner: "a", ttl: .seconds(60), on: connection))
         #expect(first.generation == 1)
-        #expect(first.remaining > .zero && first.remaining <= .seconds(5))
+        #expect(first.remaining > .zero && first.remaining <= .seconds(60))
         #expect(try await ServerLease.acquire(serverID: "live-mt5", owner: "b", ttl: .seconds(60), on: connection) == nil)
         // Asking again as the holder renews the same tenure.
-        let again = try #require(try await ServerLease.acquire(serverID: "live-mt5", owner: "a", ttl: .seconds(5), on: connection))
+        let again = try #require(try await ServerLease.acquire(serverID: "live-mt5", owner: "a", ttl: .seconds(60), on: connection))
         #expect(again.generation == 1)
         #expect(again.acquiredAt == first.acquiredAt)
-        let renewed = try await ServerLease.renew(again, ttl: .seconds(5), on: connection)
+        // The last renewal is short: the lease then expires unless renewed again.
+        let renewed = try await ServerLease.renew(again, ttl: .seconds(2), on: connection)
         #expect(renewed.generation == 1)
 
-        try await Task.sleep(for: .milliseconds(5_500))
+        try await Task.sleep(for: .milliseconds(2_500))
         let taken = try #require(try await ServerLease.acquire(serverID: "live-mt5", owner: "b", ttl: .seconds(60), on: connection))
         #expect(taken.owner == "b")
         #expect(taken.generation == 2)
