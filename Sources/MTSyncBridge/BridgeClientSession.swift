@@ -25,6 +25,8 @@ public struct BridgeClientSession: Sendable {
         case finished(BridgeMessage.End)
         case progress
         case pong(id: String)
+        /// A line of an earlier request (a repeated `end`, records after `end`): a bridge bug, ignored and reported.
+        case stray(String)
     }
 
     public private(set) var state: State = .awaitingHello
@@ -78,12 +80,17 @@ public struct BridgeClientSession: Sendable {
             return .record(type: type, data: data)
         case (.awaitingResponse(_, let id, _), .progress(let requestID)) where requestID == id:
             return .progress
-        case (.awaitingResponse(let welcome, let id, let records), .end(let end)) where end.requestID == id:
-            guard end.count == records else {
-                throw BridgeProtocolError(code: .unexpected, retryable: true, message: "request \(id) ended with count \(end.count) but \(records) records arrived", requestID: id)
-            }
+        case (.awaitingResponse(let welcome, let id, _), .end(let end)) where end.requestID == id:
+            // A `count` that disagrees with the records that arrived is the client's to report (it also counts lines
+            // it could not read); the records themselves are what they are.
             state = .ready(welcome)
             return .finished(end)
+        case (.awaitingResponse(_, let id, _), let message) where Self.requestID(of: message).map({ $0 != id }) ?? false:
+            // The id is the protocol's own way to tell an old answer from the current one: a line of an earlier
+            // request cannot be mistaken for this one's, so it is dropped and reported, and the answer goes on.
+            return .stray("\(Self.name(of: message)) arrived while waiting for request \(id)")
+        case (.ready, let message) where Self.requestID(of: message) != nil:
+            return .stray("\(Self.name(of: message)) arrived with no request open")
         default:
             throw BridgeProtocolError(code: .unexpected, retryable: true, message: "\(Self.name(of: message)) is not expected while \(Self.name(of: state))")
         }
@@ -96,6 +103,14 @@ public struct BridgeClientSession: Sendable {
         }
         state = .awaitingResponse(welcome, requestID: id, records: 0)
         return BridgeOutgoing.request(id: id, method: method, params: params)
+    }
+
+    private static func requestID(of message: BridgeMessage) -> String? {
+        switch message {
+        case .deal(let id, _), .trade(let id, _), .record(_, let id, _), .progress(let id): id
+        case .end(let end): end.requestID
+        case .hello, .welcome, .error, .pong: nil
+        }
     }
 
     private static func name(of message: BridgeMessage) -> String {

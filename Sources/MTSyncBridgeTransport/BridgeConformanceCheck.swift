@@ -120,6 +120,9 @@ public struct BridgeConformanceCheck: Sendable {
             for try await page in client.closedTrades(fromMilliseconds: from, toMilliseconds: to, pageSize: pageSize) {
                 report.pages += 1
                 Self.countMissing(page.records, stream: "trades", into: &report)
+                for anomaly in page.notes.anomalies where anomaly.code != "outside_range" { note(&orderProblems, "page \(report.pages): \(anomaly)") }
+                for line in page.notes.rejected { note(&identityProblems, "page \(report.pages): a line that cannot be read (\(line.code)): \(line.reason)") }
+                for _ in page.outsideRange { note(&rangeProblems, "page \(report.pages): a record outside [from_ms, to_ms)") }
                 for trade in page.records {
                     report.records += 1
                     guard let time = trade.closeTime.flatMap({ Int64($0) }), let order = trade.order.flatMap({ UInt64($0) }), let line = DigestChecksum.canonicalLine(trade) else {
@@ -127,9 +130,9 @@ public struct BridgeConformanceCheck: Sendable {
                         continue
                     }
                     if let last = previous, !(last < (time, order)) { note(&orderProblems, "trade \(order) comes after \(last.1): not in ascending (close_time, order) order (§4.3)") }
-                    if time * 1000 < from || time * 1000 >= to { note(&rangeProblems, "trade \(order) closes at \(time) s, outside [from_ms, to_ms)") }
+                    if time.multipliedReportingOverflow(by: 1000).overflow || time * 1000 < from || time * 1000 >= to { note(&rangeProblems, "trade \(order) closes at \(time) s, outside [from_ms, to_ms)") }
                     previous = (time, order)
-                    buckets[Self.floor(time * 1000, to: hour), default: DigestChecksum()].add(canonicalLine: line)
+                    buckets[Self.floor(time &* 1000, to: hour), default: DigestChecksum()].add(canonicalLine: line)
                 }
             }
         } else {
@@ -137,6 +140,9 @@ public struct BridgeConformanceCheck: Sendable {
             for try await page in client.deals(fromMilliseconds: from, toMilliseconds: to, pageSize: pageSize) {
                 report.pages += 1
                 Self.countMissing(page.records, stream: "deals", into: &report)
+                for anomaly in page.notes.anomalies where anomaly.code != "outside_range" { note(&orderProblems, "page \(report.pages): \(anomaly)") }
+                for line in page.notes.rejected { note(&identityProblems, "page \(report.pages): a line that cannot be read (\(line.code)): \(line.reason)") }
+                for _ in page.outsideRange { note(&rangeProblems, "page \(report.pages): a record outside [from_ms, to_ms)") }
                 for deal in page.records {
                     report.records += 1
                     guard let time = deal.timeMsc.flatMap({ Int64($0) }), let ticket = deal.deal.flatMap({ UInt64($0) }), let line = DigestChecksum.canonicalLine(deal) else {
@@ -156,9 +162,9 @@ public struct BridgeConformanceCheck: Sendable {
             var start = from
             while start < to {
                 // At most 744 buckets per request (§4.7).
-                let end = min(to, start + 744 * hour)
+                let end = min(to, start + 744 * hour), start0 = start
                 let remote = try await client.withRetries { connection in
-                    try await connection.digest(stream: isMT4 ? "trades" : "deals", fromMilliseconds: start, toMilliseconds: end, bucketMilliseconds: hour)
+                    try await connection.digest(stream: isMT4 ? "trades" : "deals", fromMilliseconds: start0, toMilliseconds: end, bucketMilliseconds: hour)
                 }
                 let expectedBuckets = Int((end - start) / hour)
                 if remote.count != expectedBuckets { note(&digestProblems, "digest returned \(remote.count) buckets for \(expectedBuckets) hours (empty buckets must be sent too, §4.7)") }
@@ -179,7 +185,7 @@ public struct BridgeConformanceCheck: Sendable {
             var count = 0, withoutClientID = 0
             var after: UInt64?
             while true {
-                let page = try await client.withRetries { connection in try await connection.accountsPage(after: after, limit: pageSize) }
+                let page = try await client.withRetries { [after] connection in try await connection.accountsPage(after: after, limit: pageSize) }
                 count += page.accounts.count
                 withoutClientID += page.accounts.filter { ($0.clientID ?? "").isEmpty }.count
                 Self.countMissing(page.accounts, stream: "accounts", into: &report)

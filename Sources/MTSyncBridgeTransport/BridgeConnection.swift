@@ -10,7 +10,12 @@ public struct BridgeEndpoint: Sendable, CustomStringConvertible {
     public var port: Int
     public var key: BridgeKey
     public var connectTimeout: Duration
-    /// Longest silence tolerated during a response (bridges send `progress` every 15 s while working).
+    /// Longest from connected to `welcome`: a peer that never finishes the handshake (or is not a bridge at all)
+    /// cannot hold the server's sync.
+    public var handshakeTimeout: Duration
+    /// Longest wait for each whole line during the handshake or a response (bridges send `progress` every 15 s
+    /// while working). Bytes that never form a line do not count: a bridge sending one byte every few seconds
+    /// times out like a silent one.
     public var readTimeout: Duration
     /// Longest a request may take from sent to `end`, however busy the bridge says it is: a bridge that sends
     /// `progress` forever would otherwise hold the server's sync forever.
@@ -20,8 +25,9 @@ public struct BridgeEndpoint: Sendable, CustomStringConvertible {
 
     public init(
         host: String, port: Int, key: BridgeKey, tls: BridgeTLS? = nil, connectTimeout: Duration = .seconds(10), readTimeout: Duration = .seconds(60),
-        requestTimeout: Duration = .seconds(600)
+        requestTimeout: Duration = .seconds(600), handshakeTimeout: Duration = .seconds(30)
     ) {
+        self.handshakeTimeout = handshakeTimeout
         self.host = host
         self.port = port
         self.key = key
@@ -38,40 +44,125 @@ public struct BridgeEndpoint: Sendable, CustomStringConvertible {
 /// timeouts, the bridge's retryable errors) are worth another attempt later; the others need a person
 /// (wrong key, unsupported version, a protocol violation).
 public struct BridgeClientError: Error, Sendable, CustomStringConvertible {
+    /// What kind of failure, for retry budgets and exit codes.
+    public enum Kind: String, Sendable, Hashable {
+        /// Cannot connect, or the connection dropped.
+        case unreachable
+        /// A deadline passed: the handshake, a line or a whole request took too long.
+        case timeout
+        /// The bridge answered `error` (its code in `protocolError`).
+        case bridgeError
+        /// The bridge broke the protocol: what it sent cannot be read or makes no sense. A bridge bug, retried a
+        /// few times (it may have been a glitch) and then reported.
+        case protocolViolation
+        /// Needs a person to change settings: TLS files, the key, the version.
+        case configuration
+    }
+
     public let endpoint: String
+    public let kind: Kind
     public let retryable: Bool
     public let reason: String
     /// The protocol error behind it, when there is one.
     public let protocolError: BridgeProtocolError?
 
+    public init(endpoint: String, kind: Kind? = nil, retryable: Bool, reason: String, protocolError: BridgeProtocolError?) {
+        self.endpoint = endpoint
+        self.retryable = retryable
+        self.reason = reason
+        self.protocolError = protocolError
+        self.kind = kind ?? protocolError.map(Self.kind(of:)) ?? .protocolViolation
+    }
+
+    static func kind(of error: BridgeProtocolError) -> Kind {
+        switch error.code {
+        case .unsupportedVersion, .bridgeNotAuthenticated, .remote("auth_failed"), .remote("unsupported_version"): .configuration
+        case .malformed, .unexpected, .lineTooLong: .protocolViolation
+        default: .bridgeError
+        }
+    }
+
     public var description: String { "bridge \(endpoint): \(reason)\(retryable ? " (will retry)" : "")" }
+}
+
+/// A line of a response that could not be read as a record: quarantined with its reason and raw bytes (its first
+/// `BridgeFrameDecoder.keptPrefix` bytes when it was over-long), while the rest of the response is read.
+public struct RejectedLine: Sendable, Hashable {
+    /// `line_too_long` or `malformed_line`.
+    public let code: String
+    public let reason: String
+    public let raw: [UInt8]
+}
+
+/// Something a bridge said that mtsync does not believe or cannot use, without it costing a record: a `next`
+/// that is not the last record sent, a `count` that lies, lines of an earlier request. Logged, counted, and shown
+/// by `status` as the server's last bridge warning.
+public struct BridgeAnomaly: Sendable, Hashable, CustomStringConvertible {
+    /// Short and stable, for metrics: `next_not_last`, `count_mismatch`, `stray_line`, `unreadable_next`,
+    /// `outside_range`, `out_of_order`, `duplicate_in_page`.
+    public let code: String
+    public let message: String
+
+    public init(code: String, message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { "\(code): \(message)" }
+}
+
+/// What a response brought besides its records.
+public struct ResponseNotes: Sendable {
+    public var rejected: [RejectedLine] = []
+    public var anomalies: [BridgeAnomaly] = []
+
+    public init() {}
+
+    public static func + (left: ResponseNotes, right: ResponseNotes) -> ResponseNotes {
+        var sum = left
+        sum.rejected += right.rejected
+        sum.anomalies += right.anomalies
+        return sum
+    }
 }
 
 /// One page of MT5 deals and the position after it.
 public struct DealsPage: Sendable {
     public let records: [MT5DealRecord]
     public let more: Bool
-    /// `(TimeMsc, Deal)` of the last record: where the next page starts.
+    /// `end.next` as the bridge said it, `(TimeMsc, Deal)`: a claim, checked against the last record sent.
     public let next: (timeMsc: Int64, deal: UInt64)?
+    public let notes: ResponseNotes
 }
 
 /// One page of MT4 trade records and the position after it.
 public struct TradesPage: Sendable {
     public let records: [MT4TradeRecord]
     public let more: Bool
-    /// Position of the last record (`end.next`): where the next page starts; nil when `more` is false.
+    /// `end.next` as the bridge said it: a claim, checked against the last record sent.
     public let next: TradePosition?
+    public let notes: ResponseNotes
 }
 
 /// An authenticated conversation with one bridge over TCP. Use it inside `BridgeConnection.withConnection`,
 /// which connects, authenticates, runs the body and closes, whatever happens.
+///
+/// **Deadlines** (bridge-protocol §5), each enforced on the event loop by closing the channel, so no byte pattern
+/// from the bridge can hold a task past them: the handshake (`handshakeTimeout` from connect to `welcome`), every
+/// line (`readTimeout`: counted in whole lines, after the framer), and every request (`requestTimeout` from sent to
+/// `end`, `progress` or not).
 public struct BridgeConnection: ~Copyable {
-    private var lines: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator
+    private var lines: NIOAsyncChannelInboundStream<BridgeFrame>.AsyncIterator
     private let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
+    private let channel: any Channel
     private var session: BridgeClientSession
     private var nextRequestNumber = 0
+    /// The deadline running now: when it falls, what it bounds, and the close scheduled for it.
+    private var deadline: (instant: ContinuousClock.Instant, what: String, close: Scheduled<Void>)?
     public let endpoint: BridgeEndpoint
     public private(set) var welcome: BridgeMessage.Welcome?
+    /// When the last exchange ended: a session pings after 30 s of this (§3's keep-alive).
+    public private(set) var lastActivity = ContinuousClock.now
 
     /// Connects to `endpoint`, authenticates, runs `body`, closes the connection.
     public static func withConnection<Result: Sendable>(
@@ -79,18 +170,18 @@ public struct BridgeConnection: ~Copyable {
         on group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         _ body: (inout BridgeConnection) async throws -> Result
     ) async throws -> Result {
-        let readTimeout = TimeAmount.nanoseconds(Int64(endpoint.readTimeout.components.seconds) * 1_000_000_000 + endpoint.readTimeout.components.attoseconds / 1_000_000_000)
+        let readTimeout = TimeAmount(endpoint.readTimeout)
         let tlsContext: NIOSSLContext?
         do {
             tlsContext = try endpoint.tls?.makeContext()
         } catch {
-            throw BridgeClientError(endpoint: endpoint.description, retryable: false, reason: "TLS settings unusable (check the CA, certificate and key files): \(error)", protocolError: nil)
+            throw BridgeClientError(endpoint: endpoint.description, kind: .configuration, retryable: false, reason: "TLS settings unusable (check the CA, certificate and key files): \(error)", protocolError: nil)
         }
         let serverName = endpoint.tls?.serverName ?? endpoint.host
-        let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+        let channel: NIOAsyncChannel<BridgeFrame, ByteBuffer>
         do {
             channel = try await ClientBootstrap(group: group)
-                .connectTimeout(.seconds(Int64(endpoint.connectTimeout.components.seconds)))
+                .connectTimeout(TimeAmount(endpoint.connectTimeout))
                 .connect(host: endpoint.host, port: endpoint.port) { channel in
                     channel.eventLoop.makeCompletedFuture {
                         if let tlsContext {
@@ -98,49 +189,75 @@ public struct BridgeConnection: ~Copyable {
                             let sni = serverName.allSatisfy { $0.isNumber || $0 == "." || $0 == ":" } ? nil : serverName
                             try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tlsContext, serverHostname: sni))
                         }
+                        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(BridgeFrameDecoder()))
+                        // After the framer, so only whole lines count as reading: bytes trickled without a newline
+                        // do not keep the connection alive.
                         try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: readTimeout))
                         try channel.pipeline.syncOperations.addHandler(CloseOnReadIdle())
-                        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineFrameDecoder()))
-                        return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                        return try NIOAsyncChannel<BridgeFrame, ByteBuffer>(wrappingChannelSynchronously: channel)
                     }
                 }
         } catch {
-            throw BridgeClientError(endpoint: endpoint.description, retryable: true, reason: "cannot connect: \(error)", protocolError: nil)
+            throw BridgeClientError(endpoint: endpoint.description, kind: .unreachable, retryable: true, reason: "cannot connect: \(error)", protocolError: nil)
         }
+        let raw = channel.channel
         return try await channel.executeThenClose { inbound, outbound in
-            var connection = BridgeConnection(lines: inbound.makeAsyncIterator(), outbound: outbound, session: BridgeClientSession(key: endpoint.key), endpoint: endpoint)
+            var connection = BridgeConnection(lines: inbound.makeAsyncIterator(), outbound: outbound, channel: raw, session: BridgeClientSession(key: endpoint.key), endpoint: endpoint)
             try await connection.authenticate()
             return try await body(&connection)
         }
     }
 
-    private init(lines: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator, outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, session: BridgeClientSession, endpoint: BridgeEndpoint) {
+    private init(lines: NIOAsyncChannelInboundStream<BridgeFrame>.AsyncIterator, outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, channel: any Channel, session: BridgeClientSession, endpoint: BridgeEndpoint) {
         self.lines = lines
         self.outbound = outbound
+        self.channel = channel
         self.session = session
         self.endpoint = endpoint
     }
 
     private mutating func authenticate() async throws {
+        arm(endpoint.handshakeTimeout, "the handshake (hello, auth, welcome)", setting: "bridge.handshake_timeout")
         var generator = SystemRandomNumberGenerator()
         let clientNonce = BridgeKey.makeNonce(using: &generator)
         while welcome == nil {
-            let message = try await receive()
-            switch try deliver(message, clientNonce: clientNonce) {
-            case .send(let line): try await send(line)
-            case .ready(let info): welcome = info
-            default: break
+            switch try await receive() {
+            case .message(let message):
+                switch try deliver(message, clientNonce: clientNonce) {
+                case .send(let line): try await send(line)
+                case .ready(let info): welcome = info
+                default: break
+                }
+            case .unreadable(let line):
+                // The usual cause: something else listens on this port (an SSH or HTTP server says its own hello).
+                throw failure(kind: .protocolViolation, retryable: true, "the peer's first lines are not the protocol's hello (\(line.reason)); it began: "
+                    + "\(Self.printable(line.raw)); is `bridge.port` the bridge's port?")
             }
         }
+        disarm()
+        lastActivity = .now
+    }
+
+    /// Sends `ping` and waits for its `pong` (§3's keep-alive on an idle session).
+    public mutating func ping() async throws {
+        nextRequestNumber += 1
+        let id = "k\(nextRequestNumber)"
+        arm(endpoint.readTimeout, "a ping's pong", setting: "bridge.read_timeout")
+        try await send(BridgeOutgoing.ping(id: id))
+        while true {
+            if case .message(let message) = try await receive(), case .pong(let answered) = try deliver(message, clientNonce: ""), answered == id { break }
+        }
+        disarm()
+        lastActivity = .now
     }
 
     /// `server.info`: the bridge's own description (platform, zone rule, clocks, capabilities).
     public mutating func serverInfo() async throws -> JSONValue {
         var info: JSONValue?
-        try await perform(method: "server.info", params: [:], maximumRecords: 1) { event in
+        try await perform(method: "server.info", params: [:], maximumRecords: 1, rejectingUnreadable: false) { event in
             if case .record("server_info", let data) = event { info = data }
         }
-        guard let info else { throw failure(retryable: true, "server.info returned no record") }
+        guard let info else { throw failure(kind: .protocolViolation, retryable: true, "server.info returned no record") }
         return info
     }
 
@@ -151,17 +268,18 @@ public struct BridgeConnection: ~Copyable {
         params.append(("limit", .integer(limit)))
         var records: [MT5DealRecord] = []
         records.reserveCapacity(limit)
-        let end = try await perform(method: "deals", params: .object(params), maximumRecords: limit) { event in
+        var (end, notes) = try await perform(method: "deals", params: .object(params), maximumRecords: limit) { event in
             if case .deal(let deal) = event { records.append(deal) }
         }
         var next: (Int64, UInt64)?
         if let position = end.next {
-            guard let time = position["time_msc"]?.text.flatMap({ Int64($0) }), let deal = position["deal"]?.text.flatMap({ UInt64($0) }) else {
-                throw failure(retryable: true, "the end of a deals page has an invalid next position")
+            if let time = position["time_msc"]?.text.flatMap({ Int64($0) }), let deal = position["deal"]?.text.flatMap({ UInt64($0) }) {
+                next = (time, deal)
+            } else {
+                notes.anomalies.append(BridgeAnomaly(code: "unreadable_next", message: "the end of a deals page has a next position that is not (time_msc, deal): \(Self.printable(position.serialized()))"))
             }
-            next = (time, deal)
         }
-        return DealsPage(records: records, more: end.more, next: next)
+        return DealsPage(records: records, more: end.more, next: next, notes: notes)
     }
 
     /// One page of MT4 trade records (§4.3). `.closed`: history records with `from <= close_time × 1000 < to`
@@ -173,31 +291,27 @@ public struct BridgeConnection: ~Copyable {
         if let after {
             switch (set, after.closeTime) {
             case (.closed, let time?): params.append(("after", ["time": .integer(time), "order": .string(String(after.order))]))
-            case (.closed, nil): throw failure(retryable: false, "a position in the closed trades needs close_time as well as order")
+            case (.closed, nil): throw failure(kind: .configuration, retryable: false, "a position in the closed trades needs close_time as well as order")
             case (.open, _): params.append(("after", ["order": .string(String(after.order))]))
             }
         }
         params.append(("limit", .integer(limit)))
         var records: [MT4TradeRecord] = []
         records.reserveCapacity(limit)
-        let end = try await perform(method: "trades", params: .object(params), maximumRecords: limit) { event in
+        var (end, notes) = try await perform(method: "trades", params: .object(params), maximumRecords: limit) { event in
             if case .trade(let trade) = event { records.append(trade) }
         }
         var next: TradePosition?
         if let position = end.next {
-            guard let order = position["order"]?.text.flatMap({ UInt64($0) }) else {
-                throw failure(retryable: true, "the end of a trades page has an invalid next position")
+            let order = position["order"]?.text.flatMap { UInt64($0) }
+            let time = position["time"]?.text.flatMap { Int64($0) }
+            if let order, set == .open || time != nil {
+                next = TradePosition(closeTime: set == .closed ? time : nil, order: order)
+            } else {
+                notes.anomalies.append(BridgeAnomaly(code: "unreadable_next", message: "the end of a \(set.rawValue) trades page has a next position that is not readable: \(Self.printable(position.serialized()))"))
             }
-            var time: Int64?
-            if set == .closed {
-                guard let closeTime = position["time"]?.text.flatMap({ Int64($0) }) else {
-                    throw failure(retryable: true, "the end of a closed trades page has no next time")
-                }
-                time = closeTime
-            }
-            next = TradePosition(closeTime: time, order: order)
         }
-        return TradesPage(records: records, more: end.more, next: next)
+        return TradesPage(records: records, more: end.more, next: next, notes: notes)
     }
 
     /// One page of accounts in ascending login order after `after`, as sent (the caller validates each, so one
@@ -207,7 +321,7 @@ public struct BridgeConnection: ~Copyable {
         if let after { params.append(("after", .string(String(after)))) }
         params.append(("limit", .integer(limit)))
         var accounts: [RawAccountRecord] = []
-        let end = try await perform(method: "accounts", params: .object(params), maximumRecords: limit) { event in
+        let (end, _) = try await perform(method: "accounts", params: .object(params), maximumRecords: limit, rejectingUnreadable: false) { event in
             if case .record("account", let data) = event { accounts.append(RawAccountRecord(object: data)) }
         }
         return (accounts, end.more, end.next?.text.flatMap { UInt64($0) })
@@ -222,13 +336,13 @@ public struct BridgeConnection: ~Copyable {
         if let after { params.append(("after", ["day": .string(after.day), "login": .string(String(after.login))])) }
         params.append(("limit", .integer(limit)))
         var records: [RawDailyRecord] = []
-        let end = try await perform(method: "daily", params: .object(params), maximumRecords: limit) { event in
+        let (end, _) = try await perform(method: "daily", params: .object(params), maximumRecords: limit, rejectingUnreadable: false) { event in
             if case .record("daily", let data) = event { records.append(RawDailyRecord(object: data)) }
         }
         var next: (String, UInt64)?
         if let position = end.next {
             guard let day = position["day"]?.text, let login = position["login"]?.text.flatMap({ UInt64($0) }) else {
-                throw failure(retryable: true, "the end of a daily page has an invalid next position")
+                throw failure(kind: .protocolViolation, retryable: true, "the end of a daily page has an unreadable next position: \(Self.printable(position.serialized()))")
             }
             next = (day, login)
         }
@@ -238,7 +352,7 @@ public struct BridgeConnection: ~Copyable {
     /// The bridge's symbol list (contract sizes, currencies, paths), as sent.
     public mutating func symbols() async throws -> [JSONValue] {
         var symbols: [JSONValue] = []
-        try await perform(method: "symbols", params: ["limit": .integer(Self.symbolLimit)], maximumRecords: Self.symbolLimit) { event in
+        try await perform(method: "symbols", params: ["limit": .integer(Self.symbolLimit)], maximumRecords: Self.symbolLimit, rejectingUnreadable: false) { event in
             if case .record("symbol", let data) = event { symbols.append(data) }
         }
         return symbols
@@ -252,9 +366,18 @@ public struct BridgeConnection: ~Copyable {
         let expected = bucketMilliseconds > 0 && to > from ? Int((to - from - 1) / bucketMilliseconds) + 2 : 1
         try await perform(
             method: "digest", params: ["stream": .string(stream), "from_ms": .integer(from), "to_ms": .integer(to), "bucket_ms": .integer(bucketMilliseconds)],
-            maximumRecords: expected
+            maximumRecords: expected, rejectingUnreadable: false
         ) { event in
             if case .record("bucket", let data) = event { buckets.append(try DigestBucket(data)) }
+        }
+        // A bucket that is not one of the range's (wrong width, unaligned, outside it, repeated) would be compared
+        // with the wrong part of the store and "repaired" wrongly: the whole digest is refused.
+        var expectedStart = from
+        for bucket in buckets {
+            guard bucket.fromMilliseconds == expectedStart, bucket.toMilliseconds == min(to, expectedStart + bucketMilliseconds) || bucket.toMilliseconds == expectedStart + bucketMilliseconds else {
+                throw failure(kind: .protocolViolation, retryable: true, "the digest of [\(from), \(to)) by \(bucketMilliseconds) ms has a bucket [\(bucket.fromMilliseconds), \(bucket.toMilliseconds)) where [\(expectedStart), \(expectedStart + bucketMilliseconds)) belongs: refusing it rather than comparing the wrong hours")
+            }
+            expectedStart += bucketMilliseconds
         }
         return buckets
     }
@@ -262,8 +385,17 @@ public struct BridgeConnection: ~Copyable {
     /// Edits and deletions with a sequence above `since`.
     public mutating func changesPage(since: Int64, limit: Int) async throws -> (changes: [BridgeChange], more: Bool) {
         var changes: [BridgeChange] = []
-        let end = try await perform(method: "changes", params: ["since": .integer(since), "limit": .integer(limit)], maximumRecords: limit) { event in
+        let (end, _) = try await perform(method: "changes", params: ["since": .integer(since), "limit": .integer(limit)], maximumRecords: limit, rejectingUnreadable: false) { event in
             if case .record("change", let data) = event { changes.append(try BridgeChange(data)) }
+        }
+        // Sequences only grow (§4.6): one at or below `since`, or not above the one before it, would move the
+        // stored sequence backwards or replay edits out of order.
+        var previous = since
+        for change in changes {
+            guard change.sequence > previous else {
+                throw failure(kind: .protocolViolation, retryable: true, "the changes after \(since) hold seq \(change.sequence) after seq \(previous): sequences must grow; refusing the page")
+            }
+            previous = change.sequence
         }
         return (changes, end.more)
     }
@@ -273,13 +405,14 @@ public struct BridgeConnection: ~Copyable {
 
     /// Sends a request and feeds each record to `onRecord` until its `end`. A bridge that sends more than
     /// `maximumRecords` (the request's own limit) is refused before it can fill memory, and one still not done after
-    /// `requestTimeout` is given up on (docs/security.md, G3).
+    /// `requestTimeout` is given up on (docs/security.md, G3). With `rejectingUnreadable`, a line that cannot be read
+    /// is returned as a rejected line and the answer goes on; without, it fails the request.
     @discardableResult
     private mutating func perform(
-        method: String, params: JSONValue, maximumRecords: Int, _ onRecord: (BridgeClientSession.Event) throws -> Void
-    ) async throws -> BridgeMessage.End {
-        let deadline = ContinuousClock.now.advanced(by: endpoint.requestTimeout)
+        method: String, params: JSONValue, maximumRecords: Int, rejectingUnreadable: Bool = true, _ onRecord: (BridgeClientSession.Event) throws -> Void
+    ) async throws -> (end: BridgeMessage.End, notes: ResponseNotes) {
         var records = 0
+        var notes = ResponseNotes()
         nextRequestNumber += 1
         let line: [UInt8]
         do {
@@ -287,20 +420,38 @@ public struct BridgeConnection: ~Copyable {
         } catch {
             throw failure(error)
         }
+        arm(endpoint.requestTimeout, "`\(method)`", setting: "bridge.request_timeout")
         try await send(line)
         while true {
-            let event = try deliver(try await receive(), clientNonce: "")
-            if ContinuousClock.now > deadline {
-                throw failure(retryable: true, "the bridge has not finished `\(method)` after \(endpoint.requestTimeout) (bridge.request_timeout); giving up on this request, it is tried again later")
+            let event: BridgeClientSession.Event
+            switch try await receive() {
+            case .message(let message):
+                event = try deliver(message, clientNonce: "")
+            case .unreadable(let rejected):
+                guard rejectingUnreadable else {
+                    throw failure(kind: .protocolViolation, retryable: true, "a line of the `\(method)` answer cannot be read (\(rejected.reason)): \(Self.printable(rejected.raw))")
+                }
+                // Counted apart from the records (a bad line may be an extra line, not one of the page's): each bound
+                // by the limit, so memory stays bounded either way.
+                if notes.rejected.count >= maximumRecords { throw tooMany(method: method, maximumRecords) }
+                notes.rejected.append(rejected)
+                continue
             }
             switch event {
-            case .finished(let end): return end
+            case .finished(let end):
+                disarm()
+                lastActivity = .now
+                if end.count != records + notes.rejected.count {
+                    notes.anomalies.append(BridgeAnomaly(code: "count_mismatch", message: "`\(method)` ended with count \(end.count) but \(records + notes.rejected.count) lines arrived"))
+                }
+                return (end, notes)
             case .progress, .pong: continue
+            case .stray(let what):
+                notes.anomalies.append(BridgeAnomaly(code: "stray_line", message: what))
+                continue
             default:
                 records += 1
-                if records > maximumRecords {
-                    throw failure(retryable: false, "the bridge sent more than \(maximumRecords) records for a `\(method)` request that asked for at most \(maximumRecords): refusing the answer before it fills memory; check the bridge with `mtsync bridge check`")
-                }
+                if records > maximumRecords { throw tooMany(method: method, maximumRecords) }
                 do {
                     try onRecord(event)
                 } catch let error as BridgeProtocolError {
@@ -308,6 +459,10 @@ public struct BridgeConnection: ~Copyable {
                 }
             }
         }
+    }
+
+    private func tooMany(method: String, _ maximumRecords: Int) -> BridgeClientError {
+        failure(kind: .protocolViolation, retryable: true, "the bridge sent more than \(maximumRecords) records for a `\(method)` request that asked for at most \(maximumRecords): refusing the answer before it fills memory; check the bridge with `mtsync bridge check`")
     }
 
     private mutating func deliver(_ message: BridgeMessage, clientNonce: String) throws -> BridgeClientSession.Event {
@@ -318,28 +473,41 @@ public struct BridgeConnection: ~Copyable {
         }
     }
 
-    private mutating func receive() async throws -> BridgeMessage {
-        let line: ByteBuffer?
+    /// One line from the bridge.
+    private enum Incoming {
+        case message(BridgeMessage)
+        case unreadable(RejectedLine)
+    }
+
+    private mutating func receive() async throws -> Incoming {
+        let frame: BridgeFrame?
         do {
-            line = try await lines.next()
-        } catch let error as LineFrameDecoder.LineTooLong {
-            throw failure(BridgeProtocolError(code: .lineTooLong, retryable: true, message: error.description))
+            frame = try await lines.next()
         } catch let error as NIOSSLError {
             // A refused certificate is a configuration problem, not a network hiccup: do not retry blindly.
-            throw failure(retryable: false, "TLS handshake failed (check the CA file, the bridge's certificate and its name): \(error)")
+            throw failure(kind: .configuration, retryable: false, "TLS handshake failed (check the CA file, the bridge's certificate and its name): \(error)")
         } catch let error as NIOSSLExtraError {
             // Includes a certificate that does not carry the bridge's name.
-            throw failure(retryable: false, "TLS handshake failed (check the CA file, the bridge's certificate and its name): \(error)")
+            throw failure(kind: .configuration, retryable: false, "TLS handshake failed (check the CA file, the bridge's certificate and its name): \(error)")
         } catch let error as BoringSSLError {
-            throw failure(retryable: false, "TLS handshake failed (check the CA file, the bridge's certificate and its name): \(error)")
+            throw failure(kind: .configuration, retryable: false, "TLS handshake failed (check the CA file, the bridge's certificate and its name): \(error)")
         } catch {
-            throw failure(retryable: true, "connection failed: \(error)")
+            throw deadlineFailure() ?? failure(kind: .unreachable, retryable: true, "connection failed: \(error)")
         }
-        guard let line else { throw failure(retryable: true, "the bridge closed the connection (or sent nothing for \(endpoint.readTimeout))") }
-        do {
-            return try BridgeMessage(line: line.readableBytesView)
-        } catch {
-            throw failure(error)
+        guard let frame else {
+            throw deadlineFailure() ?? failure(kind: .timeout, retryable: true, "the bridge closed the connection, or sent no complete line for \(endpoint.readTimeout) (bridge.read_timeout)")
+        }
+        switch frame {
+        case .tooLong(let prefix, let length):
+            return .unreadable(RejectedLine(
+                code: "line_too_long", reason: "a line of \(length) bytes, over the protocol's limit of \(LineFrameDecoder.protocolMaximum) (its first \(prefix.readableBytes) bytes kept)",
+                raw: Array(prefix.readableBytesView)))
+        case .line(let line):
+            do {
+                return .message(try BridgeMessage(line: line.readableBytesView))
+            } catch {
+                return .unreadable(RejectedLine(code: "malformed_line", reason: error.message, raw: Array(line.readableBytesView)))
+            }
         }
     }
 
@@ -351,16 +519,43 @@ public struct BridgeConnection: ~Copyable {
         do {
             try await outbound.write(buffer)
         } catch {
-            throw failure(retryable: true, "cannot send: \(error)")
+            throw deadlineFailure() ?? failure(kind: .unreachable, retryable: true, "cannot send: \(error)")
         }
+    }
+
+    /// Starts the deadline of what comes next: when it falls, the channel is closed on its event loop, which ends
+    /// any read or write in progress; the failure then says which deadline it was.
+    private mutating func arm(_ limit: Duration, _ what: String, setting: String) {
+        deadline?.close.cancel()
+        let channel = self.channel
+        let close = channel.eventLoop.scheduleTask(in: TimeAmount(limit)) { channel.close(promise: nil) }
+        deadline = (ContinuousClock.now.advanced(by: limit), "\(what) did not finish within \(limit) (\(setting))", close)
+    }
+
+    private mutating func disarm() {
+        deadline?.close.cancel()
+        deadline = nil
+    }
+
+    private func deadlineFailure() -> BridgeClientError? {
+        guard let deadline, ContinuousClock.now >= deadline.instant else { return nil }
+        return failure(kind: .timeout, retryable: true, deadline.what + "; the connection was closed, and the work is tried again later")
     }
 
     private func failure(_ error: BridgeProtocolError) -> BridgeClientError {
         BridgeClientError(endpoint: endpoint.description, retryable: error.retryable, reason: error.description, protocolError: error)
     }
 
-    private func failure(retryable: Bool, _ reason: String) -> BridgeClientError {
-        BridgeClientError(endpoint: endpoint.description, retryable: retryable, reason: reason, protocolError: nil)
+    private func failure(kind: BridgeClientError.Kind, retryable: Bool, _ reason: String) -> BridgeClientError {
+        BridgeClientError(endpoint: endpoint.description, kind: kind, retryable: retryable, reason: reason, protocolError: nil)
+    }
+
+    /// At most 120 characters of what a bridge sent, control characters escaped: enough to recognise it in a log,
+    /// too little to carry a record's worth of data into it.
+    static func printable(_ bytes: some Collection<UInt8>) -> String {
+        let text = String(decoding: bytes.prefix(120), as: UTF8.self)
+        let escaped = text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "\\u{\(String($0.value, radix: 16))}" : String($0) }.joined()
+        return String(reflecting: escaped) + (bytes.count > 120 ? "…" : "")
     }
 
     /// Wall-clock UTC now, for the handshake's `time_ms`.

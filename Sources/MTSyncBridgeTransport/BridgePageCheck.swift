@@ -1,24 +1,72 @@
-/// What a history page must satisfy before anything of it is stored (bridge-protocol/README.md §4.2, §4.3): its
-/// records' times inside the requested `[from, to)` and its end position past where it started. Both would be
-/// harmless for the facts themselves (they merge by identity), but not for the live cursor: a deal stamped far in
-/// the future would move it there for good, and the incremental sync would then read past everything in between
-/// until an operator moved it back; a page that does not advance would be read forever. Either is a bridge bug;
-/// the page is refused with a non-retryable error that says so, and the cursor stays where it was.
+/// A history page as the client hands it on: what of it may be stored, what must be quarantined, and where the
+/// next page starts.
+public struct SortedPage<Record: Sendable, Position: Sendable & Hashable>: Sendable {
+    /// The records inside the requested range (and those without a readable time, which the normalizer quarantines),
+    /// in the bridge's order.
+    public var records: [Record]
+    /// Records whose time lies outside the requested `[from, to)`: quarantined, never stored as facts.
+    public var outsideRange: [Record]
+    /// Lines that could not be read, and what the bridge said that mtsync does not believe.
+    public var notes: ResponseNotes
+    /// The position of the last record sent that lies in the range: where the next page starts, and where a live
+    /// cursor may move. Nil when no such record came (the page then ends the range).
+    public var position: Position?
+    public var more: Bool
+}
+
+/// What a history page must satisfy, and what mtsync believes of it (bridge-protocol/README.md §4.2, §4.3;
+/// docs/design invariant 7): **a position is only ever the position of a record that was sent and lies in the
+/// requested range**. `end.next` is the bridge's claim of that same position; when it disagrees, it is reported
+/// and not believed, so a `next` far in the future cannot move a cursor past history nobody stored. A record
+/// outside `[from, to)` is quarantined (it would otherwise pull the live cursor to its time), and a page whose
+/// last record is not after where it started would be read forever: refused as a protocol violation.
 public enum BridgePageCheck {
-    /// Why the page is refused, nil when it is fine. `times`: each record's time in milliseconds of server time
-    /// (nil where unreadable: the normalizer quarantines such a record); `start` and `end`: the positions before and
-    /// after the page as (milliseconds, ticket).
-    public static func problem(
-        times: [Int64?], from: Int64, to: Int64, start: (milliseconds: Int64, ticket: UInt64)?, end: (milliseconds: Int64, ticket: UInt64)?
-    ) -> String? {
-        if let outside = times.lazy.compactMap({ $0 }).first(where: { $0 < from || $0 >= to }) {
-            return "the bridge answered a record at \(outside) ms (server time) outside the requested range [\(from), \(to)): "
-                + "refusing the page rather than storing it and moving the cursor there; check the bridge with `mtsync bridge check`"
+    /// Sorts one page's records. `locate` gives a record's time in ms of server time and its position (nil when
+    /// unreadable); `key` orders positions.
+    public static func sort<Record: Sendable, Position: Sendable & Hashable>(
+        _ page: [Record], notes: ResponseNotes, more: Bool, claimedNext: Position?, from: Int64, to: Int64, after: Position?, endpoint: String,
+        locate: (Record) -> (milliseconds: Int64, position: Position)?, key: (Position) -> (Int64, UInt64)
+    ) throws -> SortedPage<Record, Position> {
+        var sorted = SortedPage<Record, Position>(records: [], outsideRange: [], notes: notes, position: nil, more: more)
+        sorted.records.reserveCapacity(page.count)
+        var outOfOrder = false
+        for record in page {
+            guard let located = locate(record) else {
+                sorted.records.append(record)
+                continue
+            }
+            guard located.milliseconds >= from, located.milliseconds < to else {
+                sorted.outsideRange.append(record)
+                continue
+            }
+            if let last = sorted.position, key(located.position) <= key(last) { outOfOrder = true }
+            sorted.records.append(record)
+            sorted.position = located.position
         }
-        if let start, let end, (end.milliseconds, end.ticket) <= (start.milliseconds, start.ticket) {
-            return "the bridge's page ended at (\(end.milliseconds) ms, ticket \(end.ticket)), not after where it started "
-                + "(\(start.milliseconds) ms, ticket \(start.ticket)): it would be read forever; check the bridge with `mtsync bridge check`"
+        if !sorted.outsideRange.isEmpty {
+            sorted.notes.anomalies.append(BridgeAnomaly(
+                code: "outside_range", message: "\(sorted.outsideRange.count) record(s) outside the requested range [\(from), \(to)) ms: quarantined"))
         }
-        return nil
+        if outOfOrder {
+            sorted.notes.anomalies.append(BridgeAnomaly(
+                code: "out_of_order", message: "the page's records are not in ascending position order: paging continues after the last one sent, reading some again"))
+        }
+        if let claimedNext, let position = sorted.position, claimedNext != position {
+            sorted.notes.anomalies.append(BridgeAnomaly(
+                code: "next_not_last", message: "end.next \(claimedNext) is not the last record sent \(position): continuing after the last record sent"))
+        }
+        if let position = sorted.position, let after, key(position) <= key(after) {
+            throw BridgeClientError(
+                endpoint: endpoint, kind: .protocolViolation, retryable: true,
+                reason: "the bridge's page ended at \(position), not after where it started \(after): it would be read forever; check the bridge with `mtsync bridge check`",
+                protocolError: nil)
+        }
+        if sorted.position == nil, more, !page.isEmpty || !notes.rejected.isEmpty {
+            throw BridgeClientError(
+                endpoint: endpoint, kind: .protocolViolation, retryable: true,
+                reason: "a page says more records follow but none of its \(page.count + notes.rejected.count) lines is a readable record inside [\(from), \(to)): there is no position to continue after; check the bridge with `mtsync bridge check`",
+                protocolError: nil)
+        }
+        return sorted
     }
 }

@@ -12,6 +12,11 @@ public struct BridgeSource: Sendable, Equatable {
     public var readTimeout: Duration
     /// The longest one request may take, `progress` lines or not.
     public var requestTimeout: Duration
+    /// The longest from connected to `welcome`.
+    public var handshakeTimeout: Duration = .seconds(30)
+    /// How long a one-shot command (sync, backfill, reconcile, accounts sync) keeps retrying a bridge that fails
+    /// before it exits 75; the daemon instead fails the pull after a few attempts, shows FAILING, and polls again later.
+    public var giveUpAfter: Duration = .seconds(300)
 
     public init(
         host: String, port: Int, keyID: String, key: BridgeSecret, tls: TLSFiles?, connectTimeout: Duration, readTimeout: Duration,

@@ -264,7 +264,7 @@ struct ConfigurationReader {
 
     // MARK: - bridge / drop
 
-    static let bridgeKeys = ["address", "key_id", "key_file", "key_env", "tls", "connect_timeout", "read_timeout", "request_timeout"]
+    static let bridgeKeys = ["address", "key_id", "key_file", "key_env", "tls", "connect_timeout", "read_timeout", "request_timeout", "handshake_timeout", "give_up_after"]
 
     private mutating func readSource(_ server: Mapping) -> ServerConfiguration.Source? {
         let bridgeNode = server["bridge"].flatMap { $0.isNull ? nil : $0 }
@@ -317,10 +317,15 @@ struct ConfigurationReader {
         let connectTimeout = bridge["connect_timeout"] == nil ? .seconds(10) : duration(bridge, "connect_timeout", minimum: .milliseconds(1))
         let readTimeout = bridge["read_timeout"] == nil ? .seconds(60) : duration(bridge, "read_timeout", minimum: .milliseconds(1))
         let requestTimeout = bridge["request_timeout"] == nil ? .seconds(600) : duration(bridge, "request_timeout", minimum: .seconds(1))
-        guard let endpoint, let keyID, let key, tlsValid, let connectTimeout, let readTimeout, let requestTimeout else { return nil }
-        return BridgeSource(
+        let handshakeTimeout = bridge["handshake_timeout"] == nil ? .seconds(30) : duration(bridge, "handshake_timeout", minimum: .milliseconds(1))
+        let giveUpAfter = bridge["give_up_after"] == nil ? .seconds(300) : duration(bridge, "give_up_after", minimum: .seconds(1))
+        guard let endpoint, let keyID, let key, tlsValid, let connectTimeout, let readTimeout, let requestTimeout, let handshakeTimeout, let giveUpAfter else { return nil }
+        var source = BridgeSource(
             host: endpoint.host, port: endpoint.port, keyID: keyID, key: key, tls: tls, connectTimeout: connectTimeout, readTimeout: readTimeout,
             requestTimeout: requestTimeout)
+        source.handshakeTimeout = handshakeTimeout
+        source.giveUpAfter = giveUpAfter
+        return source
     }
 
     private static let keyHint = "it must hold the key as hex, at least 64 hex digits (32 bytes), and nothing else"

@@ -49,7 +49,7 @@ public struct AccountSync: Sendable {
         var after: UInt64?
         let pageSize = pageSize, server = serverID, zone = batcher.normalizer.settings.zone
         while !Task.isCancelled {
-            let page = try await client.withRetries { connection in try await connection.accountsPage(after: after, limit: pageSize) }
+            let page = try await client.withRetries { [after] connection in try await connection.accountsPage(after: after, limit: pageSize) }
             let (accounts, quarantine) = Self.validate(page.accounts, server: server, zone: zone, source: "tcp")
             report.accounts += accounts.count
             report.withoutCustomerID += accounts.filter { $0.clientID == nil }.count

@@ -65,7 +65,8 @@ public struct SyncReport: Sendable, Hashable {
 /// outbox events, source records, quarantine entries and cursor commit together or not at all, so a crash at
 /// any instant loses at most the page in flight, which the next pull reads again.
 public struct ServerSync: Sendable {
-    public let client: BridgeClient
+    /// The bridge; inside a round (`pull`, a bounded pull, a reconcile) one whose requests share one session.
+    public private(set) var client: BridgeClient
     public let connection: PostgresConnection
     public let batcher: RecordBatcher
     public let settings: ServerSyncSettings
@@ -106,6 +107,17 @@ public struct ServerSync: Sendable {
     /// `cursor - lookback` up to the bridge's clock page by page, an MT4 server's open trades, the `changes` stream
     /// when the bridge offers it, and last the held records whose account arrived.
     public func pull() async throws -> SyncReport {
+        try await client.withSession { client in try await self.with(client).pullRound() }
+    }
+
+    /// This sync on `client` (a session's).
+    func with(_ client: BridgeClient) -> ServerSync {
+        var sync = self
+        sync.client = client
+        return sync
+    }
+
+    private func pullRound() async throws -> SyncReport {
         let (serverNow, capabilities) = try await client.withRetries { connection in
             let info = try await connection.serverInfo()
             return (info["server_time_ms"]?.text.flatMap { Int64($0) }, connection.welcome?.capabilities ?? [])
@@ -247,12 +259,18 @@ public struct ServerSync: Sendable {
             let started = ContinuousClock.now
             let page = try await client.withRetries { [after] connection in try await connection.tradesPage(set: .open, after: after, limit: pageSize) }
             let read = ContinuousClock.now - started
-            if !page.records.isEmpty {
-                try await store(batcher.batch(openTrades: page.records), records: page.records.count, read: read, into: &report, stream: .openTrades)
+            var batch = batcher.batch(openTrades: page.records)
+            batch.quarantine += page.notes.rejected.map { line in
+                QuarantineEntry(serverID: serverID.rawValue, stream: SyncStream.openTrades.rawValue, source: "tcp", lineNumber: nil, reasonCode: line.code, reason: line.reason, raw: line.raw)
             }
+            if !page.records.isEmpty || !batch.quarantine.isEmpty {
+                try await store(batch, records: page.records.count, read: read, into: &report, stream: .openTrades)
+            }
+            try await reportAnomalies(page.notes.anomalies, stream: .openTrades)
             total += page.records.count
-            guard page.more, let next = page.next, next != after else { break }
-            after = next
+            // Paging continues after the last order sent, never after what `next` claims (invariant 7), and only forward.
+            guard page.more, let last = page.records.last?.order.flatMap({ UInt64($0) }), last > after?.order ?? 0 else { break }
+            after = TradePosition(closeTime: nil, order: last)
         }
         try await StreamRefresh.record(server: serverID.rawValue, stream: .openTrades, records: total, on: connection)
         return total
@@ -263,29 +281,57 @@ public struct ServerSync: Sendable {
     /// `backfillJobID` tags the events of the facts stored with that backfill job (their messages are flagged
     /// `"backfill": true`).
     public func pull(fromMilliseconds from: Int64, toMilliseconds to: Int64, movingCursor: Bool, backfillJobID: Int64? = nil) async throws -> SyncReport {
-        try await pull(fromMilliseconds: from, toMilliseconds: to, movingCursor: movingCursor, backfillJobID: backfillJobID, batcher: try await currentBatcher())
+        try await client.withSession { client in
+            try await self.with(client).pull(fromMilliseconds: from, toMilliseconds: to, movingCursor: movingCursor, backfillJobID: backfillJobID, batcher: try await currentBatcher())
+        }
     }
 
     func pull(fromMilliseconds from: Int64, toMilliseconds to: Int64, movingCursor: Bool, backfillJobID: Int64? = nil, batcher: RecordBatcher) async throws -> SyncReport {
         var report = SyncReport()
+        let server = serverID, stream = self.stream
         switch platform {
         case .mt5:
             try await storeInOrder(client.deals(fromMilliseconds: from, toMilliseconds: to, pageSize: settings.pageSize), into: &report) { page in
-                let position = page.records.isEmpty || !movingCursor ? nil : CursorPosition(serverTimeMilliseconds: page.position.timeMsc, ticket: page.position.deal)
+                let position = movingCursor ? page.position.map { CursorPosition(serverTimeMilliseconds: $0.timeMsc, ticket: $0.deal) } : nil
                 var batch = batcher.batch(deals: page.records, cursor: position)
+                batch.quarantine += Self.quarantine(of: page, server: server, stream: stream)
                 batch.backfillJobID = backfillJobID
-                return batch
+                return (batch, Self.duplicates(page.records.compactMap { $0.deal.flatMap { UInt64($0) } }))
             }
         case .mt4:
             try await storeInOrder(client.closedTrades(fromMilliseconds: from, toMilliseconds: to, pageSize: settings.pageSize), into: &report) { page in
-                let position = page.records.isEmpty || !movingCursor
-                    ? nil : CursorPosition(serverTimeMilliseconds: (page.position.closeTime ?? 0) * 1000, ticket: page.position.order)
+                let position = movingCursor ? page.position.map { CursorPosition(serverTimeMilliseconds: ($0.closeTime ?? 0) &* 1000, ticket: $0.order) } : nil
                 var batch = batcher.batch(trades: page.records, cursor: position)
+                batch.quarantine += Self.quarantine(of: page, server: server, stream: stream)
                 batch.backfillJobID = backfillJobID
-                return batch
+                return (batch, Self.duplicates(page.records.compactMap { $0.order.flatMap { UInt64($0) } }))
             }
         }
         return report
+    }
+
+    /// The quarantine entries of what a page could not store: records outside the requested range, lines that
+    /// could not be read (§3: one bad line costs that line, not its page).
+    static func quarantine<Record: RawFieldRecord, Position>(of page: BridgePage<Record, Position>, server: ServerID, stream: SyncStream) -> [QuarantineEntry] {
+        let outside = page.outsideRange.map { record in
+            QuarantineEntry(
+                serverID: server.rawValue, stream: stream.rawValue, source: "tcp", lineNumber: nil, reasonCode: "outside_requested_range",
+                reason: "the bridge sent this record for a range that does not hold its time (bridge-protocol §4.2/§4.3): not stored, so it cannot move the cursor",
+                raw: RecordBatcher.rawBytes(of: record))
+        }
+        let unreadable = page.notes.rejected.map { line in
+            QuarantineEntry(serverID: server.rawValue, stream: stream.rawValue, source: "tcp", lineNumber: nil, reasonCode: line.code, reason: line.reason, raw: line.raw)
+        }
+        return outside + unreadable
+    }
+
+    /// A page that holds the same ticket twice: the last copy wins in the store (a bridge re-sending a record it
+    /// changed mid-page), but two copies in one page are a bridge bug worth a word.
+    static func duplicates(_ tickets: [UInt64]) -> BridgeAnomaly? {
+        var seen = Set<UInt64>(minimumCapacity: tickets.count), repeated = 0
+        for ticket in tickets where !seen.insert(ticket).inserted { repeated += 1 }
+        guard repeated > 0 else { return nil }
+        return BridgeAnomaly(code: "duplicate_in_page", message: "\(repeated) ticket(s) sent twice in one page: the last copy of each was kept")
     }
 
     /// Stores the pages one transaction each, in order, while the next page is read from the bridge and
@@ -294,24 +340,37 @@ public struct ServerSync: Sendable {
     /// abandons the page being read, which the next pull reads again like any page not stored.
     private func storeInOrder<Record: Sendable, Position: Sendable & Hashable>(
         _ pages: BridgePages<Record, Position>, into report: inout SyncReport,
-        prepare: @escaping @Sendable (BridgePage<Record, Position>) -> PageBatch
+        prepare: @escaping @Sendable (BridgePage<Record, Position>) -> (PageBatch, BridgeAnomaly?)
     ) async throws {
         typealias Iterator = BridgePages<Record, Position>.Iterator
-        typealias ReadPage = (batch: PageBatch, records: Int, read: Duration)
+        typealias ReadPage = (batch: PageBatch, records: Int, read: Duration, anomalies: [BridgeAnomaly])
         @Sendable func advance(_ iterator: Iterator) async throws -> (page: ReadPage?, iterator: Iterator) {
             var iterator = iterator
             let started = ContinuousClock.now
             guard let page = try await iterator.next() else { return (nil, iterator) }
-            let batch = prepare(page)
-            return ((batch, page.records.count, ContinuousClock.now - started), iterator)
+            let (batch, duplicates) = prepare(page)
+            return ((batch, page.records.count + page.outsideRange.count + page.notes.rejected.count, ContinuousClock.now - started,
+                     page.notes.anomalies + (duplicates.map { [$0] } ?? [])), iterator)
         }
         var (next, iterator) = try await advance(pages.makeAsyncIterator())
         while let current = next {
             let reading = iterator
             async let following = advance(reading)
             try await store(current.batch, records: current.records, read: current.read, into: &report)
+            try await reportAnomalies(current.anomalies)
             (next, iterator) = try await following
         }
+    }
+
+    /// Logs, counts and records for `status` what the bridge said that was not believed.
+    func reportAnomalies(_ anomalies: [BridgeAnomaly], stream: SyncStream? = nil) async throws {
+        guard !anomalies.isEmpty else { return }
+        for anomaly in anomalies {
+            SyncMetric.bridgeAnomalies.increment(serverID.rawValue, anomaly.code)
+            logger.warning("the bridge broke the protocol; not believed, nothing lost", metadata: ["code": "\(anomaly.code)", "detail": "\(anomaly.message)"])
+        }
+        let summary = anomalies.map(\.description).joined(separator: "; ")
+        try await FactStore.recordWarning(serverID: serverID, stream: stream ?? self.stream, message: String(summary.prefix(2_000)), on: connection)
     }
 
     private func store(_ batch: PageBatch, records: Int, read: Duration? = nil, into report: inout SyncReport, stream: SyncStream? = nil) async throws {
@@ -356,7 +415,7 @@ public struct ServerSync: Sendable {
         var total = 0
         while true {
             let started = ContinuousClock.now
-            let page = try await client.withRetries { connection in try await connection.changesPage(since: since, limit: settings.pageSize) }
+            let page = try await client.withRetries { [since] connection in try await connection.changesPage(since: since, limit: settings.pageSize) }
             let read = ContinuousClock.now - started
             guard !page.changes.isEmpty else { break }
             let batch = batcher.batch(changes: page.changes, platform: platform)
@@ -398,6 +457,12 @@ public struct ServerSync: Sendable {
     /// `bucket`); with `repair`, re-pulls each differing bucket, merges what it finds (missing deals inserted,
     /// changed ones updated) and marks the deals the bridge no longer has as deleted.
     public func reconcile(fromMilliseconds from: Int64, toMilliseconds to: Int64, bucketMilliseconds bucket: Int64 = 3_600_000, repair: Bool) async throws -> ReconcileReport {
+        try await client.withSession { client in
+            try await self.with(client).reconcileRound(fromMilliseconds: from, toMilliseconds: to, bucketMilliseconds: bucket, repair: repair)
+        }
+    }
+
+    private func reconcileRound(fromMilliseconds from: Int64, toMilliseconds to: Int64, bucketMilliseconds bucket: Int64, repair: Bool) async throws -> ReconcileReport {
         var report = ReconcileReport()
         let serverID = self.serverID, stream = self.stream
         var start = from
@@ -442,14 +507,20 @@ public struct ServerSync: Sendable {
             var total = SyncReport()
             for try await page in client.deals(fromMilliseconds: difference.fromMilliseconds, toMilliseconds: difference.toMilliseconds, pageSize: settings.pageSize) {
                 for deal in page.records { if let ticket = deal.deal.flatMap({ UInt64($0) }) { seen.insert(ticket) } }
-                try await store(batcher.batch(deals: page.records, cursor: nil), records: page.records.count, into: &total)
+                var batch = batcher.batch(deals: page.records, cursor: nil)
+                batch.quarantine += Self.quarantine(of: page, server: serverID, stream: stream)
+                try await store(batch, records: page.records.count, into: &total)
+                try await reportAnomalies(page.notes.anomalies)
             }
             pulled = total
         case .mt4:
             var total = SyncReport()
             for try await page in client.closedTrades(fromMilliseconds: difference.fromMilliseconds, toMilliseconds: difference.toMilliseconds, pageSize: settings.pageSize) {
                 for trade in page.records { if let order = trade.order.flatMap({ UInt64($0) }) { seen.insert(order) } }
-                try await store(batcher.batch(trades: page.records, cursor: nil), records: page.records.count, into: &total)
+                var batch = batcher.batch(trades: page.records, cursor: nil)
+                batch.quarantine += Self.quarantine(of: page, server: serverID, stream: stream)
+                try await store(batch, records: page.records.count, into: &total)
+                try await reportAnomalies(page.notes.anomalies)
             }
             pulled = total
         }

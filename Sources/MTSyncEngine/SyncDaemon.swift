@@ -149,10 +149,19 @@ public struct SyncDaemon: Service {
                 } else {
                     failures += 1
                     if leaseKnown { SyncMetric.syncRuns.increment(server, "failed") }
-                    if let bridge = error as? BridgeClientError { SyncMetric.bridgeErrors.increment(server, BridgeErrorCode.of(bridge)) }
+                    // (A bridge's failed attempts were each counted in mtsync_bridge_errors_total as they happened.)
                     wait = Self.backoff(after: failures, base: job.pollInterval)
                     logger.error("sync failed; retrying", metadata: ["error": "\(error)", "attempt": "\(failures)", "retry_in": "\(wait)"])
                     try? await FactStore.recordError(serverID: job.serverID, stream: job.stream, message: String(describing: error), on: connection)
+                    if let bridge = error as? BridgeClientError, bridge.kind == .timeout, let held = lease {
+                        // A bridge that stays stuck past its deadlines: hand the server over, so that an instance
+                        // with a better path to the bridge may take it; this one competes for it again at its next poll.
+                        _ = try? await ServerLease.release(held, on: connection)
+                        lease = nil
+                        leases.record(server, .waiting)
+                        SyncMetric.leaseHeld.set(0, server)
+                        logger.notice("lease released: the bridge stays stuck past its deadlines", metadata: ["error": "\(bridge.reason)"])
+                    }
                 }
             }
             do {

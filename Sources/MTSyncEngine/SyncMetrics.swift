@@ -39,6 +39,9 @@ public struct SyncMetric: Sendable, Hashable {
     public static let bridgeErrors = SyncMetric(
         "mtsync_bridge_errors_total", .counter, ["server", "code"],
         "Failed bridge conversations, retried or not, by the protocol's error code or connect_failed, timeout, connection_closed, tls, transport.")
+    public static let bridgeAnomalies = SyncMetric(
+        "mtsync_bridge_anomalies_total", .counter, ["server", "code"],
+        "Things a bridge said that were not believed, its pages stored all the same: next_not_last, count_mismatch, stray_line, unreadable_next, outside_range, out_of_order, duplicate_in_page.")
     public static let cursorLag = SyncMetric(
         "mtsync_cursor_lag_seconds", .gauge, ["server", "stream"],
         "How far the live cursor's position is behind now, in seconds (read from the database every monitoring.refresh).")
@@ -94,7 +97,7 @@ public struct SyncMetric: Sendable, Hashable {
     public static let buildInfo = SyncMetric("mtsync_build_info", .gauge, ["version"], "Always 1; the version label says which mtsync runs.")
 
     public static let all: [SyncMetric] = [
-        buildInfo, factsSynced, recordsQuarantined, factsExcluded, recordsHeld, pageDuration, syncRuns, bridgeErrors, cursorLag, leaseHeld,
+        buildInfo, factsSynced, recordsQuarantined, factsExcluded, recordsHeld, pageDuration, syncRuns, bridgeErrors, bridgeAnomalies, cursorLag, leaseHeld,
         quarantineOpen, pendingRecords, pendingOldestAge, outboxPending, outboxOldestAge, outboxParked, storeRefreshFailures, storeRefreshed,
         relayDelivered, relayRetries, relayDeadLetters, outboxPruned,
         feedHeldLogins, feedHeldCustomerDays, feedPendingBatches, feedRowsSent, feedFileUploads,
@@ -186,6 +189,7 @@ public enum BridgeErrorCode {
             let normalized = code.split(separator: " ").joined(separator: "_")
             return protocolCodes.contains(normalized) ? normalized : "other"
         }
+        if error.kind == .timeout { return "timeout" }
         let reason = error.reason.lowercased()
         if reason.hasPrefix("cannot connect") { return "connect_failed" }
         if reason.contains("tls") { return "tls" }

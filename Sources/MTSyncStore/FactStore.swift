@@ -270,6 +270,15 @@ public enum FactStore {
             """, name: "record sync error")
     }
 
+    /// Records what a bridge said that was not believed (bridge-protocol anomalies): shown by `status` beside the
+    /// last error, without making the server FAILING.
+    public static func recordWarning(serverID: ServerID, stream: SyncStream, message: String, on connection: PostgresConnection) async throws(PostgresError) {
+        try await connection.query("""
+            INSERT INTO sync_cursors (server_id, stream, last_warning_at, last_warning) VALUES (\(serverID.rawValue), \(stream.rawValue), now(), \(message))
+            ON CONFLICT (server_id, stream) DO UPDATE SET last_warning_at = now(), last_warning = EXCLUDED.last_warning, updated_at = now()
+            """, name: "record bridge warning")
+    }
+
     // MARK: - Steps
 
     /// Session-local staging tables: created once per connection (again after a reconnect, which starts a new

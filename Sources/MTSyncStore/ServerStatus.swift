@@ -22,6 +22,10 @@ public struct ServerStatus: Sendable, Codable, Equatable {
         public var lastSuccessAtMilliseconds: Int64?
         public var lastErrorAtMilliseconds: Int64?
         public var lastError: String?
+        /// The last thing the bridge said that mtsync did not believe (a `next` that is not the last record sent, a
+        /// lying `count`, records outside the range): the pages were stored, but the bridge has a bug to look at.
+        public var lastWarningAtMilliseconds: Int64? = nil
+        public var lastWarning: String? = nil
 
         /// The last attempt failed: an error newer than the last success (or no success at all).
         public var failing: Bool {
@@ -97,7 +101,8 @@ public struct ServerStatus: Sendable, Codable, Equatable {
 
             for row in try connection.query("""
                 SELECT server_id, stream, position_server_msc, position_ticket, change_sequence, records_stored,
-                       \(unsafeSQL: milliseconds("last_success_at")), \(unsafeSQL: milliseconds("last_error_at")), last_error
+                       \(unsafeSQL: milliseconds("last_success_at")), \(unsafeSQL: milliseconds("last_error_at")), last_error,
+                       \(unsafeSQL: milliseconds("last_warning_at")), last_warning
                 FROM sync_cursors WHERE \(serverID)::text IS NULL OR server_id = \(serverID) ORDER BY server_id, stream
                 """, name: "status: cursors") {
                 guard let at = index[try row.decode(String.self, 0)] else { continue }
@@ -113,7 +118,8 @@ public struct ServerStatus: Sendable, Codable, Equatable {
                     positionUTCMilliseconds: utc, lagSeconds: utc.map { max(0, now - $0) / 1000 },
                     changeSequence: try row.decode(Int64?.self, 4), recordsStored: try row.decode(Int64.self, 5),
                     lastSuccessAtMilliseconds: try row.decode(Int64?.self, 6), lastErrorAtMilliseconds: try row.decode(Int64?.self, 7),
-                    lastError: try row.decode(String?.self, 8)))
+                    lastError: try row.decode(String?.self, 8), lastWarningAtMilliseconds: try row.decode(Int64?.self, 9),
+                    lastWarning: try row.decode(String?.self, 10)))
             }
 
             for row in try connection.query("""

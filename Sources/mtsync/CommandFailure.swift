@@ -35,8 +35,12 @@ enum CommandFailure {
             return (.statementFailed, "statement_failed")
         case is ConfigurationErrors, is ValidationError:
             return (.configuration, "configuration")
-        case let error as BridgeClientError:
-            return (error.retryable ? .temporary : .databaseUnavailable, "bridge_unavailable")
+        case let error as BridgeClientError where error.kind == .configuration:
+            // The key, TLS files or the protocol version: a person must change something before a retry can help.
+            return (.configuration, "bridge_configuration")
+        case is BridgeClientError:
+            // Down, stuck, or broken (a protocol violation after its retries): a cron job should try again later.
+            return (.temporary, "bridge_unavailable")
         case is ReconcileAlreadyRunning:
             return (.temporary, "reconcile_already_running")
         case is ReconcileRangeUnknown:

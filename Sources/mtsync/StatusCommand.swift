@@ -132,6 +132,9 @@ enum ServerStatusText {
                 if let at = stream.lastErrorAtMilliseconds {
                     lines.append("              \(stream.failing ? "FAILING" : "last error") \(instant(at)): \(TerminalText.printable(stream.lastError, absent: ""))")
                 }
+                if let at = stream.lastWarningAtMilliseconds {
+                    lines.append("              bridge warning \(instant(at)): \(TerminalText.printable(stream.lastWarning, absent: ""))")
+                }
             }
             lines.append("  quarantine  \(server.openQuarantine) open")
             if server.pending.records > 0 {

@@ -85,20 +85,29 @@ struct Engine {
         let tls = bridge.tls.map { BridgeTLS(caFile: $0.caFile, clientCertificateFile: $0.certFile, clientKeyFile: $0.keyFile, serverName: $0.serverName) }
         let endpoint = BridgeEndpoint(
             host: bridge.host, port: bridge.port, key: try BridgeKey(id: bridge.keyID, hex: bridge.key.revealHex()), tls: tls,
-            connectTimeout: bridge.connectTimeout, readTimeout: bridge.readTimeout, requestTimeout: bridge.requestTimeout)
-        return BridgeClient(endpoint: endpoint)
+            connectTimeout: bridge.connectTimeout, readTimeout: bridge.readTimeout, requestTimeout: bridge.requestTimeout, handshakeTimeout: bridge.handshakeTimeout)
+        return BridgeClient(endpoint: endpoint, retryPolicy: BridgeClient.RetryPolicy(giveUpAfter: bridge.giveUpAfter))
     }
 
-    /// A bridge client for `server` whose retried failures count in `mtsync_bridge_errors_total` (the daemon counts
-    /// the failures that end a pull).
-    func bridgeClient(for bridge: BridgeSource, server: ServerID) throws -> BridgeClient {
+    /// A bridge client for `server` that says every failed attempt as it happens: a warning in the log, a count in
+    /// `mtsync_bridge_errors_total`, and the error on the server's stream for `status` (FAILING until a pull
+    /// succeeds). The daemon's gives up on a pull after a few attempts (and polls again with its own backoff); a
+    /// one-shot command's keeps trying for `bridge.give_up_after`, then exits 75.
+    func bridgeClient(for bridge: BridgeSource, server: ServerConfiguration, connection: PostgresConnection, daemon: Bool) throws -> BridgeClient {
         let plain = try bridgeClient(for: bridge)
-        return BridgeClient(endpoint: plain.endpoint, onRetry: { retry in
-            SyncMetric.bridgeErrors.increment(server.rawValue, BridgeErrorCode.of(retry.error))
+        let logger = Logger(label: "mtsync.bridge")
+        let id = server.id, stream: SyncStream = server.platform == .mt5 ? .deals : .trades
+        return BridgeClient(endpoint: plain.endpoint, retryPolicy: daemon ? .daemon : plain.retryPolicy, onRetry: { retry in
+            SyncMetric.bridgeErrors.increment(id.rawValue, BridgeErrorCode.of(retry.error))
+            var metadata: Logger.Metadata = ["server": "\(id)", "attempt": "\(retry.failedAttempts)", "error": "\(retry.error)"]
+            if let delay = retry.delay { metadata["retry_in"] = "\(delay)" }
+            logger.warning(retry.delay == nil ? "bridge attempt failed; giving up on this operation" : "bridge attempt failed; retrying", metadata: metadata)
+            // Best effort: the store may be what is down, and the retry goes on without this note.
+            try? await FactStore.recordError(serverID: id, stream: stream, message: String(describing: retry.error), on: connection)
         })
     }
 
-    func bridgeSync(for server: ServerConfiguration, bridge: BridgeSource, connection: PostgresConnection) throws -> ServerSync {
+    func bridgeSync(for server: ServerConfiguration, bridge: BridgeSource, connection: PostgresConnection, daemon: Bool = false) throws -> ServerSync {
         var settings = ServerSyncSettings(startMilliseconds: server.start, lookback: server.lookback, pageSize: server.pageSize)
         // `feed.accounts_every` is where the interval was set before it became a server setting.
         if let every = server.accountsEvery ?? configuration.feed?.accountsEvery { settings.accountsEvery = every }
@@ -106,7 +115,8 @@ struct Engine {
         if let every = server.dailyEvery { settings.dailyEvery = every }
         if let after = server.pendingWarnAfter { settings.pendingWarnAfter = after }
         return ServerSync(
-            client: try bridgeClient(for: bridge, server: server.id), connection: connection, batcher: try batcher(for: server), settings: settings)
+            client: try bridgeClient(for: bridge, server: server, connection: connection, daemon: daemon), connection: connection,
+            batcher: try batcher(for: server), settings: settings)
     }
 
     /// The accounts reader of a bridge server; nil for a drop folder (its accounts arrive in its accounts files).
@@ -137,7 +147,7 @@ struct Engine {
     /// `reconcile.every` is off.
     func trailingReconcile(for server: ServerConfiguration, connection: PostgresConnection) throws -> TrailingReconcile? {
         guard let every = server.reconcileEvery, case .bridge(let bridge) = server.source else { return nil }
-        let sync = try bridgeSync(for: server, bridge: bridge, connection: connection)
+        let sync = try bridgeSync(for: server, bridge: bridge, connection: connection, daemon: true)
         let window = server.reconcileWindow, owner = configuration.instanceID
         return TrailingReconcile(every: every) {
             let range = try await sync.trailingRange(window: window)
@@ -146,10 +156,10 @@ struct Engine {
     }
 
     /// One incremental pull of a server, whatever its source.
-    func puller(for server: ServerConfiguration, connection: PostgresConnection) throws -> @Sendable () async throws -> SyncReport {
+    func puller(for server: ServerConfiguration, connection: PostgresConnection, daemon: Bool = false) throws -> @Sendable () async throws -> SyncReport {
         switch server.source {
         case .bridge(let bridge):
-            let sync = try bridgeSync(for: server, bridge: bridge, connection: connection)
+            let sync = try bridgeSync(for: server, bridge: bridge, connection: connection, daemon: daemon)
             return { try await sync.pull() }
         case .drop(let folder):
             let sync = try dropSync(for: server, folder: folder, connection: connection)
@@ -291,7 +301,7 @@ struct RunCommand: AsyncParsableCommand {
                 try await FactStore.register(serverID: server.id, platform: server.platform, zone: server.zoneName, on: connection)
                 // A connection per server: its pages never wait on another server's statements.
                 let serverConnection = try await engine.connect()
-                let pull = try engine.puller(for: server, connection: serverConnection)
+                let pull = try engine.puller(for: server, connection: serverConnection, daemon: true)
                 jobs.append(SyncJob(
                     serverID: server.id, stream: server.platform == .mt5 ? .deals : .trades, pollInterval: server.pollInterval,
                     jitter: server.pollJitter, trailingReconcile: try engine.trailingReconcile(for: server, connection: serverConnection), pull: pull))

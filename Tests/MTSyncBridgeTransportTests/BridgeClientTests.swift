@@ -21,7 +21,7 @@ struct BridgeClientTests {
         let range = Harness.dataset.range
         for try await page in client.deals(fromMilliseconds: range.lowerBound, toMilliseconds: range.upperBound, pageSize: pageSize) {
             tickets += page.records.map { UInt64($0.deal!)! }
-            positions.append(page.position)
+            positions.append(try #require(page.position))
             let last = try #require(page.records.last)
             #expect(page.position == DealPosition(timeMsc: Int64(last.timeMsc!)!, deal: UInt64(last.deal!)!))
         }
@@ -61,7 +61,7 @@ struct BridgeClientTests {
             var positions: [TradePosition] = []
             for try await page in Self.client(port, log: log).closedTrades(fromMilliseconds: dataset.range.lowerBound, toMilliseconds: dataset.range.upperBound, pageSize: 40) {
                 orders += page.records.map { UInt64($0.order!)! }
-                positions.append(page.position)
+                positions.append(try #require(page.position))
             }
             return (orders, positions)
         }
@@ -132,7 +132,7 @@ struct BridgeClientTests {
         #expect(log.count == 0)
     }
 
-    @Test("a bridge that sends more records than the page's limit is refused as a bridge bug: non-retryable, nothing of the page handed on (G3)")
+    @Test("a bridge that sends more records than the page's limit is refused as a bridge bug: a protocol violation, tried again only maximumViolations times, nothing of the page handed on (G3)")
     func pageOverrunRefused() async throws {
         let simulator = BridgeSimulator(dataset: Harness.dataset, key: Harness.key, faults: SimulatorFaults(pageOverrun: 5))
         let log = RetryLog()
@@ -146,8 +146,8 @@ struct BridgeClientTests {
                 return (error, pages)
             }
         }
-        #expect(error?.retryable == false && error?.reason.contains("more than 20 records") == true, "\(String(describing: error))")
-        #expect(pages == 0 && log.count == 0)
+        #expect(error?.kind == .protocolViolation && error?.reason.contains("more than 20 records") == true, "\(String(describing: error))")
+        #expect(pages == 0 && log.count == BridgeClient.RetryPolicy().maximumViolations, "every failed attempt is reported, the last one too")
     }
 
     @Test("a bridge that answers with progress lines forever is given up on after request_timeout, though it is never silent (G3)")
@@ -164,7 +164,7 @@ struct BridgeClientTests {
                 for try await _ in client.deals(fromMilliseconds: range.lowerBound, toMilliseconds: range.upperBound) {}
             }
         }
-        #expect(error?.retryable == true && error?.reason.contains("has not finished `deals` after 2") == true, "\(String(describing: error))")
+        #expect(error?.retryable == true && error?.kind == .timeout && error?.reason.contains("`deals` did not finish within 2") == true, "\(String(describing: error))")
         #expect(ContinuousClock.now - started < .seconds(60), "given up by the request deadline, not the read timeout")
     }
 
@@ -178,7 +178,8 @@ struct BridgeClientTests {
             for try await _ in client.deals(fromMilliseconds: 0, toMilliseconds: 1) {}
         }
         #expect(error?.retryable == true)
-        #expect(log.count == 2, "3 attempts: 2 retries")
+        #expect(log.count == 3, "3 attempts, each reported: 2 before a retry, the last before it is thrown")
+        #expect(log.delays.last == .some(nil) && log.delays.dropLast().allSatisfy { $0 != nil })
     }
 
     @Test("cancellation stops the sequence promptly, while the bridge is slow and while backing off", arguments: [

@@ -18,5 +18,6 @@ final class RetryLog: Sendable {
     private let retries = Mutex<[BridgeClient.Retry]>([])
     var count: Int { retries.withLock { $0.count } }
     var codes: [String] { retries.withLock { $0.map { $0.error.protocolError?.code.name ?? "connection" } } }
+    var delays: [Duration?] { retries.withLock { $0.map(\.delay) } }
     func record(_ retry: BridgeClient.Retry) { retries.withLock { $0.append(retry) } }
 }
