@@ -33,6 +33,10 @@ public struct SimulatorFaults: Sendable, Hashable {
     /// Leave these fields out of every deal, trade, account and symbol record (a bridge that does not send
     /// mandatory fields such as `ContractSize` or `DigitsCurrency`).
     public var omittedFields: Set<String> = []
+    /// One of the hostile-bridge suite's misbehaviours (nil: none).
+    public var misbehaviour: Misbehaviour?
+    /// With `.secretError`: the secret the error message carries (the suite passes the bridge key).
+    public var leakedSecret = ""
 
     public init(
         dropConnectionAfterRecords: Int? = nil, malformedLineAfterRecords: Int? = nil, oversizeLineAfterRecords: Int? = nil, delayPerRequest: Duration? = nil,
@@ -166,8 +170,23 @@ public struct BridgeSimulator: Sendable {
             var lines = inbound.makeAsyncIterator()
             var generator = SystemRandomNumberGenerator()
             let nonce = BridgeKey.makeNonce(using: &generator)
-            try await writer.send(["type": "hello", "protocol": "mtbridge", "versions": [.integer(1)], "bridge": "mtbridge-sim/1", "nonce": .string(nonce), "time_ms": .integer(BridgeConnection.utcNowMilliseconds())])
-            try await writer.flush()
+            let hello: JSONValue = ["type": "hello", "protocol": "mtbridge", "versions": [.integer(1)], "bridge": "mtbridge-sim/1", "nonce": .string(nonce), "time_ms": .integer(BridgeConnection.utcNowMilliseconds())]
+            switch faults.misbehaviour {
+            case .silentHandshake?:
+                try await Task.sleep(for: .seconds(3_600))
+                return
+            case .sshBanner?:
+                writer.raw(Array("SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3".utf8))
+                try await writer.flush()
+                try await Task.sleep(for: .seconds(3_600))
+                return
+            case .trickleHandshake?:
+                try await writer.trickle(hello.serialized() + [0x0A], every: .seconds(1))
+                return
+            default:
+                try await writer.send(hello)
+                try await writer.flush()
+            }
 
             // Handshake (§2).
             guard let authLine = try await lines.next() else { return }
@@ -209,7 +228,11 @@ public struct BridgeSimulator: Sendable {
                     try await writer.error(id: id, code: "mt_unavailable", retryable: true, message: "manager API: no connection (simulated)")
                     continue
                 }
-                if let interval = faults.endlessProgress, request["method"]?.text != "server.info" {
+                if faults.misbehaviour == .secretError, request["method"]?.text == "deals" {
+                    try await writer.error(id: id, code: "mt_unavailable", retryable: true, message: "manager login failed: password=hunter2 key=\(faults.leakedSecret)")
+                    continue
+                }
+                if let interval = faults.endlessProgress ?? (faults.misbehaviour == .endlessProgress ? .seconds(1) : nil), request["method"]?.text != "server.info" {
                     while true {
                         try await writer.send(["type": "progress", "id": .string(id)])
                         try await writer.flush()
@@ -232,7 +255,7 @@ public struct BridgeSimulator: Sendable {
                         "server_id": .string(dataset.configuration.serverID), "platform": .string(platform.rawValue), "bridge": "mtbridge-sim/1",
                         "mt_build": .integer(platform == .mt4 ? 1420 : 4755),
                         "time_zone": ["rule": .string(zoneRule), "utc_offset_minutes": .integer(Int(offsetMinutes)), "dst": .bool(offsetMinutes > standardMinutes)],
-                        "server_time_ms": .integer(serverNow), "utc_time_ms": .integer(utcNow),
+                        "server_time_ms": .integer(faults.misbehaviour == .maximalServerTime ? .max : serverNow), "utc_time_ms": .integer(utcNow),
                         "capabilities": .array(servedCapabilities.map { .string($0) }),
                     ]])
                     try await writer.send(["type": "end", "id": .string(id), "count": .integer(1), "more": false, "next": .null])
@@ -261,15 +284,32 @@ public struct BridgeSimulator: Sendable {
                         after = (time, deal)
                     }
                     let page = dataset.deals(fromMilliseconds: from, toMilliseconds: to, after: after, limit: limit + faults.pageOverrun, generation: generationBox.generation)
-                    let complete = try await writeRecords(page.records, writer: &writer, recordsSent: &recordsSent, counters: counters) { writer, deal in
+                    var records = page.records
+                    if let misbehaviour = faults.misbehaviour {
+                        guard try await misbehave(misbehaviour, before: &records, id: id, to: to, writer: &writer) else { return }
+                    }
+                    let complete = try await writeRecords(records, writer: &writer, recordsSent: &recordsSent, counters: counters) { writer, deal in
                         var served = deal
                         if let every = faults.unreadableProfitEvery, let ticket = deal.deal.flatMap(UInt64.init), ticket % every == 0 { served.profit = "1,5" }
                         writer.record(type: "deal", id: id, data: faults.omitting(served))
                     }
                     guard complete else { return }
                     generationBox.count { $0.pages += 1 }
-                    let next: JSONValue = page.records.last.map { ["time_msc": .number($0.timeMsc!), "deal": .string($0.deal!)] } ?? .null
-                    try await writer.send(["type": "end", "id": .string(id), "count": .integer(page.records.count), "more": .bool(page.more), "next": page.more ? next : .null])
+                    var next: JSONValue = page.records.last.map { ["time_msc": .number($0.timeMsc!), "deal": .string($0.deal!)] } ?? .null
+                    var count = records.count, more = page.more
+                    switch faults.misbehaviour {
+                    case .futureNext?: next = ["time_msc": .integer(253_402_300_799_000), "deal": "1"]
+                    case .hugeNextTicket?: next = ["time_msc": page.records.last.map { .number($0.timeMsc!) } ?? .integer(from), "deal": "18446744073709551616"]
+                    case .nextBehindAfter?: next = params["after"] ?? ["time_msc": .integer(from), "deal": "0"]
+                    case .moreWithoutNext?: next = .null
+                    case .lyingCount?: count += 7
+                    default: break
+                    }
+                    if faults.misbehaviour == .moreWithoutNext { more = more || !page.records.isEmpty }
+                    let end: JSONValue = ["type": "end", "id": .string(id), "count": .integer(count), "more": .bool(more), "next": more || faults.misbehaviour == .futureNext ? next : .null]
+                    try await writer.send(end)
+                    if faults.misbehaviour == .repeatedEnd { try await writer.send(end) }
+                    if faults.misbehaviour == .recordsAfterEnd, let first = page.records.first { writer.record(type: "deal", id: id, data: first) }
                     try await writer.flush()
                 case "trades":
                     guard platform == .mt4 else {
@@ -428,9 +468,10 @@ public struct BridgeSimulator: Sendable {
                     let buckets = platform == .mt4
                         ? dataset.tradeDigest(fromMilliseconds: from, toMilliseconds: to, bucketMilliseconds: bucket, generation: generationBox.generation)
                         : dataset.digest(fromMilliseconds: from, toMilliseconds: to, bucketMilliseconds: bucket, generation: generationBox.generation)
+                    let shift: Int64 = faults.misbehaviour == .wrongDigest ? 1_800_000 : 0
                     for bucket in buckets {
                         try await writer.send(["type": "bucket", "id": .string(id), "data": [
-                            "from_ms": .integer(bucket.from), "to_ms": .integer(bucket.to), "count": .integer(bucket.count),
+                            "from_ms": .integer(bucket.from + shift), "to_ms": .integer(bucket.to + shift), "count": .integer(bucket.count),
                             "volume": .string(String(bucket.volume)), "checksum": .string(bucket.checksum.description),
                         ]])
                     }
@@ -447,6 +488,36 @@ public struct BridgeSimulator: Sendable {
 extension BridgeSimulator {
     /// Writes one page's records with the record-level faults (drop, malformed line, oversize line). False when
     /// the connection must be dropped now.
+    /// The page-level misbehaviours, before a deals page's records are written: reorders or adds to `records`, or
+    /// writes what a broken bridge would instead; false when the connection is to end here.
+    private func misbehave(_ misbehaviour: Misbehaviour, before records: inout [MT5DealRecord], id: String, to: Int64, writer: inout LineWriter) async throws -> Bool {
+        func extraDeal(_ change: (inout MT5DealRecord) -> Void) -> [UInt8] {
+            var deal = records.first ?? MT5DealRecord(fields: ["Login": "1001", "Action": "0", "Entry": "0", "Symbol": "EURUSD", "Volume": "10000", "VolumeExt": "100000000"])
+            deal.deal = "999000001"
+            change(&deal)
+            return JSONValue.object([("type", "deal"), ("id", .string(id)), ("data", LineWriter.dealObject(deal))]).serialized()
+        }
+        switch misbehaviour {
+        case .wrongOrder: records.reverse()
+        case .duplicateInPage: if let first = records.first { records.append(first) }
+        case .outsideRange: writer.raw(extraDeal { $0.timeMsc = String(to + 86_400_000); $0.time = String((to + 86_400_000) / 1000) })
+        case .maximalTimeMsc: writer.raw(extraDeal { $0.timeMsc = String(Int64.max) })
+        case .maximalTimeOnly: writer.raw(extraDeal { $0.timeMsc = nil; $0.time = String(Int64.max) })
+        case .invalidUTF8: writer.raw(Array(#"{"type":"deal","id":""#.utf8) + Array(id.utf8) + Array(#"","data":{"Deal":"999000002","Comment":""#.utf8) + [0xC3, 0x28, 0xFF] + Array(#""}}"#.utf8))
+        case .oversizeLine: writer.raw([UInt8](repeating: UInt8(ascii: "x"), count: LineFrameDecoder.protocolMaximum + 10))
+        case .trickleResponse:
+            try await writer.trickle(Array(#"{"type":"deal","id":""#.utf8) + Array(id.utf8) + Array(#"","data":{}}"#.utf8) + [0x0A], every: .seconds(1))
+            return false
+        case .stallMidPage:
+            for deal in records.prefix(records.count / 2) { writer.record(type: "deal", id: id, data: deal) }
+            try await writer.flush()
+            try await Task.sleep(for: .seconds(3_600))
+            return false
+        default: break
+        }
+        return true
+    }
+
     fileprivate func writeRecords<Record>(
         _ records: [Record], writer: inout LineWriter, recordsSent: inout Int, counters: FaultCounters, _ write: (inout LineWriter, Record) -> Void
     ) async throws -> Bool {
@@ -533,6 +604,17 @@ struct LineWriter {
 
     mutating func send(_ message: JSONValue) async throws {
         raw(message.serialized())
+    }
+
+    /// Writes `bytes` one at a time, `every` apart (what buffered earlier goes first): a bridge that is alive but
+    /// never finishes a line.
+    mutating func trickle(_ bytes: [UInt8], every interval: Duration) async throws {
+        try await flush()
+        for byte in bytes {
+            buffer.writeInteger(byte)
+            try await flush()
+            try await Task.sleep(for: interval)
+        }
     }
 
     mutating func record(type: String, id: String, data deal: MT5DealRecord) {

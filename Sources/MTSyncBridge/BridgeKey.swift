@@ -19,6 +19,18 @@ public struct BridgeKey: Sendable, CustomStringConvertible {
 
     public var description: String { "bridge key \(String(reflecting: id)) (secret not shown)" }
 
+    /// `text` from a bridge (an error message) made safe to log and store: the key itself, in either case, and
+    /// anything written as `password=…`, `secret: …`, `token=…` or `key=…` are replaced. A bridge is untrusted, and
+    /// what it says ends up in mtsync's log and in `status`, which more people read than should see a secret.
+    public func scrubbed(_ text: String) -> String {
+        let hex = key.withUnsafeBytes { Hex.encode(Array($0)) }
+        var scrubbed = text.replacingOccurrences(of: hex, with: "[bridge key]", options: .caseInsensitive)
+        scrubbed = scrubbed.replacing(Self.secretAssignment) { match in "\(match.output.1)=[redacted]" }
+        return scrubbed
+    }
+
+    nonisolated(unsafe) private static let secretAssignment = #/(?i)\b(password|passwd|pwd|secret|token|api[_-]?key|key)\s*[=:]\s*[^\s,;]+/#
+
     /// `mac` of `auth`: HMAC-SHA256(key, "mtbridge-v1 auth\n" + nonce + "\n" + client_nonce + "\n" + key_id + "\n" + time_ms).
     public func authMAC(nonce: String, clientNonce: String, timeMilliseconds: Int64) -> String {
         mac("mtbridge-v1 auth\n\(nonce)\n\(clientNonce)\n\(id)\n\(timeMilliseconds)")

@@ -543,7 +543,10 @@ public struct BridgeConnection: ~Copyable {
     }
 
     private func failure(_ error: BridgeProtocolError) -> BridgeClientError {
-        BridgeClientError(endpoint: endpoint.description, retryable: error.retryable, reason: error.description, protocolError: error)
+        // The message is the bridge's own text: scrubbed of the key and anything that reads like a secret before it
+        // reaches a log line or `status`.
+        let error = BridgeProtocolError(code: error.code, retryable: error.retryable, message: endpoint.key.scrubbed(error.message), requestID: error.requestID)
+        return BridgeClientError(endpoint: endpoint.description, retryable: error.retryable, reason: error.description, protocolError: error)
     }
 
     private func failure(kind: BridgeClientError.Kind, retryable: Bool, _ reason: String) -> BridgeClientError {

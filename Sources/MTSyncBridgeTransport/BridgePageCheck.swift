@@ -8,8 +8,8 @@ public struct SortedPage<Record: Sendable, Position: Sendable & Hashable>: Senda
     public var outsideRange: [Record]
     /// Lines that could not be read, and what the bridge said that mtsync does not believe.
     public var notes: ResponseNotes
-    /// The position of the last record sent that lies in the range: where the next page starts, and where a live
-    /// cursor may move. Nil when no such record came (the page then ends the range).
+    /// The position of the furthest record sent that lies in the range (the last one, in a page in order): where the
+    /// next page starts, and where a live cursor may move. Nil when no such record came (the page then ends the range).
     public var position: Position?
     public var more: Bool
 }
@@ -39,8 +39,12 @@ public enum BridgePageCheck {
                 sorted.outsideRange.append(record)
                 continue
             }
-            if let last = sorted.position, key(located.position) <= key(last) { outOfOrder = true }
             sorted.records.append(record)
+            if let last = sorted.position, key(located.position) <= key(last) {
+                // Out of order within the page: the furthest record sent is still one that was sent and stored.
+                outOfOrder = true
+                continue
+            }
             sorted.position = located.position
         }
         if !sorted.outsideRange.isEmpty {
@@ -49,7 +53,7 @@ public enum BridgePageCheck {
         }
         if outOfOrder {
             sorted.notes.anomalies.append(BridgeAnomaly(
-                code: "out_of_order", message: "the page's records are not in ascending position order: paging continues after the last one sent, reading some again"))
+                code: "out_of_order", message: "the page's records are not in ascending position order: paging continues after the furthest one sent"))
         }
         if let claimedNext, let position = sorted.position, claimedNext != position {
             sorted.notes.anomalies.append(BridgeAnomaly(

@@ -33,6 +33,7 @@ struct MTBridgeSimCommand: AsyncParsableCommand {
     @Option(name: .customLong("oversize-after"), help: "Fault: send one line over 1 MiB after this many records.") var oversizeAfter: Int?
     @Option(name: .customLong("delay-ms"), help: "Fault: wait this long before answering each request.") var delayMilliseconds: Int?
     @Option(name: .customLong("unavailable"), help: "Fault: answer this many requests with mt_unavailable first.") var unavailable = 0
+    @Option(help: "Misbehave like a broken bridge, for the hostile-bridge suite: \(Misbehaviour.allCases.map(\.rawValue).joined(separator: ", ")).") var misbehave: Misbehaviour?
     @Option(name: .customLong("tls-cert"), help: "Serve over TLS with this PEM certificate chain (with --tls-key).") var tlsCertificate: String?
     @Option(name: .customLong("tls-key"), help: "PEM private key for --tls-cert.") var tlsKey: String?
     @Option(name: .customLong("tls-client-ca"), help: "Require client certificates signed by this PEM CA (mutual TLS).") var tlsClientCA: String?
@@ -92,9 +93,11 @@ struct MTBridgeSimCommand: AsyncParsableCommand {
             throw ValidationError("give the shared key with --key-file FILE or the MTBRIDGE_KEY environment variable (never on the command line)")
         }
         let key = try BridgeKey(id: keyID, hex: hex)
-        let faults = SimulatorFaults(
+        var faults = SimulatorFaults(
             dropConnectionAfterRecords: dropAfter, malformedLineAfterRecords: malformedAfter, oversizeLineAfterRecords: oversizeAfter,
             delayPerRequest: delayMilliseconds.map { .milliseconds($0) }, unavailableRequests: unavailable)
+        faults.misbehaviour = misbehave
+        faults.leakedSecret = hex.trimmingCharacters(in: .whitespacesAndNewlines)
         var tls: ServerTLS?
         if let tlsCertificate {
             guard let tlsKey else { throw ValidationError("--tls-cert needs --tls-key") }
@@ -160,3 +163,5 @@ struct MTBridgeSimCommand: AsyncParsableCommand {
 }
 
 extension Platform: ExpressibleByArgument {}
+
+extension Misbehaviour: ExpressibleByArgument {}
