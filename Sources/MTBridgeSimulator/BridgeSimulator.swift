@@ -491,8 +491,11 @@ extension BridgeSimulator {
     /// The page-level misbehaviours, before a deals page's records are written: reorders or adds to `records`, or
     /// writes what a broken bridge would instead; false when the connection is to end here.
     private func misbehave(_ misbehaviour: Misbehaviour, before records: inout [MT5DealRecord], id: String, to: Int64, writer: inout LineWriter) async throws -> Bool {
+        // A bad record takes the place of the page's last one (which the next page then starts with), so the page
+        // stays within its limit: the misbehaviour is the record, not an overrun.
         func extraDeal(_ change: (inout MT5DealRecord) -> Void) -> [UInt8] {
             var deal = records.first ?? MT5DealRecord(fields: ["Login": "1001", "Action": "0", "Entry": "0", "Symbol": "EURUSD", "Volume": "10000", "VolumeExt": "100000000"])
+            if !records.isEmpty { records.removeLast() }
             deal.deal = "999000001"
             change(&deal)
             return JSONValue.object([("type", "deal"), ("id", .string(id)), ("data", LineWriter.dealObject(deal))]).serialized()
@@ -503,7 +506,9 @@ extension BridgeSimulator {
         case .outsideRange: writer.raw(extraDeal { $0.timeMsc = String(to + 86_400_000); $0.time = String((to + 86_400_000) / 1000) })
         case .maximalTimeMsc: writer.raw(extraDeal { $0.timeMsc = String(Int64.max) })
         case .maximalTimeOnly: writer.raw(extraDeal { $0.timeMsc = nil; $0.time = String(Int64.max) })
-        case .invalidUTF8: writer.raw(Array(#"{"type":"deal","id":""#.utf8) + Array(id.utf8) + Array(#"","data":{"Deal":"999000002","Comment":""#.utf8) + [0xC3, 0x28, 0xFF] + Array(#""}}"#.utf8))
+        case .invalidUTF8:
+            if !records.isEmpty { records.removeLast() }
+            writer.raw(Array(#"{"type":"deal","id":""#.utf8) + Array(id.utf8) + Array(#"","data":{"Deal":"999000002","Comment":""#.utf8) + [0xC3, 0x28, 0xFF] + Array(#""}}"#.utf8))
         case .oversizeLine: writer.raw([UInt8](repeating: UInt8(ascii: "x"), count: LineFrameDecoder.protocolMaximum + 10))
         case .trickleResponse:
             try await writer.trickle(Array(#"{"type":"deal","id":""#.utf8) + Array(id.utf8) + Array(#"","data":{}}"#.utf8) + [0x0A], every: .seconds(1))

@@ -24,7 +24,7 @@ public struct BridgeKey: Sendable, CustomStringConvertible {
     /// what it says ends up in mtsync's log and in `status`, which more people read than should see a secret.
     public func scrubbed(_ text: String) -> String {
         let hex = key.withUnsafeBytes { Hex.encode(Array($0)) }
-        var scrubbed = text.replacingOccurrences(of: hex, with: "[bridge key]", options: .caseInsensitive)
+        var scrubbed = text.replacingOccurrences(of: hex, with: "[redacted]", options: .caseInsensitive)
         scrubbed = scrubbed.replacing(Self.secretAssignment) { match in "\(match.output.1)=[redacted]" }
         return scrubbed
     }

@@ -82,7 +82,7 @@ public struct BridgeClientError: Error, Sendable, CustomStringConvertible {
         }
     }
 
-    public var description: String { "bridge \(endpoint): \(reason)\(retryable ? " (will retry)" : "")" }
+    public var description: String { "bridge \(endpoint): \(reason)" }
 }
 
 /// A line of a response that could not be read as a record: quarantined with its reason and raw bytes (its first
