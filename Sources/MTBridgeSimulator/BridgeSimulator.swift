@@ -502,7 +502,7 @@ extension BridgeSimulator {
         }
         switch misbehaviour {
         case .wrongOrder: records.reverse()
-        case .duplicateInPage: if let first = records.first { records.append(first) }
+        case .duplicateInPage: if let first = records.first, records.count > 1 { records[records.count - 1] = first }
         case .outsideRange: writer.raw(extraDeal { $0.timeMsc = String(to + 86_400_000); $0.time = String((to + 86_400_000) / 1000) })
         case .maximalTimeMsc: writer.raw(extraDeal { $0.timeMsc = String(Int64.max) })
         case .maximalTimeOnly: writer.raw(extraDeal { $0.timeMsc = nil; $0.time = String(Int64.max) })

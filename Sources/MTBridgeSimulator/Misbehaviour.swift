@@ -18,7 +18,7 @@ public enum Misbehaviour: String, Sendable, CaseIterable, Hashable {
     case recordsAfterEnd = "records-after-end"
     /// Each page's records in reverse order.
     case wrongOrder = "wrong-order"
-    /// Each page's first record is repeated at its end.
+    /// Each page's first record is repeated in place of its last.
     case duplicateInPage = "duplicate-in-page"
     /// Each page carries one more deal, a day after the requested range.
     case outsideRange = "outside-range"

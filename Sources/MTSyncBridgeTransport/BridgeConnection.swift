@@ -98,7 +98,7 @@ public struct RejectedLine: Sendable, Hashable {
 /// that is not the last record sent, a `count` that lies, lines of an earlier request. Logged, counted, and shown
 /// by `status` as the server's last bridge warning.
 public struct BridgeAnomaly: Sendable, Hashable, CustomStringConvertible {
-    /// Short and stable, for metrics: `next_not_last`, `count_mismatch`, `stray_line`, `unreadable_next`,
+    /// Short and stable, for metrics: `next_not_last`, `next_missing`, `count_mismatch`, `stray_line`, `unreadable_next`,
     /// `outside_range`, `out_of_order`, `duplicate_in_page`.
     public let code: String
     public let message: String

@@ -55,6 +55,10 @@ public enum BridgePageCheck {
             sorted.notes.anomalies.append(BridgeAnomaly(
                 code: "out_of_order", message: "the page's records are not in ascending position order: paging continues after the furthest one sent"))
         }
+        if claimedNext == nil, more, sorted.position != nil, !notes.anomalies.contains(where: { $0.code == "unreadable_next" }) {
+            sorted.notes.anomalies.append(BridgeAnomaly(
+                code: "next_missing", message: "a page says more records follow but gives no end.next: continuing after the last record sent"))
+        }
         if let claimedNext, let position = sorted.position, claimedNext != position {
             sorted.notes.anomalies.append(BridgeAnomaly(
                 code: "next_not_last", message: "end.next \(claimedNext) is not the last record sent \(position): continuing after the last record sent"))

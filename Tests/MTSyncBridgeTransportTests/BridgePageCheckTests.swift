@@ -37,10 +37,16 @@ struct BridgePageCheckTests {
 
     @Test("a record outside the requested range is set aside for the quarantine; the position ignores it", arguments: [Int64(999), 2_000, 253_402_300_799_000])
     func outside(time: Int64) throws {
-        let page = try Self.sort([(1_000, 1), (time, 9), (1_200, 2)])
+        let page = try Self.sort([(1_000, 1), (time, 9), (1_200, 2)], more: false)
         #expect(page.records == [0, 2] && page.outsideRange == [1])
         #expect(page.position == Position(time: 1_200, ticket: 2))
         #expect(page.notes.anomalies.map(\.code) == ["outside_range"])
+    }
+
+    @Test("more records promised without an end.next: paging goes on after the last record sent, and the missing next is reported")
+    func nextMissing() throws {
+        let page = try Self.sort([(1_000, 1), (1_200, 2)], more: true, next: nil)
+        #expect(page.position == Position(time: 1_200, ticket: 2) && page.notes.anomalies.map(\.code) == ["next_missing"])
     }
 
     @Test("a record without a readable time stays for the normalizer to refuse; it moves no position")
@@ -51,7 +57,7 @@ struct BridgePageCheckTests {
 
     @Test("records out of order within a page: all kept, the position is the furthest one sent, and it is reported")
     func outOfOrder() throws {
-        let page = try Self.sort([(1_500, 1), (1_900, 2), (1_200, 3)])
+        let page = try Self.sort([(1_500, 1), (1_900, 2), (1_200, 3)], more: false)
         #expect(page.records == [0, 1, 2] && page.position == Position(time: 1_900, ticket: 2))
         #expect(page.notes.anomalies.map(\.code) == ["out_of_order"])
     }
