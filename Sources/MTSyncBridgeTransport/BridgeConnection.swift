@@ -400,6 +400,10 @@ public struct BridgeConnection: ~Copyable {
         return (changes, end.more)
     }
 
+    /// The most bytes of one unreadable line kept for the quarantine, and of all such lines of one answer.
+    static let maximumRejectedLine = 65_536
+    static let maximumRejectedBytes = 8 * 1_048_576
+
     /// The most symbols asked for, and taken.
     static let symbolLimit = 10_000
 
@@ -411,7 +415,7 @@ public struct BridgeConnection: ~Copyable {
     private mutating func perform(
         method: String, params: JSONValue, maximumRecords: Int, rejectingUnreadable: Bool = true, _ onRecord: (BridgeClientSession.Event) throws -> Void
     ) async throws -> (end: BridgeMessage.End, notes: ResponseNotes) {
-        var records = 0
+        var records = 0, rejectedBytes = 0
         var notes = ResponseNotes()
         nextRequestNumber += 1
         let line: [UInt8]
@@ -434,6 +438,10 @@ public struct BridgeConnection: ~Copyable {
                 // Counted apart from the records (a bad line may be an extra line, not one of the page's): each bound
                 // by the limit, so memory stays bounded either way.
                 if notes.rejected.count >= maximumRecords { throw tooMany(method: method, maximumRecords) }
+                rejectedBytes += rejected.raw.count
+                guard rejectedBytes <= Self.maximumRejectedBytes else {
+                    throw failure(kind: .protocolViolation, retryable: true, "more than \(Self.maximumRejectedBytes / 1_048_576) MiB of the `\(method)` answer cannot be read: refusing it rather than keeping it for the quarantine")
+                }
                 notes.rejected.append(rejected)
                 continue
             }
@@ -506,7 +514,11 @@ public struct BridgeConnection: ~Copyable {
             do {
                 return .message(try BridgeMessage(line: line.readableBytesView))
             } catch {
-                return .unreadable(RejectedLine(code: "malformed_line", reason: error.message, raw: Array(line.readableBytesView)))
+                // A record is about 500 bytes: 64 KiB of a bad line is all of any plausible one, and bounds what a
+                // bridge sending bad megabyte lines can make mtsync keep.
+                let kept = line.readableBytesView.prefix(Self.maximumRejectedLine)
+                let note = line.readableBytes > kept.count ? " (its first \(kept.count) of \(line.readableBytes) bytes kept)" : ""
+                return .unreadable(RejectedLine(code: "malformed_line", reason: error.message + note, raw: Array(kept)))
             }
         }
     }
