@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import MTSyncBridgeTransport
 import MTSyncCore
 import MTSyncEngine
 import MTSyncStore
@@ -70,6 +71,24 @@ struct SyncDaemonTests {
             #expect((last.outcome?.differing ?? 0) > 0)
             #expect((last.outcome?.inserted ?? 0) > 0)
         }
+    }
+
+    @Test("a bridge stuck past its deadlines: the failed pull shows FAILING and the lease is handed over, so another instance may take the server")
+    func stuckBridgeReleasesTheLease() async throws {
+        let (_, connection) = try await TestDatabase.migrated()
+        let server = try ServerID("stuck-mt5")
+        try await FactStore.register(serverID: server, platform: .mt5, zone: "UTC", on: connection)
+        let job = SyncJob(serverID: server, pollInterval: .seconds(30), jitter: 0) {
+            throw BridgeClientError(endpoint: "127.0.0.1:1", kind: .timeout, retryable: true, reason: "`deals` did not finish within 10 minutes (bridge.request_timeout)", protocolError: nil)
+        }
+        let daemon = SyncDaemon(jobs: [job], owner: "daemon-a", leaseTTL: .seconds(60), connection: connection, logger: Self.quietLogger)
+        let released = try await Self.run(daemon, limit: .seconds(20)) {
+            let status = try await ServerStatus.read(serverID: server.rawValue, on: connection).first
+            return status?.lease?.released == true && status?.streams.contains { $0.failing } == true
+        }
+        #expect(released, "the lease is released well before its 60 s expiry, and the server shows FAILING")
+        // Another instance takes it at once.
+        #expect(try await ServerLease.acquire(serverID: server.rawValue, owner: "daemon-b", ttl: .seconds(60), on: connection) != nil)
     }
 
     @Test("a reconcile of a range already running elsewhere does not start")
