@@ -105,6 +105,16 @@ public struct DropServerSync: Sendable {
         }
         var report = SyncReport()
         for file in reports {
+            if case .rejected(let problem) = file.outcome {
+                // A file the writer must fix: moved to rejected/ with its reason, and said where an operator looks
+                // (the log, mtsync_drop_files_rejected_total, and `status` as the stream's bridge warning).
+                let stream: SyncStream = batcher.normalizer.settings.platform == .mt5 ? .deals : .trades
+                SyncMetric.bridgeAnomalies.increment(server, "file_rejected")
+                logger.warning("file rejected", metadata: ["file": "\(file.name)", "reason": "\(problem.code)", "detail": "\(problem)"])
+                try? await FactStore.recordWarning(
+                    serverID: batcher.serverID, stream: stream, message: "file \(file.name) rejected (\(problem.code)): \(problem)", on: intake.connection)
+                continue
+            }
             report.pages += 1
             if case .stored(let records, let quarantined) = file.outcome {
                 report.records += records + quarantined
