@@ -154,17 +154,22 @@ public struct ServerSync: Sendable {
     /// What a pull does first, for the bounded jobs (backfill): the accounts and symbols when they are due, so the
     /// range's facts are decided from accounts as fresh as the live sync's.
     public func refreshReferenceData() async throws -> AccountSync.Report? {
-        let capabilities = try await client.withRetries { connection in connection.welcome?.capabilities ?? [] }
-        return try await refreshReferenceData(capabilities: capabilities)
+        try await client.withSession { client in
+            let sync = self.with(client)
+            let capabilities = try await client.withRetries { connection in connection.welcome?.capabilities ?? [] }
+            return try await sync.refreshReferenceData(capabilities: capabilities)
+        }
     }
 
     /// The end-of-day records of the server days starting in `[from, to)` (bridges with `daily`; nil otherwise), for
     /// the tier snapshots: a backfill's range, or a repairing reconcile's.
     public func readDaily(fromMilliseconds from: Int64, toMilliseconds to: Int64) async throws -> DailySync.Report? {
-        let capabilities = try await client.withRetries { connection in connection.welcome?.capabilities ?? [] }
-        guard capabilities.contains("daily") else { return nil }
-        return try await DailySync(client: client, connection: connection, serverID: serverID, zone: batcher.normalizer.settings.zone, startMilliseconds: 0)
-            .read(fromMilliseconds: from, toMilliseconds: to)
+        try await client.withSession { client in
+            let capabilities = try await client.withRetries { connection in connection.welcome?.capabilities ?? [] }
+            guard capabilities.contains("daily") else { return nil }
+            return try await DailySync(client: client, connection: connection, serverID: serverID, zone: batcher.normalizer.settings.zone, startMilliseconds: 0)
+                .read(fromMilliseconds: from, toMilliseconds: to)
+        }
     }
 
     /// What a pull does last: held records whose account arrived are decided, and stored facts a new account
