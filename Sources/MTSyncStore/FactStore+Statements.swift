@@ -25,11 +25,6 @@ extension FactStore {
             TRUNCATE mtsync_staged_facts, mtsync_staged_sources, mtsync_merged;
             """
 
-        /// Monthly partitions of `trading_facts` for the staged facts' months.
-        public static let ensurePartitions = """
-            SELECT ensure_trading_fact_partitions(min(time_utc), max(time_utc)) FROM mtsync_staged_facts HAVING count(*) > 0
-            """
-
         /// New identities at revision 1; changed (or deleted and back) ones at revision + 1; unchanged ones not at
         /// all (the WHERE of DO UPDATE), so they return no row and produce no event. Returns how many were merged, and
         /// how many of those replace an earlier revision (none in a first backfill: the removal is skipped).

@@ -146,6 +146,7 @@ public struct PageOutcome: Sendable, Hashable {
 
 /// The store path of the sync engine: one page of facts in, in one transaction (design invariants 1–3):
 ///
+/// 0. a fact outside the fact table's monthly partitions is quarantined, not stored (`FactPartitions.Window`);
 /// 1. COPY the page's facts into a session-local staging table;
 /// 2. one set-based merge into `fact_identities`: a new identity is inserted at revision 1, an identity whose
 ///    content hash is unchanged is left alone, a changed one gets revision + 1 (a deleted one comes back);
@@ -168,15 +169,25 @@ public enum FactStore {
             try connection.query("SELECT set_config('mtsync.backfill_job', \(String(job)), true)", name: "tag backfill events")
         }
 
+        // Facts outside the fact table's partitions are quarantined, never stored: a page makes no partition
+        // (migration 0012; one far-future row used to lock the whole table while its page made months up to it).
         var facts = batch.facts
+        var undecided = batch.undecided
+        var outside = OutsideRecords()
+        if !facts.isEmpty || !undecided.isEmpty {
+            let window = try FactPartitions.window(on: connection)
+            undecided = try outside.take(undecided, window: window)
+            facts = try outside.take(facts, window: window, stream: batch.stream, source: batch.source)
+        }
+
         var held: [(record: UndecidedRecord, reason: PendingReason)] = []
         var decidedRecords: [UndecidedRecord] = []
-        if !batch.undecided.isEmpty {
+        if !undecided.isEmpty {
             // The account store's lock, shared: an account change of this server waits for the page (and is then
             // applied to its facts), or the page waits for it and decides with it — never a decision between.
             try AccountDecisions.lockShared(server: server, on: connection)
-            let histories = try AccountDecisions.histories(server: server, logins: Set(batch.undecided.map(\.login)), on: connection)
-            for record in batch.undecided {
+            let histories = try AccountDecisions.histories(server: server, logins: Set(undecided.map(\.login)), on: connection)
+            for record in undecided {
                 switch batch.policy.decide(record.facts, login: record.login, history: histories[record.login]) {
                 case .decided(let decided):
                     facts += decided
@@ -198,23 +209,30 @@ public enum FactStore {
         if !held.isEmpty {
             outcome.pending = try PendingRecords.hold(held, server: server, source: batch.source, on: connection)
         }
+        // A held record now outside the partitions is decided too: it goes to quarantine, no longer waits.
+        decidedRecords += outside.records.map(\.record)
         if !decidedRecords.isEmpty {
             outcome.released = try PendingRecords.release(decidedRecords, server: server, on: connection)
         }
 
         if !batch.sources.isEmpty {
             let heldTickets = Set(held.filter { $0.record.stream == batch.stream }.map(\.record.ticket))
+            let outsideTickets = Set(outside.records.filter { $0.record.stream == batch.stream }.map(\.record.ticket))
             try connection.copyIn("COPY mtsync_staged_sources FROM STDIN", name: "stage source records") { writer in
                 for var source in batch.sources {
                     if source.outcome == .stored, heldTickets.contains(source.ticket) { source.outcome = .pending }
+                    if source.outcome == .stored, outsideTickets.contains(source.ticket) { source.outcome = .quarantined }
                     try stage(source, into: &writer)
                 }
             }
             try connection.query(PostgresQuery(sql: Statements.mergeSourceRecords, parameters: [server, batch.stream.rawValue]), name: "merge source records")
         }
 
-        for entry in batch.quarantine {
+        for entry in batch.quarantine + outside.facts {
             if try entry.insert(on: connection) { outcome.quarantined += 1 }
+        }
+        if !outside.records.isEmpty {
+            outcome.quarantined += try outside.quarantineRecords(server: server, source: batch.source, on: connection)
         }
 
         if !batch.deletedTickets.isEmpty {
@@ -373,7 +391,6 @@ public enum FactStore {
     }
 
     private static func merge(on connection: isolated PostgresConnection) throws -> PageOutcome {
-        try connection.query(PostgresQuery(sql: Statements.ensurePartitions), name: "ensure partitions")
         let merged = try connection.query(PostgresQuery(sql: Statements.mergeIdentities), name: "merge fact identities")
         var outcome = PageOutcome()
         guard try merged[0].decode(Int.self, 0) > 0 else { return outcome }

@@ -17,6 +17,9 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
         public static let statementFailed = Code("statement failed")
         /// A COPY could not be completed.
         public static let copyFailed = Code("copy failed")
+        /// The fact table has no partition for a month a page needs: its partitions end too soon (migration 0012).
+        /// Upkeep (`mtsync migrate` as the database owner) makes them; the page is stored after that.
+        public static let noPartition = Code("no partition for the month")
         /// A result did not have the shape or type the caller expected.
         public static let unexpectedResult = Code("unexpected result")
 

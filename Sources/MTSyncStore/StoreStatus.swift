@@ -18,6 +18,9 @@ public struct StoreStatus: Sendable, Codable, Equatable {
     public let latestKnownVersion: Int
     public let pendingMigrations: Int
     public let tables: [TableCount]
+    /// What the fact table's monthly partitions cover (nil before migration 0012): facts from `endMonth` on are not
+    /// stored until upkeep makes their months.
+    public let partitions: FactPartitions.Horizon?
     /// Things an operator should look at (pending migrations, rows in the default fact partition, …).
     public let warnings: [String]
 
@@ -51,10 +54,17 @@ public struct StoreStatus: Sendable, Codable, Equatable {
             }
             return counts
         }
+        var partitions: FactPartitions.Horizon?
         if tables.contains(where: { $0.table == "trading_facts" }) {
             let strays = try await connection.query("SELECT count(*) FROM trading_facts_default", name: "count default partition")[0].decode(Int64.self, 0)
             if strays > 0 {
-                warnings.append("\(strays) fact(s) sit in trading_facts_default: a month without its partition; create it with ensure_trading_fact_partitions and move them")
+                warnings.append("\(strays) fact(s) sit in trading_facts_default: past months without their partition; `mtsync migrate` as the database owner makes them and moves the facts in (a daemon whose role may create tables does it by itself)")
+            }
+            let upkept = try await connection.query("SELECT to_regprocedure('trading_fact_partitions_end()') IS NOT NULL", name: "find partition upkeep")[0].decode(Bool.self, 0)
+            if upkept {
+                let horizon = try await FactPartitions.horizon(on: connection)
+                if let warning = horizon.warning { warnings.append(warning) }
+                partitions = horizon
             }
         }
         return StoreStatus(
@@ -62,6 +72,7 @@ public struct StoreStatus: Sendable, Codable, Equatable {
             latestKnownVersion: migrations.latestKnownVersion,
             pendingMigrations: migrations.pending.count,
             tables: tables,
+            partitions: partitions,
             warnings: warnings
         )
     }

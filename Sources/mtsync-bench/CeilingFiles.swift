@@ -11,7 +11,7 @@ import MTSyncStore
 /// - `facts.tsv`, `sources.tsv`: the exact COPY text `FactStore.store` streams into its staging tables, made by
 ///   the same code path (the server's configured normalizer, `RecordBatcher`, `FactStore.stagingText`), page by
 ///   page as a backfill pages it (one-day chunks, `page_size` records a page);
-/// - `setup.sql`: registers the server (not timed);
+/// - `setup.sql`: registers the server and makes the fact partitions of its months, as upkeep does (not timed);
 /// - `ceiling.sql`: one transaction that `\copy`s both files into the staging tables and runs
 ///   `FactStore.Statements`, the very merge `FactStore.store` runs, once over all rows.
 struct CeilingFiles {
@@ -97,13 +97,14 @@ struct CeilingFiles {
         let literal = { (text: String) in "'" + text.replacingOccurrences(of: "'", with: "''") + "'" }
         try """
             INSERT INTO servers (server_id, platform, time_zone) VALUES (\(literal(serverID)), 'mt5', \(literal(server.zoneName)));
+            SELECT ensure_trading_fact_partitions(\(literal(TradingFact.iso8601(milliseconds: (firstDay - 1) * 86_400_000) + "Z")), \(literal(TradingFact.iso8601(milliseconds: (firstDay + Int64(days) + 1) * 86_400_000) + "Z")));
 
             """.write(toFile: output + "/setup.sql", atomically: true, encoding: .utf8)
         let sourcesMerge = FactStore.Statements.mergeSourceRecords
             .replacingOccurrences(of: "$1", with: literal(serverID))
             .replacingOccurrences(of: "$2", with: literal(SyncStream.deals.rawValue))
         let statements = [
-            FactStore.Statements.ensurePartitions, FactStore.Statements.mergeIdentities, FactStore.Statements.removeReplacedRevisions,
+            FactStore.Statements.mergeIdentities, FactStore.Statements.removeReplacedRevisions,
             FactStore.Statements.storeRevisions, sourcesMerge,
         ]
         try """

@@ -53,6 +53,9 @@ struct StatusCommand: AsyncParsableCommand {
                         print("  \(name)  \(table.exact ? "" : "~")\(table.rows)")
                     }
                 }
+                if let partitions = status.partitions {
+                    print("Fact partitions \(partitions.firstMonth ?? "-") … \(partitions.endMonth) (not included): \(partitions.monthsAhead) month(s) ahead of this one, \(partitions.partitions) partition(s)")
+                }
                 for warning in status.warnings { print("Warning: \(warning)") }
                 let warnAfter = Int64(DurationText.parse(pendingWarnAfter)?.components.seconds ?? 3_600)
                 for line in ServerStatusText.lines(servers, pendingWarnAfterSeconds: warnAfter) { print(line) }

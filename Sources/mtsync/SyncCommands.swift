@@ -290,6 +290,7 @@ struct RunCommand: AsyncParsableCommand {
         let logger = Logger(label: "mtsync")
         let engine = Engine(configuration: configuration)
         let daemon: SyncDaemon
+        let partitions: PartitionUpkeepService
         do {
             let connection = try await engine.connect()
             try await engine.checkSchema(connection)
@@ -307,10 +308,14 @@ struct RunCommand: AsyncParsableCommand {
                     jitter: server.pollJitter, trailingReconcile: try engine.trailingReconcile(for: server, connection: serverConnection), pull: pull))
             }
             daemon = SyncDaemon(jobs: jobs, owner: configuration.instanceID, leaseTTL: configuration.leaseTTL, connection: connection, logger: Logger(label: "mtsync.sync"))
+            // The fact table's partitions ahead of time, outside pages (migration 0012); a first round before any pull.
+            partitions = PartitionUpkeepService(
+                connection: try await engine.connect(), settings: .forServers(starting: configuration.servers.map(\.start)), logger: Logger(label: "mtsync.partitions"))
+            try? await partitions.round()
         } catch {
             throw CommandFailure.report(error, json: false)
         }
-        var services: [any Service] = [daemon]
+        var services: [any Service] = [daemon, partitions]
         SyncMetric.primeDaemon(
             servers: configuration.servers.map { ($0.id.rawValue, $0.platform == .mt5 ? "deals" : "trades") },
             sink: configuration.ingest?.sinkName, feed: configuration.feed != nil)
