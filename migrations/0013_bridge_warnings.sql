@@ -1,4 +1,4 @@
--- 0012: what a bridge said that mtsync did not believe, per server and stream, for `mtsync status`.
+-- 0013: what a bridge said that mtsync did not believe, per server and stream, for `mtsync status`.
 --
 -- A bridge that breaks the protocol in ways that cost no record — an `end.next` that is not the last record it sent,
 -- a `count` that lies, records outside the requested range (quarantined), lines of an earlier request — is not
