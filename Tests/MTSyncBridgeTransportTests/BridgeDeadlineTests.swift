@@ -5,12 +5,14 @@ import MTSyncTestSupport
 import Testing
 
 /// bridge-protocol §5: the handshake, every line and every request have deadlines that no byte pattern from the
-/// bridge can stretch. Bytes that never form a line do not count as activity.
+/// bridge can stretch. Bytes that never form a line do not count as activity. Each test makes one deadline short
+/// and the others far longer than its bound on the elapsed time, so the error can only be that deadline's (the bound
+/// is loose: the suite shares two cores with everything else `scripts/test` runs).
 @Suite("Deadlines a slow or stuck bridge cannot defeat")
 struct BridgeDeadlineTests {
     typealias Harness = ClientSimulatorTests
 
-    static func failure(_ misbehaviour: Misbehaviour, handshake: Duration = .seconds(2), read: Duration = .seconds(1), request: Duration = .seconds(30)) async throws -> (BridgeClientError?, Duration) {
+    static func failure(_ misbehaviour: Misbehaviour, handshake: Duration = .seconds(60), read: Duration = .seconds(60), request: Duration = .seconds(120)) async throws -> (BridgeClientError?, Duration) {
         var faults = SimulatorFaults()
         faults.misbehaviour = misbehaviour
         let simulator = BridgeSimulator(dataset: Harness.dataset, key: Harness.key, faults: faults)
@@ -31,37 +33,37 @@ struct BridgeDeadlineTests {
 
     @Test("a hello sent one byte a second never completes the handshake: given up after handshake_timeout, though bytes keep coming")
     func trickledHello() async throws {
-        let (error, elapsed) = try await Self.failure(.trickleHandshake, handshake: .seconds(2), read: .seconds(30))
+        let (error, elapsed) = try await Self.failure(.trickleHandshake, handshake: .seconds(2))
         #expect(error?.kind == .timeout && error?.reason.contains("handshake") == true, "\(String(describing: error))")
-        #expect(elapsed < .seconds(10))
+        #expect(elapsed < .seconds(40))
     }
 
     @Test("a peer that accepts and never says hello: given up after the read timeout, well within the handshake's")
     func silentPeer() async throws {
-        let (error, elapsed) = try await Self.failure(.silentHandshake, handshake: .seconds(30), read: .seconds(1))
-        #expect(error?.kind == .timeout, "\(String(describing: error))")
-        #expect(elapsed < .seconds(10))
+        let (error, elapsed) = try await Self.failure(.silentHandshake, read: .seconds(2))
+        #expect(error?.kind == .timeout && error?.reason.contains("read_timeout") == true, "\(String(describing: error))")
+        #expect(elapsed < .seconds(40))
     }
 
     @Test("something else on the port (an SSH banner): a protocol violation naming what it said and asking whether the port is right")
     func notABridge() async throws {
         let (error, elapsed) = try await Self.failure(.sshBanner)
         #expect(error?.kind == .protocolViolation && error?.reason.contains("SSH-2.0") == true && error?.reason.contains("bridge.port") == true, "\(String(describing: error))")
-        #expect(elapsed < .seconds(10))
+        #expect(elapsed < .seconds(40))
     }
 
     @Test("an answer sent one byte a second never forms a line: given up after read_timeout, not kept alive by the bytes")
     func trickledAnswer() async throws {
-        let (error, elapsed) = try await Self.failure(.trickleResponse, read: .seconds(2), request: .seconds(120))
+        let (error, elapsed) = try await Self.failure(.trickleResponse, read: .seconds(2))
         #expect(error?.kind == .timeout && error?.reason.contains("read_timeout") == true, "\(String(describing: error))")
-        #expect(elapsed < .seconds(15))
+        #expect(elapsed < .seconds(40))
     }
 
     @Test("half a page, then silence: given up after read_timeout")
     func stalledPage() async throws {
-        let (error, elapsed) = try await Self.failure(.stallMidPage, read: .seconds(1))
+        let (error, elapsed) = try await Self.failure(.stallMidPage, read: .seconds(2))
         #expect(error?.kind == .timeout, "\(String(describing: error))")
-        #expect(elapsed < .seconds(10))
+        #expect(elapsed < .seconds(40))
     }
 
     @Test("an error message with the key and a password in it is scrubbed before anyone sees it")
