@@ -37,6 +37,11 @@ public struct SimulatorFaults: Sendable, Hashable {
     public var misbehaviour: Misbehaviour?
     /// With `.secretError`: the secret the error message carries (the suite passes the bridge key).
     public var leakedSecret = ""
+    /// Serve the MT5 deals whose ticket is a multiple of `every` with these fields replaced (nil: left out), e.g.
+    /// `TimeMsc` removed and `Time` at Int64.max: the extreme values a bridge may send (issue 20).
+    public var alteredDeals: AlteredDeals?
+    /// Answer `server.info` with this `server_time_ms` instead of the zone's clock (a bridge whose clock is wrong).
+    public var serverTimeMilliseconds: Int64?
 
     public init(
         dropConnectionAfterRecords: Int? = nil, malformedLineAfterRecords: Int? = nil, oversizeLineAfterRecords: Int? = nil, delayPerRequest: Duration? = nil,
@@ -55,6 +60,18 @@ public struct SimulatorFaults: Sendable, Hashable {
     }
 
     public static let none = SimulatorFaults()
+
+    /// Deals served with some fields replaced: those whose ticket is a multiple of `every`.
+    public struct AlteredDeals: Sendable, Hashable {
+        public var every: UInt64
+        /// Field name → the value served (nil: the field is left out).
+        public var fields: [String: String?]
+
+        public init(every: UInt64, fields: [String: String?]) {
+            self.every = every
+            self.fields = fields
+        }
+    }
 
     /// `record` without the `omittedFields`.
     func omitting<Record: RawFieldRecord>(_ record: Record) -> Record {
@@ -255,7 +272,7 @@ public struct BridgeSimulator: Sendable {
                         "server_id": .string(dataset.configuration.serverID), "platform": .string(platform.rawValue), "bridge": "mtbridge-sim/1",
                         "mt_build": .integer(platform == .mt4 ? 1420 : 4755),
                         "time_zone": ["rule": .string(zoneRule), "utc_offset_minutes": .integer(Int(offsetMinutes)), "dst": .bool(offsetMinutes > standardMinutes)],
-                        "server_time_ms": .integer(faults.misbehaviour == .maximalServerTime ? .max : serverNow), "utc_time_ms": .integer(utcNow),
+                        "server_time_ms": .integer(faults.misbehaviour == .maximalServerTime ? .max : faults.serverTimeMilliseconds ?? serverNow), "utc_time_ms": .integer(utcNow),
                         "capabilities": .array(servedCapabilities.map { .string($0) }),
                     ]])
                     try await writer.send(["type": "end", "id": .string(id), "count": .integer(1), "more": false, "next": .null])
@@ -291,6 +308,9 @@ public struct BridgeSimulator: Sendable {
                     let complete = try await writeRecords(records, writer: &writer, recordsSent: &recordsSent, counters: counters) { writer, deal in
                         var served = deal
                         if let every = faults.unreadableProfitEvery, let ticket = deal.deal.flatMap(UInt64.init), ticket % every == 0 { served.profit = "1,5" }
+                        if let altered = faults.alteredDeals, let ticket = deal.deal.flatMap(UInt64.init), ticket % altered.every == 0 {
+                            for (name, value) in altered.fields { served.set(name, value) }
+                        }
                         writer.record(type: "deal", id: id, data: faults.omitting(served))
                     }
                     guard complete else { return }

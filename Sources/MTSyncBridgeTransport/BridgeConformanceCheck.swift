@@ -1,3 +1,4 @@
+import Foundation
 import MTSyncBridge
 import MTSyncCore
 
@@ -86,9 +87,16 @@ public struct BridgeConformanceCheck: Sendable {
         let (welcome, info) = try await client.withRetries { connection in
             (connection.welcome, try await connection.serverInfo())
         }
-        let serverNow = info["server_time_ms"]?.text.flatMap { Int64($0) }
+        var serverNow = info["server_time_ms"]?.text.flatMap { Int64($0) }
         let utcNow = info["utc_time_ms"]?.text.flatMap { Int64($0) }
-        let defaultTo = ((serverNow ?? 0) / day) * day
+        // A clock no trade server can show (before 2000, or further ahead of this machine's than any zone and a day
+        // allow) is reported, and the default range is taken from this machine's clock instead (issue 20).
+        var clockProblem: String?
+        if let reported = serverNow, !Self.plausibleClock(reported) {
+            clockProblem = "server.info's server_time_ms \(reported) is not a plausible server clock (before 2000, or more than a day ahead of this machine's): the trade server's clock or the bridge is wrong (§4.1)"
+            serverNow = nil
+        }
+        let defaultTo = ((serverNow ?? Self.machineClockMilliseconds()) / day) * day
         // Digest buckets are whole hours: widen the range to hour boundaries.
         let from = Self.floor(fromMilliseconds ?? defaultTo - day, to: hour)
         let to = Self.ceiling(toMilliseconds ?? defaultTo, to: hour)
@@ -97,8 +105,12 @@ public struct BridgeConformanceCheck: Sendable {
         report.platform = welcome?.platform.rawValue
         report.capabilities = welcome?.capabilities ?? []
         report.timeZoneRule = info["time_zone"]?["rule"]?.text
-        if let serverNow, let utcNow { report.serverClockOffsetMinutes = (serverNow - utcNow + 30_000) / 60_000 }
-        if serverNow == nil || utcNow == nil { report.problems.append("server.info lacks server_time_ms or utc_time_ms (§4.1)") }
+        if let serverNow, let utcNow { report.serverClockOffsetMinutes = serverNow.saturatingSubtracting(utcNow).saturatingAdding(30_000) / 60_000 }
+        if let clockProblem {
+            report.problems.append(clockProblem)
+        } else if serverNow == nil || utcNow == nil {
+            report.problems.append("server.info lacks server_time_ms or utc_time_ms (§4.1)")
+        }
         if info["platform"]?.text != welcome?.platform.rawValue {
             report.problems.append("server.info says platform \(info["platform"]?.text ?? "none") but welcome says \(welcome?.platform.rawValue ?? "none")")
         }
@@ -130,9 +142,10 @@ public struct BridgeConformanceCheck: Sendable {
                         continue
                     }
                     if let last = previous, !(last < (time, order)) { note(&orderProblems, "trade \(order) comes after \(last.1): not in ascending (close_time, order) order (§4.3)") }
-                    if time.multipliedReportingOverflow(by: 1000).overflow || time * 1000 < from || time * 1000 >= to { note(&rangeProblems, "trade \(order) closes at \(time) s, outside [from_ms, to_ms)") }
+                    let (milliseconds, overflow) = time.multipliedReportingOverflow(by: 1000)
+                    if overflow || milliseconds < from || milliseconds >= to { note(&rangeProblems, "trade \(order) closes at \(time) s, outside [from_ms, to_ms)") }
                     previous = (time, order)
-                    buckets[Self.floor(time &* 1000, to: hour), default: DigestChecksum()].add(canonicalLine: line)
+                    if !overflow { buckets[Self.floor(milliseconds, to: hour), default: DigestChecksum()].add(canonicalLine: line) }
                 }
             }
         } else {
@@ -208,11 +221,23 @@ public struct BridgeConformanceCheck: Sendable {
         return report
     }
 
+    /// `value` rounded down to a multiple of `step`; the value is first kept within the times a zone converts, so
+    /// that no bound a bridge or an option supplies can overflow.
     static func floor(_ value: Int64, to step: Int64) -> Int64 {
-        value >= 0 ? value / step * step : -((-value + step - 1) / step * step)
+        let value = min(max(value, ServerTimeZone.convertibleMilliseconds.lowerBound), ServerTimeZone.convertibleMilliseconds.upperBound)
+        return value >= 0 ? value / step * step : -((-value + step - 1) / step * step)
     }
 
     static func ceiling(_ value: Int64, to step: Int64) -> Int64 {
-        -floor(-value, to: step)
+        let value = min(max(value, ServerTimeZone.convertibleMilliseconds.lowerBound), ServerTimeZone.convertibleMilliseconds.upperBound)
+        return -floor(-value, to: step)
     }
+
+    /// Whether a bridge's `server_time_ms` can be a trade server's clock: from 2000 to a day (plus the widest zone
+    /// offset, 14 h) past this machine's UTC clock.
+    static func plausibleClock(_ serverMilliseconds: Int64, now: Int64 = machineClockMilliseconds()) -> Bool {
+        serverMilliseconds >= PlausibleTimeRule.defaultEarliest && serverMilliseconds <= now.saturatingAdding(PlausibleTimeRule.defaultAhead + 14 * 3_600_000)
+    }
+
+    static func machineClockMilliseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 }

@@ -133,12 +133,14 @@ struct ConfigurationReader {
         var symbolsEvery: Duration?
         var dailyEvery: Duration?
         var pendingWarnAfter: Duration?
+        /// Which record times are stored (`plausible_times`); a record outside is quarantined.
+        var plausibleTimes = PlausibleTimeRule.standard
 
         static let builtIn = ServerTuning(
             pollInterval: .seconds(10), lookback: .seconds(2 * 3600), pageSize: 5000, pollJitter: 0.1,
             reconcileEvery: .seconds(24 * 3600), reconcileWindow: .seconds(3 * 86_400)
         )
-        static let keys = ["poll_interval", "lookback", "page_size", "poll_jitter", "reconcile", "accounts_every", "symbols_every", "daily_every", "pending_warn_after"]
+        static let keys = ["poll_interval", "lookback", "page_size", "poll_jitter", "reconcile", "accounts_every", "symbols_every", "daily_every", "pending_warn_after", "plausible_times"]
         static let maximumPageSize = 10_000
     }
 
@@ -175,6 +177,18 @@ struct ConfigurationReader {
                 }
             }
             if reconcile["window"] != nil, let value = duration(reconcile, "window", minimum: .seconds(60)) { tuning.reconcileWindow = value }
+        }
+        if let node = section["plausible_times"], !node.isNull, let window = mapping(node, path: section.child("plausible_times"), keys: ["earliest", "ahead"]) {
+            if let (text, mark) = scalar(window, "earliest") {
+                if let value = ServerStart.parse(text) {
+                    tuning.plausibleTimes.earliestServerMilliseconds = value
+                } else {
+                    report(window.child("earliest"), mark, "must be a server-time date YYYY-MM-DD (1970 to 2999) before which no record is stored, not \(String(reflecting: text))")
+                }
+            }
+            if window["ahead"] != nil, let value = duration(window, "ahead", minimum: .seconds(60)) {
+                tuning.plausibleTimes = PlausibleTimeRule(earliestServerMilliseconds: tuning.plausibleTimes.earliestServerMilliseconds, ahead: value)
+            }
         }
         return tuning
     }
@@ -258,7 +272,8 @@ struct ConfigurationReader {
             id: id, platform: platform, zoneName: zone.name, zone: zone, start: start, source: source,
             pollInterval: tuning.pollInterval, lookback: tuning.lookback, pageSize: tuning.pageSize, pollJitter: tuning.pollJitter,
             reconcileEvery: tuning.reconcileEvery, reconcileWindow: tuning.reconcileWindow, rules: rules,
-            accountsEvery: tuning.accountsEvery, symbolsEvery: tuning.symbolsEvery, dailyEvery: tuning.dailyEvery, pendingWarnAfter: tuning.pendingWarnAfter
+            accountsEvery: tuning.accountsEvery, symbolsEvery: tuning.symbolsEvery, dailyEvery: tuning.dailyEvery, pendingWarnAfter: tuning.pendingWarnAfter,
+            plausibleTimes: tuning.plausibleTimes
         )
     }
 

@@ -40,13 +40,18 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var dailyEvery: Duration?
     /// Records waiting for their account longer than this make `mtsync status` warn; nil: the default (1 hour).
     public var pendingWarnAfter: Duration?
+    /// Which record times are stored: not before `earliest`, not more than `ahead` past the server's clock
+    /// (`plausible_times`; default from 2000-01-01, up to a day ahead). A record outside is quarantined.
+    public var plausibleTimes: PlausibleTimeRule
 
     public init(
         id: ServerID, platform: Platform, zoneName: String, zone: ServerTimeZone, start: Int64, source: Source,
         pollInterval: Duration, lookback: Duration, pageSize: Int, pollJitter: Double,
         reconcileEvery: Duration?, reconcileWindow: Duration, rules: NormalizationRules,
-        accountsEvery: Duration? = nil, symbolsEvery: Duration? = nil, dailyEvery: Duration? = nil, pendingWarnAfter: Duration? = nil
+        accountsEvery: Duration? = nil, symbolsEvery: Duration? = nil, dailyEvery: Duration? = nil, pendingWarnAfter: Duration? = nil,
+        plausibleTimes: PlausibleTimeRule = .standard
     ) {
+        self.plausibleTimes = plausibleTimes
         self.accountsEvery = accountsEvery
         self.symbolsEvery = symbolsEvery
         self.dailyEvery = dailyEvery
@@ -70,6 +75,7 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// once already when the configuration was loaded, so this throws only for rules changed since.
     public func normalizerSettings() throws(RulesError) -> ServerSettings {
         var settings = ServerSettings(server: id, platform: platform, zone: zone)
+        settings.plausibleTimes = plausibleTimes
         try rules.apply(to: &settings)
         return settings
     }
@@ -92,6 +98,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         return "\(id): \(platform.rawValue) via \(source), zone \(zoneName), start \(ServerStart.format(start)), "
             + "poll \(DurationText.format(pollInterval)) ±\(Self.percent(pollJitter)), lookback \(DurationText.format(lookback)), "
             + "page \(pageSize), \(reconcile), \(accounts)"
+            + (plausibleTimes == .standard ? "" : ", plausible times \(plausibleTimes)")
     }
 
     static func percent(_ fraction: Double) -> String {

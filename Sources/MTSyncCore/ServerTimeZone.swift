@@ -61,9 +61,17 @@ public struct ServerTimeZone: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { name }
 
+    /// The times (milliseconds since 1970, either clock) a conversion is exact for: ±100 000 000 days, about
+    /// ±273 000 years (ECMAScript's `Date` range). Inside it, adding any zone's offset cannot overflow `Int64`.
+    /// A value outside is clamped to the range first, so that no value a bridge sends can trap the process
+    /// (`Int64.max` at `-05:00` used to overflow); whether a time is worth storing is `PlausibleTimes`' question,
+    /// asked before a conversion's result is used.
+    public static let convertibleMilliseconds: ClosedRange<Int64> = -8_640_000_000_000_000...8_640_000_000_000_000
+
     /// The UTC instant (milliseconds since 1970) that a server wall-clock time (milliseconds, MetaTrader style)
-    /// denotes, and how it was resolved.
+    /// denotes, and how it was resolved. Never traps: a time outside `convertibleMilliseconds` is clamped to it.
     public func utcMilliseconds(fromServerMilliseconds serverMilliseconds: Int64, policy: AmbiguousTimePolicy = .earlier) -> (utcMilliseconds: Int64, resolution: Resolution) {
+        let serverMilliseconds = serverMilliseconds.clamped(to: Self.convertibleMilliseconds)
         // Split into whole seconds (floor) and the millisecond remainder, so negative times stay correct.
         let seconds = serverMilliseconds >= 0 ? serverMilliseconds / 1000 : (serverMilliseconds - 999) / 1000
         let remainder = serverMilliseconds - seconds * 1000
@@ -80,8 +88,10 @@ public struct ServerTimeZone: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The server wall-clock time (milliseconds, MetaTrader style) at a UTC instant: what a bridge reports as
-    /// `server_time_ms`. Unlike the other direction this is always unique.
+    /// `server_time_ms`. Unlike the other direction this is always unique. Never traps: a time outside
+    /// `convertibleMilliseconds` is clamped to it.
     public func serverMilliseconds(fromUTCMilliseconds utcMilliseconds: Int64) -> Int64 {
+        let utcMilliseconds = utcMilliseconds.clamped(to: Self.convertibleMilliseconds)
         let seconds = utcMilliseconds >= 0 ? utcMilliseconds / 1000 : (utcMilliseconds - 999) / 1000
         switch rule {
         case .fixed(let offset): return utcMilliseconds + offset * 1000
@@ -110,6 +120,11 @@ public struct ServerTimeZone: Sendable, Hashable, CustomStringConvertible {
         let seconds = hours * 3600 + minutes * 60
         return signCharacter == "-" ? -seconds : seconds
     }
+}
+
+extension Int64 {
+    /// This value, or the nearer end of `range` when it lies outside.
+    func clamped(to range: ClosedRange<Int64>) -> Int64 { Swift.min(Swift.max(self, range.lowerBound), range.upperBound) }
 }
 
 extension Character {

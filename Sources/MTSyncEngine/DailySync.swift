@@ -37,8 +37,10 @@ public struct DailySync: Sendable {
         let day: Int64 = 86_400_000
         let last = try await connection.run { connection in try FactStore.cursor(serverID: serverID, stream: .daily, on: connection) }
         let lookbackDays = max(1, lookback.components.seconds / 86_400)
-        let from = max(startMilliseconds / day * day, last.serverTimeMilliseconds - lookbackDays * day)
-        let report = try await read(fromMilliseconds: from, toMilliseconds: (serverNow / day + 1) * day)
+        // Checked: the clock is the plausible one (`ServerSync.serverClock`), but no reading may trap here.
+        let back = lookbackDays.multipliedReportingOverflow(by: day), end = (serverNow / day + 1).multipliedReportingOverflow(by: day)
+        let from = max(startMilliseconds / day * day, last.serverTimeMilliseconds.saturatingSubtracting(back.overflow ? .max : back.partialValue))
+        let report = try await read(fromMilliseconds: from, toMilliseconds: end.overflow ? .max : end.partialValue)
         try await StreamRefresh.record(server: serverID.rawValue, stream: .daily, records: report.records, on: connection)
         return report
     }

@@ -48,7 +48,9 @@ public struct DecisionCatchUp: Sendable {
         while !Task.isCancelled {
             let held = try await PendingRecords.due(server: server, platform: platform, retryBefore: retryBefore, limit: recordsPerPass, on: connection)
             guard !held.isEmpty else { break }
-            let batch = batcher.batch(held: held, platform: platform)
+            // Held records are normalized again: within the pull's window, or mtsync's clock's when none was given.
+            let windowed = batcher.times == .convertible ? batcher.within(batcher.ownClock()) : batcher
+            let batch = windowed.batch(held: held, platform: platform)
             // A held record normalization now refuses is quarantined by the batch; it is no longer held.
             let kept = Set(batch.undecided.map { HeldKey(stream: $0.stream, ticket: $0.ticket) })
             let refused = held.filter { !kept.contains(HeldKey(stream: $0.stream, ticket: $0.ticket)) }

@@ -28,7 +28,10 @@ public struct DropServerSync: Sendable {
         let server = batcher.serverID.rawValue, zone = batcher.normalizer.settings.zone, configured = batcher
         // The batcher with the server's symbols as stored; a symbols file taken in this pull refreshes it for the
         // files after it.
-        let current = Mutex(batcher.with(serverSymbols: try await ServerSymbols.load(server: server, on: intake.connection)))
+        // A drop has no server clock of its own: mtsync's, in the server's zone, bounds the records' times. A file
+        // row stamped 9999 (or Int64.max) is quarantined, its file stored, and the next start finds nothing to crash on.
+        let clock = batcher.ownClock()
+        let current = Mutex(batcher.with(serverSymbols: try await ServerSymbols.load(server: server, on: intake.connection)).within(clock))
         // What each file's transaction stored, counted only for the files the intake reports stored (committed): a
         // file rolled back and taken again later is counted once.
         let outcomes = Mutex<[String: (outcome: PageOutcome, stream: String, duration: Duration)]>([:])
@@ -59,7 +62,7 @@ public struct DropServerSync: Sendable {
                 }
                 try ServerSymbols.store(server: server, symbols: valid, source: source, on: connection)
                 let loaded = try ServerSymbols.loadAll(server: server, on: connection)
-                current.withLock { $0 = configured.with(serverSymbols: loaded) }
+                current.withLock { $0 = configured.with(serverSymbols: loaded).within(clock) }
             }
             if !accounts.isEmpty {
                 let (valid, quarantine) = AccountSync.validate(accounts, server: server, zone: zone, source: source)
@@ -68,20 +71,19 @@ public struct DropServerSync: Sendable {
             }
             var batcher = current.withLock { $0 }
             batcher.source = source
+            // The live cursor moves to the last record the file holds that was not quarantined.
             if !deals.isEmpty {
-                let last = deals.compactMap { deal in
-                    Int64(deal.timeMsc ?? "").flatMap { time in UInt64(deal.deal ?? "").map { CursorPosition(serverTimeMilliseconds: time, ticket: $0) } }
-                }.max()
-                outcome = outcome + (try FactStore.store(batcher.batch(deals: deals, cursor: last), on: connection))
+                var batch = batcher.batch(deals: deals, cursor: nil)
+                batch.cursor = RecordBatcher.lastAccepted(batch)
+                outcome = outcome + (try FactStore.store(batch, on: connection))
             }
             if !trades.isEmpty {
                 if file.stream == .openTrades {
                     outcome = outcome + (try FactStore.store(batcher.batch(openTrades: trades), on: connection))
                 } else {
-                    let last = trades.compactMap { trade in
-                        Int64(trade.closeTime ?? "").flatMap { time in UInt64(trade.order ?? "").map { CursorPosition(serverTimeMilliseconds: time * 1000, ticket: $0) } }
-                    }.max()
-                    outcome = outcome + (try FactStore.store(batcher.batch(trades: trades, cursor: last), on: connection))
+                    var batch = batcher.batch(trades: trades, cursor: nil)
+                    batch.cursor = RecordBatcher.lastAccepted(batch)
+                    outcome = outcome + (try FactStore.store(batch, on: connection))
                 }
             }
             if !daily.isEmpty {

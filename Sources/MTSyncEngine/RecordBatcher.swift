@@ -1,3 +1,4 @@
+import Foundation
 import MTSyncBridge
 import MTSyncCore
 import MTSyncStore
@@ -12,10 +13,36 @@ public struct RecordBatcher: Sendable {
     public private(set) var normalizer: Normalizer
     /// Where quarantine entries and held records say the records came from (`tcp`, `csv:<file>`).
     public var source: String
+    /// The record times this batcher's pages may store; a record outside is quarantined (`timeImplausible`). Set
+    /// per pull from the server's clock (`within(_:)`, `ServerClock`); a batcher nobody gave a window keeps only
+    /// the times a zone can convert.
+    public private(set) var times: PlausibleTimes = .convertible
 
     public init(normalizer: Normalizer, source: String = "tcp") {
         self.normalizer = normalizer
         self.source = source
+    }
+
+    /// The same batcher with the window of a page or pull.
+    public func within(_ times: PlausibleTimes) -> RecordBatcher {
+        var copy = self
+        copy.times = times
+        return copy
+    }
+
+    /// The same batcher with the window at `clock` under the server's `plausible_times`.
+    public func within(_ clock: ServerClock) -> RecordBatcher {
+        within(normalizer.settings.plausibleTimes.window(at: clock))
+    }
+
+    /// The server's clock when the bridge says nothing about it, or a drop folder: mtsync's own, in the server's zone.
+    public func ownClock(now: Date = Date()) -> ServerClock {
+        normalizer.settings.plausibleTimes.serverClock(reported: nil, utcNowMilliseconds: Int64(now.timeIntervalSince1970 * 1000), zone: normalizer.settings.zone)
+    }
+
+    /// What the bridge's `server_time_ms` says, checked against mtsync's own clock (`PlausibleTimeRule.serverClock`).
+    public func serverClock(reported: Int64?, now: Date = Date()) -> ServerClock {
+        normalizer.settings.plausibleTimes.serverClock(reported: reported, utcNowMilliseconds: Int64(now.timeIntervalSince1970 * 1000), zone: normalizer.settings.zone)
     }
 
     public var serverID: ServerID { normalizer.settings.server }
@@ -43,9 +70,9 @@ public struct RecordBatcher: Sendable {
         batch.undecided.reserveCapacity(deals.count)
         batch.sources.reserveCapacity(deals.count)
         for deal in deals {
-            let outcome = normalizer.normalize(deal)
+            let outcome = normalizer.normalize(deal, within: times)
             let stored = take(outcome, record: .deal(deal), stream: .deals, into: &batch)
-            if let ticket = deal.deal.flatMap({ UInt64($0) }), let time = deal.timeMsc.flatMap({ Int64($0) }) ?? deal.time.flatMap({ Int64($0) }).map({ $0 * 1000 }) {
+            if let ticket = deal.deal.flatMap({ UInt64($0) }), let time = deal.timeMsc.flatMap({ Int64($0) }) ?? deal.time.flatMap({ Int64($0) }).flatMap(Self.milliseconds(seconds:)) {
                 batch.sources.append(SourceRecord(
                     ticket: ticket, serverTimeMilliseconds: time,
                     digestPart: DigestChecksum.canonicalLine(deal).map(DigestChecksum.part(ofCanonicalLine:)) ?? 0,
@@ -61,11 +88,11 @@ public struct RecordBatcher: Sendable {
         batch.undecided.reserveCapacity(trades.count)
         batch.sources.reserveCapacity(trades.count)
         for trade in trades {
-            let outcome = normalizer.normalize(trade)
+            let outcome = normalizer.normalize(trade, within: times)
             let stored = take(outcome, record: .trade(trade), stream: .trades, into: &batch)
-            if let order = trade.order.flatMap({ UInt64($0) }), let close = trade.closeTime.flatMap({ Int64($0) }) {
+            if let order = trade.order.flatMap({ UInt64($0) }), let close = trade.closeTime.flatMap({ Int64($0) }).flatMap(Self.milliseconds(seconds:)) {
                 batch.sources.append(SourceRecord(
-                    ticket: order, serverTimeMilliseconds: close * 1000,
+                    ticket: order, serverTimeMilliseconds: close,
                     digestPart: DigestChecksum.canonicalLine(trade).map(DigestChecksum.part(ofCanonicalLine:)) ?? 0,
                     volume: trade.volume ?? "0", outcome: stored))
             }
@@ -79,7 +106,7 @@ public struct RecordBatcher: Sendable {
         var batch = newBatch(stream: .openTrades, cursor: nil)
         batch.undecided.reserveCapacity(openTrades.count)
         for trade in openTrades {
-            _ = take(normalizer.normalize(trade), record: .trade(trade), stream: .openTrades, into: &batch)
+            _ = take(normalizer.normalize(trade, within: times), record: .trade(trade), stream: .openTrades, into: &batch)
         }
         return batch
     }
@@ -122,6 +149,20 @@ public struct RecordBatcher: Sendable {
         batch.deletedTickets = deleted
         batch.changeSequence = changes.map(\.sequence).max()
         return batch
+    }
+
+    /// Seconds (MT5 `Time`, MT4 `close_time`) as milliseconds; nil when the product does not fit (the record
+    /// itself is quarantined by the normalizer then, and keeps no source record).
+    static func milliseconds(seconds: Int64) -> Int64? {
+        let (product, overflow) = seconds.multipliedReportingOverflow(by: 1000)
+        return overflow ? nil : product
+    }
+
+    /// Where a page's cursor may move: the last (time, ticket) of the records it does not quarantine (stored,
+    /// held or skipped). A record refused for its time — 9999-12-31, `Int64.max` — must not carry the cursor past
+    /// every real deal to come.
+    public static func lastAccepted(_ batch: PageBatch) -> CursorPosition? {
+        batch.sources.filter { $0.outcome != .quarantined }.map { CursorPosition(serverTimeMilliseconds: $0.serverTimeMilliseconds, ticket: $0.ticket) }.max()
     }
 
     private func take(_ outcome: NormalizationOutcome, record: RawRecord, stream: SyncStream, into batch: inout PageBatch) -> SourceRecord.Outcome {

@@ -2,9 +2,13 @@ import MTSyncCore
 import MTSyncStore
 
 extension ServerSync {
-    /// The bridge's clock (server time, ms), nil when the bridge does not say.
+    /// The bridge's clock (server time, ms), nil when the bridge does not say. A reading that is not plausible
+    /// (`PlausibleTimeRule.serverClock`: Int64.max, before 2000) is replaced by mtsync's own clock in the server's
+    /// zone, with a warning.
     public func bridgeServerTime() async throws -> Int64? {
-        try await client.withRetries { connection in try await connection.serverInfo()["server_time_ms"]?.text.flatMap { Int64($0) } }
+        let reported = try await client.withRetries { connection in try await connection.serverInfo()["server_time_ms"]?.text.flatMap { Int64($0) } }
+        guard let reported else { return nil }
+        return serverClock(reported: reported).nowMilliseconds
     }
 
     /// The range a trailing reconcile covers: the `window` of whole hours before the bridge's current hour (server
@@ -16,7 +20,7 @@ extension ServerSync {
         }
         let end = now / hour * hour
         let windowMilliseconds = window.components.seconds * 1000
-        return (max(0, end - windowMilliseconds) / hour * hour, end)
+        return (max(0, end.saturatingSubtracting(windowMilliseconds)) / hour * hour, end)
     }
 
     /// `reconcile` recorded in the store (`ReconcileRun`): the run shows in `mtsync status`, schedules the daemon's
@@ -25,7 +29,7 @@ extension ServerSync {
     public func recordedReconcile(
         fromMilliseconds from: Int64, toMilliseconds to: Int64, bucketMilliseconds bucket: Int64 = 3_600_000, repair: Bool, owner: String
     ) async throws -> ReconcileReport? {
-        let start = from / bucket * bucket, end = (to + bucket - 1) / bucket * bucket
+        let start = from / bucket * bucket, end = to.saturatingAdding(bucket - 1) / bucket * bucket
         guard let run = try await ReconcileRun.begin(
             serverID: serverID, fromMilliseconds: start, toMilliseconds: end, bucketMilliseconds: bucket, repair: repair, owner: owner, on: connection)
         else { return nil }

@@ -118,18 +118,21 @@ public struct ServerSync: Sendable {
     }
 
     private func pullRound() async throws -> SyncReport {
-        let (serverNow, capabilities) = try await client.withRetries { connection in
+        let (reported, capabilities) = try await client.withRetries { connection in
             let info = try await connection.serverInfo()
             return (info["server_time_ms"]?.text.flatMap { Int64($0) }, connection.welcome?.capabilities ?? [])
         }
+        // The bridge's clock only when it is plausible itself (issue 20: Int64.max crashed the daemon here).
+        let clock = serverClock(reported: reported)
+        let serverNow = clock.nowMilliseconds
         let serverID = self.serverID, stream = self.stream
         var report = SyncReport()
         report.accounts = try await refreshReferenceData(capabilities: capabilities, serverNowMilliseconds: serverNow)
-        let batcher = try await currentBatcher()
+        let batcher = try await currentBatcher().within(clock)
         let cursor = try await connection.run { connection in try FactStore.cursor(serverID: serverID, stream: stream, on: connection) }
-        let from = max(settings.startMilliseconds, cursor.serverTimeMilliseconds - settings.lookbackMilliseconds)
+        let from = max(settings.startMilliseconds, cursor.serverTimeMilliseconds.saturatingSubtracting(settings.lookbackMilliseconds))
         // A minute past the bridge's clock: a deal stamped a little ahead of it is not left for the next poll.
-        let to = max(from + 1, (serverNow ?? Int64(4_102_444_800_000)) + 60_000)
+        let to = max(from.saturatingAdding(1), serverNow.saturatingAdding(60_000))
         let pages = try await pull(fromMilliseconds: from, toMilliseconds: to, movingCursor: true, batcher: batcher)
         report.pages = pages.pages
         report.records = pages.records
@@ -248,10 +251,11 @@ public struct ServerSync: Sendable {
 
     /// The batcher with the server's symbol definitions as stored (loaded once, again after a symbols refresh).
     func currentBatcher() async throws -> RecordBatcher {
-        if let cached = symbols.cached { return batcher.with(serverSymbols: cached) }
+        // Within the window at mtsync's own clock; an incremental pull uses the bridge's clock when it is plausible (`pull()`).
+        if let cached = symbols.cached { return batcher.with(serverSymbols: cached).within(batcher.ownClock()) }
         let loaded = try await ServerSymbols.load(server: serverID.rawValue, on: connection)
         symbols.store(loaded)
-        return batcher.with(serverSymbols: loaded)
+        return batcher.with(serverSymbols: loaded).within(batcher.ownClock())
     }
 
     /// The open trades of an MT4 server (§4.3, `set: "open"`), every pull: their open legs are stored as they open,

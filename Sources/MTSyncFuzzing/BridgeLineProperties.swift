@@ -98,13 +98,13 @@ enum BridgeLineProperties {
             let again = Result { () throws(RecordDecodingError) in try BridgeLine.decode(text) }
             try require(again == .success(bridgeLine), "a deal re-encoded decodes to the same deal", "\(again) from \(quoted(text))")
             outcome.add("deal")
-            checkDownstream(deal, outcome: &outcome)
+            try checkDownstream(deal, outcome: &outcome)
         case .trade(let id, let trade):
             let text = recordLine(type: "trade", id: id, trade)
             let again = Result { () throws(RecordDecodingError) in try BridgeLine.decode(text) }
             try require(again == .success(bridgeLine), "a trade re-encoded decodes to the same trade", "\(again) from \(quoted(text))")
             outcome.add("trade")
-            checkDownstream(trade, outcome: &outcome)
+            try checkDownstream(trade, outcome: &outcome)
         }
     }
 
@@ -116,15 +116,18 @@ enum BridgeLineProperties {
         return JSONValue.object([("type", .string(type)), ("id", .string(id)), ("data", .object(fields))]).serialized()
     }
 
-    /// What a decoded record meets next: the digest's canonical line and normalization. Neither may trap.
-    static func checkDownstream(_ deal: MT5DealRecord, outcome: inout FuzzOutcome) {
+    /// What a decoded record meets next: the digest's canonical line and normalization, without a window and
+    /// within one under a zone west and one east of UTC (`TimeBoundsProperties`). None may trap.
+    static func checkDownstream(_ deal: MT5DealRecord, outcome: inout FuzzOutcome) throws(PropertyViolation) {
         outcome.add(DigestChecksum.canonicalLine(deal) == nil ? "no canonical line" : "canonical line")
         outcome.add(outcomeName(mt5.normalize(deal)))
+        try TimeBoundsProperties.check(deal, selector: (deal.timeMsc?.utf8.count ?? 0) &+ (deal.deal?.utf8.count ?? 0), outcome: &outcome)
     }
 
-    static func checkDownstream(_ trade: MT4TradeRecord, outcome: inout FuzzOutcome) {
+    static func checkDownstream(_ trade: MT4TradeRecord, outcome: inout FuzzOutcome) throws(PropertyViolation) {
         outcome.add(DigestChecksum.canonicalLine(trade) == nil ? "no canonical line" : "canonical line")
         outcome.add(outcomeName(mt4.normalize(trade)))
+        try TimeBoundsProperties.check(trade, selector: (trade.closeTime?.utf8.count ?? 0) &+ (trade.order?.utf8.count ?? 0), outcome: &outcome)
     }
 
     static func outcomeName(_ outcome: NormalizationOutcome) -> String {
@@ -159,7 +162,7 @@ enum BridgeLineProperties {
         }
         outcome.add("flat record \(object.fields.count > 0)")
         // Normalizing is the slowest step: one platform per line, by the line's length.
-        if line.count % 2 == 0 { checkDownstream(deal, outcome: &outcome) } else { checkDownstream(trade, outcome: &outcome) }
+        if line.count % 2 == 0 { try checkDownstream(deal, outcome: &outcome) } else { try checkDownstream(trade, outcome: &outcome) }
     }
 
     /// A typed message agrees with the line it came from; the records it carries decode or say why not.
@@ -181,15 +184,17 @@ enum BridgeLineProperties {
                 outcome.add((try? RawDailyRecord(object: data).normalized().get()) == nil ? "daily refused" : "daily")
             case "symbol":
                 outcome.add((try? RawSymbolRecord(object: data).normalized().get()) == nil ? "symbol refused" : "symbol")
+            case "server_info":
+                try TimeBoundsProperties.checkServerInfo(data, outcome: &outcome)
             case "change":
-                do {
-                    let change = try BridgeChange(data)
+                switch Result(catching: { () throws(BridgeProtocolError) in try BridgeChange(data) }) {
+                case .success(let change):
                     switch change.record {
-                    case .deal(let deal): checkDownstream(deal, outcome: &outcome)
-                    case .trade(let trade): checkDownstream(trade, outcome: &outcome)
+                    case .deal(let deal): try checkDownstream(deal, outcome: &outcome)
+                    case .trade(let trade): try checkDownstream(trade, outcome: &outcome)
                     }
                     outcome.add("change \(change.operation)")
-                } catch {
+                case .failure(let error):
                     try require(error.code == .malformed, "a change that is not one is malformed", "\(error)")
                     outcome.add("change refused")
                 }

@@ -139,12 +139,13 @@ enum CSVDropProperties {
         switch (stream, record) {
         case (.deals, .deal(let deal)):
             try require(identity(deal.deal) && identity(deal.login) && identity(deal.timeMsc), "a deal row has Deal, Login and TimeMsc as unsigned integers")
-            BridgeLineProperties.checkDownstream(deal, outcome: &outcome)
+            try BridgeLineProperties.checkDownstream(deal, outcome: &outcome)
         case (.trades, .trade(let trade)):
             try require(identity(trade.order) && identity(trade.login) && identity(trade.closeTime), "a trade row has order, login and close_time as unsigned integers")
-            BridgeLineProperties.checkDownstream(trade, outcome: &outcome)
+            try BridgeLineProperties.checkDownstream(trade, outcome: &outcome)
         case (.openTrades, .trade(let trade)):
             try require(identity(trade.order) && identity(trade.login), "an open trade row has order and login as unsigned integers")
+            try BridgeLineProperties.checkDownstream(trade, outcome: &outcome)
         case (.accounts, .account(let account)):
             try require(identity(account.login), "an account row has login as an unsigned integer")
             let normalized = AccountNormalizer.normalize(account, zone: ServerTimeZone("-05:00")!)
@@ -159,10 +160,10 @@ enum CSVDropProperties {
             switch change.record {
             case .deal(let deal):
                 try require(identity(deal.deal), "a changes row has its Deal as an unsigned integer")
-                if change.operation == .update { BridgeLineProperties.checkDownstream(deal, outcome: &outcome) }
+                if change.operation == .update { try BridgeLineProperties.checkDownstream(deal, outcome: &outcome) }
             case .trade(let trade):
                 try require(identity(trade.order), "a changes row has its order as an unsigned integer")
-                if change.operation == .update { BridgeLineProperties.checkDownstream(trade, outcome: &outcome) }
+                if change.operation == .update { try BridgeLineProperties.checkDownstream(trade, outcome: &outcome) }
             }
             outcome.add("change \(change.operation)")
         default:

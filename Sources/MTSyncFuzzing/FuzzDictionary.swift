@@ -6,8 +6,8 @@ enum FuzzDictionary {
     static func tokens(for target: FuzzTarget) -> [[UInt8]] {
         let text: [String]
         switch target {
-        case .bridgeLine: text = json + bridge + recordFieldNames.map { "\"\($0)\":" }
-        case .csvDrop: text = csv + recordFieldNames + manifest
+        case .bridgeLine: text = json + bridge + recordFieldNames.map { "\"\($0)\":" } + extremes + extremes.map { "\"\($0)\"" } + timeFields.flatMap { field in extremes.map { "\"\(field)\":\($0)" } }
+        case .csvDrop: text = csv + recordFieldNames + manifest + extremes
         case .configuration: text = yaml + configurationKeys.map { "\($0): " } + configurationValues
         }
         return text.map { Array($0.utf8) } + unicode
@@ -16,6 +16,21 @@ enum FuzzDictionary {
     /// Every record's field names: deals, trades, accounts (with their money), symbols, end-of-day records.
     static let recordFieldNames = MT5DealRecord.fieldNames + MT4TradeRecord.fieldNames + RawAccountRecord.fieldNames
         + RawSymbolRecord.fieldNames + RawDailyRecord.fieldNames
+
+    /// The extremes of every numeric field (issue 20): the Int64 and UInt64 limits and one past them, times at the
+    /// edges of the plausible window (before 2000, 9999-12-31 in ms and s, Int64.max / 1000 around the ms/s
+    /// boundary), negative zero, 19-digit and 38-digit decimals, tiny fractions.
+    static let extremes = [
+        "9223372036854775807", "-9223372036854775808", "9223372036854775808", "-9223372036854775809", "18446744073709551615",
+        "18446744073709551616", "9223372036854775", "9223372036854776", "-9223372036854775", "253402300799999", "253402300799",
+        "253402300800000", "32503680000000", "946684799999", "946684800000", "946684799", "1", "-1", "-0", "-0.0", "0e0", "-0e-0",
+        "1234567890123456789", "-1234567890123456789.123456789", "9999999999999999999", "0.0000000000000000001",
+        "99999999999999999999999999999999999999", "-99999999999999999999999999999999999999", "1e100", "1e-100", "4294967295",
+        "4294967296", "2147483647", "-2147483648", "9999-12-31", "2000-01-01", "1969-12-31", "0000-01-01",
+    ]
+
+    /// Fields whose value is a time (server or UTC), as a bridge line's members.
+    static let timeFields = ["TimeMsc", "Time", "open_time", "close_time", "timestamp", "updated_ms", "time_ms", "server_time_ms", "utc_time_ms", "from_ms", "to_ms", "seq"]
 
     static let unicode: [[UInt8]] = [
         [0xEF, 0xBB, 0xBF], [0xC3, 0xA9], [0xC3, 0x28], [0xE2, 0x82, 0xAC], [0xF0, 0x9F, 0x98, 0x80], [0xED, 0xA0, 0x80],
@@ -70,11 +85,11 @@ enum FuzzDictionary {
         "day", "reporting_currency", "cent", "factor", "rates", "deposits", "kinds", "exclude_comments", "file_ingest",
         "api_key_env", "api_key_file", "above_rows", "max_rows", "max_rows_per_message", "accounts_every", "symbols_every",
         "daily_every", "pending_warn_after", "snapshots", "zone", "starts_at",
-        "listen", "refresh", "format", "level", "levels", "password", "key",
+        "listen", "refresh", "format", "level", "levels", "password", "key", "plausible_times", "earliest", "ahead",
     ]
 
     static let configurationValues = [
-        "mt5", "mt4", "ny-close", "UTC", "Europe/Athens", "+02:00", "-13:45", "2025-01-01", "2025-02-29", "2025-01-01T10:00:59",
+        "mt5", "mt4", "ny-close", "UTC", "Europe/Athens", "+02:00", "-13:45", "2025-01-01", "2025-02-29", "2025-01-01T10:00:59", "1970-01-01", "2999-12-31", "1d", "0d", "9999999999999999d",
         "10s", "500ms", "1h30m", "3d", "0s", "99999999999999d", "off", "10%", "50.5%", "MTSYNC_KEY_LIVE_MT5", "FUZZ_BAD_KEY",
         "FUZZ_SHORT_KEY", "FUZZ_INGEST_SECRET", "FUZZ_BEARER_TOKEN", "FUZZ_API_KEY", "FUZZ_EMPTY", "PGPASSWORD",
         "AWS_SECRET_ACCESS_KEY", "MTSYNC_DATABASE_URL", "live-mt5.key", "bad.key", "ingest.secret", "returning-ai-key",

@@ -121,6 +121,13 @@ public enum SeedCorpus {
         Seed("change", #"{"type":"change","id":"r1","data":{"seq":7,"op":"update","record":{"Deal":"700002","Login":"1001","Action":"1","Entry":"1","TimeMsc":"1735725600250","Profit":"96.60"}}}"#),
         Seed("error", #"{"type":"error","id":null,"code":"auth_failed","retryable":false,"message":"authentication failed \u00e9\ud83d\ude00"}"#),
         Seed("flat-deal", #"{"Deal":700003,"Login":1001,"Action":2,"Entry":0,"Time":1735729200,"TimeMsc":1735729200000,"Profit":1000.00,"Comment":"Deposit via card #4411"}"#),
+        // Issue 20's extremes: times past Int64's milliseconds, a bridge clock at Int64.max, money at 38 digits.
+        Seed("extreme-times", """
+            {"type":"deal","id":"r1","data":{"Deal":"9223372036854775807","Login":1,"Action":0,"Entry":0,"TimeMsc":9223372036854775807,"VolumeExt":"18446744073709551615","Price":-0,"Profit":"99999999999999999999999999999999999999"}}
+            {"type":"deal","id":"r1","data":{"Deal":2,"Login":1,"Action":2,"Time":9223372036854775,"Profit":"-1234567890123456789.123456789"}}
+            {"type":"trade","id":"r1","data":{"order":1,"login":1,"cmd":0,"volume":18446744073709551615,"open_time":946684799,"close_time":253402300799}}
+            {"type":"server_info","id":"r1","data":{"server_time_ms":9223372036854775807,"utc_time_ms":-9223372036854775808,"platform":"mt5"}}
+            """),
     ]
 
     static let builtInCSV = [
@@ -132,6 +139,8 @@ public enum SeedCorpus {
         Seed("malformed.csv", "Deal,Login,TimeMsc\nok,1,2\nab\"c,2,3\n\"ab\"c,2,3\na\rb,2,3\n\"open,c\n"),
         Seed("manifest.json", #"{"file":"deals-20250101T000000-20250102T000000-0001.csv","server_id":"live-mt5","stream":"deals","from_ms":1735689600000,"to_ms":1735776000000,"rows":2,"sha256":"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855","created_utc":"2025-01-02T00:05:00Z"}"#),
         Seed("file-name", "open-trades-20250101T120000-20250101T120000-00042.csv\n"),
+        Seed("extreme-deals.csv", "Deal,Login,Action,Entry,Time,TimeMsc,VolumeExt,Profit\n1,1,0,0,,9223372036854775807,18446744073709551615,-0\n2,1,2,0,9223372036854775,253402300800000,,99999999999999999999999999999999999999\n3,1,0,0,,946684799999,1,1234567890123456789\n"),
+        Seed("extreme-trades.csv", "order,login,cmd,volume,open_time,close_time,profit\n1,1,0,100,9223372036854775,9223372036854775807,1\n2,1,6,0,946684799,253402300799,-0.0\n"),
     ]
 
     static let builtInConfiguration = [

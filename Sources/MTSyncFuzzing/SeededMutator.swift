@@ -33,7 +33,7 @@ public struct SeededMutator: Sendable {
         "18446744073709551616", "4294967296", "2147483648", "65535", "65536", "99999999999999999999999999999999999999",
         "0.000000000000000000000000000001", "123456789012.123456789", "1.", ".5", "-", "+1", "1_000", "0x10", "NaN",
         "Infinity", "1e", "100000000", "86400000", "1735689600000", "253402300799999",
-    ].map { Array($0.utf8) }
+    ].map { Array($0.utf8) } + FuzzDictionary.extremes.map { Array($0.utf8) }
 
     /// A mutant of `input`; `donor` (another corpus entry) feeds the splicing mutations.
     public mutating func mutate(_ input: [UInt8], donor: [UInt8]) -> [UInt8] {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MTSyncBridge
+import MTSyncConfiguration
 import MTSyncCore
 
 struct NormalizeCommand: ParsableCommand {
@@ -32,11 +33,26 @@ struct NormalizeCommand: ParsableCommand {
     @Option(help: "Which instant a repeated (fall-back) wall time means: earlier or later. Overrides the rules file.")
     var ambiguousTime: ServerTimeZone.AmbiguousTimePolicy?
 
+    @Option(help: "Records stamped before this server-time date (YYYY-MM-DD) are rejected, as the daemon quarantines them (plausible_times.earliest).")
+    var earliest: String = "2000-01-01"
+
+    @Option(help: "Records stamped more than this past now in the server's zone are rejected (plausible_times.ahead), e.g. 1d, 12h.")
+    var ahead: String = "1d"
+
     func validate() throws {
         guard ServerID.isValid(server) else { throw ValidationError("--server \(String(reflecting: server)) is not a valid server id") }
         guard ServerTimeZone(zone) != nil else {
             throw ValidationError("--zone \(String(reflecting: zone)) is not an IANA zone name, a fixed offset like +02:00, or ny-close")
         }
+        guard plausibleTimeRule != nil else {
+            throw ValidationError("--earliest must be a date YYYY-MM-DD from 1970 on and --ahead a duration of at least 1m such as 1d or 12h")
+        }
+    }
+
+    /// The daemon's `plausible_times`, from `--earliest` and `--ahead`.
+    var plausibleTimeRule: PlausibleTimeRule? {
+        guard let days = CivilDate.days(parsing: earliest), days >= 0, let ahead = DurationText.parse(ahead), ahead >= .seconds(60) else { return nil }
+        return PlausibleTimeRule(earliestServerMilliseconds: days * 86_400_000, ahead: ahead)
     }
 
     func run() throws {
@@ -51,7 +67,11 @@ struct NormalizeCommand: ParsableCommand {
             }
         }
         if let ambiguousTime { settings.ambiguousTime = ambiguousTime }
+        settings.plausibleTimes = plausibleTimeRule ?? .standard
         let normalizer = Normalizer(settings: settings)
+        // The window the daemon would apply now, from this machine's clock in the server's zone (no bridge here).
+        let times = settings.plausibleTimes.window(at: settings.plausibleTimes.serverClock(
+            reported: nil, utcNowMilliseconds: Int64(Date().timeIntervalSince1970 * 1000), zone: settings.zone))
         let policy = AccountPolicy(settings: settings)
 
         let output = LineWriter(handle: .standardOutput)
@@ -67,8 +87,8 @@ struct NormalizeCommand: ParsableCommand {
             let outcome: NormalizationOutcome
             do {
                 switch platform {
-                case .mt5: outcome = normalizer.normalize(try RawRecordDecoder.mt5Deal(fromLine: line))
-                case .mt4: outcome = normalizer.normalize(try RawRecordDecoder.mt4Trade(fromLine: line))
+                case .mt5: outcome = normalizer.normalize(try RawRecordDecoder.mt5Deal(fromLine: line), within: times)
+                case .mt4: outcome = normalizer.normalize(try RawRecordDecoder.mt4Trade(fromLine: line), within: times)
                 }
             } catch {
                 summary.rejected += 1

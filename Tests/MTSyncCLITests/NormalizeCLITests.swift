@@ -75,6 +75,35 @@ struct NormalizeCLITests {
         #expect((summary?["skipped"] as? [String: Int])?["group_not_included"] == 1)
     }
 
+    @Test("--zone=-05:00 with extreme times: each line refused with its reason, the good line normalized, no crash; exit 65", arguments: ["-05:00", "America/New_York", "+14:00"])
+    func extremeTimes(zone: String) async throws {
+        let input = """
+            {"Deal":1,"Login":7,"Action":0,"Entry":0,"TimeMsc":9223372036854775807,"VolumeExt":100000000}
+            {"Deal":2,"Login":7,"Action":2,"Time":9223372036854775,"Profit":1}
+            {"Deal":3,"Login":7,"Action":2,"Time":9223372036854775807,"Profit":1}
+            {"Deal":4,"Login":7,"Action":2,"TimeMsc":253402300799999,"Profit":1}
+            {"Deal":5,"Login":7,"Action":2,"TimeMsc":946684799999,"Profit":1}
+            {"Deal":6,"Login":7,"Action":2,"TimeMsc":18446744073709551615,"Profit":1}
+            {"Deal":7,"Login":7,"Action":2,"TimeMsc":1743391800000,"Profit":"-0"}
+            """
+        let result = try await Self.run(["normalize", "--platform", "mt5", "--server", "s", "--zone=\(zone)"], stdin: input)
+        #expect(result.status == 65, "\(result.stderr)")
+        #expect(Self.jsonLines(result.stdout).count == 1, "the good line still produced its fact")
+        let errors = Self.jsonLines(result.stderr).dropLast()
+        #expect(errors.map { $0["line"] as? Int } == [1, 2, 3, 4, 5, 6])
+        #expect(errors.map { $0["rule"] as? String } == ["timeImplausible", "timeImplausible", "timeImplausible", "timeImplausible", "timeImplausible", "outOfRange"])
+        #expect(errors.allSatisfy { ($0["reason"] as? String)?.contains("2000-01-01") == true || $0["rule"] as? String == "outOfRange" })
+    }
+
+    @Test("--earliest and --ahead set the window as plausible_times does")
+    func window() async throws {
+        let input = #"{"Deal":5,"Login":7,"Action":2,"TimeMsc":946684799999,"Profit":1}"#
+        let result = try await Self.run(["normalize", "--platform", "mt5", "--server", "s", "--zone=-05:00", "--earliest", "1999-01-01", "--ahead", "1h"], stdin: input)
+        #expect(result.status == 0, "\(result.stderr)")
+        let bad = try await Self.run(["normalize", "--platform", "mt5", "--server", "s", "--zone=-05:00", "--ahead", "5"], stdin: input)
+        #expect(bad.status == 64)
+    }
+
     @Test("a bad zone is a usage error (64); a bad rules file a configuration error (78)")
     func badOptions() async throws {
         #expect(try await Self.run(["normalize", "--platform", "mt5", "--server", "s", "--zone", "Mars/Olympus"], stdin: "").status == 64)

@@ -95,6 +95,32 @@ struct ConfigurationLoadTests {
         #expect(server.reconcileWindow == .seconds(86_400))
     }
 
+    @Test("plausible_times: from 2000-01-01, a day ahead by default; defaults and each server may set earliest and ahead")
+    func plausibleTimes() throws {
+        let fixture = try ConfigurationFixture()
+        let standard = try #require(try fixture.load(ConfigurationFixture.minimal()).servers.first)
+        #expect(standard.plausibleTimes == PlausibleTimeRule(earliestServerMilliseconds: 946_684_800_000, aheadMilliseconds: 86_400_000))
+        #expect(try standard.normalizerSettings().plausibleTimes == .standard)
+        let text = ConfigurationFixture.minimal(
+            server: "plausible_times: { ahead: 2h }", top: "defaults: { plausible_times: { earliest: 1995-01-01, ahead: 3d } }")
+        let server = try #require(try fixture.load(text).servers.first)
+        #expect(server.plausibleTimes == PlausibleTimeRule(earliestServerMilliseconds: 788_918_400_000, aheadMilliseconds: 7_200_000))
+        #expect(try server.normalizerSettings().plausibleTimes == server.plausibleTimes)
+        #expect(server.summary.hasSuffix(", plausible times from 1995-01-01, up to 2h ahead"))
+    }
+
+    @Test("a plausible_times that is not one is refused at its key", arguments: [
+        ("plausible_times: { earliest: 9999-12-31 }", "servers[0].plausible_times.earliest"),
+        ("plausible_times: { earliest: yesterday }", "servers[0].plausible_times.earliest"),
+        ("plausible_times: { ahead: 30s }", "servers[0].plausible_times.ahead"),
+        ("plausible_times: { ahead: 5 }", "servers[0].plausible_times.ahead"),
+        ("plausible_times: { latest: 2030-01-01 }", "servers[0].plausible_times.latest"),
+    ])
+    func badPlausibleTimes(line: String, path: String) throws {
+        let problems = try ConfigurationFixture().problems(ConfigurationFixture.minimal(server: line))
+        #expect(problems.map(\.path) == [path], "\(problems)")
+    }
+
     @Test("MTSYNC_DATABASE_URL overrides database.url")
     func databaseOverride() throws {
         let fixture = try ConfigurationFixture()

@@ -12,6 +12,9 @@ public struct NormalizationRejection: Error, Sendable, Hashable, CustomStringCon
         case sumOutOfRange = "makes the net amount overflow"
         case notCurrency = "must be a currency code of 3 or 4 letters (USD, USC, USDT)"
         case notDate = "must be a date YYYY-MM-DD from 1970 to 2999"
+        /// Outside the plausible window (`PlausibleTimes`): before `earliest`, or further past the server's clock
+        /// than `ahead` allows.
+        case timeImplausible = "is outside the plausible times"
     }
 
     /// The bridge protocol's field name, e.g. `Login`, `VolumeExt`, `close_time`.

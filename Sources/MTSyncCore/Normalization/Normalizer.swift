@@ -9,6 +9,9 @@
 /// - Technical deals (reason ROLLOVER, VMARGIN, TRANSFER, SYNC, SPLIT, CORPORATE_ACTION) are marked.
 /// - Identifiers must fit PostgreSQL's `bigint` (2^63 - 1); larger ones are rejected rather than wrapped.
 /// - Closed volume: MT5 `VolumeClosedExt / 10^8`, else `VolumeClosed / 10^4`, when sent.
+/// - Every time must lie in the page's `PlausibleTimes` (by default from 2000-01-01 to a day past the server's
+///   clock); a record outside is rejected (`timeImplausible`), and no value from a bridge can overflow the
+///   arithmetic: each step is bounded or checked before it is done (issue 20).
 ///
 /// What the facts' account decides — filters, currency, holding an unknown account — is not done here but by
 /// `AccountPolicy`, with the account store the facts are written to (the same record is decided again when its
@@ -22,15 +25,16 @@ public struct Normalizer: Sendable {
 
     // MARK: MT5
 
-    public func normalize(_ record: MT5DealRecord) -> NormalizationOutcome {
+    /// `times`: the page's window (`PlausibleTimeRule.window`); the default only keeps times a zone can convert.
+    public func normalize(_ record: MT5DealRecord, within times: PlausibleTimes = .convertible) -> NormalizationOutcome {
         do {
-            return try normalizeOrThrow(record)
+            return try normalizeOrThrow(record, within: times)
         } catch {
             return .rejected(error)
         }
     }
 
-    private func normalizeOrThrow(_ record: MT5DealRecord) throws(NormalizationRejection) -> NormalizationOutcome {
+    private func normalizeOrThrow(_ record: MT5DealRecord, within times: PlausibleTimes) throws(NormalizationRejection) -> NormalizationOutcome {
         let deal = try Field.identifier("Deal", record.deal)
         let login = try Field.identifier("Login", record.login)
         let actionCode = try Field.unsigned32("Action", record.action)
@@ -39,10 +43,9 @@ public struct Normalizer: Sendable {
         let kind = action.kind
         let serverTime: Int64
         if let timeMsc = try Field.optionalInteger("TimeMsc", record.timeMsc), timeMsc > 0 {
-            serverTime = timeMsc
+            serverTime = try Field.plausible("TimeMsc", timeMsc, text: record.timeMsc, within: times)
         } else if let seconds = try Field.optionalInteger("Time", record.time), seconds > 0 {
-            guard seconds < Int64.max / 1000 else { throw NormalizationRejection(field: "Time", value: record.time, rule: .outOfRange) }
-            serverTime = seconds * 1000
+            serverTime = try Field.plausible("Time", seconds: seconds, text: record.time, within: times)
         } else {
             throw NormalizationRejection(field: "TimeMsc", value: record.timeMsc ?? record.time, rule: .missing, detail: "TimeMsc or Time, server time since 1970")
         }
@@ -97,15 +100,16 @@ public struct Normalizer: Sendable {
 
     // MARK: MT4
 
-    public func normalize(_ record: MT4TradeRecord) -> NormalizationOutcome {
+    /// `times`: the page's window (`PlausibleTimeRule.window`); the default only keeps times a zone can convert.
+    public func normalize(_ record: MT4TradeRecord, within times: PlausibleTimes = .convertible) -> NormalizationOutcome {
         do {
-            return try normalizeOrThrow(record)
+            return try normalizeOrThrow(record, within: times)
         } catch {
             return .rejected(error)
         }
     }
 
-    private func normalizeOrThrow(_ record: MT4TradeRecord) throws(NormalizationRejection) -> NormalizationOutcome {
+    private func normalizeOrThrow(_ record: MT4TradeRecord, within times: PlausibleTimes) throws(NormalizationRejection) -> NormalizationOutcome {
         let ticket = try Field.identifier("order", record.order)
         let login = try Field.identifier("login", record.login)
         guard let cmdCode = try Field.optionalInteger("cmd", record.cmd) else {
@@ -114,11 +118,11 @@ public struct Normalizer: Sendable {
         let command = MT4Command(rawValue: cmdCode)
         if command.isPendingOrder { return .skipped(.pendingOrder) }
 
+        // Server times in milliseconds (MT4 sends seconds), each in the window.
         let openTime = try Field.optionalInteger("open_time", record.openTime).flatMap { $0 > 0 ? $0 : nil }
+            .map { (seconds) throws(NormalizationRejection) in try Field.plausible("open_time", seconds: seconds, text: record.openTime, within: times) }
         let closeTime = try Field.optionalInteger("close_time", record.closeTime).flatMap { $0 > 0 ? $0 : nil }
-        for (name, value, text) in [("open_time", openTime, record.openTime), ("close_time", closeTime, record.closeTime)] {
-            if let value, value >= Int64.max / 1000 { throw NormalizationRejection(field: name, value: text, rule: .outOfRange) }
-        }
+            .map { (seconds) throws(NormalizationRejection) in try Field.plausible("close_time", seconds: seconds, text: record.closeTime, within: times) }
         let reasonText = record.reason ?? record.state
         let reason = try Field.optionalInteger(record.reason != nil ? "reason" : "state", reasonText)
         let profit = try Field.money("profit", record.profit)
@@ -136,7 +140,7 @@ public struct Normalizer: Sendable {
             let kind: FactKind = command == .balance ? .balance : command == .credit ? .credit : .other
             return .facts([try makeFact(
                 identity: FactIdentity(server: settings.server, ticket: ticket), login: login, kind: kind,
-                rawAction: cmdCode, side: nil, entry: nil, serverTime: time * 1000, symbol: record.symbol,
+                rawAction: cmdCode, side: nil, entry: nil, serverTime: time, symbol: record.symbol,
                 dealContractSize: nil, lots: try mt4Lots(record, required: false), price: nil,
                 money: (profit, swap, commission, .zero, taxes), technical: false,
                 order: nil, position: nil, reason: reason, comment: record.comment
@@ -152,7 +156,7 @@ public struct Normalizer: Sendable {
             // counted once across the two legs.
             var facts = [try makeFact(
                 identity: FactIdentity(server: settings.server, ticket: ticket, leg: .open), login: login, kind: .trade,
-                rawAction: cmdCode, side: side, entry: .in, serverTime: openTime * 1000, symbol: record.symbol,
+                rawAction: cmdCode, side: side, entry: .in, serverTime: openTime, symbol: record.symbol,
                 dealContractSize: nil, lots: lots, price: try Field.optionalDecimal("open_price", record.openPrice),
                 money: (.zero, .zero, commission, .zero, .zero), technical: false,
                 order: ticket, position: ticket, reason: reason, comment: record.comment
@@ -160,7 +164,7 @@ public struct Normalizer: Sendable {
             if let closeTime {
                 facts.append(try makeFact(
                     identity: FactIdentity(server: settings.server, ticket: ticket, leg: .close), login: login, kind: .trade,
-                    rawAction: cmdCode, side: side == .buy ? .sell : .buy, entry: .out, serverTime: closeTime * 1000,
+                    rawAction: cmdCode, side: side == .buy ? .sell : .buy, entry: .out, serverTime: closeTime,
                     symbol: record.symbol, dealContractSize: nil, lots: lots,
                     price: try Field.optionalDecimal("close_price", record.closePrice),
                     money: (profit, swap, .zero, .zero, taxes), technical: false,
@@ -257,6 +261,24 @@ enum Field {
             throw NormalizationRejection(field: name, value: text, rule: .outOfRange)
         }
         return negative ? Int64(truncatingIfNeeded: 0 &- magnitude) : Int64(magnitude)
+    }
+
+    /// A server time in milliseconds that lies in `times`; refused naming the field otherwise.
+    static func plausible(_ name: String, _ milliseconds: Int64, text: String?, within times: PlausibleTimes) throws(NormalizationRejection) -> Int64 {
+        guard times.contains(milliseconds) else {
+            throw NormalizationRejection(field: name, value: text, rule: .timeImplausible, detail: "server time \(times)")
+        }
+        return milliseconds
+    }
+
+    /// A server time sent in seconds (MT5 `Time`, MT4 `open_time`/`close_time`), in milliseconds: the product is
+    /// checked, a value too large for it is as implausible as any outside the window.
+    static func plausible(_ name: String, seconds: Int64, text: String?, within times: PlausibleTimes) throws(NormalizationRejection) -> Int64 {
+        let (milliseconds, overflow) = seconds.multipliedReportingOverflow(by: 1000)
+        guard !overflow else {
+            throw NormalizationRejection(field: name, value: text, rule: .timeImplausible, detail: "seconds; server time \(times)")
+        }
+        return try plausible(name, milliseconds, text: text, within: times)
     }
 
     static func optionalDecimal(_ name: String, _ text: String?) throws(NormalizationRejection) -> ExactDecimal? {

@@ -11,6 +11,9 @@ public struct ServerSettings: Sendable {
     public var accounts: [UInt64: AccountInfo]
     /// The server's own symbols (its `symbols` stream or drop file), by broker name.
     public var serverSymbols: [String: ServerSymbol] = [:]
+    /// Which record times are stored (`plausible_times`); the window itself is built per page from the server's
+    /// clock and handed to the normalizer.
+    public var plausibleTimes: PlausibleTimeRule = .standard
 
     public init(
         server: ServerID, platform: Platform, zone: ServerTimeZone, ambiguousTime: ServerTimeZone.AmbiguousTimePolicy = .earlier,
