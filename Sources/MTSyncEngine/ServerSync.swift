@@ -124,6 +124,10 @@ public struct ServerSync: Sendable {
         }
         // The bridge's clock only when it is plausible itself (issue 20: Int64.max crashed the daemon here).
         let clock = serverClock(reported: reported)
+        if let distrusted = clock.distrusted {
+            try await reportAnomalies([BridgeAnomaly(
+                code: "implausible_clock", message: "server.info's server_time_ms \(distrusted) is not a plausible server clock: mtsync's own clock in the server's zone is used")])
+        }
         let serverNow = clock.nowMilliseconds
         let serverID = self.serverID, stream = self.stream
         var report = SyncReport()

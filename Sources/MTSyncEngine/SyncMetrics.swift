@@ -41,7 +41,7 @@ public struct SyncMetric: Sendable, Hashable {
         "Failed bridge conversations, retried or not, by the protocol's error code or connect_failed, timeout, connection_closed, tls, transport.")
     public static let bridgeAnomalies = SyncMetric(
         "mtsync_bridge_anomalies_total", .counter, ["server", "code"],
-        "Things a bridge said that were not believed, its pages stored all the same: next_not_last, next_missing, count_mismatch, stray_line, unreadable_next, outside_range, out_of_order, duplicate_in_page; file_rejected for a drop file moved to rejected/.")
+        "Things a bridge said that were not believed, its pages stored all the same: next_not_last, next_missing, count_mismatch, stray_line, unreadable_next, outside_range, out_of_order, duplicate_in_page, implausible_clock; file_rejected for a drop file moved to rejected/.")
     public static let cursorLag = SyncMetric(
         "mtsync_cursor_lag_seconds", .gauge, ["server", "stream"],
         "How far the live cursor's position is behind now, in seconds (read from the database every monitoring.refresh).")

@@ -17,7 +17,7 @@ struct BridgeDoorTests {
     /// quarantined records), and the cursor at a deal the dataset has.
     @Test("a pull from a bridge that lies about positions, counts or order, or sends bad lines, stores the good records, moves the cursor only to a stored one and says so; an honest pull afterwards completes the history", arguments: [
         Misbehaviour.futureNext, .hugeNextTicket, .nextBehindAfter, .moreWithoutNext, .lyingCount, .repeatedEnd, .recordsAfterEnd,
-        .wrongOrder, .duplicateInPage, .outsideRange, .maximalTimeMsc, .invalidUTF8, .oversizeLine,
+        .wrongOrder, .duplicateInPage, .outsideRange, .maximalTimeMsc, .maximalTimeOnly, .maximalServerTime, .invalidUTF8, .oversizeLine,
     ])
     func nothingLost(misbehaviour: Misbehaviour) async throws {
         var faults = SimulatorFaults()
