@@ -27,6 +27,8 @@ enum CommandFailure {
             return (.temporary, "migration_lock_timeout")
         case is MigrationError:
             return (.dataError, "migration_conflict")
+        case let error as PostgresError where error.code == .invalidConnectionOption:
+            return (.configuration, "database_configuration")
         case let error as PostgresError where error.code == .connectionFailed:
             return (.databaseUnavailable, "database_unavailable")
         case let error as PostgresError where error.isTransient:
