@@ -39,6 +39,8 @@ enum CommandFailure {
             return (.configuration, "configuration")
         case let error as BridgeClientError:
             return (error.retryable ? .temporary : .databaseUnavailable, "bridge_unavailable")
+        case let error as ServerLeaseError where error.code == .instanceInUse:
+            return (.temporary, "instance_in_use")
         case is ReconcileAlreadyRunning:
             return (.temporary, "reconcile_already_running")
         case is ReconcileRangeUnknown:
