@@ -1,3 +1,4 @@
+import MTSyncStore
 import Synchronization
 
 /// Where each server's lease stands for this instance, as the daemon last found it: what `/readyz` reports. An
@@ -11,12 +12,14 @@ public final class LeaseBoard: Sendable {
         case held
         /// Another live instance holds it; this one takes over if that one stops renewing it.
         case waiting
+        /// `waiting`, with the holder named: instance, host and pid.
+        case heldBy(String)
         /// Asking for the lease failed, with why.
         case failed(String)
 
         public var isDoingItsJob: Bool {
             switch self {
-            case .held, .waiting: true
+            case .held, .waiting, .heldBy: true
             case .starting, .failed: false
             }
         }
@@ -26,6 +29,7 @@ public final class LeaseBoard: Sendable {
             case .starting: "starting"
             case .held: "held"
             case .waiting: "held by another instance"
+            case .heldBy(let holder): "held by \(holder)"
             case .failed(let reason): "cannot take the lease: \(reason)"
             }
         }
@@ -42,6 +46,14 @@ public final class LeaseBoard: Sendable {
 
     public func record(_ server: String, _ state: State) {
         states.withLock { $0[server] = state }
+    }
+
+    /// Records what asking for the server's lease found.
+    public func record(_ server: String, _ acquisition: ServerLease.Acquisition) {
+        switch acquisition {
+        case .held: record(server, .held)
+        case .heldByAnother(let lease): record(server, .heldBy(lease.holderDescription))
+        }
     }
 
     /// Every server with its state, in the configuration's order.

@@ -60,7 +60,9 @@ public struct TrailingReconcile: Sendable {
 /// or rolls back whole (its transaction is not interrupted), leases are released, and the process exits 0.
 public struct SyncDaemon: Service {
     public let jobs: [SyncJob]
-    public let owner: String
+    /// This process, as the leases name it (its instance id is the leases' owner).
+    public let holder: LeaseHolder
+    public var owner: String { holder.instanceID }
     public let leaseTTL: Duration
     /// Used for leases and error bookkeeping only; each job has its own connection for its pages.
     public let connection: PostgresConnection
@@ -68,13 +70,19 @@ public struct SyncDaemon: Service {
     /// Where each server's lease stands for this instance, for `/readyz`.
     public let leases: LeaseBoard
 
-    public init(jobs: [SyncJob], owner: String, leaseTTL: Duration, connection: PostgresConnection, logger: Logger, leases: LeaseBoard? = nil) {
+    public init(jobs: [SyncJob], holder: LeaseHolder, leaseTTL: Duration, connection: PostgresConnection, logger: Logger, leases: LeaseBoard? = nil) {
         self.jobs = jobs
-        self.owner = owner
+        self.holder = holder
         self.leaseTTL = leaseTTL
         self.connection = connection
         self.logger = logger
         self.leases = leases ?? LeaseBoard(servers: jobs.map(\.serverID.rawValue))
+    }
+
+    /// A daemon whose process is `owner` with a fresh token (tests; `mtsync run` passes the holder of its
+    /// `InstanceClaim`).
+    public init(jobs: [SyncJob], owner: String, leaseTTL: Duration, connection: PostgresConnection, logger: Logger, leases: LeaseBoard? = nil) {
+        self.init(jobs: jobs, holder: .thisProcess(instanceID: owner), leaseTTL: leaseTTL, connection: connection, logger: logger, leases: leases)
     }
 
     public func run() async throws {
@@ -98,9 +106,10 @@ public struct SyncDaemon: Service {
             let server = job.serverID.rawValue
             var leaseKnown = false
             do {
-                lease = try await ServerLease.acquire(serverID: server, owner: owner, ttl: leaseTTL, on: connection)
+                let acquisition = try await ServerLease.take(serverID: server, holder: holder, ttl: leaseTTL, on: connection)
+                lease = acquisition.lease
                 leaseKnown = true
-                leases.record(server, lease == nil ? .waiting : .held)
+                leases.record(server, acquisition)
                 SyncMetric.leaseHeld.set(lease == nil ? 0 : 1, server)
                 if let held = lease {
                     let started = ContinuousClock.now

@@ -55,6 +55,32 @@ public struct PostgresConfiguration: Sendable, CustomStringConvertible {
         return PostgresError.scrub(text, secrets: secrets)
     }
 
+    /// The connection option libpq's error `message` refuses, nil when the message is about reaching or entering
+    /// a server. libpq checks option values (`sslmode`, `gssencmode`, `channel_binding`, `target_session_attrs`,
+    /// the TLS protocol versions, `port`, the integers) after parsing, inside `PQconnectdb`, so a bad value fails the
+    /// same call as an unreachable server; only its wording tells them apart. These are libpq's own messages
+    /// (fe-connect.c), each naming the option; the process runs them untranslated unless LC_MESSAGES says otherwise.
+    public static func refusedOption(in message: String) -> String? {
+        func quoted(after marker: String) -> String? {
+            guard let start = message.range(of: marker) else { return nil }
+            let rest = message[start.upperBound...]
+            guard let end = rest.firstIndex(of: "\"") else { return nil }
+            return String(rest[..<end])
+        }
+        // invalid connection option "bogus" / invalid URI query parameter: "bogus"
+        if let option = quoted(after: "invalid connection option \"") ?? quoted(after: "invalid URI query parameter: \"") { return option }
+        // invalid integer value "abc" for connection option "port" (also keepalives, connect_timeout, …)
+        if message.contains("invalid integer value \""), let option = quoted(after: "for connection option \"") { return option }
+        if message.contains("invalid port number") { return "port" }
+        if message.contains("could not match "), message.contains(" host") { return "host" }
+        if message.contains("invalid SSL protocol version range") { return "ssl_min_protocol_version" }
+        // invalid sslmode value: "bogus" / sslmode value "require" invalid when SSL support is not compiled in
+        for pattern in [#"invalid ([a-z_]+) value: ""#, #"([a-z_]+) value "[^"]*" invalid when"#] {
+            if let match = message.firstMatch(of: try! Regex<(Substring, Substring)>(pattern)) { return String(match.1) }
+        }
+        return nil
+    }
+
     /// When libpq cannot parse the string it cannot tell us the password either, yet its error may quote the
     /// string: take whatever sits where a password would (`scheme://user:PASSWORD@` or `password=PASSWORD`).
     static func passwordsGuessed(fromUnparseable text: String) -> [String] {

@@ -193,6 +193,11 @@ public actor PostgresConnection {
             self.handle = nil
             inTransaction = false
         }
+        // A string libpq cannot parse (an unknown keyword or URL query parameter, broken syntax) is a setting to
+        // fix, not a server to wait for: say so before trying to connect.
+        if let problem = configuration.parseError {
+            throw PostgresError(code: .invalidConnectionOption, message: "libpq cannot use the connection string: \(problem)").scrubbed(of: secrets)
+        }
         // Keywords apply in order and a later one wins, with `dbname` expanded into the whole connection string
         // (expand_dbname = 1). So our defaults go before it (the user's string may override them) and forced
         // settings and test overrides after it.
@@ -214,7 +219,8 @@ public actor PostgresConnection {
         guard PQstatus(connection) == CONNECTION_OK else {
             let message = Self.errorMessage(of: connection)
             PQfinish(connection)
-            throw PostgresError(code: .connectionFailed, message: "\(message) (connecting to \(configuration))").scrubbed(of: secrets)
+            let code: PostgresError.Code = PostgresConfiguration.refusedOption(in: message) == nil ? .connectionFailed : .invalidConnectionOption
+            throw PostgresError(code: code, message: "\(message) (connecting to \(configuration))").scrubbed(of: secrets)
         }
         // NOTICEs (e.g. "relation already exists, skipping") would go to stderr by default; they carry nothing
         // an operator needs, so they are dropped here rather than interleaved with mtsync's own output.

@@ -9,8 +9,12 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
         public let name: String
         private init(_ name: String) { self.name = name }
 
-        /// Could not open a connection (server down, wrong host, authentication failed, bad connection string).
+        /// Could not open a connection (server down, wrong host, authentication failed).
         public static let connectionFailed = Code("connection failed")
+        /// libpq refused the connection settings themselves before trying any server: an unknown keyword or URL
+        /// query parameter, a value it does not accept (`sslmode=bogus`, `port=abc`), a string it cannot parse.
+        /// No retry can fix it: the database URL (or a `PG*` variable) must change.
+        public static let invalidConnectionOption = Code("invalid connection option")
         /// The connection broke during use (server restarted, network dropped). The next use reconnects.
         public static let connectionLost = Code("connection lost")
         /// The server rejected a statement; see `sqlState`.
@@ -72,6 +76,8 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
         switch code {
         case .connectionFailed:
             text += ". Check the database URL (--database-url, MTSYNC_DATABASE_URL or the PG* variables) and that the server is up"
+        case .invalidConnectionOption:
+            text += ". Fix the database URL (database.url, --database-url, MTSYNC_DATABASE_URL or the PG* variables): libpq refused it before connecting"
         case .connectionLost:
             text += ". The connection will be re-opened on the next use"
         default:

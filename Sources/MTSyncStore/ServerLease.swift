@@ -15,6 +15,12 @@ import Foundation
 /// taken over within `ttl + poll` of its last renewal. A clean shutdown calls `release`, and another instance
 /// takes the server at its next poll.
 ///
+/// **Whose lease.** `owner` is the instance id; `token`, `host` and `pid` name the process that holds it
+/// (`LeaseHolder`, migration 0014). A lease is its holder's only when owner *and* token match, so two processes
+/// started with the same instance id never both work a server: the second finds it held by another. A lease of
+/// this instance whose process is gone (its token's advisory lock is free: it was killed, or crashed) is taken back
+/// at once by the next process of the instance that asks, with generation + 1, instead of after `ttl`.
+///
 /// **Fencing.** A holder paused past its expiry (GC, a stalled disk, a network partition) may wake up still
 /// believing it holds the lease. `generation` grows with every new tenure, so the page store runs
 /// `assertHeld(serverID:owner:generation:on:)` *first* in its page transaction: it locks the lease row
@@ -24,7 +30,13 @@ import Foundation
 /// on; `acquire` by the same owner then returns the lease with the new generation.
 public struct ServerLease: Sendable, Hashable {
     public var serverID: String
+    /// The holder's instance id.
     public var owner: String
+    /// The holding process (`LeaseHolder.token`); nil for a lease written before migration 0014.
+    public var token: Int64?
+    /// Where the holding process runs; nil before migration 0014.
+    public var host: String?
+    public var pid: Int32?
     /// The fencing token: grows with every new tenure (and every operator change of the server's cursors).
     public var generation: Int64
     /// When this tenure began (renewals keep it).
@@ -40,12 +52,21 @@ public struct ServerLease: Sendable, Hashable {
     /// Live: neither expired nor released when it was read.
     public var isLive: Bool { releasedAt == nil && remaining > .zero }
 
+    /// `prod-1 (host mt-sync-a, pid 4242)`: the holder as messages name it.
+    public var holderDescription: String { LeaseHolder.describe(instanceID: owner, host: host, pid: pid) }
+
+    /// Whether `holder` is the process holding this lease.
+    public func isHeld(by holder: LeaseHolder) -> Bool { owner == holder.instanceID && token == holder.token }
+
     public init(
-        serverID: String, owner: String, generation: Int64, acquiredAt: Date, renewedAt: Date, expiresAt: Date,
-        releasedAt: Date? = nil, remaining: Duration
+        serverID: String, owner: String, token: Int64? = nil, host: String? = nil, pid: Int32? = nil, generation: Int64,
+        acquiredAt: Date, renewedAt: Date, expiresAt: Date, releasedAt: Date? = nil, remaining: Duration
     ) {
         self.serverID = serverID
         self.owner = owner
+        self.token = token
+        self.host = host
+        self.pid = pid
         self.generation = generation
         self.acquiredAt = acquiredAt
         self.renewedAt = renewedAt
@@ -56,37 +77,62 @@ public struct ServerLease: Sendable, Hashable {
 
     // MARK: - Taking and keeping a lease
 
-    /// Takes the server's lease for `owner`, or renews it when `owner` already holds it.
+    /// What `take` found: the lease is this process's now, or another process holds it live.
+    public enum Acquisition: Sendable, Hashable {
+        case held(ServerLease)
+        /// Another process holds it (another instance, or another process with this instance id that is alive).
+        case heldByAnother(ServerLease)
+
+        /// The lease when this process holds it.
+        public var lease: ServerLease? {
+            if case .held(let lease) = self { return lease }
+            return nil
+        }
+    }
+
+    /// Takes the server's lease for `holder`, or renews it when `holder` already holds it.
     ///
-    /// - Returns: the lease when `owner` holds it now: newly taken (generation 1), taken over from an expired or
-    ///   released tenure (generation + 1, whoever held it before), or already its own and live (same generation,
-    ///   expiry pushed to `now() + ttl`); nil when another owner holds a live lease.
+    /// - Returns: the lease when `holder` holds it now: newly taken (generation 1), taken over (generation + 1,
+    ///   whoever held it before) from an expired or released tenure or from a dead process of the same instance,
+    ///   or already its own and live (same generation, expiry pushed to `now() + ttl`); nil when another process
+    ///   holds a live lease. `take` says who.
     /// - Throws: `ServerLeaseError` `.unknownServer` when no such server exists, `.invalidArgument` for an empty
     ///   owner or a ttl under a millisecond; `PostgresError` when the database fails.
-    public static func acquire(serverID: String, owner: String, ttl: Duration, on connection: PostgresConnection) async throws -> ServerLease? {
-        let milliseconds = try validate(owner: owner, ttl: ttl)
+    public static func acquire(serverID: String, holder: LeaseHolder, ttl: Duration, on connection: PostgresConnection) async throws -> ServerLease? {
+        try await take(serverID: serverID, holder: holder, ttl: ttl, on: connection).lease
+    }
+
+    /// `acquire`, saying who holds the lease when it is not `holder`.
+    public static func take(serverID: String, holder: LeaseHolder, ttl: Duration, on connection: PostgresConnection) async throws -> Acquisition {
+        let milliseconds = try validate(owner: holder.instanceID, ttl: ttl)
         // INSERT … SELECT FROM servers: an unknown server inserts nothing instead of failing on the foreign key,
         // and is told apart from "held by another" below.
         let rows = try await connection.query("""
-            INSERT INTO server_leases AS l (server_id, owner, acquired_at, renewed_at, expires_at, generation)
-            SELECT server_id, \(owner), now(), now(), now() + \(milliseconds) * interval '1 millisecond', 1
+            INSERT INTO server_leases AS l (server_id, owner, token, holder_host, holder_pid, acquired_at, renewed_at, expires_at, generation)
+            SELECT server_id, \(holder.instanceID), \(holder.token), \(holder.host), \(holder.pid),
+                   now(), now(), now() + \(milliseconds) * interval '1 millisecond', 1
             FROM servers WHERE server_id = \(serverID)
             ON CONFLICT (server_id) DO UPDATE SET
-                owner = EXCLUDED.owner,
+                owner = EXCLUDED.owner, token = EXCLUDED.token, holder_host = EXCLUDED.holder_host, holder_pid = EXCLUDED.holder_pid,
                 acquired_at = CASE WHEN \(unsafeSQL: liveAndMine) THEN l.acquired_at ELSE now() END,
                 generation = CASE WHEN \(unsafeSQL: liveAndMine) THEN l.generation ELSE l.generation + 1 END,
                 renewed_at = now(),
                 expires_at = EXCLUDED.expires_at,
                 released_at = NULL
-            WHERE l.expires_at <= now() OR l.released_at IS NOT NULL OR l.owner = EXCLUDED.owner
+            WHERE l.expires_at <= now() OR l.released_at IS NOT NULL
+               OR (l.owner = EXCLUDED.owner AND l.token = EXCLUDED.token)
+               -- A live lease of this instance held by another token: taken over only when that process is gone.
+               -- CASE, so pg_locks is read only for such a lease, not on every renewal.
+               OR CASE WHEN l.owner = EXCLUDED.owner AND l.token IS DISTINCT FROM EXCLUDED.token
+                       THEN NOT \(unsafeSQL: LeaseHolder.alive(token: "l.token")) ELSE false END
             RETURNING \(unsafeSQL: columns)
             """, name: "acquire server lease")
-        if let row = rows.first { return try decode(row) }
-        let known = try await connection.query("SELECT count(*) FROM servers WHERE server_id = \(serverID)", name: "find server")
-        guard try known[0].decode(Int.self, 0) > 0 else {
+        if let row = rows.first { return .held(try decode(row)) }
+        let current = try await connection.query("SELECT \(unsafeSQL: columns) FROM server_leases l WHERE server_id = \(serverID)", name: "read server lease")
+        guard let row = current.first else {
             throw ServerLeaseError(code: .unknownServer, serverID: serverID, message: "there is no server \(String(reflecting: serverID)) in the servers table")
         }
-        return nil
+        return .heldByAnother(try decode(row))
     }
 
     /// Extends the holder's live lease to `now() + ttl`.
@@ -99,8 +145,8 @@ public struct ServerLease: Sendable, Hashable {
         let milliseconds = try validate(owner: lease.owner, ttl: ttl)
         let rows = try await connection.query("""
             UPDATE server_leases AS l SET renewed_at = now(), expires_at = now() + \(milliseconds) * interval '1 millisecond'
-            WHERE server_id = \(lease.serverID) AND owner = \(lease.owner) AND generation = \(lease.generation)
-              AND released_at IS NULL AND expires_at > now()
+            WHERE server_id = \(lease.serverID) AND owner = \(lease.owner) AND token IS NOT DISTINCT FROM \(lease.token)
+              AND generation = \(lease.generation) AND released_at IS NULL AND expires_at > now()
             RETURNING \(unsafeSQL: columns)
             """, name: "renew server lease")
         guard let row = rows.first else {
@@ -117,8 +163,8 @@ public struct ServerLease: Sendable, Hashable {
     public static func release(_ lease: ServerLease, on connection: PostgresConnection) async throws(PostgresError) -> Bool {
         let rows = try await connection.query("""
             UPDATE server_leases SET expires_at = greatest(renewed_at, now()), released_at = now()
-            WHERE server_id = \(lease.serverID) AND owner = \(lease.owner) AND generation = \(lease.generation)
-              AND released_at IS NULL AND expires_at > now()
+            WHERE server_id = \(lease.serverID) AND owner = \(lease.owner) AND token IS NOT DISTINCT FROM \(lease.token)
+              AND generation = \(lease.generation) AND released_at IS NULL AND expires_at > now()
             """, name: "release server lease")
         return rows.affectedRows == 1
     }
@@ -164,18 +210,19 @@ public struct ServerLease: Sendable, Hashable {
         let released = try row.decode(Bool.self, 2)
         let expired = try row.decode(Bool.self, 3)
         guard holder == owner, current == generation, !released, !expired else {
-            throw ServerLeaseError(code: .lost, serverID: serverID, message: describeLoss(serverID: serverID, owner: owner, generation: generation, holder: holder, current: current, released: released, expired: expired))
+            throw ServerLeaseError(code: .lost, serverID: serverID, message: describeLoss(
+                serverID: serverID, owner: owner, generation: generation, holderOwner: holder, holder: holder, current: current, released: released, expired: expired))
         }
     }
 
     // MARK: - Internals
 
-    /// The condition, inside `acquire`'s ON CONFLICT, for "the existing row is this owner's live tenure".
-    private static let liveAndMine = "l.owner = EXCLUDED.owner AND l.released_at IS NULL AND l.expires_at > now()"
+    /// The condition, inside `take`'s ON CONFLICT, for "the existing row is this process's live tenure".
+    private static let liveAndMine = "l.owner = EXCLUDED.owner AND l.token = EXCLUDED.token AND l.released_at IS NULL AND l.expires_at > now()"
 
     /// Times as whole milliseconds since 1970 (PostgreSQL keeps microseconds; a lease needs no finer).
     private static let columns = """
-        l.server_id, l.owner, l.generation,
+        l.server_id, l.owner, l.generation, l.token, l.holder_host, l.holder_pid,
         floor(extract(epoch FROM l.acquired_at) * 1000)::bigint,
         floor(extract(epoch FROM l.renewed_at) * 1000)::bigint,
         floor(extract(epoch FROM l.expires_at) * 1000)::bigint,
@@ -187,12 +234,15 @@ public struct ServerLease: Sendable, Hashable {
         ServerLease(
             serverID: try row.decode(String.self, 0),
             owner: try row.decode(String.self, 1),
+            token: try row.decode(Int64?.self, 3),
+            host: try row.decode(String?.self, 4),
+            pid: try row.decode(Int32?.self, 5),
             generation: try row.decode(Int64.self, 2),
-            acquiredAt: date(try row.decode(Int64.self, 3)),
-            renewedAt: date(try row.decode(Int64.self, 4)),
-            expiresAt: date(try row.decode(Int64.self, 5)),
-            releasedAt: try row.decode(Int64?.self, 6).map { date($0) },
-            remaining: Duration.milliseconds(try row.decode(Int64.self, 7)))
+            acquiredAt: date(try row.decode(Int64.self, 6)),
+            renewedAt: date(try row.decode(Int64.self, 7)),
+            expiresAt: date(try row.decode(Int64.self, 8)),
+            releasedAt: try row.decode(Int64?.self, 9).map { date($0) },
+            remaining: Duration.milliseconds(try row.decode(Int64.self, 10)))
     }
 
     private static func date(_ milliseconds: Int64) -> Date {
@@ -212,22 +262,27 @@ public struct ServerLease: Sendable, Hashable {
 
     private static func lostError(serverID: String, owner: String, generation: Int64, on connection: PostgresConnection) async throws -> ServerLeaseError {
         let rows = try await connection.query("""
-            SELECT owner, generation, released_at IS NOT NULL, expires_at <= now() FROM server_leases WHERE server_id = \(serverID)
+            SELECT owner, generation, released_at IS NOT NULL, expires_at <= now(), holder_host, holder_pid FROM server_leases WHERE server_id = \(serverID)
             """, name: "read lost server lease")
         guard let row = rows.first else {
             return ServerLeaseError(code: .lost, serverID: serverID, message: "\(owner) does not hold the lease of \(serverID): nobody does")
         }
+        let holderOwner = try row.decode(String.self, 0)
+        let holder = LeaseHolder.describe(instanceID: holderOwner, host: try row.decode(String?.self, 4), pid: try row.decode(Int32?.self, 5))
         return ServerLeaseError(code: .lost, serverID: serverID, message: describeLoss(
-            serverID: serverID, owner: owner, generation: generation, holder: try row.decode(String.self, 0), current: try row.decode(Int64.self, 1),
+            serverID: serverID, owner: owner, generation: generation, holderOwner: holderOwner, holder: holder, current: try row.decode(Int64.self, 1),
             released: try row.decode(Bool.self, 2), expired: try row.decode(Bool.self, 3)))
     }
 
-    private static func describeLoss(serverID: String, owner: String, generation: Int64, holder: String, current: Int64, released: Bool, expired: Bool) -> String {
+    /// `holderOwner` is the instance now holding the row, `holder` that and its process as messages name them.
+    private static func describeLoss(
+        serverID: String, owner: String, generation: Int64, holderOwner: String, holder: String, current: Int64, released: Bool, expired: Bool
+    ) -> String {
         let why: String
-        if holder != owner {
+        if holderOwner != owner {
             why = "\(holder) took it over (generation \(current))"
         } else if current != generation {
-            why = "its generation moved from \(generation) to \(current) (a new tenure, or an operator changed the server's cursors)"
+            why = "its generation moved from \(generation) to \(current) (a new tenure, now \(holder)'s, or an operator changed the server's cursors)"
         } else if released {
             why = "it was released"
         } else if expired {
@@ -237,6 +292,7 @@ public struct ServerLease: Sendable, Hashable {
         }
         return "\(owner) no longer holds the lease of \(serverID) in generation \(generation): \(why); stop writing this server, re-read its cursors and acquire it again"
     }
+
 }
 
 /// Why a lease operation refused.
@@ -250,6 +306,8 @@ public struct ServerLeaseError: Error, Sendable, Equatable, CustomStringConverti
         public static let unknownServer = Code("unknown server")
         /// An empty owner name or a ttl under a millisecond.
         public static let invalidArgument = Code("invalid lease request")
+        /// Another live process runs this instance id as a daemon (`InstanceLock`): its message names it.
+        public static let instanceInUse = Code("instance id in use")
         public var description: String { name }
     }
 

@@ -36,6 +36,12 @@ public struct ServerStatus: Sendable, Codable, Equatable {
 
     public struct Lease: Sendable, Codable, Equatable {
         public var owner: String
+        /// Where the holding process runs (nil for a lease written before migration 0012).
+        public var host: String?
+        public var pid: Int32?
+        /// Whether the holding process is alive (its advisory lock is held): false for a lease left by a process that
+        /// died, which its instance takes back at its next start and any other instance when it expires.
+        public var processAlive: Bool
         public var generation: Int64
         /// Milliseconds until it expires; negative once expired.
         public var remainingMilliseconds: Int64
@@ -123,12 +129,14 @@ public struct ServerStatus: Sendable, Codable, Equatable {
             }
 
             for row in try connection.query("""
-                SELECT server_id, owner, generation, floor(extract(epoch FROM expires_at - now()) * 1000)::bigint, released_at IS NOT NULL
-                FROM server_leases WHERE \(serverID)::text IS NULL OR server_id = \(serverID)
+                SELECT server_id, owner, generation, floor(extract(epoch FROM expires_at - now()) * 1000)::bigint, released_at IS NOT NULL,
+                       holder_host, holder_pid, \(unsafeSQL: LeaseHolder.alive(token: "l.token"))
+                FROM server_leases l WHERE \(serverID)::text IS NULL OR server_id = \(serverID)
                 """, name: "status: leases") {
                 guard let at = index[try row.decode(String.self, 0)] else { continue }
                 servers[at].lease = Lease(
-                    owner: try row.decode(String.self, 1), generation: try row.decode(Int64.self, 2),
+                    owner: try row.decode(String.self, 1), host: try row.decode(String?.self, 5), pid: try row.decode(Int32?.self, 6),
+                    processAlive: try row.decode(Bool.self, 7), generation: try row.decode(Int64.self, 2),
                     remainingMilliseconds: try row.decode(Int64.self, 3), released: try row.decode(Bool.self, 4))
             }
 

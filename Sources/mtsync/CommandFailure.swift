@@ -27,6 +27,8 @@ enum CommandFailure {
             return (.temporary, "migration_lock_timeout")
         case is MigrationError:
             return (.dataError, "migration_conflict")
+        case let error as PostgresError where error.code == .invalidConnectionOption:
+            return (.configuration, "database_configuration")
         case let error as PostgresError where error.code == .connectionFailed:
             return (.databaseUnavailable, "database_unavailable")
         case let error as PostgresError where error.isTransient:
@@ -41,6 +43,8 @@ enum CommandFailure {
         case is BridgeClientError:
             // Down, stuck, or broken (a protocol violation after its retries): a cron job should try again later.
             return (.temporary, "bridge_unavailable")
+        case let error as ServerLeaseError where error.code == .instanceInUse:
+            return (.temporary, "instance_in_use")
         case is ReconcileAlreadyRunning:
             return (.temporary, "reconcile_already_running")
         case is ReconcileRangeUnknown:

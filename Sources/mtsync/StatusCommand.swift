@@ -104,7 +104,11 @@ enum ServerStatusText {
             lines.append("\(server.serverID) (\(server.platform), \(server.timeZone))\(server.enabled ? "" : " DISABLED")")
             if let lease = server.lease {
                 let state = lease.released ? "released" : lease.live ? "expires in \(age(lease.remainingMilliseconds / 1000))" : "EXPIRED \(age(-lease.remainingMilliseconds / 1000)) ago"
-                lines.append("  lease       \(lease.owner), generation \(lease.generation), \(state)")
+                let holder = lease.host.map { host in "\(lease.owner) (host \(host), pid \(lease.pid.map(String.init) ?? "?"))" } ?? lease.owner
+                // A live lease whose process is gone: killed or crashed. Its instance takes it back when it starts
+                // again; another instance when it expires.
+                let gone = lease.live && !lease.processAlive ? "; its process is gone (its instance takes it back at once when it starts)" : ""
+                lines.append("  lease       \(holder), generation \(lease.generation), \(state)\(gone)")
             } else {
                 lines.append("  lease       never taken")
             }

@@ -180,11 +180,14 @@ struct SyncSummary: Encodable {
     var changes = 0
     var cursor: String?
     var error: String?
+    /// Who holds the server's lease when another process does: instance, host and pid.
+    var heldBy: String?
 
-    init(server: String, status: String, report: SyncReport? = nil, error: String? = nil) {
+    init(server: String, status: String, report: SyncReport? = nil, error: String? = nil, heldBy: String? = nil) {
         self.server = server
         self.status = status
         self.error = error
+        self.heldBy = heldBy
         if let report {
             pages = report.pages
             records = report.records
@@ -227,12 +230,19 @@ struct SyncCommand: AsyncParsableCommand {
             // Leases on a connection of their own, as in the daemon: a renewal queued behind a slow page on the
             // pull's connection let the lease expire on a loaded machine while the pull was healthy.
             let leaseConnection = try await engine.connect()
+            // This process holds its leases under its own token and is seen alive while the lease connection lasts:
+            // a daemon with the same instance id leaves them alone (and takes them back at once if this one dies).
+            let holder = LeaseHolder.thisProcess(instanceID: self.owner ?? configuration.instanceID)
+            try await holder.markAlive(on: leaseConnection)
             for server in try engine.servers(named: self.server) {
                 try await FactStore.register(serverID: server.id, platform: server.platform, zone: server.zoneName, on: connection)
                 let pull = try engine.puller(for: server, connection: connection)
-                let owner = self.owner ?? configuration.instanceID
-                guard let lease = try await ServerLease.acquire(serverID: server.id.rawValue, owner: owner, ttl: configuration.leaseTTL, on: leaseConnection) else {
-                    summaries.append(SyncSummary(server: server.id.rawValue, status: "held by another instance"))
+                let lease: ServerLease
+                switch try await ServerLease.take(serverID: server.id.rawValue, holder: holder, ttl: configuration.leaseTTL, on: leaseConnection) {
+                case .held(let held):
+                    lease = held
+                case .heldByAnother(let other):
+                    summaries.append(SyncSummary(server: server.id.rawValue, status: "held by another instance", heldBy: other.holderDescription))
                     continue
                 }
                 do {
@@ -251,7 +261,7 @@ struct SyncCommand: AsyncParsableCommand {
             JSONOutput.print(["servers": summaries])
         } else {
             for summary in summaries {
-                print("\(summary.server): \(summary.status)\(summary.error.map { " — \($0)" } ?? "")")
+                print("\(summary.server): \(summary.status)\((summary.heldBy ?? summary.error).map { " — \($0)" } ?? "")")
                 if summary.status == "synced" {
                     print("  \(summary.records) record(s) in \(summary.pages) page(s): \(summary.inserted) new, \(summary.updated) updated, \(summary.deleted) deleted, \(summary.quarantined) quarantined; cursor \(summary.cursor ?? "-")")
                 }
@@ -272,6 +282,8 @@ struct RunCommand: AsyncParsableCommand {
     @OptionGroup var config: ConfigOptions
     @Option(help: "Serve /metrics, /healthz and /readyz on HOST:PORT (default: the file's monitoring.listen; none when neither is given).")
     var listen: String?
+    @Flag(help: "When another process already runs this instance.id against the database, wait until it ends and take over instead of exiting 75.")
+    var wait = false
 
     func validate() throws {
         if let listen, MonitoringConfiguration.parseListen(listen) == nil { throw ValidationError("--listen must be HOST:PORT such as 127.0.0.1:9464, not \(listen)") }
@@ -291,12 +303,17 @@ struct RunCommand: AsyncParsableCommand {
         let engine = Engine(configuration: configuration)
         let daemon: SyncDaemon
         let partitions: PartitionUpkeepService
+        let claim: InstanceClaim
         do {
             let connection = try await engine.connect()
             try await engine.checkSchema(connection)
             if let transport = await connection.transport, transport.exposesTraffic {
                 logger.warning("\(PostgresTransport.advice)", metadata: ["database_transport": "\(transport)"])
             }
+            // One daemon per instance id: refuse (or --wait) while another live process runs this one.
+            claim = try await InstanceClaim.take(
+                holder: .thisProcess(instanceID: configuration.instanceID), connection: try await engine.connect(), wait: wait,
+                logger: Logger(label: "mtsync.instance"))
             var jobs: [SyncJob] = []
             for server in configuration.servers {
                 try await FactStore.register(serverID: server.id, platform: server.platform, zone: server.zoneName, on: connection)
@@ -307,7 +324,7 @@ struct RunCommand: AsyncParsableCommand {
                     serverID: server.id, stream: server.platform == .mt5 ? .deals : .trades, pollInterval: server.pollInterval,
                     jitter: server.pollJitter, trailingReconcile: try engine.trailingReconcile(for: server, connection: serverConnection), pull: pull))
             }
-            daemon = SyncDaemon(jobs: jobs, owner: configuration.instanceID, leaseTTL: configuration.leaseTTL, connection: connection, logger: Logger(label: "mtsync.sync"))
+            daemon = SyncDaemon(jobs: jobs, holder: claim.holder, leaseTTL: configuration.leaseTTL, connection: connection, logger: Logger(label: "mtsync.sync"))
             // The fact table's partitions ahead of time, outside pages (migration 0012); a first round before any pull.
             partitions = PartitionUpkeepService(
                 connection: try await engine.connect(), settings: .forServers(starting: configuration.servers.map(\.start)), logger: Logger(label: "mtsync.partitions"))
@@ -315,7 +332,8 @@ struct RunCommand: AsyncParsableCommand {
         } catch {
             throw CommandFailure.report(error, json: false)
         }
-        var services: [any Service] = [daemon, partitions]
+        // The claim first: a graceful shutdown ends it last, so the process stays visibly alive while it releases.
+        var services: [any Service] = [claim, daemon, partitions]
         SyncMetric.primeDaemon(
             servers: configuration.servers.map { ($0.id.rawValue, $0.platform == .mt5 ? "deals" : "trades") },
             sink: configuration.ingest?.sinkName, feed: configuration.feed != nil)
@@ -365,6 +383,10 @@ struct RunCommand: AsyncParsableCommand {
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: Logger(label: "mtsync.lifecycle")))
         do {
             try await group.run()
+        } catch let error as ServerLeaseError {
+            // Another process took this instance over while this one was cut off from the database.
+            await sinks.shutdown()
+            throw CommandFailure.report(error, json: false)
         } catch {
             await sinks.shutdown()
             throw error

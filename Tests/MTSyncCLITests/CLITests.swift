@@ -162,6 +162,28 @@ struct CLITests {
         }
     }
 
+    /// Issue 20 (7): libpq refuses these before it tries any server; they exited 69 ("unreachable, retry") although
+    /// no retry can fix them. The server in each is down too (port 1): the option must win over the connection.
+    @Test("a connection option libpq refuses exits 78 (configuration), naming the option, never the password", arguments: [
+        ("postgresql://mtsync:Sup3r-S3cret-Value@127.0.0.1:1/mtsync?sslmode=bogus", "sslmode"),
+        ("postgresql://mtsync:Sup3r-S3cret-Value@127.0.0.1:1/mtsync?sslmod=require", "sslmod"),
+        ("host=127.0.0.1 port=1 user=mtsync password=Sup3r-S3cret-Value bogus_keyword=1", "bogus_keyword"),
+        ("host=127.0.0.1 port=1 password=Sup3r-S3cret-Value target_session_attrs=whatever", "target_session_attrs"),
+        ("host=127.0.0.1 port=abc password=Sup3r-S3cret-Value", "port"),
+        ("host=127.0.0.1 port=1 password=Sup3r-S3cret-Value keepalives=often", "keepalives"),
+    ])
+    func badConnectionOption(url: String, option: String) async throws {
+        let text = try await CLI.launch(["status", "--database-url", url])
+        #expect(text.status == 78, "\(text.stderr)")
+        #expect(text.stderr.contains(option), "\(text.stderr)")
+        let json = try await CLI.launch(["migrate", "--json", "--database-url", url])
+        #expect(json.status == 78)
+        #expect((json.json?["error"] as? [String: Any])?["kind"] as? String == "database_configuration")
+        for output in [text.stdout, text.stderr, json.stdout, json.stderr] {
+            #expect(!output.contains("Sup3r-S3cret-Value"))
+        }
+    }
+
     @Test("a usage error exits 64")
     func usageError() async throws {
         #expect(try await CLI.launch(["migrate", "--no-such-flag"]).status == 64)

@@ -8,12 +8,12 @@ struct DaemonProcess {
     let exit: ProcessExit
     let log: URL
 
-    init(config: URL, environment: [String: String]) throws {
+    init(config: URL, environment: [String: String], arguments: [String] = []) throws {
         log = config.deletingLastPathComponent().appending(path: "daemon-\(UUID().uuidString.prefix(8)).log")
         FileManager.default.createFile(atPath: log.path, contents: nil)
         let process = Process()
         process.executableURL = try CLI.binary()
-        process.arguments = ["run", "--config", config.path]
+        process.arguments = ["run", "--config", config.path] + arguments
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "MTSYNC_DATABASE_URL")
         process.environment = env.merging(environment) { $1 }
@@ -51,6 +51,9 @@ struct DaemonProcess {
         if isRunning { kill(process.processIdentifier, SIGKILL) }
         exit.wait()
     }
+
+    /// Everything the daemon logged so far.
+    var logText: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
 
     /// The last lines the daemon logged, for failure messages.
     func logTail(lines: Int = 20) -> String {

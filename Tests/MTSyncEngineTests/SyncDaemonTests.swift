@@ -88,7 +88,7 @@ struct SyncDaemonTests {
         }
         #expect(released, "the lease is released well before its 60 s expiry, and the server shows FAILING")
         // Another instance takes it at once.
-        #expect(try await ServerLease.acquire(serverID: server.rawValue, owner: "daemon-b", ttl: .seconds(60), on: connection) != nil)
+        #expect(try await ServerLease.acquire(serverID: server.rawValue, holder: .thisProcess(instanceID: "daemon-b"), ttl: .seconds(60), on: connection) != nil)
     }
 
     @Test("a reconcile of a range already running elsewhere does not start")
@@ -142,7 +142,7 @@ struct SyncDaemonTests {
         try await SimulatorHarness.run(fixture.simulator) { port in
             let sync = try fixture.sync(port: port)
             try await sync.register()
-            let lease = try #require(try await ServerLease.acquire(serverID: sync.serverID.rawValue, owner: "daemon-a", ttl: .seconds(30), on: fixture.connection))
+            let lease = try #require(try await ServerLease.acquire(serverID: sync.serverID.rawValue, holder: .test("daemon-a"), ttl: .seconds(30), on: fixture.connection))
             try await CursorControl.set(
                 serverID: sync.serverID.rawValue, stream: .deals, position: CursorPosition(serverTimeMilliseconds: 1_000, ticket: 1),
                 by: "test@host", reason: "re-sync", on: fixture.connection)
@@ -155,7 +155,7 @@ struct SyncDaemonTests {
             #expect(try await fixture.count("SELECT count(*) FROM trading_facts") == 0)
 
             // Under the tenure taken again, the same pull goes through.
-            let again = try #require(try await ServerLease.acquire(serverID: sync.serverID.rawValue, owner: "daemon-a", ttl: .seconds(30), on: fixture.connection))
+            let again = try #require(try await ServerLease.acquire(serverID: sync.serverID.rawValue, holder: .test("daemon-a"), ttl: .seconds(30), on: fixture.connection))
             _ = try await ServerLease.$fence.withValue(again) { try await sync.pull() }
             #expect(try await fixture.storedTruth() == fixture.dataset.groundTruth())
         }

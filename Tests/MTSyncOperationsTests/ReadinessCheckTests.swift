@@ -25,6 +25,7 @@ struct ReadinessCheckTests {
 
     @Test("leases: starting or failing is not ready; held here or by another live instance is", arguments: [
         ([LeaseBoard.State.held, .waiting], true),
+        ([.held, .heldBy("instance-b (host sync-b, pid 3117)")], true),
         ([.held, .starting], false),
         ([.waiting, .failed("the database went away")], false),
     ])

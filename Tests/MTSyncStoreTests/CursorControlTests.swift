@@ -74,7 +74,7 @@ struct CursorControlTests {
     @Test("an operator change fences the server's lease holder: its in-flight page is refused")
     func changeFencesTheHolder() async throws {
         let (_, connection) = try await Self.setUp()
-        let lease = try #require(try await ServerLease.acquire(serverID: "live-mt5", owner: "instance-a", ttl: .seconds(60), on: connection))
+        let lease = try #require(try await ServerLease.acquire(serverID: "live-mt5", holder: .test("instance-a"), ttl: .seconds(60), on: connection))
         let entry = try await CursorControl.set(serverID: "live-mt5", stream: .deals, position: Self.jan1, by: "alice@ops", reason: "re-sync", on: connection)
         #expect(entry.fencedOwner == "instance-a")
         await #expect(throws: ServerLeaseError.self) {
@@ -84,7 +84,7 @@ struct CursorControlTests {
         }
         await #expect(throws: ServerLeaseError.self) { try await ServerLease.renew(lease, ttl: .seconds(60), on: connection) }
         // The holder asks again and carries on with the new generation (after re-reading its cursor).
-        let again = try #require(try await ServerLease.acquire(serverID: "live-mt5", owner: "instance-a", ttl: .seconds(60), on: connection))
+        let again = try #require(try await ServerLease.acquire(serverID: "live-mt5", holder: .test("instance-a"), ttl: .seconds(60), on: connection))
         #expect(again.generation == lease.generation + 1)
         try await connection.transaction { connection in
             try ServerLease.assertHeld(serverID: "live-mt5", owner: "instance-a", generation: again.generation, on: connection)

@@ -20,8 +20,8 @@ struct ServerLeaseTests {
         for round in 0..<rounds {
             // A server nobody ever held (both INSERT; one conflicts) and one just released (both UPDATE).
             for server in ["fresh-\(round)", "shared"] {
-                async let leaseA = ServerLease.acquire(serverID: server, owner: "instance-a", ttl: .seconds(60), on: a)
-                async let leaseB = ServerLease.acquire(serverID: server, owner: "instance-b", ttl: .seconds(60), on: b)
+                async let leaseA = ServerLease.acquire(serverID: server, holder: .test("instance-a"), ttl: .seconds(60), on: a)
+                async let leaseB = ServerLease.acquire(serverID: server, holder: .test("instance-b"), ttl: .seconds(60), on: b)
                 let winners = [try await leaseA, try await leaseB].compactMap { $0 }
                 try #require(winners.count == 1, "round \(round), \(server): \(winners.map(\.owner))")
                 let winner = winners[0]
@@ -43,12 +43,12 @@ struct ServerLeaseTests {
         try await Self.addServer("live-mt5", on: connection)
 
         // Long enough that a loaded machine's pauses cannot expire it between these steps.
-        let first = try #require(try await ServerLease.acquire(serverID: "live-mt5", owner: "a", ttl: .seconds(60), on: connection))
+        let first = try #require(try await ServerLease.acquire(serverID: "live-mt5", holder: .test("a"), ttl: .seconds(60), on: connection))
         #expect(first.generation == 1)
         #expect(first.remaining > .zero && first.remaining <= .seconds(60))
-        #expect(try await ServerLease.acquire(serverID: "live-mt5", owner: "b", ttl: .seconds(60), on: connection) == nil)
+        #expect(try await ServerLease.acquire(serverID: "live-mt5", holder: .test("b"), ttl: .seconds(60), on: connection) == nil)
         // Asking again as the holder renews the same tenure.
-        let again = try #require(try await ServerLease.acquire(serverID: "live-mt5", owner: "a", ttl: .seconds(60), on: connection))
+        let again = try #require(try await ServerLease.acquire(serverID: "live-mt5", holder: .test("a"), ttl: .seconds(60), on: connection))
         #expect(again.generation == 1)
         #expect(again.acquiredAt == first.acquiredAt)
         // The last renewal is short: the lease then expires unless renewed again.
@@ -56,7 +56,7 @@ struct ServerLeaseTests {
         #expect(renewed.generation == 1)
 
         try await Task.sleep(for: .milliseconds(2_500))
-        let taken = try #require(try await ServerLease.acquire(serverID: "live-mt5", owner: "b", ttl: .seconds(60), on: connection))
+        let taken = try #require(try await ServerLease.acquire(serverID: "live-mt5", holder: .test("b"), ttl: .seconds(60), on: connection))
         #expect(taken.owner == "b")
         #expect(taken.generation == 2)
 
@@ -66,7 +66,7 @@ struct ServerLeaseTests {
             try await ServerLease.renew(renewed, ttl: .seconds(60), on: connection)
         } catch let error as ServerLeaseError {
             #expect(error.code == .lost)
-            #expect(error.message.contains("b took it over"))
+            #expect(error.message.contains("b (host test-host, pid 4242) took it over"))
         }
         // Releasing someone else's lease does nothing.
         #expect(try await ServerLease.release(renewed, on: connection) == false)
@@ -77,10 +77,10 @@ struct ServerLeaseTests {
     func ownExpiredLeaseIsANewTenure() async throws {
         let (_, connection) = try await TestDatabase.migrated()
         try await Self.addServer("live-mt5", on: connection)
-        let first = try #require(try await ServerLease.acquire(serverID: "live-mt5", owner: "a", ttl: .milliseconds(100), on: connection))
+        let first = try #require(try await ServerLease.acquire(serverID: "live-mt5", holder: .test("a"), ttl: .milliseconds(100), on: connection))
         try await Task.sleep(for: .milliseconds(250))
         await #expect(throws: ServerLeaseError.self) { try await ServerLease.renew(first, ttl: .seconds(60), on: connection) }
-        let second = try #require(try await ServerLease.acquire(serverID: "live-mt5", owner: "a", ttl: .seconds(60), on: connection))
+        let second = try #require(try await ServerLease.acquire(serverID: "live-mt5", holder: .test("a"), ttl: .seconds(60), on: connection))
         #expect(second.generation == 2)
     }
 
@@ -88,10 +88,10 @@ struct ServerLeaseTests {
     func releaseHandsOver() async throws {
         let (_, connection) = try await TestDatabase.migrated()
         try await Self.addServer("live-mt5", on: connection)
-        let lease = try #require(try await ServerLease.acquire(serverID: "live-mt5", owner: "a", ttl: .seconds(3600), on: connection))
+        let lease = try #require(try await ServerLease.acquire(serverID: "live-mt5", holder: .test("a"), ttl: .seconds(3600), on: connection))
         #expect(try await ServerLease.release(lease, on: connection))
         #expect(try await ServerLease.release(lease, on: connection) == false)
-        let next = try #require(try await ServerLease.acquire(serverID: "live-mt5", owner: "b", ttl: .seconds(3600), on: connection))
+        let next = try #require(try await ServerLease.acquire(serverID: "live-mt5", holder: .test("b"), ttl: .seconds(3600), on: connection))
         #expect(next.generation == 2)
         await #expect(throws: ServerLeaseError.self) { try await ServerLease.renew(lease, ttl: .seconds(60), on: connection) }
     }
@@ -101,7 +101,7 @@ struct ServerLeaseTests {
         let (database, connection) = try await TestDatabase.migrated()
         try await Self.addServer("live-mt5", on: connection)
         try await Self.addServer("idle", on: connection)
-        let first = try #require(try await ServerLease.acquire(serverID: "live-mt5", owner: "a", ttl: .seconds(5), on: connection))
+        let first = try #require(try await ServerLease.acquire(serverID: "live-mt5", holder: .test("a"), ttl: .seconds(5), on: connection))
         try await connection.transaction { connection in
             try ServerLease.assertHeld(serverID: "live-mt5", owner: "a", generation: first.generation, on: connection)
         }
@@ -110,7 +110,7 @@ struct ServerLeaseTests {
         await #expect(throws: ServerLeaseError.self) {
             try await connection.run { connection in try ServerLease.assertHeld(serverID: "live-mt5", owner: "a", generation: 1, on: connection) }
         }
-        let second = try #require(try await ServerLease.acquire(serverID: "live-mt5", owner: "b", ttl: .seconds(60), on: connection))
+        let second = try #require(try await ServerLease.acquire(serverID: "live-mt5", holder: .test("b"), ttl: .seconds(60), on: connection))
         for (owner, generation) in [("a", first.generation), ("b", first.generation), ("a", second.generation)] {
             await #expect(throws: ServerLeaseError.self, "\(owner) in generation \(generation)") {
                 try await connection.transaction { connection in
@@ -138,7 +138,7 @@ struct ServerLeaseTests {
         let (database, connection) = try await TestDatabase.migrated()
         try await Self.addServer("live-mt5", on: connection)
         // A lease long enough that the page below starts inside it even on a loaded 2-core machine (5 s was not).
-        let lease = try #require(try await ServerLease.acquire(serverID: "live-mt5", owner: "a", ttl: .seconds(10), on: connection))
+        let lease = try #require(try await ServerLease.acquire(serverID: "live-mt5", holder: .test("a"), ttl: .seconds(10), on: connection))
         let taker = try await database.connect()
         let started = ContinuousClock.now
         async let page: Void = connection.transaction { connection in
@@ -148,7 +148,7 @@ struct ServerLeaseTests {
         }
         try await Task.sleep(for: .milliseconds(10_500))
         // The lease has expired by now, but the page holds the row FOR SHARE: the takeover blocks until it commits.
-        let taken = try await ServerLease.acquire(serverID: "live-mt5", owner: "b", ttl: .seconds(60), on: taker)
+        let taken = try await ServerLease.acquire(serverID: "live-mt5", holder: .test("b"), ttl: .seconds(60), on: taker)
         let answered = ContinuousClock.now - started
         try await page
         #expect(answered >= .milliseconds(1550), "the takeover answered before the page committed")
@@ -157,11 +157,97 @@ struct ServerLeaseTests {
         #expect(taken?.generation == 2)
     }
 
+    /// Issue 20, finding 6: the owner alone made a lease "mine", so two processes with one instance id both
+    /// worked the server.
+    @Test("two processes of one instance: the second is refused while the first lives, and takes over at once (generation + 1) when its session ends")
+    func sameInstanceTwoProcesses() async throws {
+        let (database, setup) = try await TestDatabase.migrated()
+        try await Self.addServer("live-mt5", on: setup)
+        let first = LeaseHolder.test("prod-1 first", instance: "prod-1"), second = LeaseHolder.test("prod-1 second", instance: "prod-1")
+        let firstSession = try await database.connect(), secondSession = try await database.connect()
+        try await first.markAlive(on: firstSession)
+        try await second.markAlive(on: secondSession)
+
+        let lease = try #require(try await ServerLease.acquire(serverID: "live-mt5", holder: first, ttl: .seconds(60), on: firstSession))
+        #expect(lease.isHeld(by: first) && !lease.isHeld(by: second))
+        switch try await ServerLease.take(serverID: "live-mt5", holder: second, ttl: .seconds(60), on: secondSession) {
+        case .held: Issue.record("a second live process of the instance took the lease")
+        case .heldByAnother(let other): #expect(other.holderDescription == "prod-1 (host test-host, pid 4242)")
+        }
+        #expect(try await ServerLease.renew(lease, ttl: .seconds(60), on: firstSession).generation == 1)
+
+        // The first process dies: its session ends, and its advisory lock with it. Long before the 60 s lease
+        // expires, the instance's other process takes the lease over as a new tenure.
+        await firstSession.close()
+        var taken: ServerLease?
+        let deadline = ContinuousClock.now + .seconds(10)
+        while taken == nil, ContinuousClock.now < deadline {
+            taken = try await ServerLease.acquire(serverID: "live-mt5", holder: second, ttl: .seconds(60), on: secondSession)
+            if taken == nil { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        let takenOver = try #require(taken, "the lease of a dead process of the instance was not taken over")
+        #expect(takenOver.generation == 2)
+        #expect(takenOver.isHeld(by: second))
+        await #expect(throws: ServerLeaseError.self) { try await ServerLease.renew(lease, ttl: .seconds(60), on: setup) }
+    }
+
+    @Test("a live lease of another instance whose process is gone still waits for its expiry")
+    func otherInstanceWaitsForExpiry() async throws {
+        let (_, connection) = try await TestDatabase.migrated()
+        try await Self.addServer("live-mt5", on: connection)
+        // Never marked alive: as if its process had died.
+        _ = try #require(try await ServerLease.acquire(serverID: "live-mt5", holder: .test("dead"), ttl: .seconds(60), on: connection))
+        #expect(try await ServerLease.acquire(serverID: "live-mt5", holder: .test("other"), ttl: .seconds(60), on: connection) == nil)
+    }
+
+    @Test("a lease written before migration 0012 (no token) is taken back at once by its own instance only")
+    func leaseWithoutToken() async throws {
+        let (_, connection) = try await TestDatabase.migrated()
+        try await Self.addServer("live-mt5", on: connection)
+        _ = try #require(try await ServerLease.acquire(serverID: "live-mt5", holder: .test("old-1", instance: "prod-1"), ttl: .seconds(60), on: connection))
+        try await connection.query("UPDATE server_leases SET token = NULL, holder_host = NULL, holder_pid = NULL")
+        #expect(try await ServerLease.acquire(serverID: "live-mt5", holder: .test("prod-2"), ttl: .seconds(60), on: connection) == nil)
+        let back = try #require(try await ServerLease.acquire(serverID: "live-mt5", holder: .test("new-1", instance: "prod-1"), ttl: .seconds(60), on: connection))
+        #expect(back.generation == 2)
+    }
+
+    @Test("one session per instance id holds the instance lock; a second is told who runs it, and takes it once that session ends")
+    func instanceLock() async throws {
+        let (database, _) = try await TestDatabase.migrated()
+        let first = LeaseHolder(instanceID: "prod-1", token: 1, host: "mt-sync-a", pid: 101)
+        let second = LeaseHolder(instanceID: "prod-1", token: 2, host: "mt-sync-b", pid: 202)
+        let a = try await database.connect(), b = try await database.connect()
+        let started = Date(timeIntervalSince1970: 1_780_000_000)
+        #expect(try await InstanceLock.take(first, startedAt: started, on: a) == .taken)
+        #expect(try await InstanceLock.take(first, startedAt: started, on: a) == .taken, "taking it again in its own session is harmless")
+        #expect(try await InstanceLock.isHeld(by: first, on: a))
+        guard case .running(let running?) = try await InstanceLock.take(second, startedAt: Date(), on: b) else {
+            Issue.record("the second session took a held instance lock")
+            return
+        }
+        #expect(running.host == "mt-sync-a" && running.pid == 101 && running.alive)
+        #expect(running.startedAt == started)
+        // Another instance id is another lock.
+        #expect(try await InstanceLock.take(LeaseHolder(instanceID: "prod-2", token: 3, host: "h", pid: 3), startedAt: Date(), on: b) == .taken)
+
+        await a.close()
+        var outcome = InstanceLock.Outcome.running(nil)
+        let deadline = ContinuousClock.now + .seconds(10)
+        while outcome != .taken, ContinuousClock.now < deadline {
+            outcome = try await InstanceLock.take(second, startedAt: Date(), on: b)
+            if outcome != .taken { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(outcome == .taken)
+        #expect(try await InstanceLock.running(instanceID: "prod-1", on: b)?.pid == 202)
+        // The first process, reconnected, no longer holds it.
+        #expect(try await InstanceLock.isHeld(by: first, on: a) == false)
+    }
+
     @Test("an unknown server and bad arguments are refused with typed errors")
     func refusals() async throws {
         let (_, connection) = try await TestDatabase.migrated()
         do {
-            _ = try await ServerLease.acquire(serverID: "nope", owner: "a", ttl: .seconds(1), on: connection)
+            _ = try await ServerLease.acquire(serverID: "nope", holder: .test("a"), ttl: .seconds(1), on: connection)
             Issue.record("acquired a lease for an unknown server")
         } catch let error as ServerLeaseError {
             #expect(error.code == .unknownServer)
@@ -169,7 +255,7 @@ struct ServerLeaseTests {
         try await Self.addServer("live-mt5", on: connection)
         for (owner, ttl) in [("", Duration.seconds(1)), ("a", .zero), ("a", .microseconds(10))] {
             do {
-                _ = try await ServerLease.acquire(serverID: "live-mt5", owner: owner, ttl: ttl, on: connection)
+                _ = try await ServerLease.acquire(serverID: "live-mt5", holder: .test(owner), ttl: ttl, on: connection)
                 Issue.record("accepted owner \(owner) ttl \(ttl)")
             } catch let error as ServerLeaseError {
                 #expect(error.code == .invalidArgument)
