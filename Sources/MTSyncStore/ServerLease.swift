@@ -25,9 +25,17 @@ import Foundation
 /// believing it holds the lease. `generation` grows with every new tenure, so the page store runs
 /// `assertHeld(serverID:owner:generation:on:)` *first* in its page transaction: it locks the lease row
 /// `FOR SHARE` (a takeover must wait for the page to commit or roll back) and refuses when the owner, the
-/// generation or the expiry says the lease is gone. An operator's `mtsync cursor set|reset` bumps the generation
+/// generation or a release says the lease is gone. An operator's `mtsync cursor set|reset` bumps the generation
 /// too (see `CursorControl`), so the holder's in-flight page fails and it must re-read its cursors before going
 /// on; `acquire` by the same owner then returns the lease with the new generation.
+///
+/// **Expiry lets others in; it does not end a tenure by itself.** A tenure ends when another process takes the
+/// lease (generation + 1), when it is released, or when an operator fences it. Until then an expired lease is
+/// still its holder's to renew and to write under: nobody can have written the server in between, since every
+/// writer of another tenure would have bumped the generation first. This matters because the holder's own page
+/// holds the row `FOR SHARE`, and its renewal (an `UPDATE` of that row, on another connection) waits for the page
+/// to commit: a page slower than the time left on the lease (a loaded database, a big page) let the lease lapse
+/// behind it, and the renewal that then ran declared the holder's own lease lost (the CI failure of stop 26).
 public struct ServerLease: Sendable, Hashable {
     public var serverID: String
     /// The holder's instance id.
@@ -135,24 +143,33 @@ public struct ServerLease: Sendable, Hashable {
         return .heldByAnother(try decode(row))
     }
 
-    /// Extends the holder's live lease to `now() + ttl`.
+    /// Extends the holder's tenure to `ttl` from now, also when it has expired but nobody took it over.
     ///
-    /// - Throws: `ServerLeaseError.lost` when the lease is no longer this tenure's — it expired, was released,
-    ///   was taken over, or an operator change bumped its generation. The holder must stop writing the server
-    ///   and may `acquire` again (after re-reading the server's cursors).
+    /// The row is locked before the clock is read, and the time is `clock_timestamp()`, not `now()`: the renewal
+    /// may have waited for the holder's own page transaction, which holds the row, and `now()` is when it began.
+    ///
+    /// - Throws: `ServerLeaseError.lost` when the lease is no longer this tenure's — it was released, taken over,
+    ///   or an operator change bumped its generation. The holder must stop writing the server and may `acquire`
+    ///   again (after re-reading the server's cursors).
     @discardableResult
     public static func renew(_ lease: ServerLease, ttl: Duration, on connection: PostgresConnection) async throws -> ServerLease {
         let milliseconds = try validate(owner: lease.owner, ttl: ttl)
-        let rows = try await connection.query("""
-            UPDATE server_leases AS l SET renewed_at = now(), expires_at = now() + \(milliseconds) * interval '1 millisecond'
-            WHERE server_id = \(lease.serverID) AND owner = \(lease.owner) AND token IS NOT DISTINCT FROM \(lease.token)
-              AND generation = \(lease.generation) AND released_at IS NULL AND expires_at > now()
-            RETURNING \(unsafeSQL: columns)
-            """, name: "renew server lease")
-        guard let row = rows.first else {
+        let renewed = try await connection.transaction(name: "renew server lease") { connection -> ServerLease? in
+            // Lock first, then read the clock: an UPDATE computes its new row before it waits for a lock, so
+            // behind a slow page of the holder's own it would set an expiry already in the past.
+            try connection.query("SELECT 1 FROM server_leases WHERE server_id = \(lease.serverID) FOR NO KEY UPDATE", name: "lock server lease")
+            let rows = try connection.query("""
+                UPDATE server_leases AS l SET renewed_at = clock_timestamp(), expires_at = clock_timestamp() + \(milliseconds) * interval '1 millisecond'
+                WHERE server_id = \(lease.serverID) AND owner = \(lease.owner) AND token IS NOT DISTINCT FROM \(lease.token)
+                  AND generation = \(lease.generation) AND released_at IS NULL
+                RETURNING \(unsafeSQL: columns)
+                """, name: "renew server lease")
+            return try rows.first.map { try decode($0) }
+        }
+        guard let renewed else {
             throw try await lostError(serverID: lease.serverID, owner: lease.owner, generation: lease.generation, on: connection)
         }
-        return try decode(row)
+        return renewed
     }
 
     /// Gives the lease up at once so another instance can take the server without waiting for it to expire.
@@ -162,9 +179,9 @@ public struct ServerLease: Sendable, Hashable {
     @discardableResult
     public static func release(_ lease: ServerLease, on connection: PostgresConnection) async throws(PostgresError) -> Bool {
         let rows = try await connection.query("""
-            UPDATE server_leases SET expires_at = greatest(renewed_at, now()), released_at = now()
+            UPDATE server_leases SET expires_at = least(expires_at, greatest(renewed_at, now())), released_at = now()
             WHERE server_id = \(lease.serverID) AND owner = \(lease.owner) AND token IS NOT DISTINCT FROM \(lease.token)
-              AND generation = \(lease.generation) AND released_at IS NULL AND expires_at > now()
+              AND generation = \(lease.generation) AND released_at IS NULL
             """, name: "release server lease")
         return rows.affectedRows == 1
     }
@@ -191,15 +208,15 @@ public struct ServerLease: Sendable, Hashable {
         try assertHeld(serverID: fence.serverID, owner: fence.owner, generation: fence.generation, on: connection)
     }
 
-    /// Refuses unless `owner` holds the server's lease in tenure `generation` and it has not expired; run it
-    /// first in the page transaction.
+    /// Refuses unless `owner` holds the server's lease in tenure `generation` (not released, not taken over, not
+    /// fenced by an operator); run it first in the page transaction. An expired lease nobody took is still the
+    /// tenure (see "Expiry lets others in" above).
     ///
     /// The row is locked `FOR SHARE` until the caller's transaction ends, so no takeover (and no operator change
     /// of the cursors) can commit in between: the page is stored entirely under this tenure, or not at all.
-    /// Expiry is measured with `clock_timestamp()`, the time of the check, not the transaction's start.
     public static func assertHeld(serverID: String, owner: String, generation: Int64, on connection: isolated PostgresConnection) throws {
         let rows = try connection.query("""
-            SELECT owner, generation, released_at IS NOT NULL, expires_at <= clock_timestamp()
+            SELECT owner, generation, released_at IS NOT NULL
             FROM server_leases WHERE server_id = \(serverID) FOR SHARE
             """, name: "check server lease")
         guard let row = rows.first else {
@@ -208,10 +225,9 @@ public struct ServerLease: Sendable, Hashable {
         let holder = try row.decode(String.self, 0)
         let current = try row.decode(Int64.self, 1)
         let released = try row.decode(Bool.self, 2)
-        let expired = try row.decode(Bool.self, 3)
-        guard holder == owner, current == generation, !released, !expired else {
+        guard holder == owner, current == generation, !released else {
             throw ServerLeaseError(code: .lost, serverID: serverID, message: describeLoss(
-                serverID: serverID, owner: owner, generation: generation, holderOwner: holder, holder: holder, current: current, released: released, expired: expired))
+                serverID: serverID, owner: owner, generation: generation, holderOwner: holder, holder: holder, current: current, released: released))
         }
     }
 
@@ -227,7 +243,7 @@ public struct ServerLease: Sendable, Hashable {
         floor(extract(epoch FROM l.renewed_at) * 1000)::bigint,
         floor(extract(epoch FROM l.expires_at) * 1000)::bigint,
         floor(extract(epoch FROM l.released_at) * 1000)::bigint,
-        floor(extract(epoch FROM l.expires_at - now()) * 1000)::bigint
+        floor(extract(epoch FROM l.expires_at - clock_timestamp()) * 1000)::bigint
         """
 
     private static func decode(_ row: PostgresRow) throws(PostgresError) -> ServerLease {
@@ -262,21 +278,21 @@ public struct ServerLease: Sendable, Hashable {
 
     private static func lostError(serverID: String, owner: String, generation: Int64, on connection: PostgresConnection) async throws -> ServerLeaseError {
         let rows = try await connection.query("""
-            SELECT owner, generation, released_at IS NOT NULL, expires_at <= now(), holder_host, holder_pid FROM server_leases WHERE server_id = \(serverID)
+            SELECT owner, generation, released_at IS NOT NULL, holder_host, holder_pid FROM server_leases WHERE server_id = \(serverID)
             """, name: "read lost server lease")
         guard let row = rows.first else {
             return ServerLeaseError(code: .lost, serverID: serverID, message: "\(owner) does not hold the lease of \(serverID): nobody does")
         }
         let holderOwner = try row.decode(String.self, 0)
-        let holder = LeaseHolder.describe(instanceID: holderOwner, host: try row.decode(String?.self, 4), pid: try row.decode(Int32?.self, 5))
+        let holder = LeaseHolder.describe(instanceID: holderOwner, host: try row.decode(String?.self, 3), pid: try row.decode(Int32?.self, 4))
         return ServerLeaseError(code: .lost, serverID: serverID, message: describeLoss(
             serverID: serverID, owner: owner, generation: generation, holderOwner: holderOwner, holder: holder, current: try row.decode(Int64.self, 1),
-            released: try row.decode(Bool.self, 2), expired: try row.decode(Bool.self, 3)))
+            released: try row.decode(Bool.self, 2)))
     }
 
     /// `holderOwner` is the instance now holding the row, `holder` that and its process as messages name them.
     private static func describeLoss(
-        serverID: String, owner: String, generation: Int64, holderOwner: String, holder: String, current: Int64, released: Bool, expired: Bool
+        serverID: String, owner: String, generation: Int64, holderOwner: String, holder: String, current: Int64, released: Bool
     ) -> String {
         let why: String
         if holderOwner != owner {
@@ -285,8 +301,6 @@ public struct ServerLease: Sendable, Hashable {
             why = "its generation moved from \(generation) to \(current) (a new tenure, now \(holder)'s, or an operator changed the server's cursors)"
         } else if released {
             why = "it was released"
-        } else if expired {
-            why = "it expired before it was renewed"
         } else {
             why = "it changed"
         }
@@ -300,7 +314,7 @@ public struct ServerLeaseError: Error, Sendable, Equatable, CustomStringConverti
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         public let name: String
         private init(_ name: String) { self.name = name }
-        /// The lease is not (or no longer) this owner's tenure: expired, released, taken over or fenced.
+        /// The lease is not (or no longer) this owner's tenure: released, taken over or fenced.
         public static let lost = Code("lease lost")
         /// No row in `servers` has this id.
         public static let unknownServer = Code("unknown server")
