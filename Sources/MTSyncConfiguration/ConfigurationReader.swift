@@ -295,14 +295,22 @@ struct ConfigurationReader {
             guard let bridge = mapping(node, path: server.child("bridge"), keys: Self.bridgeKeys) else { return nil }
             return readBridge(bridge).map { .bridge($0) }
         case (nil, .some(let node)):
-            guard let drop = mapping(node, path: server.child("drop"), keys: ["folder"]) else { return nil }
+            guard let drop = mapping(node, path: server.child("drop"), keys: ["folder", "max_file_size"]) else { return nil }
             guard let (text, mark) = required(drop, "folder", hint: "give the drop root, the folder holding <server id>/incoming/") else { return nil }
             let folder = resolve(text)
             if let problem = FileAccess.problem(at: folder, wanted: .directory) {
                 report(drop.child("folder"), mark, "cannot use the drop folder: \(problem); create it or fix the path")
                 return nil
             }
-            return .drop(folder: folder)
+            var source = ServerConfiguration.DropSource(folder: folder)
+            if let (text, mark) = scalar(drop, "max_file_size") {
+                guard let bytes = ByteSizeText.parse(text), bytes >= 1 << 10 else {
+                    report(drop.child("max_file_size"), mark, "must be a size of at least 1KiB, like 512MiB or 4GiB (binary units: B, KiB, MiB, GiB, TiB)")
+                    return nil
+                }
+                source.maxFileBytes = bytes
+            }
+            return .drop(source)
         }
     }
 

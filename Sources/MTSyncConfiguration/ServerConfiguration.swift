@@ -5,8 +5,24 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// Where a server's records come from: its export bridge over TCP, or a CSV drop folder.
     public enum Source: Sendable, Equatable {
         case bridge(BridgeSource)
+        case drop(DropSource)
+    }
+
+    /// A CSV drop folder (bridge-protocol/README.md §7).
+    public struct DropSource: Sendable, Equatable {
         /// The drop root (absolute): the server's files are under `<folder>/<id>/incoming`.
-        case drop(folder: String)
+        public var folder: String
+        /// A drop file larger than this is rejected (`too_large`) before it is read (`drop.max_file_size`).
+        public var maxFileBytes: Int64
+
+        /// 4 GiB: a day of a busy MT5 server's deals is a few hundred MB of CSV; a file far past that is more
+        /// likely a runaway export than data, and reading it would hold the intake for a long time.
+        public static let defaultMaxFileBytes: Int64 = 4 << 30
+
+        public init(folder: String, maxFileBytes: Int64 = Self.defaultMaxFileBytes) {
+            self.folder = folder
+            self.maxFileBytes = maxFileBytes
+        }
     }
 
     public var id: ServerID
@@ -86,8 +102,8 @@ public struct ServerConfiguration: Sendable, Equatable {
         switch self.source {
         case .bridge(let bridge):
             source = "bridge \(bridge.address) (\(bridge.tls == nil ? "plain TCP" : "TLS"), key id \(bridge.keyID))"
-        case .drop(let folder):
-            source = "CSV drop \(folder)/\(id)/incoming"
+        case .drop(let drop):
+            source = "CSV drop \(drop.folder)/\(id)/incoming (files up to \(ByteSizeText.format(drop.maxFileBytes)))"
         }
         let reconcile = reconcileEvery.map { "reconcile every \(DurationText.format($0)) over \(DurationText.format(reconcileWindow))" } ?? "reconcile off"
         let unknown = rules.filters?.unknownGroup ?? .hold

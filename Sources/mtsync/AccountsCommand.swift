@@ -59,8 +59,8 @@ struct AccountsSyncCommand: AsyncParsableCommand {
                     guard let sync = try engine.accountSync(for: server, connection: connection) else { continue }
                     let report = try await sync.pull()
                     summaries.append(Summary(server: server.id.rawValue, source: "bridge", accounts: report, released: report.released, stillPending: report.stillPending))
-                case .drop(let folder):
-                    let report = try await engine.dropSync(for: server, folder: folder, connection: connection).pull(only: [.accounts])
+                case .drop(let drop):
+                    let report = try await engine.dropSync(for: server, drop: drop, connection: connection).pull(only: [.accounts])
                     summaries.append(Summary(server: server.id.rawValue, source: "drop", files: report.pages, released: report.released, stillPending: report.stillPending))
                 }
             }

@@ -26,6 +26,7 @@ struct CheckConfigCommand: ParsableCommand {
         var tls: Bool?
         var keyId: String?
         var dropFolder: String?
+        var dropMaxFileBytes: Int64?
         var timeZone: String
         var pollInterval: String
         var lookback: String
@@ -141,9 +142,10 @@ struct CheckConfigCommand: ParsableCommand {
             entry.address = bridge.address
             entry.tls = bridge.tls != nil
             entry.keyId = bridge.keyID
-        case .drop(let folder):
+        case .drop(let drop):
             entry.source = "drop"
-            entry.dropFolder = folder
+            entry.dropFolder = drop.folder
+            entry.dropMaxFileBytes = drop.maxFileBytes
         }
         return entry
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MTSyncBridge
+import MTSyncConfiguration
 
 /// `mtsync drop …`: the CSV drop (bridge-protocol/README.md §7).
 struct DropCommand: AsyncParsableCommand {
@@ -23,6 +24,8 @@ struct DropCheckCommand: ParsableCommand {
     @Argument(help: "The drop root: the folder holding <server>/incoming/.") var root: String
     @Option(help: "The server id (the folder under the drop root).") var server: String
     @Option(help: "Bad rows listed per file.") var maxRows = 20
+    @Option(help: "Files larger than this are rejected, as drop.max_file_size in the configuration (e.g. 512MiB, 4GiB).")
+    var maxFileSize = ByteSizeText.format(DropFolder.defaultMaxFileBytes)
     @Flag(help: "Print a JSON report instead of text.") var json = false
 
     struct FileCheck: Encodable {
@@ -38,6 +41,12 @@ struct DropCheckCommand: ParsableCommand {
         var server: String
         var files: [FileCheck]
         var waitingForManifest: [String]
+    }
+
+    func validate() throws {
+        guard let bytes = ByteSizeText.parse(maxFileSize), bytes > 0 else {
+            throw ValidationError("--max-file-size must be a size like 512MiB or 4GiB, not \(String(reflecting: maxFileSize))")
+        }
     }
 
     func run() throws {
@@ -62,7 +71,7 @@ struct DropCheckCommand: ParsableCommand {
     }
 
     private func check() throws -> Report {
-        let folder = try DropFolder(root: root, serverID: server)
+        let folder = try DropFolder(root: root, serverID: server, maxFileBytes: ByteSizeText.parse(maxFileSize) ?? DropFolder.defaultMaxFileBytes)
         let ready = try folder.readyFiles()
         var files: [FileCheck] = []
         for name in ready {

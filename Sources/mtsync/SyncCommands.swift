@@ -126,8 +126,9 @@ struct Engine {
     }
 
     /// A drop folder server's sync, for its pulls and for `accounts sync` (its accounts files only).
-    func dropSync(for server: ServerConfiguration, folder: String, connection: PostgresConnection) throws -> DropServerSync {
-        let intake = DropFolderIntake(folder: try DropFolder(root: folder, serverID: server.id.rawValue), connection: connection, batchSize: server.pageSize)
+    func dropSync(for server: ServerConfiguration, drop: ServerConfiguration.DropSource, connection: PostgresConnection) throws -> DropServerSync {
+        let folder = try DropFolder(root: drop.folder, serverID: server.id.rawValue, maxFileBytes: drop.maxFileBytes)
+        let intake = DropFolderIntake(folder: folder, connection: connection, batchSize: server.pageSize)
         return DropServerSync(intake: intake, batcher: try batcher(for: server))
     }
 
@@ -161,8 +162,8 @@ struct Engine {
         case .bridge(let bridge):
             let sync = try bridgeSync(for: server, bridge: bridge, connection: connection, daemon: daemon)
             return { try await sync.pull() }
-        case .drop(let folder):
-            let sync = try dropSync(for: server, folder: folder, connection: connection)
+        case .drop(let drop):
+            let sync = try dropSync(for: server, drop: drop, connection: connection)
             return { try await sync.pull() }
         }
     }

@@ -51,7 +51,7 @@ struct ConfigurationLoadTests {
         #expect(mt4.id.rawValue == "live-mt4")
         #expect(mt4.platform == .mt4)
         #expect(mt4.zone.name == "Europe/Athens")
-        #expect(mt4.source == .drop(folder: fixture.path("drop")))
+        #expect(mt4.source == .drop(.init(folder: fixture.path("drop"))))
         #expect(mt4.pollInterval == .seconds(60))
         #expect(mt4.lookback == .seconds(7200))
         #expect(mt4.pageSize == 5000)
@@ -76,7 +76,7 @@ struct ConfigurationLoadTests {
         #expect(server.reconcileEvery == .seconds(86_400))
         #expect(server.reconcileWindow == .seconds(259_200))
         #expect(server.rules == NormalizationRules())
-        #expect(server.source == .drop(folder: fixture.path("drop")))
+        #expect(server.source == .drop(.init(folder: fixture.path("drop"))))
     }
 
     @Test("defaults apply to every server; a server's own value wins, key by key")

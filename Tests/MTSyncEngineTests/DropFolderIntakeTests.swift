@@ -195,6 +195,55 @@ struct DropFolderIntakeTests {
         #expect(throws: DropFileProblem.self) { try DropFolder(root: escapeRoot.path, serverID: "../etc") }
     }
 
+    /// Issue 20, finding 7: a hard link in incoming/ gave mtsync the bytes of a file that lives elsewhere (a
+    /// second name needs no permission on the folder that holds the first), and moved that name into processed/.
+    @Test("a hard link in incoming/ (the file or its manifest) is rejected with hard_link; the other name is never touched", arguments: ["csv", "manifest"])
+    func hardLinks(which: String) async throws {
+        let drop = try TestDrop()
+        let connection = try await Self.database()
+        let csv = [TestDrop.header, TestDrop.dealLine(1)].joined(separator: "\n") + "\n"
+        try drop.publish(Self.fileName, csv: csv)
+        let linked = drop.incoming.appending(path: which == "csv" ? Self.fileName : Self.fileName + ".manifest.json")
+        let elsewhere = FileManager.default.temporaryDirectory.appending(path: "mtsync-elsewhere-\(UUID().uuidString)")
+        #expect(link(linked.path, elsewhere.path) == 0, "cannot make the hard link: \(String(cString: strerror(errno)))")
+        defer { try? FileManager.default.removeItem(at: elsewhere) }
+
+        let reports = try await Self.intake(drop, connection).takeReadyFiles(Self.sink)
+        guard case .rejected(let problem) = reports.first?.outcome else {
+            Issue.record("expected a rejection, got \(reports)")
+            return
+        }
+        #expect(problem.code == .hardLink, "\(problem)")
+        #expect(problem.reason.contains("2 names"), "\(problem)")
+        #expect(try await Self.storedDeals(connection).isEmpty)
+        #expect(drop.exists("rejected", Self.fileName + ".reason.txt"))
+        #expect(FileManager.default.fileExists(atPath: elsewhere.path), "the other name stays where it was")
+    }
+
+    @Test("a file over the folder's max_file_size is rejected with too_large before a byte of it is stored; at the cap it is taken")
+    func sizeCap() async throws {
+        let drop = try TestDrop()
+        let connection = try await Self.database()
+        let csv = ([TestDrop.header] + (1...50).map { TestDrop.dealLine($0) }).joined(separator: "\n") + "\n"
+        let size = Int64(csv.utf8.count)
+        try drop.publish(Self.fileName, csv: csv)
+        let small = DropFolderIntake(folder: try DropFolder(root: drop.root.path, serverID: TestDrop.serverID, maxFileBytes: size - 1), connection: connection)
+        let reports = try await small.takeReadyFiles(Self.sink)
+        guard case .rejected(let problem) = reports.first?.outcome else {
+            Issue.record("expected a rejection, got \(reports)")
+            return
+        }
+        #expect(problem.code == .tooLarge, "\(problem)")
+        #expect(problem.reason.contains("max_file_size"), "\(problem)")
+        #expect(try await Self.storedDeals(connection).isEmpty)
+
+        let secondName = "deals-20250101T000000-20250102T000000-0002.csv"
+        try drop.publish(secondName, csv: csv)
+        let exact = DropFolderIntake(folder: try DropFolder(root: drop.root.path, serverID: TestDrop.serverID, maxFileBytes: size), connection: connection)
+        let taken = try await exact.takeReadyFiles(Self.sink)
+        #expect(taken.first?.outcome == .stored(records: 50, quarantined: 0))
+    }
+
     @Test("a FIFO named like a drop file or its manifest is refused at once, never waited on (security.md G5)", arguments: ["csv", "manifest"])
     func fifo(which: String) async throws {
         let drop = try TestDrop()

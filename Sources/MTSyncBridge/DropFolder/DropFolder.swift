@@ -7,7 +7,9 @@ import MTSyncCore
 ///
 /// Only plain files directly inside `incoming/` are read, opened with `O_NOFOLLOW`: a symbolic link, a name
 /// with a slash or `..`, or an `incoming/` that resolves outside the drop root is refused, so a writer cannot
-/// make mtsync read (or move) anything outside the drop folder.
+/// make mtsync read (or move) anything outside the drop folder. A hard link (a file with a second name, which
+/// may be anywhere on the file system) is refused for the same reason, and a file larger than `maxFileBytes`
+/// is refused before it is read (§7.5).
 ///
 /// Files are read in fixed-size chunks, twice: once to check the manifest's SHA-256, row count and header
 /// before anything is stored, and once to stream the records. Memory stays bounded by one chunk and one row.
@@ -17,15 +19,20 @@ public struct DropFolder: Sendable {
     public let incoming: URL
     public let processed: URL
     public let rejected: URL
+    /// The largest drop file taken; a larger one is rejected with `too_large`.
+    public let maxFileBytes: Int64
     static let chunkSize = 1 << 16
+    /// The cap when the configuration gives none (`drop.max_file_size`): 4 GiB.
+    public static let defaultMaxFileBytes: Int64 = 4 << 30
 
     /// Opens the folder of `serverID` under `root`, creating `incoming/`, `processed/` and `rejected/` when
     /// missing.
-    public init(root: String, serverID: String) throws(DropFileProblem) {
+    public init(root: String, serverID: String, maxFileBytes: Int64 = Self.defaultMaxFileBytes) throws(DropFileProblem) {
         let rootURL = URL(fileURLWithPath: root).standardizedFileURL
         let base = rootURL.appending(path: serverID, directoryHint: .isDirectory)
         self.root = rootURL
         self.serverID = serverID
+        self.maxFileBytes = max(1, maxFileBytes)
         incoming = base.appending(path: "incoming", directoryHint: .isDirectory)
         processed = base.appending(path: "processed", directoryHint: .isDirectory)
         rejected = base.appending(path: "rejected", directoryHint: .isDirectory)
@@ -186,7 +193,9 @@ public struct DropFolder: Sendable {
 
     // MARK: - Reading files safely
 
-    /// Opens `incoming/<name>` for reading, refusing symbolic links and anything but a regular file.
+    /// Opens `incoming/<name>` for reading, refusing symbolic links, anything but a regular file, hard links and
+    /// files over `maxFileBytes`. The checks are made on the opened descriptor (`fstat`), so a name swapped
+    /// between the check and the read cannot slip past them.
     /// `O_NONBLOCK` so that a FIFO named like a drop file is refused at once: without it, `open` waits for a writer
     /// that may never come, holding the intake (and a thread) forever. It changes nothing for a regular file.
     private func open(_ name: String) throws(DropFileProblem) -> Int32 {
@@ -203,6 +212,14 @@ public struct DropFolder: Sendable {
             close(descriptor)
             throw DropFileProblem(code: .outsideDropFolder, "\(name) is not a regular file (a FIFO, device or folder); drop files must be plain files")
         }
+        guard status.st_nlink <= 1 else {
+            close(descriptor)
+            throw DropFileProblem(code: .hardLink, "\(name) has \(status.st_nlink) names (a hard link): its bytes may belong to a file outside the drop folder; publish a copy by rename(2), not a link (bridge-protocol/README.md §7.5)")
+        }
+        guard Int64(status.st_size) <= maxFileBytes else {
+            close(descriptor)
+            throw DropFileProblem(code: .tooLarge, "\(name) is \(status.st_size) bytes, over this folder's max_file_size of \(maxFileBytes) bytes: split the export into smaller files, or raise drop.max_file_size")
+        }
         return descriptor
     }
 
@@ -211,6 +228,7 @@ public struct DropFolder: Sendable {
         defer { close(descriptor) }
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.chunkSize, alignment: 1)
         defer { buffer.deallocate() }
+        var total: Int64 = 0
         while true {
             let count = read(descriptor, buffer.baseAddress, Self.chunkSize)
             if count < 0 {
@@ -218,6 +236,11 @@ public struct DropFolder: Sendable {
                 throw DropFileProblem(code: .unreadable, "cannot read \(name): \(String(cString: strerror(errno)))")
             }
             if count == 0 { return }
+            // A file still being written after it was published can outgrow the size checked at open.
+            total += Int64(count)
+            guard total <= maxFileBytes else {
+                throw DropFileProblem(code: .tooLarge, "\(name) grew past this folder's max_file_size of \(maxFileBytes) bytes while it was read: publish files complete, by rename(2)")
+            }
             try body(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
         }
     }

@@ -139,6 +139,10 @@ public struct DropFileProblem: Error, Sendable, Hashable, CustomStringConvertibl
         public static let outsideDropFolder = Code(rawValue: "outside_drop_folder")
         public static let changedContent = Code(rawValue: "changed_content")
         public static let unreadable = Code(rawValue: "unreadable")
+        /// The file has more than one name (a hard link): another name, maybe outside the drop, shares its bytes.
+        public static let hardLink = Code(rawValue: "hard_link")
+        /// The file is larger than the folder's `max_file_size`.
+        public static let tooLarge = Code(rawValue: "too_large")
     }
 
     public let code: Code
