@@ -1,0 +1,63 @@
+"""`python3 -m mtbridge --config mtbridge.toml`: serve one MetaTrader server to mtsync (bridge-protocol/)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import ssl
+import sys
+
+from . import VERSION, config, server
+from .jsonl import JSONLinesBackend
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="mtbridge", description=__doc__)
+    parser.add_argument("--config", required=True, help="the TOML configuration file")
+    parser.add_argument("--check-config", action="store_true", help="check the configuration and the source, then exit")
+    parser.add_argument("--version", action="version", version=f"mtbridge {VERSION}")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = config.load(args.config)
+        backend = JSONLinesBackend(settings.server_id, settings.platform, settings.time_zone, settings.source["path"])
+    except (config.ConfigError, ValueError, OSError) as error:
+        print(f"mtbridge: {error}", file=sys.stderr)
+        return 78  # EX_CONFIG, as mtsync
+    if args.check_config:
+        print(f"ok: {settings!r}, capabilities {backend.capabilities()}")
+        return 0
+    tls = None
+    if settings.tls_certificate:
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.minimum_version = ssl.TLSVersion.TLSv1_2
+        tls.load_cert_chain(settings.tls_certificate, settings.tls_private_key)
+        if settings.tls_client_ca:
+            tls.load_verify_locations(settings.tls_client_ca)
+            tls.verify_mode = ssl.CERT_REQUIRED
+    return asyncio.run(run(settings, backend, tls))
+
+
+async def run(settings, backend, tls) -> int:
+    options = server.ServeOptions(keys={settings.key_id: settings.key})
+    listening = await server.serve(backend, options, settings.host, settings.port, tls)
+    address = listening.sockets[0].getsockname()
+    logging.getLogger("mtbridge").info("serving %s (%s) on %s:%d%s", settings.server_id, settings.platform, address[0], address[1],
+                                       " over TLS" if tls else "")
+    print(f"listening on {address[0]}:{address[1]}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signal_number in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(signal_number, stop.set)
+        except NotImplementedError:  # Windows: Ctrl-C still raises KeyboardInterrupt
+            pass
+    async with listening:
+        await stop.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

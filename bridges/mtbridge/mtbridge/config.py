@@ -1,0 +1,121 @@
+"""The bridge's one configuration file (TOML), checked whole at start: every problem named with its key."""
+
+from __future__ import annotations
+
+import os
+import stat
+import tomllib
+from dataclasses import dataclass
+
+from . import zones
+
+
+class ConfigError(Exception):
+    pass
+
+
+@dataclass
+class Config:
+    host: str
+    port: int
+    key_id: str
+    key: bytes
+    server_id: str
+    platform: str
+    time_zone: str
+    source: dict
+    tls_certificate: str | None = None
+    tls_private_key: str | None = None
+    tls_client_ca: str | None = None
+
+    def __repr__(self) -> str:  # never the key
+        return f"Config(server {self.server_id}, {self.platform}, listen {self.host}:{self.port}, key id {self.key_id})"
+
+
+def load(path: str, environment=os.environ) -> Config:
+    try:
+        with open(path, "rb") as file:
+            raw = tomllib.load(file)
+    except OSError as error:
+        raise ConfigError(f"cannot read {path}: {error.strerror}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path} is not valid TOML: {error}") from None
+    problems = []
+
+    def section(name):
+        value = raw.get(name, {})
+        if not isinstance(value, dict):
+            problems.append(f"[{name}] must be a table")
+            return {}
+        return value
+
+    listen, auth, server, source = section("listen"), section("auth"), section("server"), section("source")
+    unknown = set(raw) - {"listen", "auth", "server", "source"}
+    problems += [f"unknown section [{name}]" for name in sorted(unknown)]
+
+    address = str(listen.get("address", "127.0.0.1:7465"))
+    host, _, port_text = address.rpartition(":")
+    if not host or not port_text.isdigit() or not 0 <= int(port_text) < 65536:
+        problems.append(f"listen.address {address!r} must be host:port (port 0: any free port)")
+        port = 0
+    else:
+        port = int(port_text)
+
+    key_id = auth.get("key_id")
+    if not isinstance(key_id, str) or not key_id:
+        problems.append("auth.key_id is required: the key id mtsync is configured with")
+    key = b""
+    if "key_file" in auth and "key_env" in auth:
+        problems.append("auth: give key_file or key_env, not both")
+    elif "key_file" in auth:
+        key_path = str(auth["key_file"])
+        try:
+            mode = os.stat(key_path).st_mode
+            if os.name == "posix" and mode & (stat.S_IRWXG | stat.S_IRWXO):
+                problems.append(f"auth.key_file {key_path} is readable by others: chmod 600 it")
+            key_text = open(key_path).read().strip()
+        except OSError as error:
+            problems.append(f"auth.key_file {key_path}: {error.strerror}")
+            key_text = None
+        key = _key(key_text, "auth.key_file", problems) if key_text is not None else b""
+    else:
+        variable = str(auth.get("key_env", "MTBRIDGE_KEY"))
+        key_text = environment.get(variable)
+        if key_text is None:
+            problems.append(f"no key: set auth.key_file, or the environment variable {variable}")
+        else:
+            key = _key(key_text.strip(), f"${variable}", problems)
+
+    server_id = server.get("id")
+    if not isinstance(server_id, str) or not server_id:
+        problems.append("server.id is required: the id mtsync knows this server by")
+    platform = server.get("platform")
+    if platform not in ("mt5", "mt4"):
+        problems.append('server.platform must be "mt5" or "mt4"')
+    time_zone = str(server.get("time_zone", ""))
+    try:
+        zones.check(time_zone)
+    except ValueError as error:
+        problems.append(f"server.{error}")
+    if source.get("kind") not in ("jsonl",):
+        problems.append('source.kind must be "jsonl" (the report-database, Web API and Manager API backends are not built yet)')
+    elif not isinstance(source.get("path"), str):
+        problems.append("source.path is required: the JSON-lines export to serve")
+
+    tls = {k: listen.get(k) for k in ("tls_certificate", "tls_private_key", "tls_client_ca")}
+    if bool(tls["tls_certificate"]) != bool(tls["tls_private_key"]):
+        problems.append("listen: tls_certificate and tls_private_key go together")
+    if problems:
+        raise ConfigError(f"{path}: " + "; ".join(problems))
+    return Config(host, port, key_id, key, server_id, platform, time_zone, source, **tls)
+
+
+def _key(text: str, where: str, problems: list) -> bytes:
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        problems.append(f"{where} must hold the key as hex")
+        return b""
+    if len(key) < 32:
+        problems.append(f"{where} holds {len(key)} bytes; a key is at least 32 random bytes (64 hex characters)")
+    return key
