@@ -13,6 +13,13 @@ from . import VERSION, config, server
 from .jsonl import JSONLinesBackend
 
 
+def make_backend(settings):
+    if settings.source["kind"] == "jsonl":
+        return JSONLinesBackend(settings.server_id, settings.platform, settings.time_zone, settings.source["path"])
+    from .mt5_sql_export import MT5SQLExport
+    return MT5SQLExport(settings.server_id, settings.time_zone, settings.source["url"])
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="mtbridge", description=__doc__)
     parser.add_argument("--config", required=True, help="the TOML configuration file")
@@ -22,10 +29,17 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = config.load(args.config)
-        backend = JSONLinesBackend(settings.server_id, settings.platform, settings.time_zone, settings.source["path"])
-    except (config.ConfigError, ValueError, OSError) as error:
+        backend = make_backend(settings)
+    except (config.ConfigError, ValueError, OSError, ImportError) as error:
         print(f"mtbridge: {error}", file=sys.stderr)
         return 78  # EX_CONFIG, as mtsync
+    if args.check_config:
+        try:
+            backend.server_info()
+            backend.accounts(None, 1) if "accounts" in backend.capabilities() else None
+        except Exception as error:  # the source is unreachable or refuses: name the kind of failure, not its text
+            print(f"mtbridge: the source does not answer: {error.__class__.__name__}", file=sys.stderr)
+            return 69  # EX_UNAVAILABLE
     if args.check_config:
         print(f"ok: {settings!r}, capabilities {backend.capabilities()}")
         return 0

@@ -97,10 +97,17 @@ def load(path: str, environment=os.environ) -> Config:
         zones.check(time_zone)
     except ValueError as error:
         problems.append(f"server.{error}")
-    if source.get("kind") not in ("jsonl",):
-        problems.append('source.kind must be "jsonl" (the report-database, Web API and Manager API backends are not built yet)')
-    elif not isinstance(source.get("path"), str):
-        problems.append("source.path is required: the JSON-lines export to serve")
+    kind = source.get("kind")
+    if kind == "jsonl":
+        if not isinstance(source.get("path"), str):
+            problems.append("source.path is required: the JSON-lines export to serve")
+    elif kind == "mt5-sql-export":
+        if platform != "mt5":
+            problems.append('source.kind "mt5-sql-export" serves an MT5 server: server.platform must be "mt5"')
+        source = dict(source, url=_database_url(source, environment, problems))
+    else:
+        problems.append('source.kind must be "jsonl" or "mt5-sql-export" (the MT4 Report Server, Web API and Manager API '
+                        'backends are not built yet)')
 
     tls = {k: listen.get(k) for k in ("tls_certificate", "tls_private_key", "tls_client_ca")}
     if bool(tls["tls_certificate"]) != bool(tls["tls_private_key"]):
@@ -108,6 +115,30 @@ def load(path: str, environment=os.environ) -> Config:
     if problems:
         raise ConfigError(f"{path}: " + "; ".join(problems))
     return Config(host, port, key_id, key, server_id, platform, time_zone, source, **tls)
+
+
+def _database_url(source: dict, environment, problems: list) -> str:
+    """The report database's URL (it holds a password): from a file of its own or an environment variable, never
+    from this file."""
+    if "url" in source:
+        problems.append("source.url: a database URL holds a password: put it in source.url_file (chmod 600) or $MTBRIDGE_DB_URL")
+        return ""
+    if "url_file" in source:
+        path = str(source["url_file"])
+        try:
+            mode = os.stat(path).st_mode
+            if os.name == "posix" and mode & (stat.S_IRWXG | stat.S_IRWXO):
+                problems.append(f"source.url_file {path} is readable by others: chmod 600 it")
+            return open(path).read().strip()
+        except OSError as error:
+            problems.append(f"source.url_file {path}: {error.strerror}")
+            return ""
+    variable = str(source.get("url_env", "MTBRIDGE_DB_URL"))
+    url = environment.get(variable)
+    if not url:
+        problems.append(f"no database URL: set source.url_file, or the environment variable {variable}")
+        return ""
+    return url
 
 
 def _key(text: str, where: str, problems: list) -> bytes:
