@@ -16,6 +16,11 @@ from .jsonl import JSONLinesBackend
 def make_backend(settings):
     if settings.source["kind"] == "jsonl":
         return JSONLinesBackend(settings.server_id, settings.platform, settings.time_zone, settings.source["path"])
+    if settings.source["kind"] == "mt4-report-server":
+        from .mt4_report_server import MT4ReportServer
+        return MT4ReportServer(settings.server_id, settings.time_zone, settings.source["url"],
+                               group_currencies=list(settings.source.get("group_currencies", {}).items()),
+                               customer_id_column=settings.source.get("customer_id_column"))
     from .mt5_sql_export import MT5SQLExport
     return MT5SQLExport(settings.server_id, settings.time_zone, settings.source["url"])
 

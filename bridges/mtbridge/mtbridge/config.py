@@ -105,8 +105,18 @@ def load(path: str, environment=os.environ) -> Config:
         if platform != "mt5":
             problems.append('source.kind "mt5-sql-export" serves an MT5 server: server.platform must be "mt5"')
         source = dict(source, url=_database_url(source, environment, problems))
+    elif kind == "mt4-report-server":
+        if platform != "mt4":
+            problems.append('source.kind "mt4-report-server" serves an MT4 server: server.platform must be "mt4"')
+        currencies = source.get("group_currencies", {})
+        if not isinstance(currencies, dict) or not all(isinstance(v, str) and 3 <= len(v) <= 4 for v in currencies.values()):
+            problems.append('source.group_currencies maps group masks to currencies, first match wins: { "real*" = "USD" }')
+        column = source.get("customer_id_column")
+        if column is not None and column not in ("ID", "COMMENT", "LEAD_SOURCE"):
+            problems.append('source.customer_id_column must be "ID", "COMMENT" or "LEAD_SOURCE" (the mt4_users column holding your customer id)')
+        source = dict(source, url=_database_url(source, environment, problems))
     else:
-        problems.append('source.kind must be "jsonl" or "mt5-sql-export" (the MT4 Report Server, Web API and Manager API '
+        problems.append('source.kind must be "jsonl", "mt5-sql-export" or "mt4-report-server" (the Web API and Manager API '
                         'backends are not built yet)')
 
     tls = {k: listen.get(k) for k in ("tls_certificate", "tls_private_key", "tls_client_ca")}

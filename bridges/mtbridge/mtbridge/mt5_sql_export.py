@@ -15,21 +15,11 @@ import re
 from datetime import datetime, timedelta
 
 from . import records, zones
-from .mysql import Pool
-
-EPOCH = datetime(1970, 1, 1)
+from .mysql import EPOCH, Pool, to_datetime, to_milliseconds
 DEAL_COLUMNS = ("Deal", "Login", "`Order`", "PositionID", "Action", "Entry", "Reason", "Time", "TimeMsc", "Symbol", "Volume", "VolumeExt",
                 "VolumeClosed", "VolumeClosedExt", "Price", "Profit", "Storage", "Commission", "Fee", "ContractSize", "Digits",
                 "DigitsCurrency", "Comment", "ExternalID")
 YEARLY = re.compile(r"mt5_deals_(\d{4})")
-
-
-def to_datetime(milliseconds: int) -> datetime:
-    return EPOCH + timedelta(milliseconds=milliseconds)
-
-
-def to_milliseconds(value: datetime) -> int:
-    return (value - EPOCH) // timedelta(milliseconds=1)
 
 
 def decimal_text(value) -> str:

@@ -9,7 +9,25 @@ from __future__ import annotations
 import queue
 import threading
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from urllib.parse import unquote, urlsplit
+
+# Report databases keep MT server times in DATETIME columns: the server's wall clock, read as if it were UTC.
+EPOCH = datetime(1970, 1, 1)
+
+
+def to_datetime(milliseconds: int) -> datetime:
+    return EPOCH + timedelta(milliseconds=milliseconds)
+
+
+def to_milliseconds(value: datetime) -> int:
+    return (value - EPOCH) // timedelta(milliseconds=1)
+
+
+def day_closed_by(made_at_seconds: int) -> str:
+    """The server day a daily record made at `made_at_seconds` closes: the date of the second before it, so a
+    record made at midnight closes the day before (MT4 and MT5 make them at the day's rollover)."""
+    return (EPOCH + timedelta(seconds=made_at_seconds - 1)).date().isoformat()
 
 
 def parse_url(url: str) -> dict:

@@ -36,14 +36,19 @@ def mariadb(folder: pathlib.Path) -> dict:
     return json.loads(result.stdout)
 
 
+def create_schema(cursor, name: str) -> None:
+    """Runs bridges/mtbridge/sql/<name>.sql, statement by statement."""
+    schema = re.sub(r"(^|\s)--[^\n]*", r"\1", (PACKAGE_ROOT / "sql" / f"{name}.sql").read_text())
+    for statement in schema.split(";"):
+        if statement.strip():
+            cursor.execute(statement)
+
+
 def load(url: str, deals: list[dict], accounts: list[dict], symbols: list[dict], daily: list[dict]) -> None:
     import pymysql
     connection = pymysql.connect(**parse_url(url), autocommit=True)
     with connection.cursor() as cursor:
-        schema = re.sub(r"(^|\s)--[^\n]*", r"\1", (PACKAGE_ROOT / "sql" / "mt5_sql_export.sql").read_text())
-        for statement in schema.split(";"):
-            if statement.strip():
-                cursor.execute(statement)
+        create_schema(cursor, "mt5_sql_export")
         for year in (2024, 2025):
             cursor.execute(f"CREATE TABLE mt5_deals_{year} LIKE mt5_deals")
         for deal in deals:
