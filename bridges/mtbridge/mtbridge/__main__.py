@@ -21,6 +21,13 @@ def make_backend(settings):
         return MT4ReportServer(settings.server_id, settings.time_zone, settings.source["url"],
                                group_currencies=list(settings.source.get("group_currencies", {}).items()),
                                customer_id_column=settings.source.get("customer_id_column"))
+    if settings.source["kind"] == "mt5-web-api":
+        from .webapi import MT5WebAPI, WebAPIClient
+        tls = None
+        if settings.source.get("tls_ca"):
+            tls = ssl.create_default_context(cafile=settings.source["tls_ca"])
+        client = WebAPIClient(settings.source["address"], str(settings.source["login"]), settings.source["password"], tls=tls)
+        return MT5WebAPI(settings.server_id, settings.time_zone, client, window_ms=int(settings.source.get("window_minutes", 60)) * 60_000)
     from .mt5_sql_export import MT5SQLExport
     return MT5SQLExport(settings.server_id, settings.time_zone, settings.source["url"])
 

@@ -115,9 +115,17 @@ def load(path: str, environment=os.environ) -> Config:
         if column is not None and column not in ("ID", "COMMENT", "LEAD_SOURCE"):
             problems.append('source.customer_id_column must be "ID", "COMMENT" or "LEAD_SOURCE" (the mt4_users column holding your customer id)')
         source = dict(source, url=_database_url(source, environment, problems))
+    elif kind == "mt5-web-api":
+        if platform != "mt5":
+            problems.append('source.kind "mt5-web-api" serves an MT5 server: server.platform must be "mt5"')
+        if not str(source.get("address", "")).startswith(("https://", "http://")):
+            problems.append("source.address must be the access server's https://host:port")
+        if not str(source.get("login", "")).isdigit():
+            problems.append("source.login must be the manager's login (digits)")
+        source = dict(source, password=_secret(source, "password", "MTBRIDGE_WEBAPI_PASSWORD", environment, problems))
     else:
-        problems.append('source.kind must be "jsonl", "mt5-sql-export" or "mt4-report-server" (the Web API and Manager API '
-                        'backends are not built yet)')
+        problems.append('source.kind must be "jsonl", "mt5-sql-export", "mt4-report-server" or "mt5-web-api" (the Manager API '
+                        'backend is not built yet)')
 
     tls = {k: listen.get(k) for k in ("tls_certificate", "tls_private_key", "tls_client_ca")}
     if bool(tls["tls_certificate"]) != bool(tls["tls_private_key"]):
@@ -125,6 +133,28 @@ def load(path: str, environment=os.environ) -> Config:
     if problems:
         raise ConfigError(f"{path}: " + "; ".join(problems))
     return Config(host, port, key_id, key, server_id, platform, time_zone, source, **tls)
+
+
+def _secret(source: dict, name: str, default_env: str, environment, problems: list) -> str:
+    """A secret of the source (a password): from `<name>_file` (chmod 600) or `<name>_env`, never from this file."""
+    if name in source:
+        problems.append(f"source.{name}: secrets never go in this file: use source.{name}_file (chmod 600) or ${default_env}")
+        return ""
+    if f"{name}_file" in source:
+        path = str(source[f"{name}_file"])
+        try:
+            if os.name == "posix" and os.stat(path).st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+                problems.append(f"source.{name}_file {path} is readable by others: chmod 600 it")
+            return open(path).read().strip()
+        except OSError as error:
+            problems.append(f"source.{name}_file {path}: {error.strerror}")
+            return ""
+    variable = str(source.get(f"{name}_env", default_env))
+    value = environment.get(variable)
+    if not value:
+        problems.append(f"no {name}: set source.{name}_file, or the environment variable {variable}")
+        return ""
+    return value
 
 
 def _database_url(source: dict, environment, problems: list) -> str:
