@@ -68,15 +68,7 @@ def load(path: str, environment=os.environ) -> Config:
     if "key_file" in auth and "key_env" in auth:
         problems.append("auth: give key_file or key_env, not both")
     elif "key_file" in auth:
-        key_path = str(auth["key_file"])
-        try:
-            mode = os.stat(key_path).st_mode
-            if os.name == "posix" and mode & (stat.S_IRWXG | stat.S_IRWXO):
-                problems.append(f"auth.key_file {key_path} is readable by others: chmod 600 it")
-            key_text = open(key_path).read().strip()
-        except OSError as error:
-            problems.append(f"auth.key_file {key_path}: {error.strerror}")
-            key_text = None
+        key_text = _read_secret_file(str(auth["key_file"]), "auth.key_file", problems)
         key = _key(key_text, "auth.key_file", problems) if key_text is not None else b""
     else:
         variable = str(auth.get("key_env", "MTBRIDGE_KEY"))
@@ -141,14 +133,7 @@ def _secret(source: dict, name: str, default_env: str, environment, problems: li
         problems.append(f"source.{name}: secrets never go in this file: use source.{name}_file (chmod 600) or ${default_env}")
         return ""
     if f"{name}_file" in source:
-        path = str(source[f"{name}_file"])
-        try:
-            if os.name == "posix" and os.stat(path).st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-                problems.append(f"source.{name}_file {path} is readable by others: chmod 600 it")
-            return open(path).read().strip()
-        except OSError as error:
-            problems.append(f"source.{name}_file {path}: {error.strerror}")
-            return ""
+        return _read_secret_file(str(source[f"{name}_file"]), f"source.{name}_file", problems) or ""
     variable = str(source.get(f"{name}_env", default_env))
     value = environment.get(variable)
     if not value:
@@ -158,27 +143,20 @@ def _secret(source: dict, name: str, default_env: str, environment, problems: li
 
 
 def _database_url(source: dict, environment, problems: list) -> str:
-    """The report database's URL (it holds a password): from a file of its own or an environment variable, never
-    from this file."""
-    if "url" in source:
-        problems.append("source.url: a database URL holds a password: put it in source.url_file (chmod 600) or $MTBRIDGE_DB_URL")
-        return ""
-    if "url_file" in source:
-        path = str(source["url_file"])
-        try:
-            mode = os.stat(path).st_mode
-            if os.name == "posix" and mode & (stat.S_IRWXG | stat.S_IRWXO):
-                problems.append(f"source.url_file {path} is readable by others: chmod 600 it")
-            return open(path).read().strip()
-        except OSError as error:
-            problems.append(f"source.url_file {path}: {error.strerror}")
-            return ""
-    variable = str(source.get("url_env", "MTBRIDGE_DB_URL"))
-    url = environment.get(variable)
-    if not url:
-        problems.append(f"no database URL: set source.url_file, or the environment variable {variable}")
-        return ""
-    return url
+    """The report database's URL (it holds a password): from `url_file` or `url_env`, never from this file."""
+    return _secret(source, "url", "MTBRIDGE_DB_URL", environment, problems)
+
+
+def _read_secret_file(path: str, where: str, problems: list) -> str | None:
+    """A secret's file, refused when others may read it; None (and a problem) when it cannot be read."""
+    try:
+        if os.name == "posix" and os.stat(path).st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            problems.append(f"{where} {path} is readable by others: chmod 600 it")
+        with open(path) as file:
+            return file.read().strip()
+    except OSError as error:
+        problems.append(f"{where} {path}: {error.strerror}")
+        return None
 
 
 def _key(text: str, where: str, problems: list) -> bytes:
