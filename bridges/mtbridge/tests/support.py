@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import pathlib
+import re
+import subprocess
+import sys
+import tempfile
+import time
 from decimal import Decimal
 
 from mtbridge import protocol
 
-SPEC = pathlib.Path(__file__).resolve().parents[3] / "bridge-protocol"
+PACKAGE_ROOT = pathlib.Path(__file__).resolve().parents[1]
+REPO = PACKAGE_ROOT.parents[1]
+SPEC = REPO / "bridge-protocol"
 TRANSCRIPTS = SPEC / "transcripts"
 
 
@@ -73,3 +81,96 @@ class Client:
             await self.writer.wait_closed()
         except (ConnectionError, OSError):
             pass
+
+
+KEY_HEX = "6d746272696467652d746573742d6b65792d6f662d33322d62797465732d2121"
+
+
+def binaries() -> tuple[str, str]:
+    mtsync = os.environ.get("MTSYNC_BIN")
+    if not mtsync or not os.access(mtsync, os.X_OK):
+        raise AssertionError("MTSYNC_BIN must name a built mtsync binary (scripts/test sets it); this test needs mtsync and mtbridge-sim")
+    simulator = str(pathlib.Path(mtsync).with_name("mtbridge-sim"))
+    if not os.access(simulator, os.X_OK):
+        raise AssertionError(f"{simulator} is missing: build the package (swift build) first")
+    return mtsync, simulator
+
+
+def started(argv, env, pattern=r"listening on [0-9.]+:(\d+)", timeout=60) -> tuple[subprocess.Popen, int, pathlib.Path]:
+    log = pathlib.Path(tempfile.mkstemp(prefix="mtbridge-test-", suffix=".log")[1])
+    with open(log, "wb") as output:
+        process = subprocess.Popen(argv, env=env, stdout=output, stderr=subprocess.STDOUT, cwd=PACKAGE_ROOT)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        match = re.search(pattern, log.read_text(errors="replace"))
+        if match:
+            return process, int(match.group(1)), log
+        if process.poll() is not None:
+            raise AssertionError(f"{argv[0]} exited {process.returncode}: {log.read_text(errors='replace')}")
+        time.sleep(0.1)
+    process.kill()
+    raise AssertionError(f"{argv[0]} did not start: {log.read_text(errors='replace')}")
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.kill()
+    process.wait()
+
+
+async def pull(port: int, method: str, params: dict, position=None) -> list[dict]:
+    """Every record of a paged method, as mtsync would page it."""
+    client = await Client.connect(port)
+    try:
+        _, welcome = await client.authenticate("mtsync-1", bytes.fromhex(KEY_HEX))
+        assert welcome["type"] == "welcome", welcome
+        rows, after, page = [], None, 0
+        while True:
+            page += 1
+            request = dict(params, limit=1000)
+            if after is not None:
+                request["after"] = after
+            await client.send({"type": "request", "id": f"r{page}", "method": method, "params": request})
+            while (line := await client.read(timeout=30))["type"] not in ("end", "error"):
+                if line["type"] != "progress":
+                    rows.append(line)
+            assert line["type"] == "end", line
+            if not line["more"]:
+                return rows
+            after = line["next"]
+    finally:
+        await client.close()
+
+
+def secret_file(path: pathlib.Path, text: str) -> pathlib.Path:
+    """A secret as the bridge wants it: in a file only its owner may read."""
+    path.write_text(text)
+    path.chmod(0o600)
+    return path
+
+
+def serve_bridge(folder: pathlib.Path, *, server_id: str, platform: str, time_zone: str, source: str):
+    """`python3 -m mtbridge` as a real process, on a free port, with the test key in a file and `source` as its
+    [source] table; returns (process, port, log, key_file)."""
+    key_file = secret_file(folder / "key", KEY_HEX + "\n")
+    config = folder / "mtbridge.toml"
+    config.write_text(f"""
+[listen]
+address = "127.0.0.1:0"
+[auth]
+key_id = "mtsync-1"
+key_file = "{key_file}"
+[server]
+id = "{server_id}"
+platform = "{platform}"
+time_zone = "{time_zone}"
+[source]
+{source.strip()}
+""")
+    process, port, log = started([sys.executable, "-m", "mtbridge", "--config", str(config)], dict(os.environ))
+    return process, port, log, key_file
+
+
+def bridge_check(mtsync: str, port: int, key_file: pathlib.Path, from_day: str, to_day: str, page_size: int) -> subprocess.CompletedProcess:
+    """`mtsync bridge check --json` against the bridge on `port`."""
+    return subprocess.run([mtsync, "bridge", "check", "--address", f"127.0.0.1:{port}", "--key-id", "mtsync-1", "--key-file", str(key_file),
+                           "--from", from_day, "--to", to_day, "--page-size", str(page_size), "--json"], capture_output=True, text=True, timeout=300)

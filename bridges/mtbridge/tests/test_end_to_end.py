@@ -7,12 +7,10 @@ Needs MTSYNC_TEST_DATABASE_URL (a PostgreSQL superuser URL; scripts/test starts 
 
 from __future__ import annotations
 
-import json
 import os
 import pathlib
 import secrets
 import subprocess
-import sys
 import tempfile
 import unittest
 from decimal import Decimal
@@ -20,8 +18,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from mtbridge.mysql import parse_url
 
-from .test_bridge_check import KEY_HEX, binaries, pull, started, stop
-from .test_mt5_sql_export import FROM_MS, REPO, TO_MS, load, mariadb
+from .support import KEY_HEX, REPO, binaries, pull, secret_file, serve_bridge, started, stop
+from .test_mt5_sql_export import FROM_MS, TO_MS, load, mariadb
 
 
 def postgres_database() -> str:
@@ -61,26 +59,8 @@ class EndToEnd(unittest.IsolatedAsyncioTestCase):
              [r["data"] for r in await pull(sim_port, "daily", {"from_ms": FROM_MS, "to_ms": TO_MS})])
         stop(sim)
 
-        key_file, url_file = folder / "key", folder / "db.url"
-        key_file.write_text(KEY_HEX)
-        url_file.write_text(urls["bridge"])
-        for secret in (key_file, url_file):
-            secret.chmod(0o600)
-        (folder / "mtbridge.toml").write_text(f"""
-[listen]
-address = "127.0.0.1:0"
-[auth]
-key_id = "mtsync-1"
-key_file = "{key_file}"
-[server]
-id = "sim-mt5"
-platform = "mt5"
-time_zone = "ny-close"
-[source]
-kind = "mt5-sql-export"
-url_file = "{url_file}"
-""")
-        bridge, port, log = started([sys.executable, "-m", "mtbridge", "--config", str(folder / "mtbridge.toml")], dict(os.environ))
+        bridge, port, log, _ = serve_bridge(folder, server_id="sim-mt5", platform="mt5", time_zone="ny-close",
+                                            source=f'kind = "mt5-sql-export"\nurl_file = "{secret_file(folder / "db.url", urls["bridge"])}"')
         self.addCleanup(stop, bridge)
         config = folder / "mtsync.yaml"
         config.write_text(f"""database:

@@ -10,15 +10,14 @@ import json
 import os
 import pathlib
 import subprocess
-import sys
 import tempfile
 import unittest
 from datetime import datetime, timedelta
 
 from mtbridge.mysql import parse_url
 
-from .test_bridge_check import KEY_HEX, binaries, pull, started, stop
-from .test_mt5_sql_export import REPO, create_schema, mariadb
+from .support import KEY_HEX, REPO, binaries, bridge_check, pull, secret_file, serve_bridge, started, stop
+from .test_mt5_sql_export import create_schema, mariadb
 
 FROM_MS, TO_MS = 1735689600000, 1735862400000  # 2025-01-01 .. 2025-01-03, server time
 EPOCH = datetime(1970, 1, 1)
@@ -73,34 +72,15 @@ class MT4ReportServerBackend(unittest.IsolatedAsyncioTestCase):
         load(urls["loader"], closed, opened, accounts, daily)
         info = (await pull(sim_port, "server.info", {}))[0]["data"]
 
-        key_file, url_file, config = folder / "key", folder / "db.url", folder / "mtbridge.toml"
-        key_file.write_text(KEY_HEX)
-        url_file.write_text(urls["bridge"])
-        for secret in (key_file, url_file):
-            secret.chmod(0o600)
-        currencies = '"demo*" = "USD"'  # the fallback for replicas without CURRENCY; unused here (the column wins)
-        config.write_text(f"""
-[listen]
-address = "127.0.0.1:0"
-[auth]
-key_id = "mtsync-1"
-key_file = "{key_file}"
-[server]
-id = "sim-mt4"
-platform = "mt4"
-time_zone = "{info['time_zone']['rule']}"
-[source]
-kind = "mt4-report-server"
-url_file = "{url_file}"
+        source = f"""kind = "mt4-report-server"
+url_file = "{secret_file(folder / "db.url", urls["bridge"])}"
 customer_id_column = "ID"
 [source.group_currencies]
-{currencies}
-""")
-        bridge, port, log = started([sys.executable, "-m", "mtbridge", "--config", str(config)], dict(os.environ))
+"demo*" = "USD"  # the fallback for replicas without CURRENCY; unused here (the column wins)"""
+        bridge, port, log, key_file = serve_bridge(folder, server_id="sim-mt4", platform="mt4", time_zone=info["time_zone"]["rule"], source=source)
         self.addCleanup(stop, bridge)
 
-        check = subprocess.run([mtsync, "bridge", "check", "--address", f"127.0.0.1:{port}", "--key-id", "mtsync-1", "--key-file", str(key_file),
-                                "--from", "2025-01-01", "--to", "2025-01-03", "--page-size", "41", "--json"], capture_output=True, text=True, timeout=300)
+        check = bridge_check(mtsync, port, key_file, "2025-01-01", "2025-01-03", 41)
         self.assertEqual(check.returncode, 0, f"mtsync bridge check:\n{check.stdout}\n{check.stderr}\nbridge log:\n{log.read_text()}")
         report = json.loads(check.stdout)
         self.assertEqual((report["problems"], report["missing_fields"]), ([], {}))

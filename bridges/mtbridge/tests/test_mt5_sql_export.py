@@ -12,16 +12,14 @@ import pathlib
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import unittest
 from datetime import datetime, timedelta
 
 from mtbridge.mysql import parse_url
 
-from .test_bridge_check import KEY_HEX, PACKAGE_ROOT, binaries, pull, started, stop
+from .support import KEY_HEX, PACKAGE_ROOT, REPO, binaries, bridge_check, pull, secret_file, serve_bridge, started, stop
 
-REPO = PACKAGE_ROOT.parents[1]
 FROM_MS, TO_MS = 1735603200000, 1735776000000  # 2024-12-31 .. 2025-01-02, server time
 EPOCH = datetime(1970, 1, 1)
 
@@ -101,32 +99,11 @@ class MT5SQLExportBackend(unittest.IsolatedAsyncioTestCase):
         load(urls["loader"], deals, accounts, symbols, daily)
         info = (await pull(sim_port, "server.info", {}))[0]["data"]
 
-        key_file = folder / "key"
-        key_file.write_text(KEY_HEX)
-        key_file.chmod(0o600)
-        url_file = folder / "db.url"
-        url_file.write_text(urls["bridge"])
-        url_file.chmod(0o600)
-        config = folder / "mtbridge.toml"
-        config.write_text(f"""
-[listen]
-address = "127.0.0.1:0"
-[auth]
-key_id = "mtsync-1"
-key_file = "{key_file}"
-[server]
-id = "sim-mt5"
-platform = "mt5"
-time_zone = "{info['time_zone']['rule']}"
-[source]
-kind = "mt5-sql-export"
-url_file = "{url_file}"
-""")
-        bridge, port, log = started([sys.executable, "-m", "mtbridge", "--config", str(config)], dict(os.environ))
+        bridge, port, log, key_file = serve_bridge(folder, server_id="sim-mt5", platform="mt5", time_zone=info["time_zone"]["rule"],
+                                                   source=f'kind = "mt5-sql-export"\nurl_file = "{secret_file(folder / "db.url", urls["bridge"])}"')
         self.addCleanup(stop, bridge)
 
-        check = subprocess.run([mtsync, "bridge", "check", "--address", f"127.0.0.1:{port}", "--key-id", "mtsync-1", "--key-file", str(key_file),
-                                "--from", "2024-12-31", "--to", "2025-01-02", "--page-size", "53", "--json"], capture_output=True, text=True, timeout=300)
+        check = bridge_check(mtsync, port, key_file, "2024-12-31", "2025-01-02", 53)
         self.assertEqual(check.returncode, 0, f"mtsync bridge check:\n{check.stdout}\n{check.stderr}\nbridge log:\n{log.read_text()}")
         report = json.loads(check.stdout)
         self.assertEqual((report["problems"], report["missing_fields"]), ([], {}))

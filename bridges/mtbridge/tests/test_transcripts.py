@@ -7,7 +7,6 @@ the same paging, the same `end` lines, the same digests, the same errors.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import unittest
 

@@ -7,15 +7,13 @@ from __future__ import annotations
 import json
 import os
 import pathlib
-import subprocess
-import sys
 import tempfile
 import unittest
 
 from mtbridge.protocol import BridgeError
 from mtbridge.webapi import MT5WebAPI, WebAPIClient, challenge_answer, password_hash
 
-from .test_bridge_check import KEY_HEX, binaries, pull, started, stop
+from .support import KEY_HEX, binaries, bridge_check, pull, secret_file, serve_bridge, started, stop
 from .webapi_standin import StandIn
 
 FROM_MS, TO_MS = 1735689600000, 1735862400000
@@ -94,32 +92,15 @@ class BridgeCheckThroughTheWebAPI(unittest.IsolatedAsyncioTestCase):
         info = (await pull(sim_port, "server.info", {}))[0]["data"]
 
         folder = pathlib.Path(tempfile.mkdtemp(prefix="mtbridge-webapi-"))
-        key_file, password_file = folder / "key", folder / "webapi.password"
-        key_file.write_text(KEY_HEX)
-        password_file.write_text("Api-Pass-1\n")
-        for secret in (key_file, password_file):
-            secret.chmod(0o600)
-        (folder / "mtbridge.toml").write_text(f"""
-[listen]
-address = "127.0.0.1:0"
-[auth]
-key_id = "mtsync-1"
-key_file = "{key_file}"
-[server]
-id = "sim-mt5"
-platform = "mt5"
-time_zone = "{info['time_zone']['rule']}"
-[source]
-kind = "mt5-web-api"
+        password_file = secret_file(folder / "webapi.password", "Api-Pass-1\n")
+        source = f"""kind = "mt5-web-api"
 address = "http://127.0.0.1:{server.port}"
 login = "1000"
 password_file = "{password_file}"
-window_minutes = 180
-""")
-        bridge, port, log = started([sys.executable, "-m", "mtbridge", "--config", str(folder / "mtbridge.toml")], dict(os.environ))
+window_minutes = 180"""
+        bridge, port, log, key_file = serve_bridge(folder, server_id="sim-mt5", platform="mt5", time_zone=info["time_zone"]["rule"], source=source)
         self.addCleanup(stop, bridge)
-        check = subprocess.run([mtsync, "bridge", "check", "--address", f"127.0.0.1:{port}", "--key-id", "mtsync-1", "--key-file", str(key_file),
-                                "--from", "2025-01-01", "--to", "2025-01-03", "--page-size", "61", "--json"], capture_output=True, text=True, timeout=300)
+        check = bridge_check(mtsync, port, key_file, "2025-01-01", "2025-01-03", 61)
         self.assertEqual(check.returncode, 0, f"mtsync bridge check:\n{check.stdout}\n{check.stderr}\nbridge log:\n{log.read_text()}")
         report = json.loads(check.stdout)
         self.assertEqual((report["problems"], report["missing_fields"], report["records"]), ([], {}, len(deals)))

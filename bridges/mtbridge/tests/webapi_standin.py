@@ -6,7 +6,6 @@ is gone with it), a wrong password (`1001 Invalid account`)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import secrets
 import threading
