@@ -29,6 +29,9 @@ public struct BridgeConformanceCheck: Sendable {
         public var missingFields: [String: [String: Int]] = [:]
         /// Everything that disagrees with the spec; empty when the bridge conforms on this range.
         public var problems: [String] = []
+        /// What conforms but will likely be wrong in production: a zone rule that does not explain the server's
+        /// clock, or that differs from the zone mtsync is configured with (§4.1). Shown, not counted as problems.
+        public var warnings: [String] = []
 
         public var conforms: Bool { problems.isEmpty }
     }
@@ -75,10 +78,18 @@ public struct BridgeConformanceCheck: Sendable {
     public var pageSize: Int
     /// Problems listed per kind before the rest are only counted.
     public var problemLimit = 10
+    /// The zone mtsync is (or will be) configured with for this server: checked against the bridge's rule and
+    /// clock when given.
+    public var configuredZone: ServerTimeZone?
 
-    public init(client: BridgeClient, pageSize: Int = 1_000) {
+    /// Offsets closer than this are the same zone seen through clocks that drift: no trade server's zone differs
+    /// from another by less than 15 minutes, and a server clock a few minutes off is common and harmless here.
+    static let zoneTolerance: Int64 = 15
+
+    public init(client: BridgeClient, pageSize: Int = 1_000, configuredZone: ServerTimeZone? = nil) {
         self.client = client
         self.pageSize = pageSize
+        self.configuredZone = configuredZone
     }
 
     /// Runs the checks on `[from, to)` (server time, milliseconds); nil bounds: the last whole server day.
@@ -110,6 +121,9 @@ public struct BridgeConformanceCheck: Sendable {
             report.problems.append(clockProblem)
         } else if serverNow == nil || utcNow == nil {
             report.problems.append("server.info lacks server_time_ms or utc_time_ms (§4.1)")
+        }
+        if clockProblem == nil, let serverNow, let utcNow {
+            report.warnings += Self.zoneWarnings(rule: report.timeZoneRule, serverNow: serverNow, utcNow: utcNow, configured: configuredZone)
         }
         if info["platform"]?.text != welcome?.platform.rawValue {
             report.problems.append("server.info says platform \(info["platform"]?.text ?? "none") but welcome says \(welcome?.platform.rawValue ?? "none")")
@@ -219,6 +233,33 @@ public struct BridgeConformanceCheck: Sendable {
         }
         Self.reportMissing(&report, records: ["deals": report.records, "trades": report.records, "accounts": report.accounts ?? 0, "symbols": report.symbols ?? 0])
         return report
+    }
+
+    /// Whether the bridge's zone rule explains its server clock, and agrees with mtsync's configured zone. A wrong
+    /// zone shifts every deal's UTC time by the difference: deals land on the wrong day in the loyalty feed.
+    public static func zoneWarnings(rule: String?, serverNow: Int64, utcNow: Int64, configured: ServerTimeZone?) -> [String] {
+        var warnings: [String] = []
+        let clockOffset = serverNow.saturatingSubtracting(utcNow).saturatingAdding(30_000) / 60_000
+        func offset(_ zone: ServerTimeZone) -> Int64 { (zone.serverMilliseconds(fromUTCMilliseconds: utcNow) - utcNow) / 60_000 }
+        func text(_ minutes: Int64) -> String {
+            let sign = minutes < 0 ? "-" : "+", size = abs(minutes)
+            return String(format: "UTC%@%02lld:%02lld", sign, size / 60, size % 60)
+        }
+        let bridgeZone = rule.flatMap(ServerTimeZone.init)
+        if let rule, bridgeZone == nil {
+            warnings.append("server.info's time_zone.rule \(String(reflecting: rule)) is not a zone mtsync reads (an IANA name, ±HH:MM, UTC or ny-close; §4.1)")
+        }
+        if let bridgeZone, abs(offset(bridgeZone) - clockOffset) >= zoneTolerance {
+            warnings.append("the server's clock reads \(text(clockOffset)) but the bridge's zone rule \(bridgeZone.name) gives \(text(offset(bridgeZone))) now: the rule (or the trade server's clock) is wrong, and times would be off by \(abs(offset(bridgeZone) - clockOffset)) min (§4.1)")
+        }
+        if let configured {
+            if abs(offset(configured) - clockOffset) >= zoneTolerance {
+                warnings.append("mtsync's configured zone \(configured.name) gives \(text(offset(configured))) now but the server's clock reads \(text(clockOffset)): every deal would be shifted by \(abs(offset(configured) - clockOffset)) min; fix the server's time_zone in mtsync's configuration")
+            } else if let rule, rule != configured.name {
+                warnings.append("the bridge's zone rule \(rule) differs from mtsync's configured \(configured.name); they agree now, but check they switch daylight saving on the same dates")
+            }
+        }
+        return warnings
     }
 
     /// `value` rounded down to a multiple of `step`; the value is first kept within the times a zone converts, so

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import MTSyncBridge
 import MTSyncBridgeTransport
+import MTSyncCore
 
 /// `mtsync bridge …`: the export bridge (bridge-protocol/README.md).
 struct BridgeCommand: AsyncParsableCommand {
@@ -34,12 +35,18 @@ struct BridgeCheckCommand: AsyncParsableCommand {
     @Option(name: .customLong("tls-key"), help: "PEM private key for --tls-cert.") var tlsKey: String?
     @Option(name: .customLong("tls-server-name"), help: "The name the bridge's certificate must carry (default: the host).") var tlsServerName: String?
     @Option(help: "Records per page.") var pageSize = 1_000
+    @Option(name: .customLong("time-zone"), help: "The server's zone as mtsync is configured (IANA name, ±HH:MM, UTC or ny-close): warn when the bridge's rule or the server's clock disagree.") var timeZone: String?
     @Flag(help: "Print a JSON report instead of text.") var json = false
 
     func run() async throws {
         let endpoint: BridgeEndpoint
         let range: (Int64?, Int64?)
+        var configuredZone: ServerTimeZone?
         do {
+            if let timeZone {
+                guard let zone = ServerTimeZone(timeZone) else { throw ValidationError("--time-zone \(String(reflecting: timeZone)) is not an IANA zone name, ±HH:MM, UTC or ny-close") }
+                configuredZone = zone
+            }
             endpoint = try makeEndpoint()
             range = (try from.map(Self.serverMilliseconds), try to.map(Self.serverMilliseconds))
         } catch {
@@ -51,7 +58,7 @@ struct BridgeCheckCommand: AsyncParsableCommand {
         let client = BridgeClient(endpoint: endpoint, retryPolicy: .init(baseDelay: .milliseconds(500), maximumDelay: .seconds(5), maximumAttempts: 3))
         let report: BridgeConformanceCheck.Report
         do {
-            report = try await BridgeConformanceCheck(client: client, pageSize: pageSize).run(fromMilliseconds: range.0, toMilliseconds: range.1)
+            report = try await BridgeConformanceCheck(client: client, pageSize: pageSize, configuredZone: configuredZone).run(fromMilliseconds: range.0, toMilliseconds: range.1)
         } catch let error as BridgeClientError {
             if json { JSONOutput.print(["error": ["kind": "bridge_unavailable", "message": error.description]]) }
             else { FileHandle.standardError.write(Data("mtsync: error: \(error)\n".utf8)) }
@@ -68,6 +75,7 @@ struct BridgeCheckCommand: AsyncParsableCommand {
             if let symbols = report.symbols { print("  symbols: \(symbols)") }
             print(report.conforms ? "conforms" : "\(report.problems.count) problem(s):")
             for problem in report.problems { print("  - \(problem)") }
+            for warning in report.warnings { print("  warning: \(warning)") }
         }
         if !report.conforms { throw ExitCode(CommandFailure.Status.dataError.rawValue) }
     }

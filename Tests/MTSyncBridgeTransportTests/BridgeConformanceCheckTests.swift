@@ -37,6 +37,38 @@ struct BridgeConformanceCheckTests {
         #expect(report.serverClockOffsetMinutes == 120 || report.serverClockOffsetMinutes == 180)
     }
 
+    /// 2025-01-15 12:00 UTC: New York on standard time, so ny-close is UTC+2.
+    static let winterNoon: Int64 = 1_736_942_400_000
+
+    struct ZoneCase: Sendable, CustomTestStringConvertible {
+        var rule: String?
+        var clockMinutes: Int64
+        var configured: String?
+        var warned: [String]
+        var testDescription: String { "rule \(rule ?? "none"), clock UTC\(clockMinutes >= 0 ? "+" : "")\(clockMinutes) min, mtsync \(configured ?? "unset") → \(warned.isEmpty ? "quiet" : warned.joined(separator: " / "))" }
+    }
+
+    @Test("a zone rule that does not explain the server's clock, or differs from mtsync's, is a warning (§4.1)", arguments: [
+        ZoneCase(rule: "ny-close", clockMinutes: 120, configured: nil, warned: []),
+        ZoneCase(rule: "ny-close", clockMinutes: 124, configured: "ny-close", warned: []),  // a clock a few minutes off is not a zone
+        ZoneCase(rule: "ny-close", clockMinutes: 180, configured: nil, warned: ["the bridge's zone rule ny-close gives UTC+02:00 now", "off by 60 min"]),
+        ZoneCase(rule: "ny-close", clockMinutes: 120, configured: "Europe/London", warned: ["mtsync's configured zone Europe/London gives UTC+00:00", "shifted by 120 min"]),
+        ZoneCase(rule: "+02:00", clockMinutes: 120, configured: "ny-close", warned: ["differs from mtsync's configured ny-close", "daylight saving"]),
+        ZoneCase(rule: "America/Chicago", clockMinutes: -360, configured: "-06:00", warned: ["differs from mtsync's configured -06:00"]),
+        ZoneCase(rule: "Mars/Olympus", clockMinutes: 0, configured: nil, warned: ["not a zone mtsync reads"]),
+    ])
+    func zoneWarnings(_ zoneCase: ZoneCase) {
+        let warnings = BridgeConformanceCheck.zoneWarnings(
+            rule: zoneCase.rule, serverNow: Self.winterNoon + zoneCase.clockMinutes * 60_000, utcNow: Self.winterNoon,
+            configured: zoneCase.configured.flatMap(ServerTimeZone.init))
+        if zoneCase.warned.isEmpty {
+            #expect(warnings.isEmpty, "\(warnings)")
+        } else {
+            #expect(warnings.count == 1, "\(warnings)")
+            for part in zoneCase.warned { #expect(warnings.first?.contains(part) == true, "\(warnings) lacks \(part)") }
+        }
+    }
+
     @Test("a bridge that leaves out mandatory fields does not conform: each missing field is named per stream with its count", arguments: [Platform.mt5, .mt4])
     func missingMandatoryFields(platform: Platform) async throws {
         let dataset = platform == .mt5 ? ClientSimulatorTests.dataset : SimulatorHarness.mt4Dataset

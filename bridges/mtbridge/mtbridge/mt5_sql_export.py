@@ -37,7 +37,16 @@ class MT5SQLExport:
         return ["accounts", "symbols", "digest", "daily"]
 
     def server_info(self) -> dict:
-        return zones.server_info_times(self.time_zone)
+        # mt5_time is the backup server's copy of the trade server's own time settings (IMTConTime): serving its
+        # offset, not the configured rule's, is what lets mtsync bridge check see a rule that is wrong.
+        import pymysql
+        try:
+            rows = self.pool.query("SELECT TimeZone, DaylightState FROM mt5_time LIMIT 1")
+        except pymysql.err.ProgrammingError:  # no such table: an export without it; the configuration is all we have
+            rows = []
+        if not rows:
+            return zones.server_info_times(self.time_zone)
+        return zones.server_info_times(self.time_zone, source=zones.SourceTime.from_mt5_time("mt5_time", rows[0][0], rows[0][1]))
 
     # -- deals
 

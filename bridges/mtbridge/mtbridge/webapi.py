@@ -153,17 +153,25 @@ class WebAPIClient:
 class MT5WebAPI:
     platform = "mt5"
 
-    def __init__(self, server_id: str, time_zone: str, client: WebAPIClient, *, window_ms: int = 3_600_000):
+    def __init__(self, server_id: str, time_zone: str, client: WebAPIClient, *, window_ms: int = 3_600_000, currency_ttl_s: float = 600):
         self.server_id, self.time_zone, self.client, self.window_ms = server_id, time_zone, client, window_ms
+        self.currency_ttl_s = currency_ttl_s
         self._window: tuple[int, int, list[dict]] | None = None
         self._window_lock = threading.Lock()
-        self._currencies: dict[str, str] = {}
+        self._currencies: dict[str, tuple[float, str]] = {}
 
     def capabilities(self) -> list[str]:
         return ["accounts", "symbols", "digest"]
 
     def server_info(self) -> dict:
-        return zones.server_info_times(self.time_zone)
+        # `/api/time/get` is the trade server's own IMTConTime: its offset, not the configured rule's, goes into
+        # server.info, so a wrong rule shows in mtsync bridge check as a clock the rule does not explain.
+        answer = self.client.call("/api/time/get", {}) or {}
+        try:
+            said = zones.SourceTime.from_mt5_time("/api/time/get", int(answer["TimeZone"]), int(answer.get("DaylightState", 0)))
+        except (KeyError, TypeError, ValueError):
+            said = None  # an answer without the fields: serve the configured rule rather than fail server.info
+        return zones.server_info_times(self.time_zone, source=said)
 
     # -- deals
 
@@ -201,10 +209,15 @@ class MT5WebAPI:
     # -- accounts, symbols
 
     def _currency(self, group: str) -> str | None:
-        if group not in self._currencies:
+        # Kept for a while, not for ever: a group's deposit currency rarely changes, but when a dealer does change
+        # it the accounts must follow without restarting the bridge.
+        now = time.monotonic()
+        read_at, currency = self._currencies.get(group, (float("-inf"), ""))
+        if now - read_at >= self.currency_ttl_s:
             answer = self.client.call("/api/group/get", {"group": group}) or {}
-            self._currencies[group] = answer.get("Currency") or ""
-        return self._currencies[group] or None
+            currency = answer.get("Currency") or ""
+            self._currencies[group] = (now, currency)
+        return currency or None
 
     def accounts(self, after, limit):
         logins = sorted(int(login) for login in self.client.call("/api/user/logins", {"group": "*"}) or [])

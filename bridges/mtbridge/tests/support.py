@@ -170,7 +170,10 @@ time_zone = "{time_zone}"
     return process, port, log, key_file
 
 
-def bridge_check(mtsync: str, port: int, key_file: pathlib.Path, from_day: str, to_day: str, page_size: int) -> subprocess.CompletedProcess:
-    """`mtsync bridge check --json` against the bridge on `port`."""
+def bridge_check(mtsync: str, port: int, key_file: pathlib.Path, from_day: str, to_day: str, page_size: int,
+                 time_zone: str | None = None) -> subprocess.CompletedProcess:
+    """`mtsync bridge check --json` against the bridge on `port` (with `--time-zone`: mtsync's zone for the server)."""
+    zone = ["--time-zone", time_zone] if time_zone else []
     return subprocess.run([mtsync, "bridge", "check", "--address", f"127.0.0.1:{port}", "--key-id", "mtsync-1", "--key-file", str(key_file),
-                           "--from", from_day, "--to", to_day, "--page-size", str(page_size), "--json"], capture_output=True, text=True, timeout=300)
+                           "--from", from_day, "--to", to_day, "--page-size", str(page_size), "--json", *zone],
+                          capture_output=True, text=True, timeout=300)

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 
 from mtbridge.mysql import parse_url
 
+from .webapi_standin import ny_daylight_now
 from .support import KEY_HEX, PACKAGE_ROOT, REPO, binaries, bridge_check, pull, secret_file, serve_bridge, started, stop
 
 FROM_MS, TO_MS = 1735603200000, 1735776000000  # 2024-12-31 .. 2025-01-02, server time
@@ -70,6 +71,8 @@ def load(url: str, deals: list[dict], accounts: list[dict], symbols: list[dict],
                            " VALUES (%s, 1, %s, %s, %s, %s, %s, %s, %s)",
                            (symbol["symbol"], symbol.get("path", ""), symbol["base_currency"], symbol["profit_currency"],
                             symbol.get("margin_currency", symbol["base_currency"]), symbol["digits"], symbol.get("calc_mode", 0), symbol["contract_size"]))
+        # The server's own time settings, as the backup server keeps them: a ny-close server is GMT+2 on US DST dates.
+        cursor.execute("INSERT INTO mt5_time (TimeZone, Daylight, DaylightState) VALUES (120, 1, %s)", (int(ny_daylight_now()),))
         for record in daily:
             cursor.execute("INSERT INTO mt5_daily (Datetime, Login, Currency, Balance, Credit, ProfitEquity, Profit, BalancePrevDay)"
                            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
@@ -103,10 +106,10 @@ class MT5SQLExportBackend(unittest.IsolatedAsyncioTestCase):
                                                    source=f'kind = "mt5-sql-export"\nurl_file = "{secret_file(folder / "db.url", urls["bridge"])}"')
         self.addCleanup(stop, bridge)
 
-        check = bridge_check(mtsync, port, key_file, "2024-12-31", "2025-01-02", 53)
+        check = bridge_check(mtsync, port, key_file, "2024-12-31", "2025-01-02", 53, time_zone=info["time_zone"]["rule"])
         self.assertEqual(check.returncode, 0, f"mtsync bridge check:\n{check.stdout}\n{check.stderr}\nbridge log:\n{log.read_text()}")
         report = json.loads(check.stdout)
-        self.assertEqual((report["problems"], report["missing_fields"]), ([], {}))
+        self.assertEqual((report["problems"], report["missing_fields"], report["warnings"]), ([], {}, []))
         self.assertEqual(report["records"], len(deals))
         self.assertEqual(report["digest_buckets_matching"], report["digest_buckets"])
 
@@ -120,6 +123,17 @@ class MT5SQLExportBackend(unittest.IsolatedAsyncioTestCase):
         served_daily = [r["data"] for r in await pull(port, "daily", {"from_ms": FROM_MS, "to_ms": TO_MS})]
         self.assertEqual([(d["day"], d["login"], d["balance"]) for d in served_daily], [(d["day"], d["login"], d["balance"]) for d in daily])
         self.assertNotIn(urls["bridge"].split(":")[2].split("@")[0], log.read_text(), "the database password is never logged")
+
+        # mt5_time says the server keeps GMT+5 (the rule was copied from another server): bridge check warns.
+        import pymysql
+        connection = pymysql.connect(**parse_url(urls["loader"]), autocommit=True)
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE mt5_time SET TimeZone = 300, DaylightState = 0")
+        connection.close()
+        check = bridge_check(mtsync, port, key_file, "2024-12-31T10:00", "2024-12-31T11:00", 53)
+        self.assertEqual(check.returncode, 0, "a zone mismatch is a warning, not a protocol problem")
+        warnings = json.loads(check.stdout)["warnings"]
+        self.assertTrue(any("UTC+05:00 but the bridge's zone rule ny-close" in w for w in warnings), warnings)
 
 
 if __name__ == "__main__":

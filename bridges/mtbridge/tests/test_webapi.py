@@ -43,6 +43,23 @@ class FailureModes(unittest.TestCase):
         self.addCleanup(client.close)
         return MT5WebAPI("live-mt5", "UTC", client, window_ms=1_800_000)
 
+    def test_server_info_takes_the_offset_the_trade_server_keeps(self):
+        server = self.standin(time_zone_minutes=120, daylight_state=True)
+        info = self.backend(server).server_info()  # configured "UTC", but the server says GMT+2 with DST on
+        self.assertEqual((info["time_zone"]["rule"], info["time_zone"]["utc_offset_minutes"], info["time_zone"]["dst"], info["time_zone"]["source"]),
+                         ("UTC", 180, True, "/api/time/get"))
+        self.assertEqual(info["server_time_ms"] - info["utc_time_ms"], 180 * 60_000)
+
+    def test_a_group_currency_changed_by_a_dealer_reaches_the_accounts_without_a_restart(self):
+        server = self.standin()
+        server.users, server.groups = [{"Login": "1001", "Group": "real\\usd", "Leverage": "100", "Balance": "5", "Credit": "0", "ClientID": "7"}], {"real\\usd": "USD"}
+        backend = self.backend(server)
+        self.assertEqual(backend.accounts(None, 10)[0]["currency"], "USD")
+        server.groups["real\\usd"] = "EUR"
+        self.assertEqual(backend.accounts(None, 10)[0]["currency"], "USD", "read once per ten minutes, not per page")
+        backend.currency_ttl_s = 0
+        self.assertEqual(backend.accounts(None, 10)[0]["currency"], "EUR")
+
     def test_pages_are_exact_across_windows_and_deals_at_a_window_edge_are_served_once(self):
         server = self.standin()
         backend = self.backend(server)
@@ -100,15 +117,23 @@ password_file = "{password_file}"
 window_minutes = 180"""
         bridge, port, log, key_file = serve_bridge(folder, server_id="sim-mt5", platform="mt5", time_zone=info["time_zone"]["rule"], source=source)
         self.addCleanup(stop, bridge)
-        check = bridge_check(mtsync, port, key_file, "2025-01-01", "2025-01-03", 61)
+        check = bridge_check(mtsync, port, key_file, "2025-01-01", "2025-01-03", 61, time_zone=info["time_zone"]["rule"])
         self.assertEqual(check.returncode, 0, f"mtsync bridge check:\n{check.stdout}\n{check.stderr}\nbridge log:\n{log.read_text()}")
         report = json.loads(check.stdout)
         self.assertEqual((report["problems"], report["missing_fields"], report["records"]), ([], {}, len(deals)))
+        self.assertEqual(report["warnings"], [], "the server's own zone (/api/time/get) agrees with the rule configured")
         self.assertEqual(report["digest_buckets_matching"], report["digest_buckets"])
         for bucket_ms in (3_600_000, 86_400_000):
             params = {"stream": "deals", "from_ms": FROM_MS, "to_ms": TO_MS, "bucket_ms": bucket_ms}
             self.assertEqual([r["data"] for r in await pull(port, "digest", params)], [r["data"] for r in await pull(sim_port, "digest", params)])
         self.assertNotIn("Api-Pass-1", log.read_text())
+
+        # The trade server says it is on GMT (a rule copied from another server, say): bridge check warns.
+        server.time_zone_minutes, server.daylight_state = 0, False
+        check = bridge_check(mtsync, port, key_file, "2025-01-01T10:00", "2025-01-01T11:00", 61, time_zone=info["time_zone"]["rule"])
+        warnings = json.loads(check.stdout)["warnings"]
+        self.assertTrue(any("the bridge's zone rule ny-close gives" in w for w in warnings), warnings)
+        self.assertTrue(any("mtsync's configured zone ny-close" in w for w in warnings), warnings)
 
 
 if __name__ == "__main__":

@@ -26,10 +26,19 @@ def strings(value):
     return value
 
 
+def ny_daylight_now() -> bool:
+    from datetime import datetime, timezone
+    from zoneinfo import ZoneInfo
+    return bool(datetime.now(timezone.utc).astimezone(ZoneInfo("America/New_York")).dst())
+
+
 class StandIn:
     def __init__(self, *, login: str, password: str, deals=(), users=(), groups=None, symbols=(), rate_limit_every: int = 0,
-                 drop_connection_every: int = 0):
+                 drop_connection_every: int = 0, time_zone_minutes: int = 120, daylight_state: bool | None = None):
         self.login, self.hash = login, password_hash(password)
+        # IMTConTime as /api/time/get answers it; by default a ny-close server (GMT+2, on US daylight saving dates).
+        self.time_zone_minutes = time_zone_minutes
+        self.daylight_state = ny_daylight_now() if daylight_state is None else daylight_state
         self.deals, self.users, self.groups, self.symbols = list(deals), list(users), dict(groups or {}), list(symbols)
         self.rate_limit_every, self.drop_connection_every = rate_limit_every, drop_connection_every
         self.calls = 0
@@ -101,6 +110,8 @@ class StandIn:
             return 200, {"retcode": "12 Too frequent requests"}, False
         if self.drop_connection_every and calls % self.drop_connection_every == 0:
             return 200, None, True  # the server ends the session mid-conversation
+        if path == "/api/time/get":
+            return done({"TimeZone": self.time_zone_minutes, "Daylight": 1, "DaylightState": int(self.daylight_state)})
         if path == "/api/deal/get_batch":
             if query.get("group") != "*" or "from" not in query or "to" not in query:
                 return 200, {"retcode": "3 Invalid parameters"}, False
