@@ -8,8 +8,8 @@ pauses, then surfaces as `rate_limited`; a lost connection or timeout as `mt_una
 
 The Web API has no paging and no cursor for deals: `/api/deal/get_batch?group=*` is read per time window
 (`window`, default 1 h; its `to` is inclusive seconds, so each window is asked as [floor(from), ceil(to)] and
-filtered to its half-open milliseconds), sorted by (TimeMsc, Deal) and paged here. The last window read is kept,
-so paging through a window costs one call. Edits and deletions have no journal: `changes` is not served, and
+filtered to its half-open milliseconds), sorted by (TimeMsc, Deal) and paged here. The last window read is kept
+for the pages that continue it (30 s at most), so paging through a window costs one call. Edits and deletions have no journal: `changes` is not served, and
 mtsync's reconcile finds them by `digest`.
 """
 
@@ -30,6 +30,7 @@ from .protocol import BridgeError
 
 RATE_LIMITED = 12
 PING_EVERY_S = 20.0
+WINDOW_REUSE_S = 30.0  # how long the pages of one window may be served from one read of it
 
 
 def password_hash(password: str) -> bytes:
@@ -156,7 +157,7 @@ class MT5WebAPI:
     def __init__(self, server_id: str, time_zone: str, client: WebAPIClient, *, window_ms: int = 3_600_000, currency_ttl_s: float = 600):
         self.server_id, self.time_zone, self.client, self.window_ms = server_id, time_zone, client, window_ms
         self.currency_ttl_s = currency_ttl_s
-        self._window: tuple[int, int, list[dict]] | None = None
+        self._window: tuple[int, int, list[dict], float] | None = None
         self._window_lock = threading.Lock()
         self._currencies: dict[str, tuple[float, str]] = {}
 
@@ -175,14 +176,17 @@ class MT5WebAPI:
 
     # -- deals
 
-    def _read_window(self, start: int, end: int) -> list[dict]:
+    def _read_window(self, start: int, end: int, *, reuse: bool) -> list[dict]:
+        """The window's deals in order. `reuse`: a page continuing a paging run may take the window the previous page
+        read, if it is fresh; a run's first page and every digest read the source again, or an edit made since
+        would stay invisible to the look-back and to reconcile."""
         with self._window_lock:
-            if self._window and self._window[:2] == (start, end):
+            if reuse and self._window and self._window[:2] == (start, end) and time.monotonic() - self._window[3] < WINDOW_REUSE_S:
                 return self._window[2]
         answer = self.client.call("/api/deal/get_batch", {"group": "*", "from": start // 1000, "to": -(-end // 1000)})
         deals = sorted((d for d in answer or [] if start <= records.deal_position(d)[0] < end), key=records.deal_position)
         with self._window_lock:
-            self._window = (start, end, deals)
+            self._window = (start, end, deals, time.monotonic())
         return deals
 
     def _windows(self, from_ms: int, to_ms: int, first: int):
@@ -195,7 +199,7 @@ class MT5WebAPI:
     def deals(self, from_ms, to_ms, after, limit):
         page = []
         for start, end in self._windows(from_ms, to_ms, after[0] if after else from_ms):
-            for deal in self._read_window(start, end):
+            for deal in self._read_window(start, end, reuse=after is not None):
                 if after is None or records.deal_position(deal) > after:
                     page.append(deal)
                     if len(page) == limit:
@@ -204,7 +208,7 @@ class MT5WebAPI:
 
     def history(self, from_ms, to_ms):
         for start, end in self._windows(from_ms, to_ms, from_ms):
-            yield from self._read_window(start, end)
+            yield from self._read_window(start, end, reuse=False)
 
     # -- accounts, symbols
 

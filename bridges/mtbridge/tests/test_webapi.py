@@ -69,6 +69,15 @@ class FailureModes(unittest.TestCase):
             after = (int(page[-1]["TimeMsc"]), int(page[-1]["Deal"]))
         self.assertEqual(seen, list(range(700, 730)))
 
+    def test_an_edit_at_the_source_is_seen_by_the_next_run_and_by_digests_not_hidden_by_the_window_kept(self):
+        server = self.standin()
+        backend = self.backend(server)
+        self.assertEqual(backend.deals(*RANGE, None, 5)[0]["Profit"], "0")
+        server.deals[0]["Profit"] = "12.5"
+        self.assertEqual(backend.deals(*RANGE, None, 5)[0]["Profit"], "12.5", "a run's first page reads the source again")
+        server.deals[1]["Profit"] = "7"
+        self.assertEqual(next(d for d in backend.history(*RANGE) if d["Deal"] == "701")["Profit"], "7", "so does a digest")
+
     def test_too_frequent_requests_are_retried_and_a_dropped_session_is_reopened(self):
         server = self.standin(rate_limit_every=3, drop_connection_every=5)
         backend = self.backend(server)
