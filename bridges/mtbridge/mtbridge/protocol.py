@@ -154,3 +154,14 @@ def time_range(params: dict, method: str) -> tuple[int, int]:
     if from_ms >= to_ms:
         raise BridgeError("bad_request", f"{method} needs integer from_ms < to_ms")
     return from_ms, to_ms
+
+
+_URL_PASSWORD = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*:)\S*@")
+_SECRET_SETTING = re.compile(r"(?i)\b(password|passwd|pwd|secret|token|key)(\s*[=:]\s*)(\"[^\"]*\"|'[^']*'|\S+)")
+
+
+def redact(text: str) -> str:
+    """`text` with URL passwords and `password=…`-style values replaced: what a source's error may say, made fit for
+    a log (a driver's message can quote the DSN it failed to reach)."""
+    return _SECRET_SETTING.sub(r"\1\2[redacted]", _URL_PASSWORD.sub(r"\1[redacted]@", text))
+

@@ -184,7 +184,7 @@ class Session:
                 except BridgeError:
                     raise
                 except Exception as error:  # the source failed: retryable, without its text (it may hold a DSN)
-                    log.warning("a backend call for request %s failed: %s: %s", request_id, error.__class__.__name__, error)
+                    log.warning("a backend call for request %s failed: %s: %s", request_id, error.__class__.__name__, protocol.redact(str(error)))
                     raise BridgeError("mt_unavailable", f"the source did not answer ({error.__class__.__name__})") from None
             await self._send({"type": "progress", "id": request_id})
 

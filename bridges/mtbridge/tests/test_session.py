@@ -148,10 +148,12 @@ class SessionTests(unittest.IsolatedAsyncioTestCase):
         failure = ConnectionRefusedError("mysql://bridge:hunter2@db:3306 refused")
         port = await self.start(SlowBackend("live-mt5", "mt5", failure=failure))
         client = await self.connected(port)
-        await client.send({"type": "request", "id": "r1", "method": "deals", "params": {"from_ms": 1735689600000, "to_ms": 1735776000000}})
-        answer = await client.read()
+        with self.assertLogs("mtbridge", "WARNING") as logged:
+            await client.send({"type": "request", "id": "r1", "method": "deals", "params": {"from_ms": 1735689600000, "to_ms": 1735776000000}})
+            answer = await client.read()
         self.assertEqual((answer["code"], answer["retryable"], answer["id"]), ("mt_unavailable", True, "r1"))
         self.assertNotIn("hunter2", answer["message"])
+        self.assertIn("mysql://bridge:[redacted]@db:3306 refused", "\n".join(logged.output), "the log says what failed, without the password")
         await client.send({"type": "ping", "id": "k2"})
         self.assertEqual((await client.read())["type"], "pong")
 
