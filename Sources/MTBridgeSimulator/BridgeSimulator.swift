@@ -140,6 +140,9 @@ public struct BridgeSimulator: Sendable {
     /// Moves the served history to `generation` (tests and `--mutate-after`): what a dealer's edits and late
     /// postings look like to mtsync.
     public func setGeneration(_ generation: Int) { generationBox.setGeneration(generation) }
+    /// From now on, `changes` positions above 0 and below `sequence` get `changes_expired` (§4.6), as a bridge whose
+    /// journal restarted or dropped old entries answers them.
+    public func setChangesKeptFrom(_ sequence: Int64) { generationBox.setChangesKeptFrom(sequence) }
 
     /// Listens on `host:port` (port 0: any free port), calls `onListening` with the port, and serves
     /// connections until the task is cancelled.
@@ -437,8 +440,12 @@ public struct BridgeSimulator: Sendable {
                 case "changes" where platform == .mt4:
                     let params = request["params"] ?? [:]
                     let since = params["since"]?.text.flatMap { Int64($0) } ?? 0
+                    if since > 0, since < generationBox.changesKeptFrom {
+                        try await writer.error(id: id, code: "changes_expired", retryable: false, message: "changes before seq \(generationBox.changesKeptFrom) are no longer kept; reconcile instead")
+                        continue
+                    }
                     let limit = params["limit"]?.text.flatMap { Int($0) } ?? 1000
-                    let changes = generationBox.generation > 0 ? dataset.tradeChanges().filter { $0.seq > since } : []
+                    let changes = generationBox.generation > 0 ? dataset.tradeChanges().filter { $0.seq > since && $0.seq >= generationBox.changesKeptFrom } : []
                     let page = changes.prefix(limit)
                     for change in page {
                         // A deletion names the record by `order` only (§4.6).
@@ -454,8 +461,12 @@ public struct BridgeSimulator: Sendable {
                 case "changes":
                     let params = request["params"] ?? [:]
                     let since = params["since"]?.text.flatMap { Int64($0) } ?? 0
+                    if since > 0, since < generationBox.changesKeptFrom {
+                        try await writer.error(id: id, code: "changes_expired", retryable: false, message: "changes before seq \(generationBox.changesKeptFrom) are no longer kept; reconcile instead")
+                        continue
+                    }
                     let limit = params["limit"]?.text.flatMap { Int($0) } ?? 1000
-                    let changes = generationBox.generation > 0 ? dataset.changes().filter { $0.seq > since } : []
+                    let changes = generationBox.generation > 0 ? dataset.changes().filter { $0.seq > since && $0.seq >= generationBox.changesKeptFrom } : []
                     let page = changes.prefix(limit)
                     for change in page {
                         writer.raw(JSONValue.object([("type", "change"), ("id", .string(id)), ("data", .object([
@@ -568,6 +579,8 @@ extension BridgeSimulator {
 final class FaultCounters: Sendable {
     struct State {
         var generation = 0
+        /// Positions below this get `changes_expired` (0: every position is answered).
+        var changesKeptFrom: Int64 = 0
         var unavailableAnswered = 0
         var malformedSent = false
         var oversizeSent = false
@@ -579,6 +592,10 @@ final class FaultCounters: Sendable {
     var generation: Int { state.withLock { $0.generation } }
 
     func setGeneration(_ generation: Int) { state.withLock { $0.generation = generation } }
+
+    var changesKeptFrom: Int64 { state.withLock { $0.changesKeptFrom } }
+
+    func setChangesKeptFrom(_ sequence: Int64) { state.withLock { $0.changesKeptFrom = sequence } }
 
     var statistics: SimulatorStatistics { state.withLock { $0.statistics } }
 

@@ -280,6 +280,14 @@ public enum FactStore {
         return try rows.first?.decode(Int64?.self, 0) ?? 0
     }
 
+    /// Sets the `changes` stream's sequence back to 0 (follow the bridge's journal from its start): after the bridge
+    /// said `changes_expired` and the gap was repaired by digest. Storing a change page only moves it forward.
+    public static func restartChangeSequence(serverID: ServerID, on connection: isolated PostgresConnection) throws(PostgresError) {
+        try connection.query("""
+            UPDATE sync_cursors SET change_sequence = 0, updated_at = now() WHERE server_id = \(serverID.rawValue) AND stream = 'changes'
+            """, name: "restart change sequence")
+    }
+
     /// Records a failed attempt on a stream's cursor row (the position is untouched), for `status`.
     public static func recordError(serverID: ServerID, stream: SyncStream, message: String, on connection: PostgresConnection) async throws(PostgresError) {
         try await connection.query("""

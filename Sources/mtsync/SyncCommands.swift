@@ -114,6 +114,7 @@ struct Engine {
         if let every = server.symbolsEvery { settings.symbolsEvery = every }
         if let every = server.dailyEvery { settings.dailyEvery = every }
         if let after = server.pendingWarnAfter { settings.pendingWarnAfter = after }
+        settings.changesRecoveryWindow = server.reconcileWindow
         return ServerSync(
             client: try bridgeClient(for: bridge, server: server, connection: connection, daemon: daemon), connection: connection,
             batcher: try batcher(for: server), settings: settings)

@@ -1,3 +1,4 @@
+import Foundation
 import MTBridgeSimulator
 import MTSyncBridge
 import MTSyncBridgeTransport
@@ -29,15 +30,17 @@ struct SyncFixture {
 
     /// The server's sync; `filter`: its account filters (groups, logins, unknown accounts). The accounts are read
     /// again on every pull while records wait for theirs (`pendingAccountsEvery` zero), so a test need not wait.
-    func sync(port: Int, lookback: Duration = .seconds(7_200), pageSize: Int = 97, filter: AccountFilter = .none) throws -> ServerSync {
+    func sync(
+        port: Int, lookback: Duration = .seconds(7_200), pageSize: Int = 97, filter: AccountFilter = .none, changesRecoveryWindow: Duration = .seconds(3 * 86_400)
+    ) throws -> ServerSync {
         let configuration = dataset.configuration
         let settings = ServerSettings(server: try ServerID(configuration.serverID), platform: configuration.platform, zone: ServerTimeZone("ny-close")!, filter: filter)
         let client = BridgeClient(
             endpoint: BridgeEndpoint(host: "127.0.0.1", port: port, key: Self.key),
             retryPolicy: .init(baseDelay: .milliseconds(5), maximumDelay: .milliseconds(50), maximumAttempts: 20))
-        return ServerSync(
-            client: client, connection: connection, batcher: RecordBatcher(normalizer: Normalizer(settings: settings)),
-            settings: ServerSyncSettings(startMilliseconds: dataset.range.lowerBound, lookback: lookback, pageSize: pageSize, pendingAccountsEvery: .zero))
+        var syncSettings = ServerSyncSettings(startMilliseconds: dataset.range.lowerBound, lookback: lookback, pageSize: pageSize, pendingAccountsEvery: .zero)
+        syncSettings.changesRecoveryWindow = changesRecoveryWindow
+        return ServerSync(client: client, connection: connection, batcher: RecordBatcher(normalizer: Normalizer(settings: settings)), settings: syncSettings)
     }
 
     /// Per-login figures of the stored, not deleted facts, in the simulator's ground-truth units.
@@ -160,6 +163,35 @@ struct ServerSyncTests {
             #expect(report.outcome.updated > 0 && report.outcome.deleted > 0 && report.outcome.inserted > 0)
             #expect(try await fixture.storedTruth() == fixture.dataset.groundTruth(generation: 1))
             #expect(try await fixture.count("SELECT count(*) FROM outbox WHERE event_kind = 'fact.deleted'") == report.outcome.deleted)
+        }
+    }
+
+    @Test("changes_expired (the bridge's journal lost events) repairs the recent window by digest, shows in status and follows the journal from its start")
+    func expiredChangesAreRepaired() async throws {
+        let fixture = try await SyncFixture()
+        try await SimulatorHarness.run(fixture.simulator) { port in
+            // No lookback: only changes, or the repair, can bring the dealer's edits. The history is years before
+            // mtsync's clock: a recovery window reaching back to it.
+            let days = (Int64(Date().timeIntervalSince1970 * 1000) - fixture.dataset.range.lowerBound) / 86_400_000 + 2
+            let sync = try fixture.sync(port: port, lookback: .zero, changesRecoveryWindow: .seconds(days * 86_400))
+            try await sync.register()
+            _ = try await sync.pull()
+            // mtsync had followed the journal to sequence 5; the bridge then restarted, and the edits, deletions and
+            // late deals made meanwhile never reach its journal.
+            try await fixture.connection.query("""
+                INSERT INTO sync_cursors (server_id, stream, change_sequence) VALUES ('sim-mt5', 'changes', 5)
+                ON CONFLICT (server_id, stream) DO UPDATE SET change_sequence = 5
+                """)
+            fixture.simulator.setGeneration(1)
+            fixture.simulator.setChangesKeptFrom(.max)
+
+            let report = try await sync.pull()
+            #expect(report.changes == 0)
+            #expect(try await fixture.storedTruth() == fixture.dataset.groundTruth(generation: 1), "the repair brought every edit, deletion and late deal")
+            #expect(try await fixture.count("SELECT count(*) FROM sync_cursors WHERE stream = 'changes' AND change_sequence = 0 AND last_warning LIKE '%changes_expired%'") == 1)
+            // The next round follows the journal from its start, which is never expired.
+            _ = try await sync.pull()
+            #expect(try await fixture.count("SELECT count(*) FROM sync_cursors WHERE stream = 'changes' AND change_sequence = 0") == 1)
         }
     }
 
