@@ -28,6 +28,16 @@ def make_backend(settings):
             tls = ssl.create_default_context(cafile=settings.source["tls_ca"])
         client = WebAPIClient(settings.source["address"], str(settings.source["login"]), settings.source["password"], tls=tls)
         return MT5WebAPI(settings.server_id, settings.time_zone, client, window_ms=int(settings.source.get("window_minutes", 60)) * 60_000)
+    if settings.source["kind"] == "mt5-manager":
+        from . import mt5manager
+        source = settings.source
+        package = mt5manager.load_package()
+        journal = mt5manager.ChangeJournal(source["journal"], retention_days=int(source.get("retention_days", 14)),
+                                           max_changes=int(source.get("max_changes", 5_000_000)))
+        session = mt5manager.ManagerSession(package, source["address"], int(source["login"]), source["password"],
+                                            pump_modes=tuple(source.get("pump_modes", mt5manager.DEFAULT_PUMP_MODES)))
+        return mt5manager.MT5Manager(settings.server_id, settings.time_zone, session, journal, group_mask=source.get("group_mask", "*"),
+                                     window_ms=int(source.get("window_minutes", 60)) * 60_000)
     from .mt5_sql_export import MT5SQLExport
     return MT5SQLExport(settings.server_id, settings.time_zone, settings.source["url"])
 
@@ -55,25 +65,32 @@ def main(argv=None) -> int:
     if args.check_config:
         print(f"ok: {settings!r}, capabilities {backend.capabilities()}")
         return 0
-    tls = None
-    if settings.tls_certificate:
-        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        tls.minimum_version = ssl.TLSVersion.TLSv1_2
-        tls.load_cert_chain(settings.tls_certificate, settings.tls_private_key)
-        if settings.tls_client_ca:
-            tls.load_verify_locations(settings.tls_client_ca)
-            tls.verify_mode = ssl.CERT_REQUIRED
-    return asyncio.run(run(settings, backend, tls))
+    return asyncio.run(run(settings, backend, tls_context(settings)))
 
 
-async def run(settings, backend, tls) -> int:
+def tls_context(settings) -> ssl.SSLContext | None:
+    """The listener's TLS (bridge-protocol §1): 1.2 or later; mtsync's client certificate required with tls_client_ca."""
+    if not settings.tls_certificate:
+        return None
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.minimum_version = ssl.TLSVersion.TLSv1_2
+    tls.load_cert_chain(settings.tls_certificate, settings.tls_private_key)
+    if settings.tls_client_ca:
+        tls.load_verify_locations(settings.tls_client_ca)
+        tls.verify_mode = ssl.CERT_REQUIRED
+    return tls
+
+
+async def run(settings, backend, tls, stop: asyncio.Event | None = None) -> int:
+    """Serves until SIGINT or SIGTERM, or until `stop` is set (the Windows service sets it: windows_service.py)."""
     options = server.ServeOptions(keys={settings.key_id: settings.key})
     listening = await server.serve(backend, options, settings.host, settings.port, tls)
     address = listening.sockets[0].getsockname()
     logging.getLogger("mtbridge").info("serving %s (%s) on %s:%d%s", settings.server_id, settings.platform, address[0], address[1],
                                        " over TLS" if tls else "")
     print(f"listening on {address[0]}:{address[1]}", flush=True)
-    stop = asyncio.Event()
+    if stop is None:
+        stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signal_number in (signal.SIGINT, signal.SIGTERM):
         try:
@@ -82,6 +99,11 @@ async def run(settings, backend, tls) -> int:
             pass
     async with listening:
         await stop.wait()
+        listening.close()
+        # From Python 3.12 on, leaving this block waits until every connection has ended, and mtsync keeps its
+        # connections open (a ping every 30 s): end the sessions now; each closes its connection on the way out.
+        for task in asyncio.all_tasks() - {asyncio.current_task()}:
+            task.cancel()
     return 0
 
 

@@ -34,10 +34,13 @@ class Config:
 
 def load(path: str, environment=os.environ) -> Config:
     try:
-        with open(path, "rb") as file:
-            raw = tomllib.load(file)
+        # utf-8-sig: Windows editors (Notepad, PowerShell 5.1's Set-Content) put a byte order mark in front.
+        with open(path, encoding="utf-8-sig") as file:
+            raw = tomllib.loads(file.read())
     except OSError as error:
         raise ConfigError(f"cannot read {path}: {error.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not UTF-8 text") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path} is not valid TOML: {error}") from None
     problems = []
@@ -115,9 +118,10 @@ def load(path: str, environment=os.environ) -> Config:
         if not str(source.get("login", "")).isdigit():
             problems.append("source.login must be the manager's login (digits)")
         source = dict(source, password=_secret(source, "password", "MTBRIDGE_WEBAPI_PASSWORD", environment, problems))
+    elif kind == "mt5-manager":
+        source = _mt5_manager(source, platform, environment, problems)
     else:
-        problems.append('source.kind must be "jsonl", "mt5-sql-export", "mt4-report-server" or "mt5-web-api" (the Manager API '
-                        'backend is not built yet)')
+        problems.append('source.kind must be "jsonl", "mt5-sql-export", "mt4-report-server", "mt5-web-api" or "mt5-manager"')
 
     tls = {k: listen.get(k) for k in ("tls_certificate", "tls_private_key", "tls_client_ca")}
     if bool(tls["tls_certificate"]) != bool(tls["tls_private_key"]):
@@ -125,6 +129,30 @@ def load(path: str, environment=os.environ) -> Config:
     if problems:
         raise ConfigError(f"{path}: " + "; ".join(problems))
     return Config(host, port, key_id, key, server_id, platform, time_zone, source, **tls)
+
+
+def _mt5_manager(source: dict, platform, environment, problems: list) -> dict:
+    """The Manager API's settings, checked; the password from `password_file` or `password_env`."""
+    if platform != "mt5":
+        problems.append('source.kind "mt5-manager" serves an MT5 server: server.platform must be "mt5"')
+    if not isinstance(source.get("address"), str) or ":" not in source["address"]:
+        problems.append('source.address must be the MT5 access server as host:port, e.g. "mt5.example.com:443"')
+    if not str(source.get("login", "")).isdigit():
+        problems.append("source.login must be the manager's login (digits)")
+    if not isinstance(source.get("journal"), str) or not source["journal"]:
+        problems.append("source.journal is required: the file the changes journal is kept in (SQLite), on a local disk")
+    modes = source.get("pump_modes", ["ORDERS", "POSITIONS", "GROUPS", "SYMBOLS", "TIME"])
+    if not isinstance(modes, list) or not all(isinstance(m, str) for m in modes):
+        problems.append('source.pump_modes is a list of pump mode names, e.g. ["ORDERS", "POSITIONS", "GROUPS", "SYMBOLS", "TIME"]')
+    elif not {"ORDERS", "POSITIONS"} <= set(modes):
+        problems.append("source.pump_modes must include ORDERS and POSITIONS: the deal sink that feeds `changes` gets no events without them")
+    if not isinstance(source.get("group_mask", "*"), str):
+        problems.append('source.group_mask is a group mask ("*": every group the manager may see)')
+    for name, minimum in (("window_minutes", 1), ("retention_days", 7), ("max_changes", 1000)):
+        value = source.get(name)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < minimum):
+            problems.append(f"source.{name} must be an integer of at least {minimum}")
+    return dict(source, password=_secret(source, "password", "MTBRIDGE_MANAGER_PASSWORD", environment, problems))
 
 
 def _secret(source: dict, name: str, default_env: str, environment, problems: list) -> str:
@@ -152,7 +180,7 @@ def _read_secret_file(path: str, where: str, problems: list) -> str | None:
     try:
         if os.name == "posix" and os.stat(path).st_mode & (stat.S_IRWXG | stat.S_IRWXO):
             problems.append(f"{where} {path} is readable by others: chmod 600 it")
-        with open(path) as file:
+        with open(path, encoding="utf-8-sig") as file:
             return file.read().strip()
     except OSError as error:
         problems.append(f"{where} {path}: {error.strerror}")
