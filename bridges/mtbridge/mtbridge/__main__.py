@@ -83,7 +83,7 @@ def tls_context(settings) -> ssl.SSLContext | None:
 
 async def run(settings, backend, tls, stop: asyncio.Event | None = None) -> int:
     """Serves until SIGINT or SIGTERM, or until `stop` is set (the Windows service sets it: windows_service.py)."""
-    options = server.ServeOptions(keys={settings.key_id: settings.key})
+    options = server.ServeOptions(keys={settings.key_id: settings.key}, max_connections=settings.max_connections)
     listening = await server.serve(backend, options, settings.host, settings.port, tls)
     address = listening.sockets[0].getsockname()
     logging.getLogger("mtbridge").info("serving %s (%s) on %s:%d%s", settings.server_id, settings.platform, address[0], address[1],

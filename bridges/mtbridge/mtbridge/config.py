@@ -27,6 +27,7 @@ class Config:
     tls_certificate: str | None = None
     tls_private_key: str | None = None
     tls_client_ca: str | None = None
+    max_connections: int = 16
 
     def __repr__(self) -> str:  # never the key
         return f"Config(server {self.server_id}, {self.platform}, listen {self.host}:{self.port}, key id {self.key_id})"
@@ -123,12 +124,16 @@ def load(path: str, environment=os.environ) -> Config:
     else:
         problems.append('source.kind must be "jsonl", "mt5-sql-export", "mt4-report-server", "mt5-web-api" or "mt5-manager"')
 
+    max_connections = listen.get("max_connections", 16)
+    if not isinstance(max_connections, int) or isinstance(max_connections, bool) or not 1 <= max_connections <= 1024:
+        problems.append("listen.max_connections must be an integer from 1 to 1024 (sessions served at once)")
+        max_connections = 16
     tls = {k: listen.get(k) for k in ("tls_certificate", "tls_private_key", "tls_client_ca")}
     if bool(tls["tls_certificate"]) != bool(tls["tls_private_key"]):
         problems.append("listen: tls_certificate and tls_private_key go together")
     if problems:
         raise ConfigError(f"{path}: " + "; ".join(problems))
-    return Config(host, port, key_id, key, server_id, platform, time_zone, source, **tls)
+    return Config(host, port, key_id, key, server_id, platform, time_zone, source, **tls, max_connections=max_connections)
 
 
 def _mt5_manager(source: dict, platform, environment, problems: list) -> dict:

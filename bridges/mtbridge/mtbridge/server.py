@@ -30,6 +30,9 @@ class ServeOptions:
     idle_close_s: float = protocol.IDLE_CLOSE_S
     progress_every_s: float = protocol.PROGRESS_EVERY_S
     write_timeout_s: float = 60.0
+    # Sessions served at once: each may hold a worker thread and a source connection, so a client (or an attacker
+    # past the firewall) opening connections in a loop must meet a limit before the source does. mtsync needs a few.
+    max_connections: int = 16
     clock_ms: callable = field(default=lambda: int(time.time() * 1000))
     nonce: callable = field(default=protocol.new_nonce)
 
@@ -300,6 +303,24 @@ class Session:
 
 async def serve(backend: Backend, options: ServeOptions, host: str, port: int, tls: ssl.SSLContext | None = None) -> asyncio.AbstractServer:
     """Starts listening; each connection gets its own Session."""
+    open_sessions = 0
+
     async def accept(reader, writer):
-        await Session(backend, options, reader, writer).run()
+        nonlocal open_sessions
+        if open_sessions >= options.max_connections:
+            # Over the cap: say so instead of hello (busy is retryable: mtsync backs off and comes back), and close.
+            log.warning("refused a connection from %s: %d sessions open (listen.max_connections)", writer.get_extra_info("peername"), open_sessions)
+            try:
+                writer.write(protocol.encode({"type": "error", "id": None, "code": "busy", "retryable": True,
+                                              "message": f"the bridge serves {options.max_connections} connections at most; retry later"}))
+                await asyncio.wait_for(writer.drain(), options.write_timeout_s)
+            except (asyncio.TimeoutError, ConnectionError, OSError):
+                pass
+            writer.close()
+            return
+        open_sessions += 1
+        try:
+            await Session(backend, options, reader, writer).run()
+        finally:
+            open_sessions -= 1
     return await asyncio.start_server(accept, host, port, ssl=tls, limit=protocol.MAX_LINE + 2)

@@ -66,6 +66,26 @@ class SessionTests(unittest.IsolatedAsyncioTestCase):
             nonces.add(hello["nonce"])
         self.assertEqual(len(nonces), 3)
 
+    async def test_connections_past_the_cap_are_told_busy_and_closed_and_a_freed_place_is_served_again(self):
+        port = await self.start(max_connections=2)
+        first, second = await self.connected(port), await self.connected(port)
+        refused = await Client.connect(port)
+        self.addAsyncCleanup(refused.close)
+        answer = await refused.read()
+        self.assertEqual((answer["type"], answer["code"], answer["retryable"], answer["id"]), ("error", "busy", True, None))
+        self.assertIsNone(await refused.read(), "and the connection is closed")
+        await first.send({"type": "ping", "id": "k1"})
+        self.assertEqual((await first.read())["type"], "pong", "the sessions inside the cap go on")
+        await second.close()
+        for _ in range(50):  # the bridge notices the close on its next read
+            later = await Client.connect(port)
+            hello = await later.read()
+            await later.close()
+            if hello["type"] == "hello":
+                break
+            await asyncio.sleep(0.05)
+        self.assertEqual(hello["type"], "hello")
+
     async def test_a_wrong_key_an_unknown_key_id_or_a_stale_clock_all_get_the_same_auth_failed_and_a_close(self):
         port = await self.start()
         for key_id, key, skew in [("mtsync-1", b"\xff" * 32, 0), ("nobody", KEY, 0), ("mtsync-1", KEY, 301_000)]:
