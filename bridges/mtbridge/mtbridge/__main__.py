@@ -42,6 +42,21 @@ def make_backend(settings):
     return MT5SQLExport(settings.server_id, settings.time_zone, settings.source["url"])
 
 
+def with_changes(settings, backend):
+    """A report database with `source.journal` also serves `changes`, swept from the database (db_changes.py); the
+    sweep is returned to be started when serving (not for --check-config). Other sources: as they are, no sweep."""
+    if settings.source["kind"] not in ("mt5-sql-export", "mt4-report-server") or not settings.source.get("journal"):
+        return backend, None
+    from .db_changes import DatabaseChanges, WithDatabaseChanges
+    from .journal import ChangeJournal
+    source = settings.source
+    journal = ChangeJournal(source["journal"], retention_days=int(source.get("retention_days", 14)),
+                            max_changes=int(source.get("max_changes", 5_000_000)))
+    sweep = DatabaseChanges(backend, journal, window_days=int(source.get("changes_window_days", 3)),
+                            sweep_minutes=float(source.get("sweep_minutes", 5)))
+    return WithDatabaseChanges(backend, journal), sweep
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="mtbridge", description=__doc__)
     parser.add_argument("--config", required=True, help="the TOML configuration file")
@@ -51,7 +66,7 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = config.load(args.config)
-        backend = make_backend(settings)
+        backend, sweep = with_changes(settings, make_backend(settings))
     except (config.ConfigError, ValueError, OSError, ImportError) as error:
         print(f"mtbridge: {error}", file=sys.stderr)
         return 78  # EX_CONFIG, as mtsync
@@ -65,7 +80,13 @@ def main(argv=None) -> int:
     if args.check_config:
         print(f"ok: {settings!r}, capabilities {backend.capabilities()}")
         return 0
-    return asyncio.run(run(settings, backend, tls_context(settings)))
+    if sweep is not None:
+        sweep.start()
+    try:
+        return asyncio.run(run(settings, backend, tls_context(settings)))
+    finally:
+        if sweep is not None:
+            sweep.stop()
 
 
 def tls_context(settings) -> ssl.SSLContext | None:

@@ -123,6 +123,8 @@ def load(path: str, environment=os.environ) -> Config:
         source = _mt5_manager(source, platform, environment, problems)
     else:
         problems.append('source.kind must be "jsonl", "mt5-sql-export", "mt4-report-server", "mt5-web-api" or "mt5-manager"')
+    if kind in ("mt5-sql-export", "mt4-report-server"):
+        _database_changes(source, problems)
 
     max_connections = listen.get("max_connections", 16)
     if not isinstance(max_connections, int) or isinstance(max_connections, bool) or not 1 <= max_connections <= 1024:
@@ -134,6 +136,19 @@ def load(path: str, environment=os.environ) -> Config:
     if problems:
         raise ConfigError(f"{path}: " + "; ".join(problems))
     return Config(host, port, key_id, key, server_id, platform, time_zone, source, **tls, max_connections=max_connections)
+
+
+def _database_changes(source: dict, problems: list) -> None:
+    """`changes` for a report database: on when `journal` names the file the sweep keeps its journal in."""
+    if "journal" in source and (not isinstance(source["journal"], str) or not source["journal"]):
+        problems.append("source.journal is the file the changes journal is kept in (SQLite), on a local disk; leave it out to serve no changes")
+    for name, minimum in (("changes_window_days", 1), ("retention_days", 7), ("max_changes", 1000)):
+        value = source.get(name)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < minimum):
+            problems.append(f"source.{name} must be an integer of at least {minimum}")
+    minutes = source.get("sweep_minutes")
+    if minutes is not None and (not isinstance(minutes, (int, float)) or isinstance(minutes, bool) or not 0.01 <= minutes <= 1440):
+        problems.append("source.sweep_minutes must be a number of minutes from 0.01 to 1440 (how often the window is compared)")
 
 
 def _mt5_manager(source: dict, platform, environment, problems: list) -> dict:

@@ -85,6 +85,15 @@ class MT4ReportServer:
         for row in self.pool.stream(sql, (low, high, NEVER_CLOSED)):
             yield self._trade(row)
 
+    def records_by_key(self, orders: list[int]) -> list[dict]:
+        """The trades with these tickets (for the changes sweep: moved, or deleted?)."""
+        found = []
+        for start in range(0, len(orders), 500):
+            chunk = orders[start:start + 500]
+            marks = ", ".join(["%s"] * len(chunk))
+            found += [self._trade(row) for row in self.pool.query(f"SELECT {', '.join(TRADE_COLUMNS)} FROM mt4_trades WHERE TICKET IN ({marks})", chunk)]
+        return found
+
     # -- accounts, daily
 
     def _currency_column(self) -> bool:

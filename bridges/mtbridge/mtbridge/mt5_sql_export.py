@@ -50,10 +50,14 @@ class MT5SQLExport:
 
     # -- deals
 
+    def _tables(self) -> list[str]:
+        """`mt5_deals` and every table whose name starts like it (the yearly `mt5_deals_YYYY`)."""
+        return [row[0] for row in self.pool.query(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name LIKE 'mt5\\_deals%%'")]
+
     def _deal_tables(self, from_ms: int, to_ms: int) -> list[str]:
         """`mt5_deals` and the yearly tables whose year the range touches."""
-        names = [row[0] for row in self.pool.query(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name LIKE 'mt5\\_deals%%'")]
+        names = self._tables()
         first, last = to_datetime(from_ms).year, to_datetime(to_ms - 1).year
         chosen = []
         for name in names:
@@ -92,6 +96,18 @@ class MT5SQLExport:
             sql = f"SELECT {', '.join(DEAL_COLUMNS)} FROM `{table}` WHERE TimeMsc >= %s AND TimeMsc < %s"
             for row in self.pool.stream(sql, (to_datetime(from_ms), to_datetime(to_ms))):
                 yield self._deal(row)
+
+    def records_by_key(self, deals: list[int]) -> list[dict]:
+        """The deals with these tickets, in whichever table they are (for the changes sweep: moved, or deleted?)."""
+        found = []
+        tables = self._tables()
+        for start in range(0, len(deals), 500):
+            chunk = deals[start:start + 500]
+            marks = ", ".join(["%s"] * len(chunk))
+            for table in tables:
+                if table == "mt5_deals" or YEARLY.fullmatch(table):
+                    found += [self._deal(row) for row in self.pool.query(f"SELECT {', '.join(DEAL_COLUMNS)} FROM `{table}` WHERE Deal IN ({marks})", chunk)]
+        return found
 
     # -- accounts, symbols, daily
 

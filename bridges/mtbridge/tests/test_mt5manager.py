@@ -27,7 +27,8 @@ from decimal import Decimal
 from unittest import mock
 
 from mtbridge import config, server, zones
-from mtbridge.mt5manager import ChangeJournal, Event, MT5Manager, ManagerSession, load_package
+from mtbridge.journal import ChangeJournal, Event
+from mtbridge.mt5manager import MT5Manager, ManagerSession, load_package
 from mtbridge.protocol import BridgeError
 
 from . import mt5manager_standin as standin
