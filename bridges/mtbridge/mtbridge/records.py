@@ -25,6 +25,8 @@ def to_int(value) -> int:
         raise ValueError("a boolean is not an integer")
     if isinstance(value, int):
         return value
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)  # the usual case (the Web API's tickets, the MT5 backends' strings), without a Decimal
     number = Decimal(str(value))
     if number != number.to_integral_value():
         raise ValueError(f"{value!r} is not an integer")

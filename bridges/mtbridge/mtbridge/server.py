@@ -69,6 +69,11 @@ class Session:
 
     async def _send(self, message: dict) -> None:
         self.writer.write(protocol.encode(message))
+        await self._drain()
+
+    async def _drain(self) -> None:
+        """Waits until the client has taken what was written, at most write_timeout_s (a client that stops reading
+        is dropped, not waited for)."""
         try:
             await asyncio.wait_for(self.writer.drain(), self.options.write_timeout_s)
         except asyncio.TimeoutError:
@@ -192,8 +197,13 @@ class Session:
             await self._send({"type": "progress", "id": request_id})
 
     async def _records(self, request_id: str, kind: str, rows) -> None:
+        # A drain per 64 KiB written, not per line: a guarded drain per record was a third to a half of a pull's
+        # time (docs/benchmarks.md). Memory stays bounded by the same 64 KiB, and `end` drains the rest.
+        transport = self.writer.transport
         for row in rows:
-            await self._send({"type": kind, "id": request_id, "data": row})
+            self.writer.write(protocol.encode({"type": kind, "id": request_id, "data": row}))
+            if transport.get_write_buffer_size() >= 65_536:
+                await self._drain()
 
     async def _end(self, request_id: str, count: int, more: bool, next_position) -> None:
         await self._send({"type": "end", "id": request_id, "count": count, "more": more, "next": next_position if more else None})
