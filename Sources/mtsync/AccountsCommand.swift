@@ -49,7 +49,7 @@ struct AccountsSyncCommand: AsyncParsableCommand {
         var summaries: [Summary] = []
         do {
             let configuration = try config.load()
-            let engine = Engine(configuration: configuration)
+            let engine = SyncBootstrap(configuration: configuration)
             let connection = try await engine.connect()
             try await engine.checkSchema(connection)
             for server in try engine.servers(named: server) {
@@ -111,7 +111,7 @@ struct AccountsImportCommand: AsyncParsableCommand {
         do {
             let rows = try Self.parse(file: file)
             let configuration = try config.load()
-            let engine = Engine(configuration: configuration)
+            let engine = SyncBootstrap(configuration: configuration)
             let connection = try await engine.connect()
             try await engine.checkSchema(connection)
             let who = by ?? "operator:\(ProcessInfo.processInfo.environment["USER"] ?? ProcessInfo.processInfo.environment["LOGNAME"] ?? "unknown")"
@@ -201,7 +201,7 @@ struct AccountsShowCommand: AsyncParsableCommand {
         let shown: Shown
         do {
             let configuration = try config.load()
-            let engine = Engine(configuration: configuration)
+            let engine = SyncBootstrap(configuration: configuration)
             let connection = try await engine.connect()
             try await engine.checkSchema(connection)
             let (accounts, changes) = try await AccountDirectory.show(login: login, server: server, on: connection)

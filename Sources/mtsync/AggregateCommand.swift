@@ -24,7 +24,7 @@ struct AggregateCommand: AsyncParsableCommand {
                 guard let value = DurationText.parse(grace) else { throw ValidationError("--grace must be a duration like 0s, 10m or 1h") }
                 settings.grace = value
             }
-            let engine = Engine(configuration: configuration)
+            let engine = SyncBootstrap(configuration: configuration)
             let connection = try await engine.connect()
             try await engine.checkSchema(connection)
             emitted = try await HourlyAggregates.emitDue(grace: settings.grace, on: connection)

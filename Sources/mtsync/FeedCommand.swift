@@ -20,7 +20,7 @@ struct FeedCommand: AsyncParsableCommand {
 struct FeedContext {
     let configuration: MTSyncConfiguration
     let feed: FeedConfiguration
-    let engine: Engine
+    let engine: SyncBootstrap
     let connection: PostgresConnection
     let settings: DailyFeedSettings
 
@@ -32,7 +32,7 @@ struct FeedContext {
     static func open(_ options: ConfigOptions, service: Bool = false) async throws -> FeedContext {
         let configuration = try options.load(service: service)
         guard let feed = configuration.feed else { throw FeedNotConfigured() }
-        let engine = Engine(configuration: configuration)
+        let engine = SyncBootstrap(configuration: configuration)
         let connection = try await engine.connect()
         try await engine.checkSchema(connection)
         return FeedContext(

@@ -24,7 +24,7 @@ enum Operations {
 
     /// The `mtsync run` services for `monitoring:`: the HTTP server and the database gauges' refresher, each on a
     /// connection of its own.
-    static func services(for monitoring: MonitoringConfiguration, engine: Engine, leases: LeaseBoard, logger: Logger) async throws -> [any Service] {
+    static func services(for monitoring: MonitoringConfiguration, engine: SyncBootstrap, leases: LeaseBoard, logger: Logger) async throws -> [any Service] {
         let readiness = ReadinessCheck(connection: try await engine.connect(), migrator: try Migrator.embedded(), leases: leases)
         return [
             OperationsServer(host: monitoring.host, port: monitoring.port, exposition: exposition, readiness: readiness, logger: logger),

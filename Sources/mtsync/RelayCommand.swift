@@ -44,7 +44,7 @@ struct RelayCommand: AsyncParsableCommand {
         }
         let ingest = configuration.ingest!
         let logger = Logger(label: "mtsync.relay")
-        let engine = Engine(configuration: configuration)
+        let engine = SyncBootstrap(configuration: configuration)
         let sinks = IngestSinks()
         do {
             let relay: OutboxRelay
