@@ -3,6 +3,7 @@ import MTSyncCore
 import NIOCore
 import NIOPosix
 import NIOSSL
+import Synchronization
 
 /// An authenticated conversation with one bridge over TCP. Use it inside `BridgeConnection.withConnection`,
 /// which connects, authenticates, runs the body and closes, whatever happens.
@@ -18,7 +19,7 @@ public struct BridgeConnection: ~Copyable {
     private var session: BridgeClientSession
     private var nextRequestNumber = 0
     /// The deadline running now: when it falls, what it bounds, and the close scheduled for it.
-    private var deadline: (instant: ContinuousClock.Instant, what: String, close: Scheduled<Void>)?
+    private var deadline: (instant: ContinuousClock.Instant, what: String, close: Scheduled<Void>, fired: DeadlineFired)?
     public let endpoint: BridgeEndpoint
     public private(set) var welcome: BridgeMessage.Welcome?
     /// When the last exchange ended: a session pings after 30 s of this (§3's keep-alive).
@@ -399,9 +400,12 @@ public struct BridgeConnection: ~Copyable {
     /// any read or write in progress; the failure then says which deadline it was.
     private mutating func arm(_ limit: Duration, _ what: String, setting: String) {
         deadline?.close.cancel()
-        let channel = self.channel
-        let close = channel.eventLoop.scheduleTask(in: TimeAmount(limit)) { channel.close(promise: nil) }
-        deadline = (ContinuousClock.now.advanced(by: limit), "\(what) did not finish within \(limit) (\(setting))", close)
+        let channel = self.channel, fired = DeadlineFired()
+        let close = channel.eventLoop.scheduleTask(in: TimeAmount(limit)) {
+            fired.mark()
+            channel.close(promise: nil)
+        }
+        deadline = (ContinuousClock.now.advanced(by: limit), "\(what) did not finish within \(limit) (\(setting))", close, fired)
     }
 
     private mutating func disarm() {
@@ -410,7 +414,9 @@ public struct BridgeConnection: ~Copyable {
     }
 
     private func deadlineFailure() -> BridgeClientError? {
-        guard let deadline, ContinuousClock.now >= deadline.instant else { return nil }
+        // The close itself says so: the event loop's clock and this one are read at different moments, and on a
+        // loaded machine the close can come before `instant` by this clock (a deadline reported as a dropped line).
+        guard let deadline, deadline.fired.isMarked || ContinuousClock.now >= deadline.instant else { return nil }
         return failure(kind: .timeout, retryable: true, deadline.what + "; the connection was closed, and the work is tried again later")
     }
 
@@ -452,4 +458,13 @@ final class CloseOnReadIdle: ChannelInboundHandler, Sendable {
             context.fireUserInboundEventTriggered(event)
         }
     }
+}
+
+/// Set by a deadline's scheduled close when it fires, so the failure that follows is reported as that deadline.
+final class DeadlineFired: Sendable {
+    private let fired = Mutex(false)
+
+    func mark() { fired.withLock { $0 = true } }
+
+    var isMarked: Bool { fired.withLock { $0 } }
 }
