@@ -252,7 +252,7 @@ struct SimulatorDailyTruthTests {
         process.executableURL = try simulatorBinary()
         process.arguments = arguments
         let file = FileManager.default.temporaryDirectory.appending(path: "mtbridge-sim-daily-truth-\(UUID().uuidString).json")
-        FileManager.default.createFile(atPath: file.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: file.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: file) }
         let handle = try FileHandle(forWritingTo: file)
         process.standardOutput = handle

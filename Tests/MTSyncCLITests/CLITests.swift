@@ -37,8 +37,8 @@ struct CLI {
         process.environment = env
         let folder = FileManager.default.temporaryDirectory
         let out = folder.appending(path: "mtsync-cli-\(UUID().uuidString).out"), err = folder.appending(path: "mtsync-cli-\(UUID().uuidString).err")
-        FileManager.default.createFile(atPath: out.path, contents: nil)
-        FileManager.default.createFile(atPath: err.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
         defer {
             try? FileManager.default.removeItem(at: out)
             try? FileManager.default.removeItem(at: err)

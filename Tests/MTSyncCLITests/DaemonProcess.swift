@@ -10,7 +10,7 @@ struct DaemonProcess {
 
     init(config: URL, environment: [String: String], arguments: [String] = []) throws {
         log = config.deletingLastPathComponent().appending(path: "daemon-\(UUID().uuidString.prefix(8)).log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let process = Process()
         process.executableURL = try CLI.binary()
         process.arguments = ["run", "--config", config.path] + arguments

@@ -115,7 +115,7 @@ struct SimulatorProcess {
         process.executableURL = self.process.executableURL
         process.arguments = (self.process.arguments ?? []) + ["--ground-truth"]
         let file = folder.appending(path: "ground-truth-\(UUID().uuidString).json")
-        FileManager.default.createFile(atPath: file.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: file.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: file) }
         let handle = try FileHandle(forWritingTo: file)
         process.standardOutput = handle

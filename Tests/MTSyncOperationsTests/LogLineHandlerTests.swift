@@ -85,7 +85,7 @@ struct LogLineHandlerTests {
     /// Runs `body` with a handler factory writing to a temporary file, and returns the lines written.
     static func capture(format: LogFormat, levels: LogLevels, secrets: [String], _ body: (@escaping @Sendable (String) -> any LogHandler) -> Void) throws -> [String] {
         let file = FileManager.default.temporaryDirectory.appending(path: "log-\(UUID().uuidString).txt")
-        FileManager.default.createFile(atPath: file.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: file.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: file) }
         let handle = try FileHandle(forWritingTo: file)
         let output = LogOutput(descriptor: handle.fileDescriptor)
