@@ -81,7 +81,9 @@ struct RelayCLITests {
 
     @Test("standard queue: every outbox event arrives exactly once, in messages whose keys follow from their events, and is marked delivered")
     func standardQueue() async throws {
-        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
+        // The shared client lives as long as the process: a test that throws half-way cannot leave a client to be
+        // deinitialized unshut (AsyncHTTPClient traps on that in debug builds, taking every other test with it).
+        let httpClient = HTTPClient.shared
         let sqs = try LocalSQS.client(httpClient)
         // A queue smaller than SQS's default: the relay must read its MaximumMessageSize and pack for it.
         let queueURL = try await LocalSQS.createQueue(LocalSQS.uniqueName("facts"), maximumMessageSize: 65_536, client: sqs)
@@ -93,7 +95,6 @@ struct RelayCLITests {
         #expect(!relay.stderr.contains(LocalSQS.credentials.secretAccessKey) && !relay.stdout.contains(LocalSQS.credentials.secretAccessKey))
 
         let messages = try await LocalSQS.drain(queueURL, client: sqs)
-        try await httpClient.shutdown()
         var received: [String] = []
         for message in messages {
             let events = try ReceivedEvent.parse(message.Body)
@@ -110,7 +111,9 @@ struct RelayCLITests {
 
     @Test("FIFO queue: one message group per server:login, deduplication id = message key, each trader's events in outbox order")
     func fifoQueue() async throws {
-        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
+        // The shared client lives as long as the process: a test that throws half-way cannot leave a client to be
+        // deinitialized unshut (AsyncHTTPClient traps on that in debug builds, taking every other test with it).
+        let httpClient = HTTPClient.shared
         let sqs = try LocalSQS.client(httpClient)
         let queueURL = try await LocalSQS.createQueue(LocalSQS.uniqueName("facts"), fifo: true, client: sqs)
         let synced = try await Self.synced(ingest: Self.sqsIngest(queueURL: queueURL, endpoint: try LocalSQS.endpoint(), batchSize: 150), environment: LocalSQS.processEnvironment)
@@ -119,7 +122,6 @@ struct RelayCLITests {
         let relay = try await CLI.launch(["relay", "--once", "--config", synced.config.path], environment: synced.environment)
         #expect(relay.status == 0, "\(relay.stdout)\(relay.stderr)")
         let messages = try await LocalSQS.drain(queueURL, client: sqs)
-        try await httpClient.shutdown()
 
         var receivedByLogin: [Int64: [String]] = [:]
         for message in messages {
@@ -329,7 +331,9 @@ struct RelayCLITests {
 
     @Test("mtsync run syncs, aggregates and relays: every event reaches the SQS queue while it runs, and SIGTERM still exits 0")
     func daemonRelays() async throws {
-        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
+        // The shared client lives as long as the process: a test that throws half-way cannot leave a client to be
+        // deinitialized unshut (AsyncHTTPClient traps on that in debug builds, taking every other test with it).
+        let httpClient = HTTPClient.shared
         let sqs = try LocalSQS.client(httpClient)
         let queueURL = try await LocalSQS.createQueue(LocalSQS.uniqueName("daemon"), client: sqs)
         let simulator = try SimulatorProcess.start(days: 1, dealsPerDay: 300, seed: 55)
@@ -358,7 +362,6 @@ struct RelayCLITests {
         #expect(Set(received) == Set(keys) && keys.contains { $0.contains(":agg:") },
                 "not received: \(Set(keys).subtracting(received).sorted().prefix(5)), not in the outbox: \(Set(received).subtracting(keys).sorted().prefix(5))")
         #expect(await daemon.terminate() == 0)
-        try await httpClient.shutdown()
     }
 
     @Test("an unreachable ingest: relay --once exits 75 (temporary) and says why, naming neither the AWS secret nor the HMAC secret")
