@@ -10,7 +10,7 @@ a lost connection reconnects once, then is `mt_unavailable`. No message ever hol
 Reads:
 - `deals` and `digest`: `DealRequestByGroup(mask, from_s, to_s)` per time window; MetaQuotes' `to` is inclusive
   seconds, so each window is asked as [floor(from_ms/1000), ceil(to_ms/1000)] and kept to its half-open
-  milliseconds (§8), sorted by (TimeMsc, Deal) and paged here. The last window read is kept.
+  milliseconds (§8), sorted by (TimeMsc, Deal) and paged by `DealWindows` (deal_windows.py).
 - `accounts`: `UserLogins(mask)` + `UserRequestByLogins`, the group's currency by `GroupGet` (pumped groups).
 - `symbols`: `SymbolTotal` + `SymbolNext` (pumped symbols). `daily`: `DailyRequestByGroup`, one server day at a time.
 - `server.info`: the offset and DST state from `TimeGet` (pumped time config), the live clock from
@@ -23,7 +23,6 @@ rule that decides when a position is too old (`changes_expired`).
 from __future__ import annotations
 
 import logging
-import math
 import queue
 import sqlite3
 import sys
@@ -32,6 +31,7 @@ import time
 from datetime import date, datetime, timedelta
 
 from . import records, zones
+from .deal_windows import DealWindows, Expiring
 from .journal import ChangeJournal, Event
 from .protocol import BridgeError
 
@@ -296,10 +296,10 @@ class MT5Manager:
         self._events: queue.Queue[Event] = queue.Queue(maxsize=queue_size)
         self._overflowed = threading.Event()
         self._stop = threading.Event()
-        self._window: tuple[int, int, list[dict]] | None = None
+        self.windows = DealWindows(self._read, window_ms)
         self._day: tuple[str, list[dict]] | None = None
         self._cache_lock = threading.Lock()
-        self._currencies: dict[str, str] = {}
+        self.currencies = Expiring(600)  # a dealer's change of a group's currency reaches the accounts within 10 minutes
         self._logins: tuple[float, list[int]] | None = None
         session.on_gap = lambda reason: self._put(Event(reason=reason))
         session.subscribe_deals(DealEvents(self._events, self._overflowed),
@@ -377,45 +377,22 @@ class MT5Manager:
 
     # -- deals
 
-    def _read_window(self, start: int, end: int) -> list[dict]:
-        with self._cache_lock:
-            if self._window and self._window[:2] == (start, end):
-                return self._window[2]
-        answer = self.session.deals_by_group(self.group_mask, start // 1000, math.ceil(end / 1000))
-        deals = sorted((d for d in map(deal_record, answer) if start <= records.deal_position(d)[0] < end), key=records.deal_position)
-        with self._cache_lock:
-            self._window = (start, end, deals)
-        return deals
-
-    def _windows(self, from_ms: int, to_ms: int, first: int):
-        """The windows of the range from the one holding `first`, aligned to the range's start."""
-        start = max(from_ms, first - (first - from_ms) % self.window_ms)
-        while start < to_ms:
-            end = min(to_ms, start + self.window_ms)
-            yield start, end
-            start = end
+    def _read(self, from_s: int, to_s: int) -> list[dict]:
+        return [deal_record(deal) for deal in self.session.deals_by_group(self.group_mask, from_s, to_s)]
 
     def deals(self, from_ms, to_ms, after, limit):
-        page = []
-        for start, end in self._windows(from_ms, to_ms, after[0] if after else from_ms):
-            for deal in self._read_window(start, end):
-                if after is None or records.deal_position(deal) > after:
-                    page.append(deal)
-                    if len(page) == limit:
-                        return page
-        return page
+        return self.windows.deals(from_ms, to_ms, after, limit)
 
     def history(self, from_ms, to_ms):
-        for start, end in self._windows(from_ms, to_ms, from_ms):
-            yield from self._read_window(start, end)
+        return self.windows.history(from_ms, to_ms)
 
     # -- accounts, symbols
 
     def _currency(self, group: str) -> str | None:
-        if group not in self._currencies:
+        def load():
             found = self.session.group(group)
-            self._currencies[group] = (_field(found, "Currency") or "") if found is not None else ""
-        return self._currencies[group] or None
+            return (_field(found, "Currency") or "") if found is not None else ""
+        return self.currencies.get(group, load) or None
 
     def _all_logins(self) -> list[int]:
         """Every login of the mask, asked again at most every 30 s: one listing serves a whole paging through."""

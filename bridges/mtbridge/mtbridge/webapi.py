@@ -7,9 +7,7 @@ handshake when it is lost. Calls are serialized on it. `too frequent requests` (
 pauses, then surfaces as `rate_limited`; a lost connection or timeout as `mt_unavailable`.
 
 The Web API has no paging and no cursor for deals: `/api/deal/get_batch?group=*` is read per time window
-(`window`, default 1 h; its `to` is inclusive seconds, so each window is asked as [floor(from), ceil(to)] and
-filtered to its half-open milliseconds), sorted by (TimeMsc, Deal) and paged here. The last window read is kept
-for the pages that continue it (30 s at most), so paging through a window costs one call. Edits and deletions have no journal: `changes` is not served, and
+(`window`, default 1 h) and paged by `DealWindows` (deal_windows.py), which also handles its inclusive `to`. Edits and deletions have no journal: `changes` is not served, and
 mtsync's reconcile finds them by `digest`.
 """
 
@@ -26,11 +24,11 @@ from decimal import Decimal
 from urllib.parse import urlencode, urlsplit
 
 from . import records, zones
+from .deal_windows import DealWindows, Expiring
 from .protocol import BridgeError
 
 RATE_LIMITED = 12
 PING_EVERY_S = 20.0
-WINDOW_REUSE_S = 30.0  # how long the pages of one window may be served from one read of it
 
 
 def password_hash(password: str) -> bytes:
@@ -156,10 +154,8 @@ class MT5WebAPI:
 
     def __init__(self, server_id: str, time_zone: str, client: WebAPIClient, *, window_ms: int = 3_600_000, currency_ttl_s: float = 600):
         self.server_id, self.time_zone, self.client, self.window_ms = server_id, time_zone, client, window_ms
-        self.currency_ttl_s = currency_ttl_s
-        self._window: tuple[int, int, list[dict], float] | None = None
-        self._window_lock = threading.Lock()
-        self._currencies: dict[str, tuple[float, str]] = {}
+        self.windows = DealWindows(self._read, window_ms)
+        self.currencies = Expiring(currency_ttl_s)
 
     def capabilities(self) -> list[str]:
         return ["accounts", "symbols", "digest"]
@@ -176,52 +172,19 @@ class MT5WebAPI:
 
     # -- deals
 
-    def _read_window(self, start: int, end: int, *, reuse: bool) -> list[dict]:
-        """The window's deals in order. `reuse`: a page continuing a paging run may take the window the previous page
-        read, if it is fresh; a run's first page and every digest read the source again, or an edit made since
-        would stay invisible to the look-back and to reconcile."""
-        with self._window_lock:
-            if reuse and self._window and self._window[:2] == (start, end) and time.monotonic() - self._window[3] < WINDOW_REUSE_S:
-                return self._window[2]
-        answer = self.client.call("/api/deal/get_batch", {"group": "*", "from": start // 1000, "to": -(-end // 1000)})
-        deals = sorted((d for d in answer or [] if start <= records.deal_position(d)[0] < end), key=records.deal_position)
-        with self._window_lock:
-            self._window = (start, end, deals, time.monotonic())
-        return deals
-
-    def _windows(self, from_ms: int, to_ms: int, first: int):
-        start = max(from_ms, first - (first - from_ms) % self.window_ms)
-        while start < to_ms:
-            end = min(to_ms, start + self.window_ms)
-            yield start, end
-            start = end
+    def _read(self, from_s: int, to_s: int) -> list[dict]:
+        return self.client.call("/api/deal/get_batch", {"group": "*", "from": from_s, "to": to_s}) or []
 
     def deals(self, from_ms, to_ms, after, limit):
-        page = []
-        for start, end in self._windows(from_ms, to_ms, after[0] if after else from_ms):
-            for deal in self._read_window(start, end, reuse=after is not None):
-                if after is None or records.deal_position(deal) > after:
-                    page.append(deal)
-                    if len(page) == limit:
-                        return page
-        return page
+        return self.windows.deals(from_ms, to_ms, after, limit)
 
     def history(self, from_ms, to_ms):
-        for start, end in self._windows(from_ms, to_ms, from_ms):
-            yield from self._read_window(start, end, reuse=False)
+        return self.windows.history(from_ms, to_ms)
 
     # -- accounts, symbols
 
     def _currency(self, group: str) -> str | None:
-        # Kept for a while, not for ever: a group's deposit currency rarely changes, but when a dealer does change
-        # it the accounts must follow without restarting the bridge.
-        now = time.monotonic()
-        read_at, currency = self._currencies.get(group, (float("-inf"), ""))
-        if now - read_at >= self.currency_ttl_s:
-            answer = self.client.call("/api/group/get", {"group": group}) or {}
-            currency = answer.get("Currency") or ""
-            self._currencies[group] = (now, currency)
-        return currency or None
+        return self.currencies.get(group, lambda: (self.client.call("/api/group/get", {"group": group}) or {}).get("Currency") or "") or None
 
     def accounts(self, after, limit):
         logins = sorted(int(login) for login in self.client.call("/api/user/logins", {"group": "*"}) or [])

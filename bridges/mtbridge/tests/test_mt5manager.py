@@ -99,7 +99,7 @@ class RangesAndRecords(OnTheStandIn):
         self.assertEqual(seen, ["700", "701", "702", "703"])
 
         # A range ending inside a second asks for that whole second and keeps only what is before the end.
-        backend._window = None
+        backend.windows.forget()
         self.assertEqual([d["Deal"] for d in backend.deals(EDGE_S * 1000, EDGE_S * 1000 + 500, None, 10)], ["701"])
         self.assertIn(("DealRequestByGroup", "*", EDGE_S, EDGE_S + 1), standin.server.requests)
 
@@ -162,10 +162,10 @@ class Failures(OnTheStandIn):
         backend = self.backend()
         standin.server.rate_limit_every = 2  # every other call: the retries get through
         for _ in range(4):
-            backend._window = None
+            backend.windows.forget()
             self.assertEqual(len(backend.deals(FROM_MS, TO_MS, None, 10)), 1)
         standin.server.rate_limit_every = 1  # every call
-        backend._window = None
+        backend.windows.forget()
         with self.assertRaises(BridgeError) as raised:
             backend.deals(FROM_MS, TO_MS, None, 10)
         self.assertEqual((raised.exception.code, raised.exception.retryable), ("rate_limited", True))
@@ -176,7 +176,7 @@ class Failures(OnTheStandIn):
         self.assertEqual(len(backend.deals(FROM_MS, TO_MS, None, 10)), 1)
         connects = standin.server.connects
         standin.server.drop_connections()
-        backend._window = None
+        backend.windows.forget()
         self.assertEqual(len(backend.deals(FROM_MS, TO_MS, None, 10)), 1)
         self.assertGreater(standin.server.connects, connects)
 

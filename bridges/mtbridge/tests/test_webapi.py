@@ -57,7 +57,7 @@ class FailureModes(unittest.TestCase):
         self.assertEqual(backend.accounts(None, 10)[0]["currency"], "USD")
         server.groups["real\\usd"] = "EUR"
         self.assertEqual(backend.accounts(None, 10)[0]["currency"], "USD", "read once per ten minutes, not per page")
-        backend.currency_ttl_s = 0
+        backend.currencies.ttl_s = 0
         self.assertEqual(backend.accounts(None, 10)[0]["currency"], "EUR")
 
     def test_pages_are_exact_across_windows_and_deals_at_a_window_edge_are_served_once(self):
@@ -83,7 +83,7 @@ class FailureModes(unittest.TestCase):
         backend = self.backend(server)
         for _ in range(6):
             self.assertEqual(len(backend.deals(*RANGE, None, 100)), 30)
-            backend._window = None  # read again, not from the window kept
+            backend.windows.forget()  # read again, not from the window kept
         self.assertGreater(server.handshakes, 1, "the session was opened again after the server closed it")
 
     def test_a_wrong_password_says_which_password_and_never_shows_it(self):
