@@ -138,14 +138,19 @@ def load(path: str, environment=os.environ) -> Config:
     return Config(host, port, key_id, key, server_id, platform, time_zone, source, **tls, max_connections=max_connections)
 
 
+def _integers_at_least(source: dict, bounds, problems: list) -> None:
+    """Each optional `source.<name>` of `bounds` ((name, minimum), …), when given, an integer of at least its minimum."""
+    for name, minimum in bounds:
+        value = source.get(name)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < minimum):
+            problems.append(f"source.{name} must be an integer of at least {minimum}")
+
+
 def _database_changes(source: dict, problems: list) -> None:
     """`changes` for a report database: on when `journal` names the file the sweep keeps its journal in."""
     if "journal" in source and (not isinstance(source["journal"], str) or not source["journal"]):
         problems.append("source.journal is the file the changes journal is kept in (SQLite), on a local disk; leave it out to serve no changes")
-    for name, minimum in (("changes_window_days", 1), ("retention_days", 7), ("max_changes", 1000)):
-        value = source.get(name)
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < minimum):
-            problems.append(f"source.{name} must be an integer of at least {minimum}")
+    _integers_at_least(source, (("changes_window_days", 1), ("retention_days", 7), ("max_changes", 1000)), problems)
     minutes = source.get("sweep_minutes")
     if minutes is not None and (not isinstance(minutes, (int, float)) or isinstance(minutes, bool) or not 0.01 <= minutes <= 1440):
         problems.append("source.sweep_minutes must be a number of minutes from 0.01 to 1440 (how often the window is compared)")
@@ -168,10 +173,7 @@ def _mt5_manager(source: dict, platform, environment, problems: list) -> dict:
         problems.append("source.pump_modes must include ORDERS and POSITIONS: the deal sink that feeds `changes` gets no events without them")
     if not isinstance(source.get("group_mask", "*"), str):
         problems.append('source.group_mask is a group mask ("*": every group the manager may see)')
-    for name, minimum in (("window_minutes", 1), ("retention_days", 7), ("max_changes", 1000)):
-        value = source.get(name)
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < minimum):
-            problems.append(f"source.{name} must be an integer of at least {minimum}")
+    _integers_at_least(source, (("window_minutes", 1), ("retention_days", 7), ("max_changes", 1000)), problems)
     return dict(source, password=_secret(source, "password", "MTBRIDGE_MANAGER_PASSWORD", environment, problems))
 
 
