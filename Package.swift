@@ -1,10 +1,10 @@
 // swift-tools-version: 6.1
 // mtsync — MetaTrader sync bridge daemon.
 //
-// Targets are layered one way (see ../shared/design.md and README "Architecture"):
-//   CLibPQ (system libpq) ← MTSyncStore (PostgreSQL: connection, COPY, migrations)
-//   MTSyncCore (pure domain, Foundation only) ← MTSyncStore ← mtsync (CLI)
-// Later layers (Bridge, Ingest, Engine) slot in between Store and the CLI.
+// Modules are layered one way, arrows only downward (../shared/design.md "The house", docs/architecture.md):
+//   MTSyncCore (the domain, pure) ← MTSyncBridge | MTSyncStore (over CLibPQ) | MTSyncIngest
+//     ← MTSyncEngine (the jobs) ← MTSyncApp (configuration, operations) ← mtsync (commands only)
+// MTBridgeSimulator (the reference bridge) and MTSyncFuzzing sit beside the app, on the bridge.
 import PackageDescription
 
 let package = Package(
@@ -33,7 +33,7 @@ let package = Package(
         // /metrics, /healthz and /readyz. Hummingbird shares NIO, service-lifecycle, swift-log and swift-metrics with
         // what is already here, so it adds little to a first build.
         .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
-        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
     ],
     targets: [
@@ -45,7 +45,8 @@ let package = Package(
         ),
         // The domain core: no I/O, no clock, no globals. Crypto only for SHA-256 content hashes.
         .target(name: "MTSyncCore", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
-        // PostgreSQL through libpq: connections on their own threads, typed errors, COPY, migrations.
+        // PostgreSQL through libpq: connections on their own threads, typed errors, COPY, migrations, and the tables
+        // of every job (facts, outbox, leases, accounts, the daily feed, status).
         .target(
             name: "MTSyncStore",
             dependencies: [
@@ -55,44 +56,51 @@ let package = Package(
             ],
             plugins: ["EmbedMigrations"]
         ),
-        // The bridge protocol: record decoding now; the TCP client and CSV drop reader come with it.
-        .target(name: "MTSyncBridge", dependencies: ["MTSyncCore", .product(name: "Crypto", package: "swift-crypto")]),
-        // The bridge protocol over TCP (SwiftNIO): line framing and the authenticated client connection.
+        // The bridge: the protocol sans I/O (Protocol/: strict JSON, records, messages, the client session state
+        // machine), the CSV drop folder (DropFolder/), and the protocol over TCP and TLS (Transport/: SwiftNIO).
         .target(
-            name: "MTSyncBridgeTransport",
+            name: "MTSyncBridge",
             dependencies: [
-                "MTSyncBridge", "MTSyncCore",
+                "MTSyncCore",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
-        // The reference bridge: a deterministic dataset and the server side of the protocol.
+        // The ingest: the platform's contract, pure (Contract/: envelopes, packing, SigV4, SQS requests, the daily
+        // feed's and tier snapshots' rows) and its clients over HTTP (Transport/: AsyncHTTPClient — SQS, the HTTP
+        // data-ingest, the file ingest).
         .target(
-            name: "MTBridgeSimulator",
+            name: "MTSyncIngest",
             dependencies: [
-                "MTSyncBridge", "MTSyncCore", "MTSyncBridgeTransport",
+                "MTSyncCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // Jobs that tie the bridge to the store: CSV drop intake now; sync, backfill and reconcile next.
+        // The jobs that join bridge, store and ingest: sync, backfill, reconcile, drop intake, the relay, accounts,
+        // the daily feed, tier snapshots; their metrics.
         .target(
             name: "MTSyncEngine",
             dependencies: [
-                "MTSyncBridge", "MTSyncBridgeTransport", "MTSyncStore", "MTSyncCore", "MTSyncIngest",
+                "MTSyncBridge", "MTSyncStore", "MTSyncCore", "MTSyncIngest",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
-        // Running it in production: the Prometheus exposition of the engine's metrics, the /metrics /healthz /readyz
-        // server, and the log line formats (logfmt, JSON) with secret redaction.
+        // The application: the configuration file (Configuration/: YAML into validated values, every problem with its
+        // location) and running it in production (Operations/: Prometheus exposition, /metrics /healthz /readyz,
+        // logfmt and JSON log lines with secret redaction).
         .target(
-            name: "MTSyncOperations",
+            name: "MTSyncApp",
             dependencies: [
                 "MTSyncEngine", "MTSyncStore", "MTSyncCore",
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -100,36 +108,26 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        // The ingest contract, pure: the message envelope, packing facts into messages, the sink protocol, SigV4
-        // signing and the SQS JSON protocol's requests and responses.
-        .target(name: "MTSyncIngest", dependencies: ["MTSyncCore", .product(name: "Crypto", package: "swift-crypto")]),
-        // The ingest over HTTP (AsyncHTTPClient): the SQS client and the HTTP data-ingest sink.
+        // The reference bridge: deterministic MT5/MT4 datasets and the server side of the protocol.
         .target(
-            name: "MTSyncIngestTransport",
+            name: "MTBridgeSimulator",
             dependencies: [
-                "MTSyncIngest", "MTSyncCore",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                "MTSyncBridge", "MTSyncCore",
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
-        // The configuration file: YAML into validated values, every problem reported with its location.
-        .target(name: "MTSyncConfiguration", dependencies: ["MTSyncCore", .product(name: "Yams", package: "Yams")]),
         // The `mtsync` command line.
         .executableTarget(
             name: "mtsync",
             dependencies: [
                 "MTSyncCore",
                 "MTSyncBridge",
-                "MTSyncBridgeTransport",
                 "MTSyncStore",
-                "MTSyncConfiguration",
                 "MTSyncEngine",
                 "MTSyncIngest",
-                "MTSyncIngestTransport",
-                "MTSyncOperations",
+                "MTSyncApp",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -142,17 +140,12 @@ let package = Package(
             dependencies: ["MTBridgeSimulator", "MTSyncBridge", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // Benchmarks of the hot paths (not tests): swift run -c release mtsync-bench; `ceiling` writes what
-        // scripts/bench times with psql (the store's own staging rows and merge SQL).
+        // scripts/bench times with psql (the store's own staging rows and merge SQL); `relay` drives the real
+        // OutboxRelay from a filled outbox to a loopback HTTP sink and to moto SQS (scripts/bench-relay).
         .executableTarget(
             name: "mtsync-bench",
-            dependencies: ["MTSyncCore", "MTSyncBridge", "MTSyncStore", "MTSyncEngine", "MTSyncConfiguration", "MTBridgeSimulator"]
-        ),
-        // The relay's throughput (issue 6): the real OutboxRelay from a filled outbox to a loopback HTTP sink and to
-        // moto SQS, with peak RSS; scripts/bench-relay runs it.
-        .executableTarget(
-            name: "mtsync-relay-bench",
             dependencies: [
-                "MTSyncCore", "MTSyncStore", "MTSyncEngine", "MTSyncIngest", "MTSyncIngestTransport",
+                "MTSyncCore", "MTSyncBridge", "MTSyncStore", "MTSyncEngine", "MTSyncApp", "MTBridgeSimulator", "MTSyncIngest",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -162,7 +155,8 @@ let package = Package(
         // Fuzzing (issue 12): the properties of the parsers that meet untrusted bytes (bridge lines, CSV drops, the
         // configuration file), a seeded mutation engine and the seed corpus. mtsync-fuzz runs the seeded loop; built by
         // scripts/fuzz with -sanitize=fuzzer and -DMTSYNC_LIBFUZZER (in .build-fuzz* only) it is a libFuzzer binary.
-        .target(name: "MTSyncFuzzing", dependencies: ["MTSyncBridge", "MTSyncCore", "MTSyncConfiguration"]),
+        // Kept apart from mtsync-bench: the sanitizer build compiles only what the fuzzer reaches.
+        .target(name: "MTSyncFuzzing", dependencies: ["MTSyncBridge", "MTSyncCore", "MTSyncApp"]),
         .executableTarget(name: "mtsync-fuzz", dependencies: ["MTSyncFuzzing"]),
         // Build tool: compiles migrations/*.sql into the binary so a release is one file.
         .executableTarget(name: "MigrationEmbedder"),
@@ -171,52 +165,52 @@ let package = Package(
             capability: .buildTool(),
             dependencies: ["MigrationEmbedder"]
         ),
-        // Shared by the test targets: throwaway databases on the test cluster, a seeded random generator.
+        // Shared by the test targets: throwaway databases on the test cluster, local SQS and HTTP ingests, a seeded
+        // random generator.
         .target(
             name: "MTSyncTestSupport",
             dependencies: [
-                "MTSyncStore", "MTBridgeSimulator", "MTSyncIngest", "MTSyncIngestTransport",
+                "MTSyncStore", "MTBridgeSimulator", "MTSyncIngest",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             path: "Tests/MTSyncTestSupport"
         ),
+        // The test targets mirror the library modules; MTSyncCLITests runs the built binaries.
         .testTarget(name: "MTSyncCoreTests", dependencies: ["MTSyncCore", "MTSyncTestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "MTSyncBridgeTests", dependencies: ["MTSyncBridge", "MTSyncCore", "MTSyncTestSupport"]),
         .testTarget(
-            name: "MTSyncBridgeTransportTests",
+            name: "MTSyncBridgeTests",
             dependencies: [
-                "MTSyncBridgeTransport", "MTBridgeSimulator", "MTSyncBridge", "MTSyncCore", "MTSyncTestSupport",
+                "MTSyncBridge", "MTBridgeSimulator", "MTSyncCore", "MTSyncTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .testTarget(name: "MTSyncStoreTests", dependencies: ["MTSyncStore", "MTSyncCore", "MTSyncTestSupport"]),
-        .testTarget(name: "MTSyncEngineTests", dependencies: ["MTSyncEngine", "MTBridgeSimulator", "MTSyncBridge", "MTSyncBridgeTransport", "MTSyncStore", "MTSyncCore", "MTSyncTestSupport", .product(name: "Crypto", package: "swift-crypto")]),
-        .testTarget(name: "MTSyncIngestTests", dependencies: ["MTSyncIngest", "MTSyncCore"], exclude: ["Fixtures"]),
         .testTarget(
-            name: "MTSyncIngestTransportTests",
+            name: "MTSyncIngestTests",
             dependencies: [
-                "MTSyncIngestTransport", "MTSyncIngest", "MTSyncCore", "MTSyncTestSupport",
+                "MTSyncIngest", "MTSyncCore", "MTSyncTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "AsyncHTTPClient", package: "async-http-client"),
-            ]
+            ],
+            exclude: ["Fixtures"]
         ),
-        .testTarget(name: "MTSyncConfigurationTests", dependencies: ["MTSyncConfiguration", "MTSyncCore"]),
-        .testTarget(name: "MTSyncFuzzingTests", dependencies: ["MTSyncFuzzing", "MTSyncConfiguration"], exclude: ["Regressions"]),
+        .testTarget(name: "MTSyncEngineTests", dependencies: ["MTSyncEngine", "MTBridgeSimulator", "MTSyncBridge", "MTSyncStore", "MTSyncCore", "MTSyncTestSupport", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(
-            name: "MTSyncOperationsTests",
+            name: "MTSyncAppTests",
             dependencies: [
-                "MTSyncOperations", "MTSyncEngine", "MTSyncStore", "MTSyncTestSupport",
+                "MTSyncApp", "MTSyncEngine", "MTSyncStore", "MTSyncCore", "MTSyncTestSupport",
                 .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
+        .testTarget(name: "MTSyncFuzzingTests", dependencies: ["MTSyncFuzzing", "MTSyncApp"], exclude: ["Regressions"]),
         .testTarget(
             name: "MTSyncCLITests",
             dependencies: [
-                "MTSyncStore", "MTSyncTestSupport", "MTSyncIngest", "MTSyncIngestTransport", "MTSyncCore", "MTBridgeSimulator",
+                "MTSyncStore", "MTSyncTestSupport", "MTSyncIngest", "MTSyncCore", "MTBridgeSimulator",
                 .product(name: "Crypto", package: "swift-crypto"), .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),

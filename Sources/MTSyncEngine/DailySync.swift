@@ -1,6 +1,5 @@
 import Foundation
 import MTSyncBridge
-import MTSyncBridgeTransport
 import MTSyncCore
 import MTSyncStore
 

@@ -1,6 +1,5 @@
 import Logging
 import MTSyncBridge
-import MTSyncBridgeTransport
 import MTSyncCore
 import MTSyncStore
 

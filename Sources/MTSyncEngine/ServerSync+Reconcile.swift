@@ -1,5 +1,4 @@
 import MTSyncBridge
-import MTSyncBridgeTransport
 import MTSyncCore
 import MTSyncStore
 

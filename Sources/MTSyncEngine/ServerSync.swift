@@ -1,7 +1,6 @@
 import Foundation
 import Logging
 import MTSyncBridge
-import MTSyncBridgeTransport
 import MTSyncCore
 import MTSyncStore
 

@@ -1,5 +1,5 @@
 import Logging
-import MTSyncBridgeTransport
+import MTSyncBridge
 import MTSyncCore
 import MTSyncStore
 import ServiceLifecycle

@@ -1,5 +1,5 @@
 import Metrics
-import MTSyncBridgeTransport
+import MTSyncBridge
 import MTSyncStore
 
 /// Every metric mtsync exposes, with its type, labels and meaning: the one list the engine counts by, the

@@ -1,5 +1,5 @@
 import Foundation
-import MTSyncConfiguration
+import MTSyncApp
 
 /// The configuration parser, `MTSyncConfiguration.parse(yaml:file:baseDirectory:environment:)`, on fuzzed text,
 /// in a sandbox folder holding the files a configuration points at and with an environment full of secrets.

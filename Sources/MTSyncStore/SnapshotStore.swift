@@ -243,7 +243,7 @@ public enum SnapshotStore {
         queued: [DailyFeedStore.QueuedRow], batches: [DailyFeedStore.NewBatch], origin: String, settled: [String], held: [(String, String)],
         on connection: isolated PostgresConnection
     ) throws {
-        try DailyFeedStore.insert(batches: batches, feed: "snapshots", origin: origin, on: connection)
+        _ = try DailyFeedStore.insert(batches: batches, feed: "snapshots", origin: origin, on: connection)
         try DailyFeedStore.upsert(queued, into: .snapshotRows, on: connection)
         if !settled.isEmpty {
             try connection.query(PostgresQuery(sql: "DELETE FROM snapshot_customers_dirty WHERE customer_id = ANY($1::text[])", parameters: [

@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import MTBridgeSimulator
 import MTSyncBridge
-import MTSyncBridgeTransport
 import MTSyncCore
 
 /// mtbridge-sim: the reference export bridge, serving a deterministic synthetic MT5 deal history (or, with

@@ -1,6 +1,6 @@
 import Foundation
 import MTBridgeSimulator
-import MTSyncConfiguration
+import MTSyncApp
 import MTSyncCore
 import MTSyncEngine
 import MTSyncStore

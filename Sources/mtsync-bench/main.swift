@@ -4,8 +4,9 @@ import MTSyncCore
 
 // mtsync-bench: throughput of mtsync's hot paths on one core, with peak memory.
 // Run in release mode:  swift run -c release mtsync-bench [normalize|decimal|decode|all] [count]
+// `mtsync-bench relay …` is the relay's throughput (Relay/, scripts/bench-relay).
 // `mtsync-bench ceiling …` writes the staged rows and merge SQL that scripts/bench times with psql (CeilingFiles.swift).
-// Benchmarks, not tests: they print figures and assert nothing. README "Performance" records the results.
+// Benchmarks, not tests: they print figures and assert nothing. docs/benchmarks.md ("Summary") records the results.
 
 func peakResidentMiB() -> Double {
     guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
@@ -117,7 +118,7 @@ let arguments = CommandLine.arguments.dropFirst()
 let which = arguments.first ?? "all"
 let count = arguments.dropFirst().first.flatMap { Int($0) } ?? 1_000_000
 #if DEBUG
-print("warning: debug build; run with `swift run -c release mtsync-bench` for meaningful figures")
+if which != "relay" { print("warning: debug build; run with `swift run -c release mtsync-bench` for meaningful figures") }
 #endif
 switch which {
 case "ceiling":
@@ -129,6 +130,7 @@ case "ceiling":
         FileHandle.standardError.write(Data("mtsync-bench ceiling: \(error)\n".utf8))
         exit(1)
     }
+case "relay": await RelayBenchmark.main(arguments: Array(arguments.dropFirst()))
 case "normalize": benchmarkNormalize(count)
 case "decimal": benchmarkDecimal(count)
 case "decode": benchmarkDecode(count)
@@ -137,6 +139,6 @@ case "all":
     benchmarkDecode(count)
     benchmarkNormalize(count)
 default:
-    print("usage: mtsync-bench [normalize|decimal|decode|all] [count] | mtsync-bench ceiling --help")
+    print("usage: mtsync-bench [normalize|decimal|decode|all] [count] | mtsync-bench ceiling --help | mtsync-bench relay --help")
     exit(64)
 }

@@ -1,8 +1,7 @@
 import ArgumentParser
 import Foundation
 import MTSyncBridge
-import MTSyncBridgeTransport
-import MTSyncConfiguration
+import MTSyncApp
 import MTSyncCore
 import MTSyncEngine
 import MTSyncStore

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import MTSyncConfiguration
+import MTSyncApp
 import MTSyncStore
 
 /// `mtsync aggregate`: emits the hourly aggregates that are due now (the daemon does it every `aggregates.every`).

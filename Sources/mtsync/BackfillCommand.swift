@@ -2,11 +2,9 @@ import ArgumentParser
 import Foundation
 import Logging
 import MTSyncBridge
-import MTSyncBridgeTransport
-import MTSyncConfiguration
+import MTSyncApp
 import MTSyncCore
 import MTSyncEngine
-import MTSyncOperations
 import MTSyncStore
 import ServiceLifecycle
 

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import MTSyncBridge
-import MTSyncBridgeTransport
 import MTSyncCore
 
 /// `mtsync bridge …`: the export bridge (bridge-protocol/README.md).

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import MTSyncConfiguration
+import MTSyncApp
 
 /// `mtsync check-config FILE`: validates a configuration file the way the daemon reads it at start-up (key
 /// files and variables read, TLS and rules files checked), so a bad file is caught before a deploy.

@@ -1,17 +1,15 @@
 import ArgumentParser
 import Foundation
 import MTSyncBridge
-import MTSyncBridgeTransport
-import MTSyncConfiguration
+import MTSyncApp
 import MTSyncEngine
 import MTSyncIngest
-import MTSyncIngestTransport
 import MTSyncStore
 
 /// Turns any error into the documented exit code and a message (text on stderr, or JSON on stdout with
 /// `--json`), so cron jobs and scripts can act on the class of failure.
 enum CommandFailure {
-    /// Documented in the README and `mtsync --help`; values follow BSD sysexits where one fits.
+    /// Documented in docs/command-line.md and `mtsync --help`; values follow BSD sysexits where one fits.
     enum Status: Int32 {
         case unexpected = 1
         case dataError = 65              // EX_DATAERR: files and database disagree; rejected input records

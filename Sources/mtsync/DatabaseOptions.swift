@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
-import MTSyncConfiguration
-import MTSyncOperations
+import MTSyncApp
 import MTSyncStore
 
 /// How every command finds the database: `--database-url`, else `MTSYNC_DATABASE_URL`, else libpq's own

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import MTSyncBridge
-import MTSyncConfiguration
+import MTSyncApp
 
 /// `mtsync drop …`: the CSV drop (bridge-protocol/README.md §7).
 struct DropCommand: AsyncParsableCommand {

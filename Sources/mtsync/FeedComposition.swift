@@ -1,10 +1,9 @@
 import Foundation
 import Logging
-import MTSyncConfiguration
+import MTSyncApp
 import MTSyncCore
 import MTSyncEngine
 import MTSyncIngest
-import MTSyncIngestTransport
 import MTSyncStore
 
 /// Builds the daily feed's pieces from `feed:` (docs/ingest.md, "The daily feed"): the builder's settings, the

@@ -1,10 +1,9 @@
 import AsyncHTTPClient
 import Foundation
-import MTSyncConfiguration
+import MTSyncApp
 import MTSyncCore
 import MTSyncEngine
 import MTSyncIngest
-import MTSyncIngestTransport
 import MTSyncStore
 import NIOCore
 

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import MTSyncBridge
-import MTSyncConfiguration
+import MTSyncApp
 import MTSyncCore
 
 struct NormalizeCommand: ParsableCommand {

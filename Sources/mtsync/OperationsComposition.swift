@@ -1,9 +1,8 @@
 import Foundation
 import Logging
 import Metrics
-import MTSyncConfiguration
+import MTSyncApp
 import MTSyncEngine
-import MTSyncOperations
 import MTSyncStore
 import ServiceLifecycle
 

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import MTSyncConfiguration
+import MTSyncApp
 import MTSyncStore
 
 /// `mtsync outbox …`: the operator's view of events the relay set aside (dead letters) and what to do with them.

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
-import MTSyncConfiguration
+import MTSyncApp
 import MTSyncCore
 import MTSyncEngine
 import MTSyncStore

@@ -1,5 +1,5 @@
 import ArgumentParser
-import MTSyncConfiguration
+import MTSyncApp
 import MTSyncCore
 import MTSyncStore
 

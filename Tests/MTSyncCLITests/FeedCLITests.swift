@@ -3,7 +3,6 @@ import Foundation
 import MTBridgeSimulator
 import MTSyncCore
 import MTSyncIngest
-import MTSyncIngestTransport
 import MTSyncStore
 import MTSyncTestSupport
 import Testing

@@ -3,7 +3,6 @@ import Crypto
 import Foundation
 import MTSyncCore
 import MTSyncIngest
-import MTSyncIngestTransport
 import MTSyncStore
 import MTSyncTestSupport
 import Testing

@@ -1,6 +1,5 @@
 import MTBridgeSimulator
 import MTSyncBridge
-import MTSyncBridgeTransport
 import MTSyncCore
 import MTSyncEngine
 import MTSyncStore

@@ -1,5 +1,5 @@
 import MTSyncBridge
-@testable import MTSyncBridgeTransport
+@testable import MTSyncBridge
 import MTSyncEngine
 import Testing
 

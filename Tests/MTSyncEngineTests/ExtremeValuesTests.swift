@@ -1,7 +1,6 @@
 import Foundation
 import MTBridgeSimulator
 import MTSyncBridge
-import MTSyncBridgeTransport
 import MTSyncCore
 import MTSyncEngine
 import MTSyncStore

@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-import MTSyncBridgeTransport
+import MTSyncBridge
 import MTSyncCore
 import MTSyncEngine
 import MTSyncStore

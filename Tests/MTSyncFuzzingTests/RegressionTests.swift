@@ -1,5 +1,5 @@
 import Foundation
-import MTSyncConfiguration
+import MTSyncApp
 import MTSyncFuzzing
 import Testing
 

@@ -1,7 +1,6 @@
 import AsyncHTTPClient
 import Foundation
 import MTSyncIngest
-import MTSyncIngestTransport
 
 /// The moto_server that scripts/test starts (`MTSYNC_TEST_SQS_ENDPOINT`): a real SQS-compatible server on
 /// loopback. Tests make queues of their own on it, with unique names, and read every message back.

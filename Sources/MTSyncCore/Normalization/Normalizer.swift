@@ -1,6 +1,6 @@
 /// Turns raw MetaTrader records into trading facts: pure, deterministic, no I/O, no clock.
 ///
-/// Rules (each tested in `NormalizerTests`; README "Normalization" explains them for broker IT):
+/// Rules (each tested in `NormalizerTests`; docs/normalization.md explains them for broker IT):
 /// - Lots: MT5 `VolumeExt / 10^8`, else `Volume / 10^4`; MT4 `volume / 100`. Exact.
 /// - Time: MT5 `TimeMsc` (else `Time × 1000`), MT4 `open_time` / `close_time × 1000`, all server wall-clock
 ///   time, converted to UTC with the server's `ServerTimeZone`.
