@@ -1,0 +1,24 @@
+import NIOCore
+import Synchronization
+
+/// Closes the channel when nothing was read for the read timeout, which ends the inbound stream.
+final class CloseOnReadIdle: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
+            context.close(promise: nil)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+}
+
+/// Set by a deadline's scheduled close when it fires, so the failure that follows is reported as that deadline.
+final class DeadlineFired: Sendable {
+    private let fired = Mutex(false)
+
+    func mark() { fired.withLock { $0 = true } }
+
+    var isMarked: Bool { fired.withLock { $0 } }
+}
