@@ -94,13 +94,16 @@ let package = Package(
             ]
         ),
         // The application: the configuration file (Configuration/: YAML into validated values, every problem with its
-        // location) and running it in production (Operations/: Prometheus exposition, /metrics /healthz /readyz,
-        // logfmt and JSON log lines with secret redaction).
+        // location), running it in production (Operations/: Prometheus exposition, /metrics /healthz /readyz, logfmt
+        // and JSON log lines with secret redaction), and the wiring the daemon and the one-shot commands share
+        // (Bootstrap/: SyncBootstrap, the daemon's assembly, the ingest's and the feed's clients).
         .target(
             name: "MTSyncApp",
             dependencies: [
-                "MTSyncEngine", "MTSyncStore", "MTSyncCore",
+                "MTSyncEngine", "MTSyncBridge", "MTSyncStore", "MTSyncIngest", "MTSyncCore",
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Metrics", package: "swift-metrics"),

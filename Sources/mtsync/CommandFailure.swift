@@ -33,7 +33,7 @@ enum CommandFailure {
             return (.temporary, "database_temporary")
         case is PostgresError:
             return (.statementFailed, "statement_failed")
-        case is ConfigurationErrors, is ValidationError:
+        case is ConfigurationErrors, is ValidationError, is BootstrapProblem:
             return (.configuration, "configuration")
         case let error as BridgeClientError where error.kind == .configuration:
             // The key, TLS files or the protocol version: a person must change something before a retry can help.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import MTSyncApp
 import MTSyncCore
 
 @main

@@ -1,6 +1,5 @@
 import AsyncHTTPClient
 import Foundation
-import MTSyncApp
 import MTSyncCore
 import MTSyncEngine
 import MTSyncIngest
@@ -9,10 +8,10 @@ import NIOCore
 
 /// Builds the relay's sink from the configuration's `ingest:` section: the composition root is the only place that
 /// knows both the configuration and the transports. Owns the HTTP client; `shutdown()` must be called.
-struct IngestSinks {
-    let httpClient: HTTPClient
+public struct IngestSinks {
+    public let httpClient: HTTPClient
 
-    init(requestsPerHost: Int = 8) {
+    public init(requestsPerHost: Int = 8) {
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: requestsPerHost)
         configuration.timeout = .init(connect: .seconds(10))
@@ -21,12 +20,12 @@ struct IngestSinks {
         httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
-    func shutdown() async {
+    public func shutdown() async {
         try? await httpClient.shutdown()
     }
 
     /// The sink for `ingest`; reads an SQS queue's attributes first (fails when the queue cannot be reached).
-    func sink(for ingest: IngestConfiguration, environment: [String: String] = ProcessInfo.processInfo.environment) async throws -> any IngestSink {
+    public func sink(for ingest: IngestConfiguration, environment: [String: String] = ProcessInfo.processInfo.environment) async throws -> any IngestSink {
         switch ingest.destination {
         case .sqs(let destination):
             var environment = environment
@@ -52,7 +51,7 @@ struct IngestSinks {
 
     /// The relay of `configuration` (whose `ingest` is `ingest`) on `connection`: its own, so claims and marks
     /// never wait behind a server's page. Reads an SQS queue's attributes first.
-    func relay(for configuration: MTSyncConfiguration, ingest: IngestConfiguration, on connection: PostgresConnection) async throws -> OutboxRelay {
+    public func relay(for configuration: MTSyncConfiguration, ingest: IngestConfiguration, on connection: PostgresConnection) async throws -> OutboxRelay {
         let tuning = ingest.relay
         return OutboxRelay(
             connection: connection, sink: try await sink(for: ingest), producer: IngestProducer(instance: configuration.instanceID),
@@ -65,8 +64,10 @@ struct IngestSinks {
 }
 
 /// `ingest:` is missing but a command needs it.
-struct IngestNotConfigured: Error, CustomStringConvertible {
-    var description: String {
+public struct IngestNotConfigured: Error, CustomStringConvertible {
+    public init() {}
+
+    public var description: String {
         "the configuration has no `ingest:` section, so there is nowhere to deliver to: add `ingest: {sqs: {queue_url: …}}` or `ingest: {http: {url: …, secret_env: …}}` (docs/configuration.md)"
     }
 }

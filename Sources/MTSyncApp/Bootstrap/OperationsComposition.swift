@@ -1,19 +1,18 @@
 import Foundation
 import Logging
 import Metrics
-import MTSyncApp
 import MTSyncEngine
 import MTSyncStore
 import ServiceLifecycle
 
 /// Logging and metrics for every command: bootstrapped once in `main`, then configured from the file.
-enum Operations {
+public enum Operations {
     /// The process's metrics, rendered by /metrics when `mtsync run` serves it.
-    static let exposition = PrometheusExposition()
+    public static let exposition = PrometheusExposition()
 
     /// Before any command runs: every log line through mtsync's handler (redacting the environment's secrets from
     /// the start) and every metric into the Prometheus registry.
-    static func bootstrap() {
+    public static func bootstrap() {
         let environment = ProcessInfo.processInfo.environment
         // Commands that never read the configuration file (status, migrate, cursor, outbox) still know these.
         let databasePasswords = environment[MTSyncConfiguration.databaseURLVariable].map(DatabaseURL.passwords(in:)) ?? []
@@ -23,7 +22,7 @@ enum Operations {
 
     /// The `mtsync run` services for `monitoring:`: the HTTP server and the database gauges' refresher, each on a
     /// connection of its own.
-    static func services(for monitoring: MonitoringConfiguration, engine: SyncBootstrap, leases: LeaseBoard, logger: Logger) async throws -> [any Service] {
+    public static func services(for monitoring: MonitoringConfiguration, engine: SyncBootstrap, leases: LeaseBoard, logger: Logger) async throws -> [any Service] {
         let readiness = ReadinessCheck(connection: try await engine.connect(), migrator: try Migrator.embedded(), leases: leases)
         return [
             OperationsServer(host: monitoring.host, port: monitoring.port, exposition: exposition, readiness: readiness, logger: logger),
@@ -34,7 +33,7 @@ enum Operations {
 
 extension MTSyncConfiguration {
     /// The file's `logging:` with the command line's overrides, and this configuration's secrets to redact.
-    func configureLogging(format: String?, level: String?) {
+    public func configureLogging(format: String?, level: String?) {
         let format = LogFormat(rawValue: format ?? logging.format) ?? .logfmt
         let levels: LogLevels
         if let level, let chosen = Logger.Level(rawValue: level) {

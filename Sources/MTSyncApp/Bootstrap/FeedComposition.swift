@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import MTSyncApp
 import MTSyncCore
 import MTSyncEngine
 import MTSyncIngest
@@ -9,7 +8,7 @@ import MTSyncStore
 /// Builds the daily feed's pieces from `feed:` (docs/ingest.md, "The daily feed"): the builder's settings, the
 /// transport (SQS queue and file ingest) and the sender.
 extension IngestSinks {
-    static func feedSettings(for configuration: MTSyncConfiguration, feed: FeedConfiguration) throws -> DailyFeedSettings {
+    public static func feedSettings(for configuration: MTSyncConfiguration, feed: FeedConfiguration) throws -> DailyFeedSettings {
         return DailyFeedSettings(
             rules: DailyFeedRules(
                 reportingCurrency: feed.reportingCurrency, centGroups: feed.centGroups, centFactor: feed.centFactor,
@@ -29,13 +28,13 @@ extension IngestSinks {
     }
 
     /// The tier snapshots' builder, when `feed.snapshots` is configured.
-    static func snapshotBuilder(for configuration: MTSyncConfiguration, feed: FeedConfiguration, on connection: PostgresConnection) throws -> TierSnapshotBuilder? {
+    public static func snapshotBuilder(for configuration: MTSyncConfiguration, feed: FeedConfiguration, on connection: PostgresConnection) throws -> TierSnapshotBuilder? {
         let settings = try feedSettings(for: configuration, feed: feed)
         return settings.snapshots.map { TierSnapshotBuilder(settings: settings, snapshots: $0, connection: connection) }
     }
 
     /// The queue (its attributes read first: fails when it cannot be reached) and the file ingest.
-    func feedTransport(for feed: FeedConfiguration, environment: [String: String] = ProcessInfo.processInfo.environment) async throws -> DailyFeedDelivery {
+    public func feedTransport(for feed: FeedConfiguration, environment: [String: String] = ProcessInfo.processInfo.environment) async throws -> DailyFeedDelivery {
         var environment = environment
         if let region = feed.sqs.region { environment["AWS_REGION"] = region }
         if let profile = feed.sqs.profile { environment["AWS_PROFILE"] = profile }
@@ -61,19 +60,23 @@ extension IngestSinks {
         return delivery
     }
 
-    func feedSender(for feed: FeedConfiguration, on connection: PostgresConnection, logger: Logger) async throws -> DailyFeedSender {
+    public func feedSender(for feed: FeedConfiguration, on connection: PostgresConnection, logger: Logger) async throws -> DailyFeedSender {
         DailyFeedSender(connection: connection, transport: try await feedTransport(for: feed), claimFor: feed.claimFor, logger: logger)
     }
 }
 
-struct FeedMisconfigured: Error, CustomStringConvertible {
-    var message: String
-    var description: String { message }
+public struct FeedMisconfigured: Error, CustomStringConvertible {
+    public var message: String
+
+    public init(message: String) { self.message = message }
+    public var description: String { message }
 }
 
 /// `feed:` is missing but a command needs it.
-struct FeedNotConfigured: Error, CustomStringConvertible {
-    var description: String {
+public struct FeedNotConfigured: Error, CustomStringConvertible {
+    public init() {}
+
+    public var description: String {
         "the configuration has no `feed:` section: add `feed: {trigger_id: …, sqs: {queue_url: …}}` (docs/configuration.md, docs/ingest.md \"The daily feed\")"
     }
 }

@@ -1,86 +1,50 @@
-import ArgumentParser
 import Foundation
 import Logging
 import MTSyncBridge
-import MTSyncApp
 import MTSyncCore
 import MTSyncEngine
 import MTSyncStore
-import ServiceLifecycle
-
-/// `--config FILE` for the commands that sync.
-struct ConfigOptions: ParsableArguments {
-    @Option(name: .customLong("config"), help: "The configuration file (YAML). Default: $MTSYNC_CONFIG, then /etc/mtsync/mtsync.yaml.")
-    var path: String?
-
-    @Option(help: "Log line format: logfmt or json (default: the file's logging.format, else logfmt).")
-    var logFormat: String?
-
-    @Option(help: "Log level for every subsystem: trace, debug, info, notice, warning, error, critical (default: the file's logging.level, else info).")
-    var logLevel: String?
-
-    var resolvedPath: String {
-        path ?? ProcessInfo.processInfo.environment["MTSYNC_CONFIG"] ?? "/etc/mtsync/mtsync.yaml"
-    }
-
-    func validate() throws {
-        if let logFormat, LogFormat(rawValue: logFormat) == nil { throw ValidationError("--log-format must be logfmt or json, not \(logFormat)") }
-        if let logLevel, Logger.Level(rawValue: logLevel) == nil {
-            throw ValidationError("--log-level must be one of \(LoggingConfiguration.levels.joined(separator: ", ")), not \(logLevel)")
-        }
-    }
-
-    /// Reads the file and sets logging up from it (format, levels, and the secrets to redact from every line).
-    ///
-    /// `service`: the command runs until stopped (`run`, `relay` and `feed run` without `--once`) and its log is
-    /// its only account of itself, so the file's levels apply. A command that runs once prints its result on
-    /// stdout; its log shows warnings and errors only unless `--log-level` asks for more, so a cron job's mail holds
-    /// what went wrong rather than a line per page.
-    func load(service: Bool = false) throws -> MTSyncConfiguration {
-        let configuration = try MTSyncConfiguration.load(path: resolvedPath)
-        configuration.configureLogging(format: logFormat, level: logLevel ?? (service ? nil : "warning"))
-        return configuration
-    }
-}
 
 /// The bootstrap the daemon and the one-shot commands share: builds the engine's pieces for configured servers, a
 /// database connection each (so one slow server never waits on another's statements) and a bridge client or
 /// drop-folder intake.
-struct SyncBootstrap {
-    let configuration: MTSyncConfiguration
+public struct SyncBootstrap {
+    public let configuration: MTSyncConfiguration
 
-    func connect() async throws -> PostgresConnection {
+    public init(configuration: MTSyncConfiguration) { self.configuration = configuration }
+
+    public func connect() async throws -> PostgresConnection {
         let url = configuration.databaseURL?.connectionString ?? ""
         return try await PostgresConnection.connect(PostgresConfiguration(connectionString: url))
     }
 
     /// Refuses to sync against a schema this binary does not match.
-    func checkSchema(_ connection: PostgresConnection) async throws {
+    public func checkSchema(_ connection: PostgresConnection) async throws {
         let status = try await Migrator.embedded().status(on: connection)
         if let problem = status.problem { throw problem }
         guard status.pending.isEmpty else {
-            throw ValidationError("\(status.pending.count) migration(s) pending: run `mtsync migrate` first")
+            throw BootstrapProblem("\(status.pending.count) migration(s) pending: run `mtsync migrate` first")
         }
     }
 
     /// Each configured server's platform, for the relay's envelopes.
-    var platforms: [String: Platform] {
+    public var platforms: [String: Platform] {
         Dictionary(configuration.servers.map { ($0.id.rawValue, $0.platform) }, uniquingKeysWith: { first, _ in first })
     }
 
-    func servers(named name: String?) throws -> [ServerConfiguration] {
+    public func servers(named name: String?) throws -> [ServerConfiguration] {
         guard let name else { return configuration.servers }
         guard let server = configuration.servers.first(where: { $0.id.rawValue == name }) else {
-            throw ValidationError("no server \(String(reflecting: name)) in the configuration (it has: \(configuration.servers.map(\.id.rawValue).joined(separator: ", ")))")
+            throw BootstrapProblem("no server \(String(reflecting: name)) in the configuration (it has: \(configuration.servers.map(\.id.rawValue).joined(separator: ", ")))")
         }
         return [server]
     }
 
-    func batcher(for server: ServerConfiguration) throws -> RecordBatcher {
+    public func batcher(for server: ServerConfiguration) throws -> RecordBatcher {
         RecordBatcher(normalizer: Normalizer(settings: try server.normalizerSettings()))
     }
 
-    func bridgeClient(for bridge: BridgeSource) throws -> BridgeClient {
+    public func bridgeClient(for bridge: BridgeSource) throws -> BridgeClient {
         let tls = bridge.tls.map { BridgeTLS(caFile: $0.caFile, clientCertificateFile: $0.certFile, clientKeyFile: $0.keyFile, serverName: $0.serverName) }
         let endpoint = BridgeEndpoint(
             host: bridge.host, port: bridge.port, key: try BridgeKey(id: bridge.keyID, hex: bridge.key.revealHex()), tls: tls,
@@ -92,7 +56,7 @@ struct SyncBootstrap {
     /// `mtsync_bridge_errors_total`, and the error on the server's stream for `status` (FAILING until a pull
     /// succeeds). The daemon's gives up on a pull after a few attempts (and polls again with its own backoff); a
     /// one-shot command's keeps trying for `bridge.give_up_after`, then exits 75.
-    func bridgeClient(for bridge: BridgeSource, server: ServerConfiguration, connection: PostgresConnection, daemon: Bool) throws -> BridgeClient {
+    public func bridgeClient(for bridge: BridgeSource, server: ServerConfiguration, connection: PostgresConnection, daemon: Bool) throws -> BridgeClient {
         let plain = try bridgeClient(for: bridge)
         let logger = Logger(label: "mtsync.bridge")
         let id = server.id, stream: SyncStream = server.platform == .mt5 ? .deals : .trades
@@ -106,7 +70,7 @@ struct SyncBootstrap {
         })
     }
 
-    func bridgeSync(for server: ServerConfiguration, bridge: BridgeSource, connection: PostgresConnection, daemon: Bool = false) throws -> ServerSync {
+    public func bridgeSync(for server: ServerConfiguration, bridge: BridgeSource, connection: PostgresConnection, daemon: Bool = false) throws -> ServerSync {
         var settings = ServerSyncSettings(startMilliseconds: server.start, lookback: server.lookback, pageSize: server.pageSize)
         // `feed.accounts_every` is where the interval was set before it became a server setting.
         if let every = server.accountsEvery ?? configuration.feed?.accountsEvery { settings.accountsEvery = every }
@@ -120,13 +84,13 @@ struct SyncBootstrap {
     }
 
     /// The accounts reader of a bridge server; nil for a drop folder (its accounts arrive in its accounts files).
-    func accountSync(for server: ServerConfiguration, connection: PostgresConnection) throws -> AccountSync? {
+    public func accountSync(for server: ServerConfiguration, connection: PostgresConnection) throws -> AccountSync? {
         guard case .bridge(let bridge) = server.source else { return nil }
         return AccountSync(client: try bridgeClient(for: bridge), connection: connection, batcher: try batcher(for: server))
     }
 
     /// A drop folder server's sync, for its pulls and for `accounts sync` (its accounts files only).
-    func dropSync(for server: ServerConfiguration, drop: ServerConfiguration.DropSource, connection: PostgresConnection) throws -> DropServerSync {
+    public func dropSync(for server: ServerConfiguration, drop: ServerConfiguration.DropSource, connection: PostgresConnection) throws -> DropServerSync {
         let folder = try DropFolder(root: drop.folder, serverID: server.id.rawValue, maxFileBytes: drop.maxFileBytes)
         let intake = DropFolderIntake(folder: folder, connection: connection, batchSize: server.pageSize)
         return DropServerSync(intake: intake, batcher: try batcher(for: server))
@@ -134,9 +98,9 @@ struct SyncBootstrap {
 
     /// For the bounded jobs (backfill, reconcile) of one bridge server: connects, checks the schema, registers the
     /// server and builds its `ServerSync`; `otherwise` says why a drop-folder server cannot do the job.
-    func bridgeSync(named name: String, otherwise: String) async throws -> (ServerConfiguration, ServerSync) {
+    public func bridgeSync(named name: String, otherwise: String) async throws -> (ServerConfiguration, ServerSync) {
         guard let server = try servers(named: name).first, case .bridge(let bridge) = server.source else {
-            throw ValidationError(otherwise)
+            throw BootstrapProblem(otherwise)
         }
         let connection = try await connect()
         try await checkSchema(connection)
@@ -146,7 +110,7 @@ struct SyncBootstrap {
 
     /// The daemon's scheduled reconcile with repair of a bridge server (drop folders have no digests), nil when
     /// `reconcile.every` is off.
-    func trailingReconcile(for server: ServerConfiguration, connection: PostgresConnection) throws -> TrailingReconcile? {
+    public func trailingReconcile(for server: ServerConfiguration, connection: PostgresConnection) throws -> TrailingReconcile? {
         guard let every = server.reconcileEvery, case .bridge(let bridge) = server.source else { return nil }
         let sync = try bridgeSync(for: server, bridge: bridge, connection: connection, daemon: true)
         let window = server.reconcileWindow, owner = configuration.instanceID
@@ -157,7 +121,7 @@ struct SyncBootstrap {
     }
 
     /// One incremental pull of a server, whatever its source.
-    func puller(for server: ServerConfiguration, connection: PostgresConnection, daemon: Bool = false) throws -> @Sendable () async throws -> SyncReport {
+    public func puller(for server: ServerConfiguration, connection: PostgresConnection, daemon: Bool = false) throws -> @Sendable () async throws -> SyncReport {
         switch server.source {
         case .bridge(let bridge):
             let sync = try bridgeSync(for: server, bridge: bridge, connection: connection, daemon: daemon)
@@ -169,35 +133,10 @@ struct SyncBootstrap {
     }
 }
 
-struct SyncSummary: Encodable {
-    var server: String
-    var status: String
-    var pages = 0
-    var records = 0
-    var inserted = 0
-    var updated = 0
-    var deleted = 0
-    var quarantined = 0
-    var changes = 0
-    var cursor: String?
-    var error: String?
-    /// Who holds the server's lease when another process does: instance, host and pid.
-    var heldBy: String?
+/// What the configuration cannot do for the command asked (no such server, a drop-folder server for a bridge job,
+/// migrations pending): the operator changes the command, the file or the database, then runs it again.
+public struct BootstrapProblem: Error, CustomStringConvertible {
+    public let description: String
 
-    init(server: String, status: String, report: SyncReport? = nil, error: String? = nil, heldBy: String? = nil) {
-        self.server = server
-        self.status = status
-        self.error = error
-        self.heldBy = heldBy
-        if let report {
-            pages = report.pages
-            records = report.records
-            inserted = report.outcome.inserted
-            updated = report.outcome.updated
-            deleted = report.outcome.deleted
-            quarantined = report.outcome.quarantined
-            changes = report.changes
-            cursor = report.cursor?.description
-        }
-    }
+    public init(_ description: String) { self.description = description }
 }
