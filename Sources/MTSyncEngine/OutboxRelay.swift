@@ -4,8 +4,9 @@ import MTSyncIngest
 import MTSyncStore
 import ServiceLifecycle
 
-/// How the relay works through the outbox.
-public struct RelaySettings: Sendable {
+/// How the relay works through the outbox (`ingest.relay` in the configuration file decodes into it; its defaults
+/// are the file's).
+public struct RelaySettings: Sendable, Equatable {
     /// Events claimed per round (then packed into as many messages as they need).
     public var batchSize: Int
     /// After this many failed deliveries an event is parked and dead-lettered.

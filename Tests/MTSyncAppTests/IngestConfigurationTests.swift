@@ -1,5 +1,6 @@
 import Foundation
 import MTSyncApp
+import MTSyncEngine
 import Testing
 
 @Suite("Configuration: the ingest destination and the relay")
@@ -21,7 +22,7 @@ struct IngestConfigurationTests {
         let ingest = try #require(configuration.ingest)
         #expect(ingest.destination == .sqs(SQSDestination(
             queueURL: "http://127.0.0.1:5000/123456789012/facts.fifo", region: "eu-west-1", endpoint: "http://127.0.0.1:5000", profile: nil, groupBy: "server")))
-        #expect(ingest.relay == RelayTuning(batchSize: 500, maxAttempts: 7, claimFor: .seconds(30), idleInterval: .seconds(1)))
+        #expect(ingest.relay == RelaySettings(batchSize: 500, maxAttempts: 7, claimFor: .seconds(30), idleInterval: .seconds(1)))
         #expect(ingest.relay.keepDelivered == .seconds(7 * 86_400), "delivered events are kept a week by default")
     }
 

@@ -52,12 +52,9 @@ public struct IngestSinks {
     /// The relay of `configuration` (whose `ingest` is `ingest`) on `connection`: its own, so claims and marks
     /// never wait behind a server's page. Reads an SQS queue's attributes first.
     public func relay(for configuration: MTSyncConfiguration, ingest: IngestConfiguration, on connection: PostgresConnection) async throws -> OutboxRelay {
-        let tuning = ingest.relay
-        return OutboxRelay(
+        OutboxRelay(
             connection: connection, sink: try await sink(for: ingest), producer: IngestProducer(instance: configuration.instanceID),
-            settings: RelaySettings(
-                batchSize: tuning.batchSize, maxAttempts: tuning.maxAttempts, claimFor: tuning.claimFor, idleInterval: tuning.idleInterval,
-                maximumRetryDelay: tuning.maximumRetryDelay, keepDelivered: tuning.keepDelivered),
+            settings: ingest.relay,
             // Unique to this process: two relays of one instance never share claims.
             owner: "\(configuration.instanceID)/relay-\(UInt32.random(in: 0...UInt32.max))")
     }

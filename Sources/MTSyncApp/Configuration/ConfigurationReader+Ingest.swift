@@ -1,5 +1,6 @@
 import Foundation
 import MTSyncCore
+import MTSyncEngine
 import Yams
 
 extension ConfigurationReader {
@@ -26,7 +27,7 @@ extension ConfigurationReader {
         case (nil, .some(let node)):
             destination = readHTTP(node).map { .http($0) }
         }
-        var relay = RelayTuning.builtIn
+        var relay = RelaySettings()
         if let node = section["relay"], !node.isNull, let tuning = mapping(node, path: "ingest.relay", keys: Self.relayKeys) {
             if let value = wholeNumber(tuning, "batch_size", in: 1...50_000) { relay.batchSize = value }
             if let value = wholeNumber(tuning, "max_attempts", in: 1...1_000) { relay.maxAttempts = value }

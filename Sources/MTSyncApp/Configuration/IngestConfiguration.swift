@@ -1,4 +1,5 @@
 import MTSyncCore
+import MTSyncEngine
 
 /// Where and how the relay delivers the outbox (`ingest:` in the file, docs/configuration.md). Absent: the daemon
 /// does not relay; events wait in the outbox (and `mtsync status` shows the backlog).
@@ -17,11 +18,11 @@ public struct IngestConfiguration: Sendable, Equatable {
         case .http: "http"
         }
     }
-    public var relay: RelayTuning
+    public var relay: RelaySettings
     /// `aggregate.hourly` events (docs/ingest.md); nil when `aggregates: off`.
     public var aggregates: AggregateSettings?
 
-    public init(destination: Destination, relay: RelayTuning, aggregates: AggregateSettings? = .builtIn) {
+    public init(destination: Destination, relay: RelaySettings, aggregates: AggregateSettings? = .builtIn) {
         self.destination = destination
         self.relay = relay
         self.aggregates = aggregates
@@ -86,31 +87,6 @@ public struct HTTPDestination: Sendable, Equatable {
         self.bearerToken = bearerToken
         self.timeout = timeout
         self.maximumMessageBytes = maximumMessageBytes
-    }
-}
-
-public struct RelayTuning: Sendable, Equatable {
-    public var batchSize: Int
-    public var maxAttempts: Int
-    public var claimFor: Duration
-    public var idleInterval: Duration
-    /// The longest a failed message waits before its next try (the backoff doubles up to it).
-    public var maximumRetryDelay: Duration
-    /// How long acknowledged events stay in the outbox before the relay deletes them; nil (`forever`): never.
-    public var keepDelivered: Duration?
-
-    public static let builtIn = RelayTuning(batchSize: 2_000, maxAttempts: 20, claimFor: .seconds(120), idleInterval: .seconds(1), maximumRetryDelay: .seconds(300))
-
-    public init(
-        batchSize: Int, maxAttempts: Int, claimFor: Duration, idleInterval: Duration, maximumRetryDelay: Duration = .seconds(300),
-        keepDelivered: Duration? = .seconds(7 * 86_400)
-    ) {
-        self.batchSize = batchSize
-        self.maxAttempts = maxAttempts
-        self.claimFor = claimFor
-        self.idleInterval = idleInterval
-        self.maximumRetryDelay = maximumRetryDelay
-        self.keepDelivered = keepDelivered
     }
 }
 
