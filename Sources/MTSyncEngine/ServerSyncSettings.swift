@@ -2,8 +2,9 @@ import Foundation
 import MTSyncCore
 import MTSyncStore
 
-/// How one trade server is synced from its bridge.
-public struct ServerSyncSettings: Sendable {
+/// How one trade server is synced from its bridge. The configuration file's server sections decode into it; its
+/// defaults are the file's.
+public struct ServerSyncSettings: Sendable, Equatable {
     /// Server time (ms) where the history starts mattering: the first incremental pull starts here.
     public var startMilliseconds: Int64
     /// Re-read before the cursor on every incremental pull, so deals posted late with an older time are caught.

@@ -81,7 +81,7 @@ struct CeilingFiles {
             let deals = dataset.deals(onDay: day)
             var start = deals.startIndex
             while start < deals.endIndex {
-                let end = min(start + server.pageSize, deals.endIndex)
+                let end = min(start + server.sync.pageSize, deals.endIndex)
                 let batch = batcher.batch(deals: Array(deals[start..<end]), cursor: nil)
                 let text = FactStore.stagingText(of: batch)
                 try facts.write(text.facts)

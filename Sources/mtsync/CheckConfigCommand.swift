@@ -133,8 +133,8 @@ struct CheckConfigCommand: ParsableCommand {
     private static func summary(_ server: ServerConfiguration) -> ServerSummary {
         var entry = ServerSummary(
             id: server.id.rawValue, platform: server.platform.rawValue, source: "", timeZone: server.zoneName,
-            pollInterval: DurationText.format(server.pollInterval), lookback: DurationText.format(server.lookback),
-            pageSize: server.pageSize, reconcileEvery: server.reconcileEvery.map(DurationText.format), summary: server.summary
+            pollInterval: DurationText.format(server.pollInterval), lookback: DurationText.format(server.sync.lookback),
+            pageSize: server.sync.pageSize, reconcileEvery: server.reconcileEvery.map(DurationText.format), summary: server.summary
         )
         switch server.source {
         case .bridge(let bridge):

@@ -71,16 +71,9 @@ public struct SyncBootstrap {
     }
 
     public func bridgeSync(for server: ServerConfiguration, bridge: BridgeSource, connection: PostgresConnection, daemon: Bool = false) throws -> ServerSync {
-        var settings = ServerSyncSettings(startMilliseconds: server.start, lookback: server.lookback, pageSize: server.pageSize)
-        // `feed.accounts_every` is where the interval was set before it became a server setting.
-        if let every = server.accountsEvery ?? configuration.feed?.accountsEvery { settings.accountsEvery = every }
-        if let every = server.symbolsEvery { settings.symbolsEvery = every }
-        if let every = server.dailyEvery { settings.dailyEvery = every }
-        if let after = server.pendingWarnAfter { settings.pendingWarnAfter = after }
-        settings.changesRecoveryWindow = server.reconcileWindow
         return ServerSync(
             client: try bridgeClient(for: bridge, server: server, connection: connection, daemon: daemon), connection: connection,
-            batcher: try batcher(for: server), settings: settings)
+            batcher: try batcher(for: server), settings: server.sync)
     }
 
     /// The accounts reader of a bridge server; nil for a drop folder (its accounts arrive in its accounts files).
@@ -92,7 +85,7 @@ public struct SyncBootstrap {
     /// A drop folder server's sync, for its pulls and for `accounts sync` (its accounts files only).
     public func dropSync(for server: ServerConfiguration, drop: ServerConfiguration.DropSource, connection: PostgresConnection) throws -> DropServerSync {
         let folder = try DropFolder(root: drop.folder, serverID: server.id.rawValue, maxFileBytes: drop.maxFileBytes)
-        let intake = DropFolderIntake(folder: folder, connection: connection, batchSize: server.pageSize)
+        let intake = DropFolderIntake(folder: folder, connection: connection, batchSize: server.sync.pageSize)
         return DropServerSync(intake: intake, batcher: try batcher(for: server))
     }
 

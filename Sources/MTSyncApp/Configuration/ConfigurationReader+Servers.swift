@@ -1,28 +1,25 @@
 import Foundation
 import MTSyncCore
+import MTSyncEngine
 import Yams
 
 /// `defaults` and `servers`: the polling settings each server inherits, and each server's own section.
 extension ConfigurationReader {
     struct ServerTuning {
         var pollInterval: Duration
-        var lookback: Duration
-        var pageSize: Int
         var pollJitter: Double
         var reconcileEvery: Duration?
         var reconcileWindow: Duration
-        /// Nil: not set here (the engine's default, or the older `feed.accounts_every`).
-        var accountsEvery: Duration?
-        var symbolsEvery: Duration?
-        var dailyEvery: Duration?
-        var pendingWarnAfter: Duration?
         /// Which record times are stored (`plausible_times`); a record outside is quarantined.
         var plausibleTimes = PlausibleTimeRule.standard
+        /// What the server's sync itself reads (lookback, page size, the reference data's intervals): the engine's
+        /// own settings value, its defaults the engine's.
+        var sync = ServerSyncSettings(startMilliseconds: 0)
+        /// Whether `accounts_every` was set here or inherited from `defaults`; if not, the older
+        /// `feed.accounts_every` applies.
+        var accountsEverySet = false
 
-        static let builtIn = ServerTuning(
-            pollInterval: .seconds(10), lookback: .seconds(2 * 3600), pageSize: 5000, pollJitter: 0.1,
-            reconcileEvery: .seconds(24 * 3600), reconcileWindow: .seconds(3 * 86_400)
-        )
+        static let builtIn = ServerTuning(pollInterval: .seconds(10), pollJitter: 0.1, reconcileEvery: .seconds(24 * 3600), reconcileWindow: .seconds(3 * 86_400))
         static let keys = ["poll_interval", "lookback", "page_size", "poll_jitter", "reconcile", "accounts_every", "symbols_every", "daily_every", "pending_warn_after", "plausible_times"]
         static let maximumPageSize = 10_000
     }
@@ -32,14 +29,17 @@ extension ConfigurationReader {
     mutating func readTuning(_ section: Mapping, inheriting inherited: ServerTuning) -> ServerTuning {
         var tuning = inherited
         if section["poll_interval"] != nil, let value = duration(section, "poll_interval", minimum: .milliseconds(100)) { tuning.pollInterval = value }
-        if section["lookback"] != nil, let value = duration(section, "lookback", minimum: .zero) { tuning.lookback = value }
-        if section["accounts_every"] != nil, let value = duration(section, "accounts_every", minimum: .seconds(10)) { tuning.accountsEvery = value }
-        if section["symbols_every"] != nil, let value = duration(section, "symbols_every", minimum: .seconds(60)) { tuning.symbolsEvery = value }
-        if section["daily_every"] != nil, let value = duration(section, "daily_every", minimum: .seconds(1)) { tuning.dailyEvery = value }
-        if section["pending_warn_after"] != nil, let value = duration(section, "pending_warn_after", minimum: .seconds(60)) { tuning.pendingWarnAfter = value }
+        if section["lookback"] != nil, let value = duration(section, "lookback", minimum: .zero) { tuning.sync.lookback = value }
+        if section["accounts_every"] != nil, let value = duration(section, "accounts_every", minimum: .seconds(10)) {
+            tuning.sync.accountsEvery = value
+            tuning.accountsEverySet = true
+        }
+        if section["symbols_every"] != nil, let value = duration(section, "symbols_every", minimum: .seconds(60)) { tuning.sync.symbolsEvery = value }
+        if section["daily_every"] != nil, let value = duration(section, "daily_every", minimum: .seconds(1)) { tuning.sync.dailyEvery = value }
+        if section["pending_warn_after"] != nil, let value = duration(section, "pending_warn_after", minimum: .seconds(60)) { tuning.sync.pendingWarnAfter = value }
         if let (text, mark) = scalar(section, "page_size") {
             if let value = Int(text), (1...ServerTuning.maximumPageSize).contains(value) {
-                tuning.pageSize = value
+                tuning.sync.pageSize = value
             } else {
                 report(section.child("page_size"), mark, "must be a whole number from 1 to \(ServerTuning.maximumPageSize) (the bridge protocol's page limit), not \(String(reflecting: text))")
             }
@@ -151,11 +151,15 @@ extension ConfigurationReader {
         let rules = readRules(section, id: id, platform: platform)
         let tuning = readTuning(section, inheriting: defaults)
         guard let id, let platform, let zone, let start, let source, let rules else { return nil }
+        var sync = tuning.sync
+        sync.startMilliseconds = start
+        // After `changes_expired` the sync reconciles the trailing reconcile's window before following changes again.
+        sync.changesRecoveryWindow = tuning.reconcileWindow
+        if !tuning.accountsEverySet { serversInheritingFeedAccountsEvery.insert(id.rawValue) }
         return ServerConfiguration(
-            id: id, platform: platform, zoneName: zone.name, zone: zone, start: start, source: source,
-            pollInterval: tuning.pollInterval, lookback: tuning.lookback, pageSize: tuning.pageSize, pollJitter: tuning.pollJitter,
+            id: id, platform: platform, zoneName: zone.name, zone: zone, source: source, sync: sync,
+            pollInterval: tuning.pollInterval, pollJitter: tuning.pollJitter,
             reconcileEvery: tuning.reconcileEvery, reconcileWindow: tuning.reconcileWindow, rules: rules,
-            accountsEvery: tuning.accountsEvery, symbolsEvery: tuning.symbolsEvery, dailyEvery: tuning.dailyEvery, pendingWarnAfter: tuning.pendingWarnAfter,
             plausibleTimes: tuning.plausibleTimes
         )
     }

@@ -9,6 +9,8 @@ struct ConfigurationReader {
     let environment: [String: String]
     private(set) var problems: [ConfigurationProblem] = []
     private(set) var warnings: [ConfigurationProblem] = []
+    /// The servers whose `accounts_every` is set neither in their section nor in `defaults`.
+    var serversInheritingFeedAccountsEvery: Set<String> = []
 
     init(baseDirectory: String, environment: [String: String]) {
         self.baseDirectory = baseDirectory
@@ -61,7 +63,11 @@ struct ConfigurationReader {
         let feed = readFeed(top, ingest: ingest ?? nil)
         let monitoring = readMonitoring(top)
         let logging = readLogging(top)
-        guard let servers, let instanceID, let leaseTTL, let ingest, let feed, let monitoring, let logging, problems.isEmpty else { return nil }
+        guard var servers, let instanceID, let leaseTTL, let ingest, let feed, let monitoring, let logging, problems.isEmpty else { return nil }
+        // `feed.accounts_every` is where the interval was set before it became a server setting.
+        if let every = feed?.accountsEvery {
+            for index in servers.indices where serversInheritingFeedAccountsEvery.contains(servers[index].id.rawValue) { servers[index].sync.accountsEvery = every }
+        }
         var configuration = MTSyncConfiguration(databaseURL: database, instanceID: instanceID, leaseTTL: leaseTTL, servers: servers, ingest: ingest, feed: feed)
         configuration.monitoring = monitoring
         configuration.logging = logging

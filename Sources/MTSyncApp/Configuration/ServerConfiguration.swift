@@ -1,4 +1,5 @@
 import MTSyncCore
+import MTSyncEngine
 
 /// One trade server as the configuration file describes it, validated.
 public struct ServerConfiguration: Sendable, Equatable {
@@ -30,14 +31,13 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// The zone as written (`ny-close`, `Europe/Athens`, `+02:00`); recorded on every fact.
     public var zoneName: String
     public var zone: ServerTimeZone
-    /// Where the first sync begins: server wall-clock milliseconds, MetaTrader style (wall time read as UTC).
-    public var start: Int64
     public var source: Source
+    /// What the server's sync reads and how: start, lookback, page size, the reference data's intervals (`lookback`,
+    /// `page_size`, `accounts_every`, `symbols_every`, `daily_every`, `pending_warn_after`, inherited from `defaults`).
+    public var sync: ServerSyncSettings
+    /// Where the first sync begins: server wall-clock milliseconds, MetaTrader style (wall time read as UTC).
+    public var start: Int64 { sync.startMilliseconds }
     public var pollInterval: Duration
-    /// How far each incremental pull reaches back before the cursor, to catch late deals.
-    public var lookback: Duration
-    /// Records per bridge page, 1…10000 (the protocol's limit).
-    public var pageSize: Int
     /// Each wait between polls is stretched or shrunk at random by up to this fraction (0.1 = 10 %), so servers
     /// configured alike do not poll in lockstep.
     public var pollJitter: Double
@@ -47,44 +47,27 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var reconcileWindow: Duration
     /// Symbol rules, group and login filters, accounts and the ambiguous-time policy.
     public var rules: NormalizationRules
-    /// How often the bridge's accounts are read whole; nil: not set (the older `feed.accounts_every`, else the
-    /// engine's default, 15 minutes).
-    public var accountsEvery: Duration?
-    /// How often the bridge's symbols are read; nil: the engine's default (1 hour).
-    public var symbolsEvery: Duration?
-    /// How often the bridge's end-of-day records are read (bridges with `daily`); nil: the engine's default (1 hour).
-    public var dailyEvery: Duration?
-    /// Records waiting for their account longer than this make `mtsync status` warn; nil: the default (1 hour).
-    public var pendingWarnAfter: Duration?
     /// Which record times are stored: not before `earliest`, not more than `ahead` past the server's clock
     /// (`plausible_times`; default from 2000-01-01, up to a day ahead). A record outside is quarantined.
     public var plausibleTimes: PlausibleTimeRule
 
     public init(
-        id: ServerID, platform: Platform, zoneName: String, zone: ServerTimeZone, start: Int64, source: Source,
-        pollInterval: Duration, lookback: Duration, pageSize: Int, pollJitter: Double,
-        reconcileEvery: Duration?, reconcileWindow: Duration, rules: NormalizationRules,
-        accountsEvery: Duration? = nil, symbolsEvery: Duration? = nil, dailyEvery: Duration? = nil, pendingWarnAfter: Duration? = nil,
+        id: ServerID, platform: Platform, zoneName: String, zone: ServerTimeZone, source: Source, sync: ServerSyncSettings,
+        pollInterval: Duration, pollJitter: Double, reconcileEvery: Duration?, reconcileWindow: Duration, rules: NormalizationRules,
         plausibleTimes: PlausibleTimeRule = .standard
     ) {
-        self.plausibleTimes = plausibleTimes
-        self.accountsEvery = accountsEvery
-        self.symbolsEvery = symbolsEvery
-        self.dailyEvery = dailyEvery
-        self.pendingWarnAfter = pendingWarnAfter
         self.id = id
         self.platform = platform
         self.zoneName = zoneName
         self.zone = zone
-        self.start = start
         self.source = source
+        self.sync = sync
         self.pollInterval = pollInterval
-        self.lookback = lookback
-        self.pageSize = pageSize
         self.pollJitter = pollJitter
         self.reconcileEvery = reconcileEvery
         self.reconcileWindow = reconcileWindow
         self.rules = rules
+        self.plausibleTimes = plausibleTimes
     }
 
     /// What the normalizer needs for this server: its zone with the rules applied. The rules were applied
@@ -112,8 +95,8 @@ public struct ServerConfiguration: Sendable, Equatable {
             accounts += ", \(overrides.count) account(s) from the rules file override the bridge's"
         }
         return "\(id): \(platform.rawValue) via \(source), zone \(zoneName), start \(ServerStart.format(start)), "
-            + "poll \(DurationText.format(pollInterval)) ±\(Self.percent(pollJitter)), lookback \(DurationText.format(lookback)), "
-            + "page \(pageSize), \(reconcile), \(accounts)"
+            + "poll \(DurationText.format(pollInterval)) ±\(Self.percent(pollJitter)), lookback \(DurationText.format(sync.lookback)), "
+            + "page \(sync.pageSize), \(reconcile), \(accounts)"
             + (plausibleTimes == .standard ? "" : ", plausible times \(plausibleTimes)")
     }
 
