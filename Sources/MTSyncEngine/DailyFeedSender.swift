@@ -140,3 +140,25 @@ public struct DailyFeedService: Service {
         }
     }
 }
+
+extension DailyFeedSender {
+    /// For a one-shot run (a cron job): sends what is due again and again until nothing is pending, a batch is
+    /// parked, or `patience` has passed; transient refusals (429, 5xx, timeouts) are retried meanwhile with the same
+    /// batches, and what is left waits for the next run. Returns what was sent and how many batches still wait.
+    public func sendUntilSettled(patience: Duration = .seconds(60)) async throws -> (sent: Report, pendingAfter: Int) {
+        var sent = Report()
+        let deadline = ContinuousClock.now + patience
+        while true {
+            let round = try await sendDue()
+            sent.sent += round.sent
+            sent.rowsSent += round.rowsSent
+            sent.retried += round.retried
+            sent.parked += round.parked
+            sent.lastError = round.lastError
+            let status = try await DailyFeedStore.status(on: connection)
+            if status.batchesPending == 0 || round.parked > 0 || ContinuousClock.now > deadline { break }
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        return (sent, try await DailyFeedStore.status(on: connection).batchesPending)
+    }
+}

@@ -80,3 +80,55 @@ public struct FeedNotConfigured: Error, CustomStringConvertible {
         "the configuration has no `feed:` section: add `feed: {trigger_id: …, sqs: {queue_url: …}}` (docs/configuration.md, docs/ingest.md \"The daily feed\")"
     }
 }
+
+/// What a one-shot run sent of a range's trading days.
+public struct FeedRangeReport: Encodable, Sendable {
+    public var fromDay: String
+    public var toDay: String
+    public var rows: Int
+    public var files: Int
+    public var sent: DailyFeedSender.Report
+    /// Batches still waiting when the run ended (the next run sends them).
+    public var pendingAfter: Int
+    enum CodingKeys: String, CodingKey { case fromDay = "from_day", toDay = "to_day", rows, files, sent, pendingAfter = "pending_after" }
+}
+
+extension SyncBootstrap {
+    /// The first and last trading day (the feed's day rule) of a range in `server`'s time: the days of its first and
+    /// last instants in UTC.
+    public static func tradingDays(of range: Range<Int64>, server: ServerConfiguration, rule: TradingDayRule) -> (from: String, to: String) {
+        let first = server.zone.utcMilliseconds(fromServerMilliseconds: range.lowerBound).utcMilliseconds
+        let last = server.zone.utcMilliseconds(fromServerMilliseconds: range.upperBound - 1).utcMilliseconds
+        return (rule.day(ofUTCMilliseconds: first), rule.day(ofUTCMilliseconds: last))
+    }
+
+    /// A backfilled range's trading days through the file ingest: every customer's whole row, once per content (a
+    /// rerun uploads nothing new); then what is queued is sent, retrying transient refusals for a while.
+    public func sendFeed(of range: Range<Int64>, server: ServerConfiguration, feed: FeedConfiguration, sinks: IngestSinks) async throws -> FeedRangeReport {
+        let connection = try await connect()
+        let days = Self.tradingDays(of: range, server: server, rule: feed.day)
+        let builder = DailyFeedBuilder(settings: try IngestSinks.feedSettings(for: configuration, feed: feed), connection: connection)
+        let built = try await builder.queueRange(fromDay: days.from, toDay: days.to, servers: nil, origin: "backfill:\(server.id.rawValue):\(days.from)..\(days.to)")
+        let sender = try await sinks.feedSender(for: feed, on: connection, logger: Self.quietLogger)
+        let (sent, pending) = try await sender.sendUntilSettled()
+        return FeedRangeReport(fromDay: days.from, toDay: days.to, rows: built.rowsQueued, files: built.filesQueued, sent: sent, pendingAfter: pending)
+    }
+
+    /// A backfilled range's tier snapshots through the file ingest, every customer with an account on the server;
+    /// then what is queued is sent once.
+    public func sendSnapshots(of range: Range<Int64>, server: ServerConfiguration, feed: FeedConfiguration, sinks: IngestSinks) async throws -> TierSnapshotBuilder.Report {
+        let connection = try await connect()
+        let days = Self.tradingDays(of: range, server: server, rule: feed.day)
+        guard let builder = try IngestSinks.snapshotBuilder(for: configuration, feed: feed, on: connection) else { throw FeedMisconfigured(message: "--snapshots needs feed.snapshots") }
+        let report = try await builder.queueRange(fromDay: days.from, toDay: days.to, servers: [server.id.rawValue], origin: "backfill-snapshots:\(server.id.rawValue)")
+        _ = try await sinks.feedSender(for: feed, on: connection, logger: Self.quietLogger).sendDue()
+        return report
+    }
+
+    /// A one-shot command's sender logs warnings and errors only: its result is printed.
+    static var quietLogger: Logger {
+        var logger = Logger(label: "mtsync")
+        logger.logLevel = .warning
+        return logger
+    }
+}
