@@ -114,29 +114,42 @@ public struct DailyFeedService: Service {
         self.logger = logger
     }
 
+    /// What one round decided and sent.
+    public struct Round: Sendable, Encodable {
+        public var built: DailyFeedBuilder.Report
+        public var snapshots: TierSnapshotBuilder.Report?
+        public var sent: DailyFeedSender.Report
+    }
+
+    /// One round: the daily rows that changed, then the tier snapshots (after the daily rows: their settled marks
+    /// are what marks the snapshots a change altered), then what is queued is sent.
+    public func round() async throws -> Round {
+        let built = try await builder.build()
+        if built.rowsQueued > 0 || built.loginDaysHeld > 0 || built.customerDaysHeld > 0 {
+            logger.info("feed rows decided", metadata: [
+                "rows_queued": "\(built.rowsQueued)", "batches": "\(built.batchesQueued)", "unchanged": "\(built.rowsUnchanged)",
+                "login_days_held": "\(built.loginDaysHeld)", "customer_days_held": "\(built.customerDaysHeld)",
+            ])
+        }
+        var decided: TierSnapshotBuilder.Report?
+        if let snapshots {
+            decided = try await snapshots.build()
+            if let decided, decided.rowsQueued > 0 || decided.customersHeld > 0 {
+                logger.info("snapshots decided", metadata: [
+                    "rows_queued": "\(decided.rowsQueued)", "batches": "\(decided.batchesQueued)", "unchanged": "\(decided.rowsUnchanged)",
+                    "customers_held": "\(decided.customersHeld)", "closed_through": "\(decided.closedThrough ?? "-")",
+                ])
+            }
+        }
+        return Round(built: built, snapshots: decided, sent: try await sender.sendDue())
+    }
+
     public func run() async throws {
         await PeriodicRounds.run(every: every) { error in
             // Marks and queued batches stay: the next round takes them again.
             logger.error("feed round failed; retrying", metadata: ["error": "\(error)", "retry_in": "\(every)"])
         } _: {
-            let built = try await builder.build()
-            if built.rowsQueued > 0 || built.loginDaysHeld > 0 || built.customerDaysHeld > 0 {
-                logger.info("feed rows decided", metadata: [
-                    "rows_queued": "\(built.rowsQueued)", "batches": "\(built.batchesQueued)", "unchanged": "\(built.rowsUnchanged)",
-                    "login_days_held": "\(built.loginDaysHeld)", "customer_days_held": "\(built.customerDaysHeld)",
-                ])
-            }
-            // After the daily rows: their settled marks are what marks the snapshots a change altered.
-            if let snapshots {
-                let decided = try await snapshots.build()
-                if decided.rowsQueued > 0 || decided.customersHeld > 0 {
-                    logger.info("snapshots decided", metadata: [
-                        "rows_queued": "\(decided.rowsQueued)", "batches": "\(decided.batchesQueued)", "unchanged": "\(decided.rowsUnchanged)",
-                        "customers_held": "\(decided.customersHeld)", "closed_through": "\(decided.closedThrough ?? "-")",
-                    ])
-                }
-            }
-            _ = try await sender.sendDue()
+            _ = try await round()
         }
     }
 }

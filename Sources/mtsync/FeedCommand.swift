@@ -63,51 +63,48 @@ struct FeedRunCommand: AsyncParsableCommand {
         let sinks = IngestSinks()
         do {
             let context: FeedContext
-            let sender: DailyFeedSender
-            // After the configuration is read: it sets the log format and levels.
-            let logger: Logger
+            let service: DailyFeedService
             do {
+                // The logger after the configuration is read: it sets the log format and levels.
                 context = try await FeedContext.open(config, service: !once)
-                logger = Logger(label: "mtsync.feed")
-                sender = try await sinks.feedSender(for: context.feed, on: context.connection, logger: logger)
+                service = try await context.engine.feedService(context.feed, on: context.connection, sinks: sinks, logger: Logger(label: "mtsync.feed"))
             } catch {
                 throw CommandFailure.report(error, json: output.json)
             }
-            let builder = DailyFeedBuilder(settings: context.settings, connection: context.connection)
-            let snapshots = context.settings.snapshots.map { TierSnapshotBuilder(settings: context.settings, snapshots: $0, connection: context.connection) }
             if once {
-                let summary: Summary
-                do {
-                    let built = try await builder.build()
-                    let snapshotReport = try await snapshots?.build()
-                    let sent = try await sender.sendDue()
-                    summary = Summary(built: built, snapshots: snapshotReport, sent: sent, status: try await DailyFeedStore.status(on: context.connection))
-                } catch {
-                    throw CommandFailure.report(error, json: output.json)
-                }
-                if output.json {
-                    JSONOutput.print(summary)
-                } else {
-                    print("feed: \(summary.built.rowsQueued) row(s) queued in \(summary.built.batchesQueued) batch(es), \(summary.built.rowsUnchanged) unchanged; \(summary.sent.sent) batch(es) sent (\(summary.sent.rowsSent) rows)")
-                    if let snapshots = summary.snapshots {
-                        print("  snapshots through \(snapshots.closedThrough ?? "-"): \(snapshots.rowsQueued) row(s) queued, \(snapshots.rowsUnchanged) unchanged, \(snapshots.customersHeld) customer(s) held")
-                    }
-                    if summary.status.heldLogins > 0 { print("  \(summary.status.heldLogins) login(s) held: no customer id (mtsync accounts import)") }
-                    if summary.status.heldCustomerDays > 0 { print("  \(summary.status.heldCustomerDays) customer day(s) held: \(summary.status.heldReason ?? "")") }
-                    if let error = summary.sent.lastError { print("  last error: \(error)") }
-                }
-                if summary.sent.parked > 0 { throw ExitCode(65) }
-                if summary.status.batchesPending > 0 { throw ExitCode(75) }
+                try await runOnce(service, context: context)
             } else {
-                let service = DailyFeedService(builder: builder, snapshots: snapshots, sender: sender, every: context.feed.every, logger: logger)
-                let group = ServiceGroup(configuration: .init(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-                try await group.run()
+                try await SyncBootstrap.runUntilSignalled(service, logger: service.logger)
             }
         } catch {
             await sinks.shutdown()
             throw error
         }
         await sinks.shutdown()
+    }
+
+    /// One round, printed; the exit status says what is left (parked: 65, waiting for a retry: 75).
+    func runOnce(_ service: DailyFeedService, context: FeedContext) async throws {
+        let summary: Summary
+        do {
+            let round = try await service.round()
+            summary = Summary(built: round.built, snapshots: round.snapshots, sent: round.sent, status: try await DailyFeedStore.status(on: context.connection))
+        } catch {
+            throw CommandFailure.report(error, json: output.json)
+        }
+        if output.json {
+            JSONOutput.print(summary)
+        } else {
+            print("feed: \(summary.built.rowsQueued) row(s) queued in \(summary.built.batchesQueued) batch(es), \(summary.built.rowsUnchanged) unchanged; \(summary.sent.sent) batch(es) sent (\(summary.sent.rowsSent) rows)")
+            if let snapshots = summary.snapshots {
+                print("  snapshots through \(snapshots.closedThrough ?? "-"): \(snapshots.rowsQueued) row(s) queued, \(snapshots.rowsUnchanged) unchanged, \(snapshots.customersHeld) customer(s) held")
+            }
+            if summary.status.heldLogins > 0 { print("  \(summary.status.heldLogins) login(s) held: no customer id (mtsync accounts import)") }
+            if summary.status.heldCustomerDays > 0 { print("  \(summary.status.heldCustomerDays) customer day(s) held: \(summary.status.heldReason ?? "")") }
+            if let error = summary.sent.lastError { print("  last error: \(error)") }
+        }
+        if summary.sent.parked > 0 { throw ExitCode(65) }
+        if summary.status.batchesPending > 0 { throw ExitCode(75) }
     }
 }
 

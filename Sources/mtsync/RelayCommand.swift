@@ -58,9 +58,7 @@ struct RelayCommand: AsyncParsableCommand {
             if once {
                 try await runOnce(relay, platforms: engine.platforms)
             } else {
-                let service = RelayService(relay: relay, platforms: engine.platforms, sinkName: ingest.sinkName, logger: logger)
-                let group = ServiceGroup(configuration: .init(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-                try await group.run()
+                try await SyncBootstrap.runUntilSignalled(RelayService(relay: relay, platforms: engine.platforms, sinkName: ingest.sinkName, logger: logger), logger: logger)
             }
         } catch {
             await sinks.shutdown()

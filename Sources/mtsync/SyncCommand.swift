@@ -29,37 +29,15 @@ struct SyncCommand: AsyncParsableCommand {
         } catch {
             throw CommandFailure.report(error, json: output.json)
         }
-        let engine = SyncBootstrap(configuration: configuration)
-        var summaries: [SyncSummary] = []
+        let summaries: [SyncSummary]
         do {
-            let connection = try await engine.connect()
-            try await engine.checkSchema(connection)
-            // Leases on a connection of their own, as in the daemon: a renewal queued behind a slow page on the
-            // pull's connection let the lease expire on a loaded machine while the pull was healthy.
-            let leaseConnection = try await engine.connect()
-            // This process holds its leases under its own token and is seen alive while the lease connection lasts:
-            // a daemon with the same instance id leaves them alone (and takes them back at once if this one dies).
-            let holder = LeaseHolder.thisProcess(instanceID: self.owner ?? configuration.instanceID)
-            try await holder.markAlive(on: leaseConnection)
-            for server in try engine.servers(named: self.server) {
-                try await FactStore.register(serverID: server.id, platform: server.platform, zone: server.zoneName, on: connection)
-                let pull = try engine.puller(for: server, connection: connection)
-                let lease: ServerLease
-                switch try await ServerLease.take(serverID: server.id.rawValue, holder: holder, ttl: configuration.leaseTTL, on: leaseConnection) {
-                case .held(let held):
-                    lease = held
-                case .heldByAnother(let other):
-                    summaries.append(SyncSummary(server: server.id.rawValue, status: "held by another instance", heldBy: other.holderDescription))
-                    continue
+            let outcomes = try await SyncBootstrap(configuration: configuration).syncOnce(serverNamed: server, owner: owner ?? configuration.instanceID)
+            summaries = outcomes.map { server, outcome in
+                switch outcome {
+                case .synced(let report): SyncSummary(server: server.rawValue, status: "synced", report: report)
+                case .heldByAnother(let holder): SyncSummary(server: server.rawValue, status: "held by another instance", heldBy: holder)
+                case .failed(let error): SyncSummary(server: server.rawValue, status: "failed", error: error)
                 }
-                do {
-                    let report = try await ServerLease.holding(lease, ttl: configuration.leaseTTL, renewingOn: leaseConnection) { try await pull() }
-                    summaries.append(SyncSummary(server: server.id.rawValue, status: "synced", report: report))
-                } catch {
-                    summaries.append(SyncSummary(server: server.id.rawValue, status: "failed", error: String(describing: error)))
-                    try? await FactStore.recordError(serverID: server.id, stream: server.platform == .mt5 ? .deals : .trades, message: String(describing: error), on: connection)
-                }
-                _ = try? await ServerLease.release(lease, on: leaseConnection)
             }
         } catch {
             throw CommandFailure.report(error, json: output.json)

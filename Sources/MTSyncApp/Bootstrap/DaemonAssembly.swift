@@ -99,13 +99,26 @@ extension SyncBootstrap {
         }
         if let feed = configuration.feed {
             // Accounts are read by each server's own pulls (they decide every fact, feed or not).
-            let feedConnection = try await connect()
-            services.append(DailyFeedService(
-                builder: DailyFeedBuilder(settings: try IngestSinks.feedSettings(for: configuration, feed: feed), connection: feedConnection),
-                snapshots: try IngestSinks.snapshotBuilder(for: configuration, feed: feed, on: feedConnection),
-                sender: try await sinks.feedSender(for: feed, on: feedConnection, logger: Logger(label: "mtsync.feed")), every: feed.every,
-                logger: Logger(label: "mtsync.feed")))
+            services.append(try await feedService(feed, on: try await connect(), sinks: sinks, logger: Logger(label: "mtsync.feed")))
         }
         return services
+    }
+}
+
+extension SyncBootstrap {
+    /// The daily feed's service on `connection`: the builder, the tier snapshots' builder when `feed.snapshots` is
+    /// configured, and the sender through `sinks`.
+    public func feedService(_ feed: FeedConfiguration, on connection: PostgresConnection, sinks: IngestSinks, logger: Logger) async throws -> DailyFeedService {
+        DailyFeedService(
+            builder: DailyFeedBuilder(settings: try IngestSinks.feedSettings(for: configuration, feed: feed), connection: connection),
+            snapshots: try IngestSinks.snapshotBuilder(for: configuration, feed: feed, on: connection),
+            sender: try await sinks.feedSender(for: feed, on: connection, logger: logger), every: feed.every, logger: logger)
+    }
+
+    /// Runs `service` until SIGTERM or SIGINT, as the daemon runs its services (`mtsync relay` and `feed run`
+    /// without `--once`).
+    public static func runUntilSignalled(_ service: any Service, logger: Logger) async throws {
+        let group = ServiceGroup(configuration: .init(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
     }
 }
