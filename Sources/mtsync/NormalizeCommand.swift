@@ -68,56 +68,20 @@ struct NormalizeCommand: ParsableCommand {
         }
         if let ambiguousTime { settings.ambiguousTime = ambiguousTime }
         settings.plausibleTimes = plausibleTimeRule ?? .standard
-        let normalizer = Normalizer(settings: settings)
         // The window the daemon would apply now, from this machine's clock in the server's zone (no bridge here).
-        let times = settings.plausibleTimes.window(at: settings.plausibleTimes.serverClock(
-            reported: nil, utcNowMilliseconds: Int64(Date().timeIntervalSince1970 * 1000), zone: settings.zone))
-        let policy = AccountPolicy(settings: settings)
-
+        var preview = NormalizePreview(settings: settings, utcNowMilliseconds: Int64(Date().timeIntervalSince1970 * 1000))
         let output = LineWriter(handle: .standardOutput)
         let errors = LineWriter(handle: .standardError)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        var summary = NormalizeSummary()
-
         for (index, line) in LineReader(handle: .standardInput).enumerated() {
-            let lineNumber = index + 1
-            if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
-            summary.lines += 1
-            let outcome: NormalizationOutcome
-            do {
-                switch platform {
-                case .mt5: outcome = normalizer.normalize(try RawRecordDecoder.mt5Deal(fromLine: line), within: times)
-                case .mt4: outcome = normalizer.normalize(try RawRecordDecoder.mt4Trade(fromLine: line), within: times)
-                }
-            } catch {
-                summary.rejected += 1
-                errors.write(try encoder.encode(LineRejection(line: lineNumber, error: "invalid_json", field: nil, value: nil, rule: nil, reason: error.description)))
-                continue
-            }
-            switch outcome {
-            case .facts(let facts):
-                // The account decides, as in the store: here only the rules file's accounts are known, so a fact of
-                // another login is shown as normalized and counted as pending (the store would hold it).
-                var shown = facts
-                switch policy.decide(facts, login: facts.first?.login ?? 0, history: nil) {
-                case .decided(let decided):
-                    shown = decided.filter { $0.excludedReason == nil }
-                    for fact in decided { if let reason = fact.excludedReason { summary.skipped[reason.rawValue, default: 0] += 1 } }
-                case .pending(let reason):
-                    summary.pending[reason.rawValue, default: 0] += facts.count
-                }
-                for fact in shown {
-                    summary.count(fact)
-                    output.write(try encoder.encode(fact))
-                }
-            case .skipped(let reason):
-                summary.skipped[reason.rawValue, default: 0] += 1
-            case .rejected(let rejection):
-                summary.rejected += 1
-                errors.write(try encoder.encode(LineRejection(line: lineNumber, error: "rejected", field: rejection.field, value: rejection.value, rule: rejection.code, reason: rejection.description)))
+            switch preview.read(line, number: index + 1) {
+            case .facts(let facts): for fact in facts { output.write(try encoder.encode(fact)) }
+            case .rejected(let rejection): errors.write(try encoder.encode(rejection))
+            case .blank, .skipped: continue
             }
         }
+        let summary = preview.summary
         errors.write(try encoder.encode(["summary": summary]))
         output.flush()
         errors.flush()
@@ -127,40 +91,6 @@ struct NormalizeCommand: ParsableCommand {
 
 extension Platform: ExpressibleByArgument {}
 extension ServerTimeZone.AmbiguousTimePolicy: ExpressibleByArgument {}
-
-struct LineRejection: Encodable {
-    let line: Int
-    let error: String
-    let field: String?
-    let value: String?
-    let rule: String?
-    let reason: String
-}
-
-struct NormalizeSummary: Encodable {
-    var lines = 0
-    var facts = 0
-    var rejected = 0
-    var skipped: [String: Int] = [:]
-    /// Facts whose account the rules file does not name: the store would hold them until the bridge sends it.
-    var pending: [String: Int] = [:]
-    var kinds: [String: Int] = [:]
-    var technical = 0
-    /// Action (MT5) or cmd (MT4) codes mtsync does not know yet: facts of kind `other`, counted so they are seen.
-    var unknownActions: [String: Int] = [:]
-
-    mutating func count(_ fact: TradingFact) {
-        facts += 1
-        kinds[fact.kind.rawValue, default: 0] += 1
-        if fact.technical { technical += 1 }
-        if fact.kind == .other { unknownActions[String(fact.rawAction), default: 0] += 1 }
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case lines, facts, rejected, skipped, pending, kinds, technical
-        case unknownActions = "unknown_actions"
-    }
-}
 
 /// Reads a file handle as lines of bytes (without `\n` or a trailing `\r`), in 64 KiB chunks.
 struct LineReader: Sequence, IteratorProtocol {
