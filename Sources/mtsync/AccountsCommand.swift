@@ -108,7 +108,7 @@ struct AccountsImportCommand: AsyncParsableCommand {
     func run() async throws {
         let summary: Summary
         do {
-            let rows = try Self.parse(file: file)
+            let rows = try CustomerMappingFile.parse(file: file)
             let configuration = try config.load()
             let engine = SyncBootstrap(configuration: configuration)
             let connection = try await engine.connect()
@@ -121,63 +121,6 @@ struct AccountsImportCommand: AsyncParsableCommand {
         }
         if output.json { JSONOutput.print(summary) } else { print("\(summary.rows) row(s) read, \(summary.changed) account(s) changed by \(summary.changedBy)") }
     }
-
-    static func parse(file: String) throws -> [(server: String, login: UInt64, customerID: String)] {
-        guard let data = FileManager.default.contents(atPath: file) else {
-            throw AccountsFileProblem(problems: ["cannot read \(file): it does not exist or is not readable; check the path and its permissions"])
-        }
-        var parser = CSVParser()
-        var outputs: [CSVParser.Output] = []
-        parser.feed(data) { outputs.append($0) }
-        parser.finish { outputs.append($0) }
-        var problems: [String] = []
-        var header: [String: Int]?
-        var rows: [(server: String, login: UInt64, customerID: String)] = []
-        for output in outputs {
-            switch output {
-            case .malformed(let bad):
-                problems.append("line \(bad.lineNumber): \(bad.reason)")
-            case .row(let row):
-                guard let columns = header else {
-                    let names = row.fields.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
-                    var index: [String: Int] = [:]
-                    for (position, name) in names.enumerated() { index[name] = position }
-                    let missing = ["login", "server", "customer_id"].filter { index[$0] == nil }
-                    guard missing.isEmpty else {
-                        throw AccountsFileProblem(problems: ["line 1: the header must name login, server and customer_id; missing \(missing.joined(separator: ", "))"])
-                    }
-                    header = index
-                    continue
-                }
-                func field(_ name: String) -> String? {
-                    let at = columns[name]!
-                    return at < row.fields.count ? row.fields[at].trimmingCharacters(in: .whitespaces) : nil
-                }
-                guard let loginText = field("login"), let login = UInt64(loginText) else {
-                    problems.append("line \(row.lineNumber): login \(String(reflecting: field("login") ?? "")) is not a login number")
-                    continue
-                }
-                guard let server = field("server"), (try? ServerID(server)) != nil else {
-                    problems.append("line \(row.lineNumber): server \(String(reflecting: field("server") ?? "")) is not a server id")
-                    continue
-                }
-                guard let customer = field("customer_id"), customer.count <= 128, !customer.contains(where: { $0.isNewline }) else {
-                    problems.append("line \(row.lineNumber): customer_id is missing or longer than 128 characters")
-                    continue
-                }
-                rows.append((server, login, customer))
-            }
-        }
-        guard header != nil else { throw AccountsFileProblem(problems: ["the file is empty: it needs a header row (login,server,customer_id)"]) }
-        guard problems.isEmpty else { throw AccountsFileProblem(problems: problems) }
-        return rows
-    }
-}
-
-/// An accounts file that cannot be imported, with every reason.
-struct AccountsFileProblem: Error, CustomStringConvertible {
-    var problems: [String]
-    var description: String { "nothing imported; fix the file and run it again:\n  " + problems.joined(separator: "\n  ") }
 }
 
 struct AccountsShowCommand: AsyncParsableCommand {

@@ -102,75 +102,94 @@ enum ServerStatusText {
         for server in servers {
             lines.append("")
             lines.append("\(server.serverID) (\(server.platform), \(server.timeZone))\(server.enabled ? "" : " DISABLED")")
-            if let lease = server.lease {
-                let state = lease.released ? "released" : lease.live ? "expires in \(age(lease.remainingMilliseconds / 1000))" : "EXPIRED \(age(-lease.remainingMilliseconds / 1000)) ago"
-                let holder = lease.host.map { host in "\(lease.owner) (host \(host), pid \(lease.pid.map(String.init) ?? "?"))" } ?? lease.owner
-                // A live lease whose process is gone: killed or crashed. Its instance takes it back when it starts
-                // again; another instance when it expires.
-                let gone = lease.live && !lease.processAlive ? "; its process is gone (its instance takes it back at once when it starts)" : ""
-                lines.append("  lease       \(holder), generation \(lease.generation), \(state)\(gone)")
-            } else {
-                lines.append("  lease       never taken")
-            }
-            for stream in server.streams {
-                // Snapshot streams are read whole, not by position: when, and how many records in all.
-                if ["accounts", "symbols", "open_trades"].contains(stream.stream) {
-                    let label = stream.stream.replacingOccurrences(of: "_", with: " ").padding(toLength: 11, withPad: " ", startingAt: 0)
-                    var line = "  \(label) last read \(stream.lastSuccessAtMilliseconds.map(instant) ?? "never"), \(stream.recordsStored) record(s) read in all"
-                    if stream.failing, let at = stream.lastErrorAtMilliseconds { line += "; FAILING \(instant(at)): \(TerminalText.printable(stream.lastError, absent: ""))" }
-                    lines.append(line)
-                    continue
-                }
-                var position = "\(stream.stream)"
-                if stream.stream == "changes" {
-                    position += " sequence \(stream.changeSequence.map(String.init) ?? "-")"
-                } else if stream.positionServerMilliseconds > 0 {
-                    position += " at \(TradingFact.iso8601(milliseconds: stream.positionServerMilliseconds)) server time, ticket \(stream.positionTicket)"
-                } else {
-                    position += " not started"
-                }
-                lines.append("  cursor      \(position)")
-                var details: [String] = []
-                if let utc = stream.positionUTCMilliseconds { details.append("= \(TradingFact.iso8601(milliseconds: utc))Z") }
-                if let lag = stream.lagSeconds { details.append("lag \(age(lag))") }
-                details.append("\(stream.recordsStored) record(s) through it")
-                details.append("last success \(stream.lastSuccessAtMilliseconds.map(instant) ?? "never")")
-                lines.append("              " + details.joined(separator: ", "))
-                if let at = stream.lastErrorAtMilliseconds {
-                    lines.append("              \(stream.failing ? "FAILING" : "last error") \(instant(at)): \(TerminalText.printable(stream.lastError, absent: ""))")
-                }
-                if let at = stream.lastWarningAtMilliseconds {
-                    lines.append("              bridge warning \(instant(at)): \(TerminalText.printable(stream.lastWarning, absent: ""))")
-                }
-            }
-            lines.append("  quarantine  \(server.openQuarantine) open")
-            if server.pending.records > 0 {
-                let oldest = Int64(server.pending.oldestSeconds ?? 0)
-                let warning = oldest > pendingWarnAfterSeconds ? "WARNING " : ""
-                lines.append("  pending     \(warning)\(server.pending.records) record(s) of \(server.pending.logins) login(s) wait for their account, oldest \(age(oldest))"
-                    + " (\(server.pending.accountUnknown) account unknown, \(server.pending.groupUnknown) without a group)")
-            } else {
-                lines.append("  pending     none")
-            }
-            if let excluded = server.excluded {
-                let reasons = excluded.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }
-                lines.append("  excluded    \(excluded.isEmpty ? "none" : reasons.joined(separator: ", ")) (stored, never sent)")
-            }
-            lines.append("  outbox      \(server.outbox.pending) pending\(server.outbox.pending > 0 ? " (oldest \(age(server.outbox.oldestPendingAgeSeconds)))" : ""), \(server.outbox.parked) parked")
-            lines.append("  aggregates  \(server.aggregateHoursWaiting) trader-hour(s) waiting for aggregate.hourly")
-            if let reconcile = server.lastReconcile {
-                var text = "\(reconcile.state) \(reconcile.finishedAtMilliseconds.map(instant) ?? "(running)")"
-                text += " over \(TradingFact.iso8601(milliseconds: reconcile.rangeFromServerMilliseconds)) – \(TradingFact.iso8601(milliseconds: reconcile.rangeToServerMilliseconds))"
-                if let outcome = reconcile.outcome {
-                    text += ": \(outcome.differing) of \(outcome.buckets) bucket(s) differed; \(outcome.inserted) inserted, \(outcome.updated) updated, \(outcome.deleted) deleted"
-                }
-                if let error = reconcile.error { text += ": \(error)" }
-                lines.append("  reconcile   \(text)")
-            } else {
-                lines.append("  reconcile   never")
-            }
-            if server.liveJobs > 0 { lines.append("  jobs        \(server.liveJobs) running or pending") }
+            lines += leaseLines(server)
+            for stream in server.streams { lines += streamLines(stream) }
+            lines += storeLines(server, pendingWarnAfterSeconds: pendingWarnAfterSeconds)
         }
+        return lines
+    }
+
+    /// Who holds the server's lease, and whether its process still lives.
+    static func leaseLines(_ server: ServerStatus) -> [String] {
+        var lines: [String] = []
+        if let lease = server.lease {
+            let state = lease.released ? "released" : lease.live ? "expires in \(age(lease.remainingMilliseconds / 1000))" : "EXPIRED \(age(-lease.remainingMilliseconds / 1000)) ago"
+            let holder = lease.host.map { host in "\(lease.owner) (host \(host), pid \(lease.pid.map(String.init) ?? "?"))" } ?? lease.owner
+            // A live lease whose process is gone: killed or crashed. Its instance takes it back when it starts
+            // again; another instance when it expires.
+            let gone = lease.live && !lease.processAlive ? "; its process is gone (its instance takes it back at once when it starts)" : ""
+            lines.append("  lease       \(holder), generation \(lease.generation), \(state)\(gone)")
+        } else {
+            lines.append("  lease       never taken")
+        }
+        return lines
+    }
+
+    /// A stream's cursor (or, for the streams read whole, when it was read), its lag and its last error or warning.
+    static func streamLines(_ stream: ServerStatus.Stream) -> [String] {
+        var lines: [String] = []
+        // Snapshot streams are read whole, not by position: when, and how many records in all.
+        if ["accounts", "symbols", "open_trades"].contains(stream.stream) {
+            let label = stream.stream.replacingOccurrences(of: "_", with: " ").padding(toLength: 11, withPad: " ", startingAt: 0)
+            var line = "  \(label) last read \(stream.lastSuccessAtMilliseconds.map(instant) ?? "never"), \(stream.recordsStored) record(s) read in all"
+            if stream.failing, let at = stream.lastErrorAtMilliseconds { line += "; FAILING \(instant(at)): \(TerminalText.printable(stream.lastError, absent: ""))" }
+            lines.append(line)
+            return lines
+        }
+        var position = "\(stream.stream)"
+        if stream.stream == "changes" {
+            position += " sequence \(stream.changeSequence.map(String.init) ?? "-")"
+        } else if stream.positionServerMilliseconds > 0 {
+            position += " at \(TradingFact.iso8601(milliseconds: stream.positionServerMilliseconds)) server time, ticket \(stream.positionTicket)"
+        } else {
+            position += " not started"
+        }
+        lines.append("  cursor      \(position)")
+        var details: [String] = []
+        if let utc = stream.positionUTCMilliseconds { details.append("= \(TradingFact.iso8601(milliseconds: utc))Z") }
+        if let lag = stream.lagSeconds { details.append("lag \(age(lag))") }
+        details.append("\(stream.recordsStored) record(s) through it")
+        details.append("last success \(stream.lastSuccessAtMilliseconds.map(instant) ?? "never")")
+        lines.append("              " + details.joined(separator: ", "))
+        if let at = stream.lastErrorAtMilliseconds {
+            lines.append("              \(stream.failing ? "FAILING" : "last error") \(instant(at)): \(TerminalText.printable(stream.lastError, absent: ""))")
+        }
+        if let at = stream.lastWarningAtMilliseconds {
+            lines.append("              bridge warning \(instant(at)): \(TerminalText.printable(stream.lastWarning, absent: ""))")
+        }
+        return lines
+    }
+
+    /// What waits in the store: quarantine, held records, exclusions, the outbox, aggregates, reconcile, jobs.
+    static func storeLines(_ server: ServerStatus, pendingWarnAfterSeconds: Int64) -> [String] {
+        var lines: [String] = []
+        lines.append("  quarantine  \(server.openQuarantine) open")
+        if server.pending.records > 0 {
+            let oldest = Int64(server.pending.oldestSeconds ?? 0)
+            let warning = oldest > pendingWarnAfterSeconds ? "WARNING " : ""
+            lines.append("  pending     \(warning)\(server.pending.records) record(s) of \(server.pending.logins) login(s) wait for their account, oldest \(age(oldest))"
+                + " (\(server.pending.accountUnknown) account unknown, \(server.pending.groupUnknown) without a group)")
+        } else {
+            lines.append("  pending     none")
+        }
+        if let excluded = server.excluded {
+            let reasons = excluded.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }
+            lines.append("  excluded    \(excluded.isEmpty ? "none" : reasons.joined(separator: ", ")) (stored, never sent)")
+        }
+        lines.append("  outbox      \(server.outbox.pending) pending\(server.outbox.pending > 0 ? " (oldest \(age(server.outbox.oldestPendingAgeSeconds)))" : ""), \(server.outbox.parked) parked")
+        lines.append("  aggregates  \(server.aggregateHoursWaiting) trader-hour(s) waiting for aggregate.hourly")
+        if let reconcile = server.lastReconcile {
+            var text = "\(reconcile.state) \(reconcile.finishedAtMilliseconds.map(instant) ?? "(running)")"
+            text += " over \(TradingFact.iso8601(milliseconds: reconcile.rangeFromServerMilliseconds)) – \(TradingFact.iso8601(milliseconds: reconcile.rangeToServerMilliseconds))"
+            if let outcome = reconcile.outcome {
+                text += ": \(outcome.differing) of \(outcome.buckets) bucket(s) differed; \(outcome.inserted) inserted, \(outcome.updated) updated, \(outcome.deleted) deleted"
+            }
+            if let error = reconcile.error { text += ": \(error)" }
+            lines.append("  reconcile   \(text)")
+        } else {
+            lines.append("  reconcile   never")
+        }
+        if server.liveJobs > 0 { lines.append("  jobs        \(server.liveJobs) running or pending") }
         return lines
     }
 
