@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import Logging
+import MTSyncCore
 import Synchronization
 
 /// How log lines look: `logfmt` for people at a terminal, `json` (one object per line) for log shippers.
@@ -117,49 +118,12 @@ public struct LogLineHandler: LogHandler {
         let needsQuotes = value.isEmpty || value.unicodeScalars.contains { $0.properties.isWhitespace || $0 == "=" || $0 == "\"" || $0 == "\\" || $0.value < 0x20 }
         guard needsQuotes else { return value }
         var quoted = "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": quoted += "\\\""
-            case "\\": quoted += "\\\\"
-            case "\n": quoted += "\\n"
-            case "\r": quoted += "\\r"
-            case "\t": quoted += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    quoted += "\\u" + hex4(scalar.value)
-                } else {
-                    quoted.unicodeScalars.append(scalar)
-                }
-            }
-        }
+        JSONText.appendEscaped(value, to: &quoted)
         return quoted + "\""
     }
 
     /// A JSON string literal (RFC 8259 escapes).
-    static func jsonString(_ value: String) -> String {
-        var quoted = "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": quoted += "\\\""
-            case "\\": quoted += "\\\\"
-            case "\n": quoted += "\\n"
-            case "\r": quoted += "\\r"
-            case "\t": quoted += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    quoted += "\\u" + hex4(scalar.value)
-                } else {
-                    quoted.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return quoted + "\""
-    }
-
-    static func hex4(_ value: UInt32) -> String {
-        let digits = String(value, radix: 16)
-        return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
-    }
+    static func jsonString(_ value: String) -> String { JSONText.quoted(value) }
 
     /// Now, UTC, milliseconds: `2026-11-26T10:00:00.123Z`. Without Foundation's formatters, which cost more than
     /// the rest of the line.

@@ -79,24 +79,5 @@ public enum IngestEnvelope {
 
     /// A JSON string literal (RFC 8259 §7), for the JSON the ingest layers write by hand: envelopes, feed rows, the
     /// file ingest's metadata. Server ids, keys and kinds are ASCII by construction; other text is escaped fully.
-    public static func quoted(_ text: String) -> String {
-        // Keys, kinds and server ids need no escaping: skip the scalar-by-scalar copy (the relay's packing cost).
-        if text.utf8.allSatisfy({ $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
-            return "\"" + text + "\""
-        }
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                out += "\\u00" + (scalar.value < 0x10 ? "0" : "") + String(scalar.value, radix: 16)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
+    public static func quoted(_ text: String) -> String { JSONText.quoted(text) }
 }
