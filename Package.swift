@@ -160,7 +160,7 @@ let package = Package(
         // scripts/fuzz with -sanitize=fuzzer and -DMTSYNC_LIBFUZZER (in .build-fuzz* only) it is a libFuzzer binary.
         // Kept apart from mtsync-bench: the sanitizer build compiles only what the fuzzer reaches.
         .target(name: "MTSyncFuzzing", dependencies: ["MTSyncBridge", "MTSyncCore", "MTSyncApp"]),
-        .executableTarget(name: "mtsync-fuzz", dependencies: ["MTSyncFuzzing"]),
+        .executableTarget(name: "mtsync-fuzz", dependencies: ["MTSyncFuzzing", "MTSyncCore"]),
         // Build tool: compiles migrations/*.sql into the binary so a release is one file.
         .executableTarget(name: "MigrationEmbedder"),
         .plugin(

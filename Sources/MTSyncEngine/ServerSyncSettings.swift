@@ -39,7 +39,7 @@ public struct ServerSyncSettings: Sendable, Equatable {
         self.symbolsEvery = symbolsEvery
     }
 
-    var lookbackMilliseconds: Int64 { lookback.components.seconds * 1000 + lookback.components.attoseconds / 1_000_000_000_000_000 }
+    var lookbackMilliseconds: Int64 { lookback.wholeMilliseconds }
 }
 
 /// What a pull did.

@@ -166,12 +166,9 @@ public struct SyncMetric: Sendable, Hashable {
 }
 
 extension Duration {
-    var nanoseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
-    }
+    var nanoseconds: Int64 { wholeNanoseconds }
 
-    var milliseconds: Int64 { nanoseconds / 1_000_000 }
+    var milliseconds: Int64 { wholeMilliseconds }
 }
 
 /// The `code` label of `mtsync_bridge_errors_total`: the protocol's own codes where the bridge or the client named

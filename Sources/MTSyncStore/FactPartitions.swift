@@ -162,7 +162,7 @@ public enum FactPartitions {
             ORDER BY m
             """, name: "plan partition upkeep")
         var report = UpkeepReport()
-        let milliseconds = max(1, lockTimeout.components.seconds * 1000 + lockTimeout.components.attoseconds / 1_000_000_000_000_000)
+        let milliseconds = max(1, lockTimeout.wholeMilliseconds)
         for row in months {
             let month = try row.decode(String.self, 0)
             let moved = try await connection.transaction(name: "make the fact partition of \(month.prefix(7))") { connection throws(PostgresError) in

@@ -86,9 +86,7 @@ public struct Migrator: Sendable {
             """, name: "record migration \(migration.fileName)")
     }
 
-    private static func milliseconds(_ duration: Duration) -> Int64 {
-        duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
-    }
+    private static func milliseconds(_ duration: Duration) -> Int64 { duration.wholeMilliseconds }
 
     private static func releaseLock(_ connection: isolated PostgresConnection) {
         // If this fails the connection is gone, and the server released the session's lock with it.

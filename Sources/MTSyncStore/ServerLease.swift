@@ -269,7 +269,7 @@ public struct ServerLease: Sendable, Hashable {
         guard !owner.isEmpty else {
             throw ServerLeaseError(code: .invalidArgument, serverID: nil, message: "a lease owner must have a name (e.g. host:pid:random)")
         }
-        let milliseconds = ttl.components.seconds * 1000 + ttl.components.attoseconds / 1_000_000_000_000_000
+        let milliseconds = ttl.wholeMilliseconds
         guard milliseconds >= 1 else {
             throw ServerLeaseError(code: .invalidArgument, serverID: nil, message: "a lease ttl must be at least 1 ms (it is \(ttl))")
         }

@@ -20,7 +20,7 @@ func measure(_ label: String, count: Int, _ body: () -> Int) {
     let start = ContinuousClock.now
     let checksum = body()
     let elapsed = ContinuousClock.now - start
-    let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    let seconds = elapsed.fractionalSeconds
     let rate = Double(count) / seconds
     print(String(format: "%-44@ %12.0f /s  %8.1f ns/op  peak RSS %6.1f MiB  (checksum %d)", label as NSString, rate, 1e9 / rate, peakResidentMiB(), checksum))
 }

@@ -1,4 +1,5 @@
 import Foundation
+import MTSyncCore
 import MTSyncFuzzing
 
 /// `mtsync-fuzz`: the seeded mutation loop over the parsers that meet untrusted bytes, and its tools. Built by
@@ -106,13 +107,13 @@ struct MTSyncFuzz {
                 fail("\(error)", code: 1)
             }
             let elapsed = clock.now - start
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            let seconds = elapsed.fractionalSeconds
             print("\(target.rawValue): \(fuzzer.inputsRun) inputs in \(String(format: "%.1f", seconds)) s, \(rate(fuzzer.inputsRun, elapsed)) inputs/s, 0 crashes, \(fuzzer.outcomes) outcome features (seed \(seed))")
         }
     }
 
     static func rate(_ inputs: Int, _ elapsed: Duration) -> Int {
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = elapsed.fractionalSeconds
         return seconds > 0 ? Int(Double(inputs) / seconds) : 0
     }
 

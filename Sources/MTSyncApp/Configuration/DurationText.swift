@@ -29,7 +29,7 @@ public enum DurationText {
 
     /// The shortest text `parse` reads back as `duration` (to the millisecond): `1h30m`, `500ms`, `0s`.
     public static func format(_ duration: Duration) -> String {
-        var milliseconds = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+        var milliseconds = duration.wholeMilliseconds
         guard milliseconds > 0 else { return "0s" }
         var text = ""
         for unit in units.reversed() where milliseconds >= unit.milliseconds {

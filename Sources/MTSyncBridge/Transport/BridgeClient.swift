@@ -66,11 +66,7 @@ public struct BridgeClient: Sendable {
             return false
         }
 
-        static func nanoseconds(_ duration: Duration) -> Int64 {
-            let (seconds, attoseconds) = duration.components
-            let (whole, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
-            return overflow ? .max : whole &+ attoseconds / 1_000_000_000
-        }
+        static func nanoseconds(_ duration: Duration) -> Int64 { duration.clampedNanoseconds }
     }
 
     /// A failed attempt: the failure, how many attempts failed so far, and the pause before the next one (nil when

@@ -37,7 +37,7 @@ struct MeteredSink: IngestSink {
 }
 
 extension Duration {
-    var inSeconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-    var inNanoseconds: Int64 { components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000 }
+    var inSeconds: Double { fractionalSeconds }
+    var inNanoseconds: Int64 { wholeNanoseconds }
     var inMilliseconds: Double { inSeconds * 1_000 }
 }
