@@ -1,4 +1,5 @@
 import Logging
+import MTSyncCore
 import MTSyncIngest
 import MTSyncStore
 import ServiceLifecycle
@@ -91,8 +92,7 @@ public struct DailyFeedSender: Sendable {
 
     /// 1 s, 2 s, 4 s … up to `maximumRetryDelay`.
     func backoff(attempts: Int) -> Duration {
-        let seconds = 1 << min(max(attempts - 1, 0), 20)
-        return min(.seconds(seconds), maximumRetryDelay)
+        ExponentialBackoff(first: .seconds(1), maximum: maximumRetryDelay, maximumDoublings: 20).ceiling(afterFailure: attempts)
     }
 }
 

@@ -165,10 +165,10 @@ public struct OutboxRelay: Sendable {
         return (report, claimed.last?.eventID)
     }
 
-    /// Full jitter over an exponential ceiling: 1 s, 2 s, 4 s … up to `maximumRetryDelay`.
+    /// Equal jitter over an exponential ceiling: 1 s, 2 s, 4 s … up to `maximumRetryDelay`, each wait between half
+    /// the ceiling and the ceiling.
     func backoff(afterAttempts attempts: Int) -> Duration {
-        let ceiling = min(Duration.seconds(1) * Double(1 << min(attempts, 20)) / 2, settings.maximumRetryDelay)
-        return ceiling * Double.random(in: 0.5...1)
+        ExponentialBackoff(first: .seconds(1), maximum: settings.maximumRetryDelay, maximumDoublings: 19, jitter: .equal).delay(afterFailure: attempts)
     }
 }
 
@@ -234,7 +234,7 @@ public struct RelayService: Service {
                 } catch {
                     if Task.isCancelled { break }
                     failures += 1
-                    wait = min(relay.settings.idleInterval * Double(1 << min(failures, 8)), .seconds(60))
+                    wait = ExponentialBackoff(first: relay.settings.idleInterval * 2, maximum: .seconds(60), maximumDoublings: 7).ceiling(afterFailure: failures)
                     logger.error("relay failed; retrying", metadata: ["error": "\(error)", "retry_in": "\(wait)"])
                 }
                 if wait > .zero {

@@ -194,7 +194,6 @@ public struct SyncDaemon: Service {
 
     /// The poll interval doubled per consecutive failure, at most 5 minutes.
     static func backoff(after failures: Int, base: Duration) -> Duration {
-        let factor = Double(1 << min(failures, 10))
-        return min(base * factor, .seconds(300))
+        ExponentialBackoff(first: base * 2, maximum: .seconds(300), maximumDoublings: 9).ceiling(afterFailure: failures)
     }
 }

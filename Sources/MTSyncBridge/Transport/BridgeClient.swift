@@ -49,12 +49,7 @@ public struct BridgeClient: Sendable {
 
         /// The delay before retry number `retry` (1: after the first failure).
         public func delay(beforeRetry retry: Int, using generator: inout some RandomNumberGenerator) -> Duration {
-            let base = Self.nanoseconds(baseDelay), cap = Self.nanoseconds(maximumDelay)
-            // 2^62 ns is about 146 years: past any cap, and no overflow.
-            let exponent = Swift.min(Swift.max(retry - 1, 0), 62)
-            let (grown, overflow) = base.multipliedReportingOverflow(by: Int64(1) << exponent)
-            let ceiling = Swift.max(0, Swift.min(overflow ? cap : grown, cap))
-            return .nanoseconds(Int64.random(in: 0...ceiling, using: &generator))
+            ExponentialBackoff(first: baseDelay, maximum: maximumDelay, jitter: .full).delay(afterFailure: retry, using: &generator)
         }
 
         /// Whether to give up after `failures` attempts failed (`violations` of them protocol violations), `elapsed`
