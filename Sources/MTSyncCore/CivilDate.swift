@@ -25,6 +25,15 @@ public enum CivilDate {
         return era * 146_097 + dayOfEra - 719_468
     }
 
+    /// The days of `month` (1...12) in `year`, proleptic Gregorian.
+    public static func daysInMonth(year: Int64, month: Int64) -> Int64 {
+        switch month {
+        case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: 30
+        default: 31
+        }
+    }
+
     /// `YYYY-MM-DD` of a day count since 1970-01-01.
     public static func text(daysSince1970 days: Int64) -> String {
         let (year, month, day) = civil(fromDays: days)

@@ -46,8 +46,7 @@ struct MTBridgeSimCommand: AsyncParsableCommand {
     var serverID: String { serverIDOption ?? "sim-\(platform.rawValue)" }
 
     func run() async throws {
-        let parts = from.split(separator: "-").compactMap { Int($0) }
-        guard parts.count == 3, let firstDay = Self.daysSince1970(year: parts[0], month: parts[1], day: parts[2]) else {
+        guard let firstDay = CivilDate.days(parsing: from) else {
             throw ValidationError("--from must be YYYY-MM-DD")
         }
         guard !(groundTruth && dailyTruth) else { throw ValidationError("give --ground-truth or --daily-truth, not both") }
@@ -146,18 +145,6 @@ struct MTBridgeSimCommand: AsyncParsableCommand {
         let head = "{\"server\":\(line(.string(dataset.configuration.serverID))),\"platform\":\(line(.string(dataset.configuration.platform.rawValue))),\n"
         func list(_ rows: [String]) -> String { rows.isEmpty ? "[]" : "[\n  " + rows.joined(separator: ",\n  ") + "\n]" }
         return head + "\"accounts\":" + list(accounts) + ",\n\"days\":" + list(days) + "}\n"
-    }
-
-    /// Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's days-from-civil).
-    static func daysSince1970(year: Int, month: Int, day: Int) -> Int64? {
-        guard (1...12).contains(month), (1...31).contains(day) else { return nil }
-        let y = Int64(month <= 2 ? year - 1 : year)
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yearOfEra = y - era * 400
-        let monthPrime = Int64(month > 2 ? month - 3 : month + 9)
-        let dayOfYear = (153 * monthPrime + 2) / 5 + Int64(day) - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
     }
 }
 

@@ -100,15 +100,6 @@ struct BridgeCheckCommand: AsyncParsableCommand {
         return BridgeEndpoint(host: host, port: port, key: try BridgeKey(id: keyID, hex: hex), tls: tls)
     }
 
-    /// Server time is a wall clock counted as if it were UTC (§0), so a date is read in UTC.
-    static func serverMilliseconds(_ text: String) throws -> Int64 {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        for format in ["yyyy-MM-dd'T'HH:mm", "yyyy-MM-dd"] {
-            formatter.dateFormat = format
-            if let date = formatter.date(from: text) { return Int64(date.timeIntervalSince1970) * 1000 }
-        }
-        throw ValidationError("\(String(reflecting: text)) is not YYYY-MM-DD or YYYY-MM-DDTHH:MM")
-    }
+    /// Server time is a wall clock counted as if it were UTC (§0): the command line's one grammar (`cursor`'s).
+    static func serverMilliseconds(_ text: String) throws -> Int64 { try CursorCommand.serverMilliseconds(text) }
 }

@@ -32,33 +32,7 @@ struct CursorCommand: AsyncParsableCommand {
     /// milliseconds since 1970 as a number; server time, so no zone and no offset.
     static func serverMilliseconds(_ text: String) throws -> Int64 {
         if !text.isEmpty, text.allSatisfy(\.isASCII), let milliseconds = Int64(text), milliseconds >= 0 { return milliseconds }
-        let parts = text.split(whereSeparator: { $0 == "T" || $0 == " " }).map(String.init)
-        func number(_ part: Substring, digits: Int, range: ClosedRange<Int64>) -> Int64? {
-            guard part.count == digits, part.allSatisfy({ $0.isASCII && $0.isNumber }), let value = Int64(part), range.contains(value) else { return nil }
-            return value
-        }
-        guard (1...2).contains(parts.count) else { throw Self.badTime(text) }
-        let date = parts[0].split(separator: "-", omittingEmptySubsequences: false)
-        guard date.count == 3, let year = number(date[0], digits: 4, range: 1970...9999), let month = number(date[1], digits: 2, range: 1...12),
-            let day = number(date[2], digits: 2, range: 1...31), day <= daysIn(month: month, year: year)
-        else { throw Self.badTime(text) }
-        var milliseconds = daysFromCivil(year: year, month: month, day: day) * 86_400_000
-        if parts.count == 2 {
-            let secondsAndFraction = parts[1].split(separator: ".", omittingEmptySubsequences: false)
-            guard secondsAndFraction.count <= 2 else { throw Self.badTime(text) }
-            let clock = secondsAndFraction[0].split(separator: ":", omittingEmptySubsequences: false)
-            guard (2...3).contains(clock.count), let hours = number(clock[0], digits: 2, range: 0...23), let minutes = number(clock[1], digits: 2, range: 0...59)
-            else { throw Self.badTime(text) }
-            milliseconds += hours * 3_600_000 + minutes * 60_000
-            if clock.count == 3 {
-                guard let seconds = number(clock[2], digits: 2, range: 0...59) else { throw Self.badTime(text) }
-                milliseconds += seconds * 1000
-            }
-            if secondsAndFraction.count == 2 {
-                guard clock.count == 3, let fraction = number(secondsAndFraction[1], digits: 3, range: 0...999) else { throw Self.badTime(text) }
-                milliseconds += fraction
-            }
-        }
+        guard let milliseconds = ServerTimeText.milliseconds(parsing: text, ServerTimeText.commandLine) else { throw Self.badTime(text) }
         return milliseconds
     }
 
@@ -79,26 +53,8 @@ struct CursorCommand: AsyncParsableCommand {
         }
     }
 
-    private static func badTime(_ text: String) -> ValidationError {
+    static func badTime(_ text: String) -> ValidationError {
         ValidationError("\(String(reflecting: text)) is not a server time: use YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS[.mmm]] or milliseconds since 1970")
-    }
-
-    private static func daysIn(month: Int64, year: Int64) -> Int64 {
-        switch month {
-        case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
-        case 4, 6, 9, 11: 30
-        default: 31
-        }
-    }
-
-    /// Days since 1970-01-01 (Howard Hinnant's days-from-civil), for years from 1970 on.
-    private static func daysFromCivil(year: Int64, month: Int64, day: Int64) -> Int64 {
-        let y = month <= 2 ? year - 1 : year
-        let era = y / 400
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
     }
 
     /// Like `CommandFailure.report`, plus the refusals of `CursorControl`: an unknown server or stream, a

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import MTSyncApp
+import MTSyncCore
 import MTSyncEngine
 import MTSyncIngest
 import MTSyncStore
@@ -25,9 +26,7 @@ struct FeedContext {
     let settings: DailyFeedSettings
 
     /// A trading day as the feed's commands take it: `YYYY-MM-DD`.
-    static func isTradingDay(_ text: String) -> Bool {
-        text.count == 10 && text.split(separator: "-").count == 3 && text.allSatisfy { $0.isNumber || $0 == "-" }
-    }
+    static func isTradingDay(_ text: String) -> Bool { CivilDate.days(parsing: text) != nil }
 
     static func open(_ options: ConfigOptions, service: Bool = false) async throws -> FeedContext {
         let configuration = try options.load(service: service)

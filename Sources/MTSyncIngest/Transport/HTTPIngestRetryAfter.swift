@@ -1,4 +1,5 @@
 import struct Foundation.Date
+import MTSyncCore
 
 /// `Retry-After` (RFC 9110 §10.2.3): either delay-seconds or an HTTP-date. Pure, so the three date formats a
 /// recipient must accept (§5.6.7: IMF-fixdate and the obsolete RFC 850 and asctime forms) are tested without a
@@ -44,47 +45,22 @@ public enum HTTPIngestRetryAfter {
         }
         let hms = clock.split(separator: ":")
         guard hms.count == 3, let hour = Int64(hms[0]), let minute = Int64(hms[1]), let second = Int64(hms[2]),
-              (1...daysIn(month: month, year: year)).contains(day), (0...23).contains(hour), (0...59).contains(minute), (0...60).contains(second),
+              (1...CivilDate.daysInMonth(year: year, month: month)).contains(day), (0...23).contains(hour), (0...59).contains(minute), (0...60).contains(second),
               (1970...9999).contains(year)
         else { return nil }
-        return daysSinceEpoch(year: year, month: month, day: day) * 86_400 + hour * 3_600 + minute * 60 + second
+        return CivilDate.days(year: year, month: month, day: day) * 86_400 + hour * 3_600 + minute * 60 + second
     }
 
     /// The Gregorian year of unix time `now` (the present when not given).
     private static func currentYear(_ now: Int64?) -> Int64 {
         let seconds = now ?? Int64(Date().timeIntervalSince1970)
-        // Civil year from days since 1970 (Howard Hinnant's civil_from_days, year part only).
-        let z = seconds / 86_400 + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let monthIndex = (5 * dayOfYear + 2) / 153
-        return yearOfEra + era * 400 + (monthIndex >= 10 ? 1 : 0)
-    }
-
-    private static func daysIn(month: Int64, year: Int64) -> Int64 {
-        switch month {
-        case 2: return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
-        case 4, 6, 9, 11: return 30
-        default: return 31
-        }
+        return CivilDate.civil(fromDays: seconds / 86_400).year
     }
 
     private static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
     private static func monthNumber(_ name: Substring) -> Int64? {
         months.firstIndex(where: { $0 == name }).map { Int64($0) + 1 }
-    }
-
-    /// Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's days_from_civil).
-    private static func daysSinceEpoch(year: Int64, month: Int64, day: Int64) -> Int64 {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
     }
 }
 

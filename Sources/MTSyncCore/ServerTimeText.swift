@@ -1,0 +1,66 @@
+/// Server time as people write it: `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM`, `…:SS`, `…:SS.mmm` — the server's wall clock read
+/// as if it were UTC (MetaTrader's convention), so no zone and no offset. One grammar for the configuration file and
+/// the command line; each says which years and forms it takes, and its own error text.
+public enum ServerTimeText {
+    public struct Grammar: Sendable, Hashable {
+        public var years: ClosedRange<Int64>
+        /// A space may stand for the `T` (typed on a command line, it must be quoted).
+        public var spaceSeparator: Bool
+        /// Milliseconds after the seconds: exactly three digits.
+        public var fraction: Bool
+
+        public init(years: ClosedRange<Int64>, spaceSeparator: Bool, fraction: Bool) {
+            self.years = years
+            self.spaceSeparator = spaceSeparator
+            self.fraction = fraction
+        }
+    }
+
+    /// `--from`, `--to`, `--time`: 1970 to 9999, `T` or a space, milliseconds allowed.
+    public static let commandLine = Grammar(years: 1970...9999, spaceSeparator: true, fraction: true)
+    /// `start`, `plausible_times.earliest`: 1970 to 2999, `T` only, whole seconds.
+    public static let configuration = Grammar(years: 1970...2999, spaceSeparator: false, fraction: false)
+
+    /// Server milliseconds of `text`, a real date (2025-02-30 is not one) and time; nil when it is not in `grammar`.
+    public static func milliseconds(parsing text: some StringProtocol, _ grammar: Grammar) -> Int64? {
+        let text = Substring(text)
+        let separator = text.firstIndex { $0 == "T" || (grammar.spaceSeparator && $0 == " ") }
+        guard let days = day(text[..<(separator ?? text.endIndex)], years: grammar.years) else { return nil }
+        guard let separator else { return days * 86_400_000 }
+        guard let time = clock(text[text.index(after: separator)...], fraction: grammar.fraction) else { return nil }
+        return days * 86_400_000 + time
+    }
+
+    private static func day(_ text: Substring, years: ClosedRange<Int64>) -> Int64? {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 3, let year = number(parts[0], digits: 4, years), let month = number(parts[1], digits: 2, 1...12),
+            let day = number(parts[2], digits: 2, 1...31), day <= CivilDate.daysInMonth(year: year, month: month)
+        else { return nil }
+        return CivilDate.days(year: year, month: month, day: day)
+    }
+
+    /// Milliseconds into the day of `HH:MM[:SS[.mmm]]`.
+    private static func clock(_ text: Substring, fraction allowed: Bool) -> Int64? {
+        let secondsAndFraction = text.split(separator: ".", omittingEmptySubsequences: false)
+        guard secondsAndFraction.count <= (allowed ? 2 : 1) else { return nil }
+        let parts = secondsAndFraction[0].split(separator: ":", omittingEmptySubsequences: false)
+        guard (2...3).contains(parts.count), let hours = number(parts[0], digits: 2, 0...23), let minutes = number(parts[1], digits: 2, 0...59) else { return nil }
+        var milliseconds = hours * 3_600_000 + minutes * 60_000
+        if parts.count == 3 {
+            guard let seconds = number(parts[2], digits: 2, 0...59) else { return nil }
+            milliseconds += seconds * 1000
+        }
+        if secondsAndFraction.count == 2 {
+            guard parts.count == 3, let fraction = number(secondsAndFraction[1], digits: 3, 0...999) else { return nil }
+            milliseconds += fraction
+        }
+        return milliseconds
+    }
+
+    private static func number(_ text: Substring, digits: Int, _ range: ClosedRange<Int64>) -> Int64? {
+        guard text.utf8.count == digits, text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }), let value = Int64(text),
+            range.contains(value)
+        else { return nil }
+        return value
+    }
+}

@@ -1,0 +1,38 @@
+import MTSyncCore
+import Testing
+
+@Suite("Server time text: one grammar for the file and the command line")
+struct ServerTimeTextTests {
+    @Test("dates, minutes, seconds and milliseconds on the command line", arguments: [
+        ("2025-01-01", Int64(1_735_689_600_000)),
+        ("2025-01-01T10:00", 1_735_725_600_000),
+        ("2025-01-01 10:00:05", 1_735_725_605_000),
+        ("2025-01-01T10:00:05.123", 1_735_725_605_123),
+        ("2024-02-29", 1_709_164_800_000),
+        ("1970-01-01", 0),
+    ])
+    func commandLine(text: String, milliseconds: Int64) {
+        #expect(ServerTimeText.milliseconds(parsing: text, ServerTimeText.commandLine) == milliseconds)
+    }
+
+    @Test("not a server time", arguments: [
+        "2025-02-30", "2025-1-5", "25-01-01", "1969-12-31", "2025-01-01T", "2025-01-01TT10:00", "2025-01-01T24:00", "2025-01-01T10:00.123",
+        "2025-01-01T10:00:05.12", " 2025-01-01", "2025-01-01T10:00 ", "yesterday", "",
+    ])
+    func refused(text: String) {
+        #expect(ServerTimeText.milliseconds(parsing: text, ServerTimeText.commandLine) == nil)
+    }
+
+    @Test("the configuration file: `T` only, whole seconds, years to 2999")
+    func configuration() {
+        #expect(ServerTimeText.milliseconds(parsing: "2025-01-01T10:00:05", ServerTimeText.configuration) == 1_735_725_605_000)
+        #expect(ServerTimeText.milliseconds(parsing: "2025-01-01 10:00", ServerTimeText.configuration) == nil)
+        #expect(ServerTimeText.milliseconds(parsing: "2025-01-01T10:00:05.123", ServerTimeText.configuration) == nil)
+        #expect(ServerTimeText.milliseconds(parsing: "3000-01-01", ServerTimeText.configuration) == nil)
+    }
+
+    @Test("days of a month, leap years included", arguments: [(2024, 2, 29), (2025, 2, 28), (1900, 2, 28), (2000, 2, 29), (2025, 4, 30), (2025, 12, 31)])
+    func daysInMonth(year: Int64, month: Int64, days: Int64) {
+        #expect(CivilDate.daysInMonth(year: year, month: month) == days)
+    }
+}
