@@ -45,14 +45,9 @@ public struct FileIngestClient: Sendable, CustomStringConvertible, CustomReflect
 
         /// Checks every value; the first problem found, said so it can be fixed.
         public func validate() throws(HTTPIngestError) {
-            guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(), scheme == "http" || scheme == "https",
-                  let host = parsed.host, !host.isEmpty
-            else {
-                throw HTTPIngestError(code: .invalidURL, message: "the file ingest URL \(redactedURL) is not an absolute http:// or https:// URL with a host: configure the full endpoint, e.g. https://data-workflow.returning.ai/apis/v1/data-workflows/file-ingests")
-            }
-            guard parsed.user == nil, parsed.password == nil else {
-                throw HTTPIngestError(code: .invalidURL, message: "the file ingest URL \(redactedURL) carries a user name or password: remove it; the API key is configured on its own")
-            }
+            try IngestURL.validate(
+                url, what: "the file ingest URL", example: "https://data-workflow.returning.ai/apis/v1/data-workflows/file-ingests",
+                credentialsAdvice: "the API key is configured on its own")
             guard !url.contains("#") else {
                 throw HTTPIngestError(code: .invalidURL, message: "the file ingest URL \(redactedURL) has a #fragment: remove it")
             }
@@ -79,13 +74,7 @@ public struct FileIngestClient: Sendable, CustomStringConvertible, CustomReflect
         }
 
         /// The URL without user info, query or fragment: what logs and reasons show (a query may carry a key).
-        public var redactedURL: String {
-            guard let parsed = URL(string: url), let scheme = parsed.scheme, let host = parsed.host else {
-                return "(unparseable URL of \(url.utf8.count) bytes)"
-            }
-            let port = parsed.port.map { ":\($0)" } ?? ""
-            return "\(scheme)://\(host)\(port)\(parsed.path)"
-        }
+        public var redactedURL: String { IngestURL.redacted(url) }
 
         public var customMirror: Mirror {
             Mirror(self, children: [
@@ -234,10 +223,7 @@ public struct FileIngestClient: Sendable, CustomStringConvertible, CustomReflect
 
     public var description: String { "FileIngestClient(\(configuration))" }
 
-    static func firstLine(_ text: String) -> String {
-        let line = text.prefix { $0 != "\n" && $0 != "\r" }
-        return line.count > 200 ? line.prefix(200) + "…" : String(line)
-    }
+    static func firstLine(_ text: String) -> String { IngestURL.firstLine(text) }
 }
 
 /// What became of one upload.

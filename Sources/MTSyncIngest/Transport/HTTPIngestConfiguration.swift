@@ -45,15 +45,9 @@ public struct HTTPIngestConfiguration: Sendable, CustomStringConvertible, Custom
 
     /// Checks every value; the first problem found, said so it can be fixed.
     public func validate() throws(HTTPIngestError) {
-        guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(), scheme == "http" || scheme == "https",
-              let host = parsed.host, !host.isEmpty
-        else {
-            throw HTTPIngestError(code: .invalidURL, message: "the HTTP ingest URL \(redactedURL) is not an absolute http:// or https:// URL with a host: configure the full endpoint, e.g. https://ingest.example.com/v1/trading-facts")
-        }
-        // Credentials in the URL would be printed wherever the URL is; they belong in `credential`.
-        guard parsed.user == nil, parsed.password == nil else {
-            throw HTTPIngestError(code: .invalidURL, message: "the HTTP ingest URL \(redactedURL) carries a user name or password: remove it and configure a bearer token or API-key header instead")
-        }
+        try IngestURL.validate(
+            url, what: "the HTTP ingest URL", example: "https://ingest.example.com/v1/trading-facts",
+            credentialsAdvice: "configure a bearer token or API-key header instead")
         guard requestTimeout > .zero else {
             throw HTTPIngestError(code: .invalidConfiguration, message: "the HTTP ingest request timeout is \(requestTimeout); it must be positive (30 s is a sound default)")
         }
@@ -69,13 +63,7 @@ public struct HTTPIngestConfiguration: Sendable, CustomStringConvertible, Custom
     }
 
     /// The URL without user info, query or fragment: what logs and errors show (a query may carry an API key).
-    public var redactedURL: String {
-        guard let parsed = URL(string: url), let scheme = parsed.scheme, let host = parsed.host else {
-            return "(unparseable URL of \(url.utf8.count) bytes)"
-        }
-        let port = parsed.port.map { ":\($0)" } ?? ""
-        return "\(scheme)://\(host)\(port)\(parsed.path)"
-    }
+    public var redactedURL: String { IngestURL.redacted(url) }
 
     /// What `dump` and reflection show: the redacted URL (a query may carry an API key), never the secret.
     public var customMirror: Mirror {

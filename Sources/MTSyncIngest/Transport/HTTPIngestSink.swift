@@ -90,8 +90,5 @@ public struct HTTPIngestSink: IngestSink {
         }
     }
 
-    static func firstLine(_ text: String) -> String {
-        let line = text.prefix { $0 != "\n" && $0 != "\r" }
-        return line.count > 200 ? line.prefix(200) + "…" : String(line)
-    }
+    static func firstLine(_ text: String) -> String { IngestURL.firstLine(text) }
 }
