@@ -2,8 +2,9 @@ import MTSyncCore
 import MTSyncIngest
 import MTSyncStore
 
-/// Everything the daily feed's builder decides with (from `feed:` in the configuration; docs/ingest.md).
-public struct DailyFeedSettings: Sendable {
+/// Everything the daily feed's builder decides with: the `feed:` section of the configuration file decodes into it
+/// (docs/ingest.md), and its defaults are the file's.
+public struct DailyFeedSettings: Sendable, Equatable {
     public var rules: DailyFeedRules
     public var envelope: DailyFeedEnvelope
     public var day: TradingDayRule
@@ -18,6 +19,11 @@ public struct DailyFeedSettings: Sendable {
     /// The tier snapshots (docs/ingest.md, "Tier snapshots"); nil: off.
     public var snapshots: TierSnapshotSettings?
 
+    /// The defaults the configuration file documents.
+    public static let defaultMaximumRowsPerMessage = 500
+    public static let defaultMaximumMessageBytes = 256_000
+    public static let defaultMaximumRowsPerFile = 10_000
+
     /// How rows are cut into messages and files.
     var packing: PlatformRowDecision.Packing {
         .init(maximumRowsPerMessage: maximumRowsPerMessage, maximumMessageBytes: maximumMessageBytes, fileAboveRows: fileAboveRows, maximumRowsPerFile: maximumRowsPerFile)
@@ -25,8 +31,8 @@ public struct DailyFeedSettings: Sendable {
 
     public init(
         rules: DailyFeedRules, envelope: DailyFeedEnvelope, day: TradingDayRule = .utc, deposits: DailyFeedStore.DepositRule = .init(),
-        maximumRowsPerMessage: Int = 500, maximumMessageBytes: Int = 256_000,
-        fileAboveRows: Int? = nil, maximumRowsPerFile: Int = 10_000, rowsPerPass: Int = 5_000, snapshots: TierSnapshotSettings? = nil
+        maximumRowsPerMessage: Int = Self.defaultMaximumRowsPerMessage, maximumMessageBytes: Int = Self.defaultMaximumMessageBytes,
+        fileAboveRows: Int? = nil, maximumRowsPerFile: Int = Self.defaultMaximumRowsPerFile, rowsPerPass: Int = 5_000, snapshots: TierSnapshotSettings? = nil
     ) {
         self.snapshots = snapshots
         self.rules = rules
@@ -43,7 +49,7 @@ public struct DailyFeedSettings: Sendable {
 
 /// The tier snapshots' own settings (from `feed.snapshots`); the rest — reporting currency, cent accounts, rates,
 /// trading day, deposits, packing — are the daily feed's.
-public struct TierSnapshotSettings: Sendable {
+public struct TierSnapshotSettings: Sendable, Equatable {
     /// The platform's trigger id for the snapshots (not the daily rows'), and the source name.
     public var envelope: DailyFeedEnvelope
     /// Each server's account policy: which accounts are real at a day's close.

@@ -89,13 +89,13 @@ struct CheckConfigCommand: ParsableCommand {
     /// Never prints the API key: only whether the file ingest is configured.
     static func feedSummary(_ feed: FeedConfiguration?) -> String {
         guard let feed else { return "off" }
-        let centCodes = feed.centCurrencies.sorted { $0.key < $1.key }.map { "\($0.key)→\($0.value)" }.joined(separator: ",")
-        let cent = feed.centGroups.isEmpty ? "no cent groups" : "cent groups \(feed.centGroups.joined(separator: ",")) × \(feed.centFactor) (\(centCodes))"
-        let rates = feed.rates.isEmpty ? "no rates" : "rates for \(feed.rates.keys.sorted().joined(separator: ","))"
+        let centCodes = feed.settings.rules.centCurrencies.sorted { $0.key < $1.key }.map { "\($0.key)→\($0.value)" }.joined(separator: ",")
+        let cent = feed.settings.rules.centGroups.isEmpty ? "no cent groups" : "cent groups \(feed.settings.rules.centGroups.joined(separator: ",")) × \(feed.settings.rules.centFactor) (\(centCodes))"
+        let rates = feed.settings.rules.rates.isEmpty ? "no rates" : "rates for \(feed.settings.rules.rates.keys.sorted().joined(separator: ","))"
         let files = feed.fileIngest.map { "file ingest above \($0.aboveRows) rows" } ?? "no file ingest"
         let sqs = "SQS \(feed.sqs.queueURL) via \(feed.sqs.effectiveEndpoint(environment: ProcessInfo.processInfo.environment))"
         let upload = feed.fileIngest.map { ", uploads to \(Self.shown($0.url))" } ?? ""
-        return "daily rows, trigger \(feed.triggerID), day \(feed.day), \(feed.reportingCurrency), \(cent), \(rates), \(sqs), \(files)\(upload), every \(DurationText.format(feed.every))"
+        return "daily rows, trigger \(feed.triggerID), day \(feed.settings.day), \(feed.settings.rules.reportingCurrency), \(cent), \(rates), \(sqs), \(files)\(upload), every \(DurationText.format(feed.every))"
     }
 
     /// Scheme, host, port and path only: a query or user info may carry a credential.

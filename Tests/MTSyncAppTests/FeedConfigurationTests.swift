@@ -17,10 +17,10 @@ struct FeedConfigurationTests {
         let feed = try #require(try ConfigurationFixture().load(ConfigurationFixture.minimal(server: "", top: """
             feed: { trigger_id: 65f0c1e2a9b8c7d6e5f4a3b2, \(Self.queue) }
             """)).feed)
-        #expect(feed.day == .utc && feed.reportingCurrency == "USD" && feed.source == "mtsync")
-        #expect(feed.depositKinds == ["balance"] && feed.centGroups.isEmpty && feed.rates.isEmpty && feed.fileIngest == nil)
-        #expect(feed.centCurrencies == ["USC": "USD", "EUC": "EUR"])
-        #expect(feed.maximumRowsPerMessage == 500 && feed.maximumMessageBytes == 256_000 && feed.every == .seconds(60))
+        #expect(feed.settings.day == .utc && feed.settings.rules.reportingCurrency == "USD" && feed.settings.envelope.source == "mtsync")
+        #expect(feed.settings.deposits.kinds == ["balance"] && feed.settings.rules.centGroups.isEmpty && feed.settings.rules.rates.isEmpty && feed.fileIngest == nil)
+        #expect(feed.settings.rules.centCurrencies == ["USC": "USD", "EUC": "EUR"])
+        #expect(feed.settings.maximumRowsPerMessage == 500 && feed.settings.maximumMessageBytes == 256_000 && feed.every == .seconds(60))
     }
 
     @Test("feed.sqs without an endpoint goes where ingest.sqs goes (endpoint, region, profile), not to real AWS; its own endpoint wins")
@@ -66,11 +66,11 @@ struct FeedConfigurationTests {
               every: 30s
             """))
         let feed = try #require(configuration.feed)
-        #expect(feed.day == TradingDayRule(zone: "Asia/Dubai", startMinutes: 6 * 60 + 30))
-        #expect(feed.reportingCurrency == "EUR" && feed.source == "acme")
-        #expect(feed.centGroups == ["*cent*", "real\\USC*"] && feed.centCurrencies == ["USC": "USD", "EUX": "EUR"])
-        #expect(feed.rates == ["USD": ExactDecimal(parsing: "0.92")!, "GBP": ExactDecimal(parsing: "1.17")!])
-        #expect(feed.depositKinds == ["balance", "bonus"] && feed.depositExcludedComments == ["*transfer*"])
+        #expect(feed.settings.day == TradingDayRule(zone: "Asia/Dubai", startMinutes: 6 * 60 + 30))
+        #expect(feed.settings.rules.reportingCurrency == "EUR" && feed.settings.envelope.source == "acme")
+        #expect(feed.settings.rules.centGroups == ["*cent*", "real\\USC*"] && feed.settings.rules.centCurrencies == ["USC": "USD", "EUX": "EUR"])
+        #expect(feed.settings.rules.rates == ["USD": ExactDecimal(parsing: "0.92")!, "GBP": ExactDecimal(parsing: "1.17")!])
+        #expect(feed.settings.deposits.kinds == ["balance", "bonus"] && feed.settings.deposits.excludedComments == ["*transfer*"])
         #expect(feed.sqs.queueURL.hasSuffix("/facts"), "shared from ingest.sqs")
         #expect(feed.fileIngest?.apiKey.reveal() == "rai-secret-key-123")
         #expect(feed.fileIngest?.aboveRows == 50 && feed.fileIngest?.maximumRowsPerFile == 100)

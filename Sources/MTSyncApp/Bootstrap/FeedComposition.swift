@@ -9,22 +9,14 @@ import MTSyncStore
 /// transport (SQS queue and file ingest) and the sender.
 extension IngestSinks {
     public static func feedSettings(for configuration: MTSyncConfiguration, feed: FeedConfiguration) throws -> DailyFeedSettings {
-        return DailyFeedSettings(
-            rules: DailyFeedRules(
-                reportingCurrency: feed.reportingCurrency, centGroups: feed.centGroups, centFactor: feed.centFactor,
-                centCurrencies: feed.centCurrencies, rates: feed.rates),
-            envelope: DailyFeedEnvelope(triggerID: feed.triggerID, source: feed.source),
-            day: feed.day,
-            deposits: DailyFeedStore.DepositRule(kinds: feed.depositKinds, excludedComments: feed.depositExcludedComments),
-            maximumRowsPerMessage: feed.maximumRowsPerMessage,
-            maximumMessageBytes: feed.maximumMessageBytes,
-            fileAboveRows: feed.fileIngest?.aboveRows,
-            maximumRowsPerFile: feed.fileIngest?.maximumRowsPerFile ?? 10_000,
-            snapshots: try feed.snapshots.map { snapshots in
-                var policies: [String: AccountPolicy] = [:]
-                for server in configuration.servers { policies[server.id.rawValue] = AccountPolicy(settings: try server.normalizerSettings()) }
-                return TierSnapshotSettings(envelope: DailyFeedEnvelope(triggerID: snapshots.triggerID, source: snapshots.source), policies: policies)
-            })
+        var settings = feed.settings
+        // The tier snapshots decide which accounts are real at a day's close with each server's own account policy.
+        settings.snapshots = try feed.snapshots.map { snapshots in
+            var policies: [String: AccountPolicy] = [:]
+            for server in configuration.servers { policies[server.id.rawValue] = AccountPolicy(settings: try server.normalizerSettings()) }
+            return TierSnapshotSettings(envelope: DailyFeedEnvelope(triggerID: snapshots.triggerID, source: snapshots.source), policies: policies)
+        }
+        return settings
     }
 
     /// The tier snapshots' builder, when `feed.snapshots` is configured.
@@ -47,15 +39,15 @@ extension IngestSinks {
                 configuration: .init(url: destination.url, triggerID: feed.triggerID, apiKey: try FileIngestKey(destination.apiKey.reveal()), requestTimeout: destination.timeout),
                 httpClient: httpClient)
         }
-        var delivery = try await DailyFeedDelivery.connect(sqs: SQSClient(settings: settings, httpClient: httpClient), queueURL: feed.sqs.queueURL, files: files, source: feed.source)
+        var delivery = try await DailyFeedDelivery.connect(sqs: SQSClient(settings: settings, httpClient: httpClient), queueURL: feed.sqs.queueURL, files: files, source: feed.settings.envelope.source)
         if let snapshots = feed.snapshots, let destination = feed.fileIngest {
             delivery.snapshotFiles = try FileIngestClient(
                 configuration: .init(url: destination.url, triggerID: snapshots.triggerID, apiKey: try FileIngestKey(destination.apiKey.reveal()), requestTimeout: destination.timeout),
                 httpClient: httpClient)
             delivery.snapshotSource = snapshots.source
         }
-        guard feed.maximumMessageBytes <= delivery.maximumMessageBytes else {
-            throw FeedMisconfigured(message: "feed.max_message_bytes is \(feed.maximumMessageBytes) but the queue takes at most \(delivery.maximumMessageBytes) bytes; lower feed.max_message_bytes")
+        guard feed.settings.maximumMessageBytes <= delivery.maximumMessageBytes else {
+            throw FeedMisconfigured(message: "feed.max_message_bytes is \(feed.settings.maximumMessageBytes) but the queue takes at most \(delivery.maximumMessageBytes) bytes; lower feed.max_message_bytes")
         }
         return delivery
     }
@@ -106,7 +98,7 @@ extension SyncBootstrap {
     /// rerun uploads nothing new); then what is queued is sent, retrying transient refusals for a while.
     public func sendFeed(of range: Range<Int64>, server: ServerConfiguration, feed: FeedConfiguration, sinks: IngestSinks) async throws -> FeedRangeReport {
         let connection = try await connect()
-        let days = Self.tradingDays(of: range, server: server, rule: feed.day)
+        let days = Self.tradingDays(of: range, server: server, rule: feed.settings.day)
         let builder = DailyFeedBuilder(settings: try IngestSinks.feedSettings(for: configuration, feed: feed), connection: connection)
         let built = try await builder.queueRange(fromDay: days.from, toDay: days.to, servers: nil, origin: "backfill:\(server.id.rawValue):\(days.from)..\(days.to)")
         let sender = try await sinks.feedSender(for: feed, on: connection, logger: Self.quietLogger)
@@ -118,7 +110,7 @@ extension SyncBootstrap {
     /// then what is queued is sent once.
     public func sendSnapshots(of range: Range<Int64>, server: ServerConfiguration, feed: FeedConfiguration, sinks: IngestSinks) async throws -> TierSnapshotBuilder.Report {
         let connection = try await connect()
-        let days = Self.tradingDays(of: range, server: server, rule: feed.day)
+        let days = Self.tradingDays(of: range, server: server, rule: feed.settings.day)
         guard let builder = try IngestSinks.snapshotBuilder(for: configuration, feed: feed, on: connection) else { throw FeedMisconfigured(message: "--snapshots needs feed.snapshots") }
         let report = try await builder.queueRange(fromDay: days.from, toDay: days.to, servers: [server.id.rawValue], origin: "backfill-snapshots:\(server.id.rawValue)")
         _ = try await sinks.feedSender(for: feed, on: connection, logger: Self.quietLogger).sendDue()

@@ -1,32 +1,21 @@
 import Foundation
 import MTSyncCore
+import MTSyncStore
+import MTSyncIngest
+import MTSyncEngine
 import Yams
 
 /// The loyalty platform's daily feed (`feed:` in the file; docs/configuration.md and docs/ingest.md,
 /// "The daily feed"): rows per customer and trading day, upserted by the platform by `user_id` + `date`.
 public struct FeedConfiguration: Sendable, Equatable {
-    /// The platform's fixed id for this integration (a MongoDB ObjectId), sent unchanged in every batch.
-    public var triggerID: String
-    /// `metadata.source` of every batch.
-    public var source: String
-    public var day: TradingDayRule
-    public var reportingCurrency: String
-    /// Group masks of cent accounts and what one of their units is worth.
-    public var centGroups: [String]
-    public var centFactor: ExactDecimal
-    /// The base currency of each cent currency code (`USC` → `USD`), default `CentCurrencies.standard`.
-    public var centCurrencies: [String: String]
-    /// Units of the reporting currency per unit of another account currency.
-    public var rates: [String: ExactDecimal]
-    /// Fact kinds whose positive amounts are deposits (default: balance only).
-    public var depositKinds: [String]
-    /// Comment masks of operations that never count as deposits or withdrawals (e.g. internal transfers).
-    public var depositExcludedComments: [String]
+    /// What the feed's builder decides with, the engine's own settings value: `trigger_id` and `source` (its
+    /// envelope), `day`, `reporting_currency`, `cent`, `rates`, `deposits`, `max_rows_per_message`,
+    /// `max_message_bytes`, and `file_ingest`'s `above_rows` and `max_rows`. The tier snapshots' settings are added
+    /// where the servers' account policies are known (`IngestSinks.feedSettings`).
+    public var settings: DailyFeedSettings
     /// The queue for messages: `feed.sqs`, else `ingest.sqs`'s.
     public var sqs: SQSDestination
     public var fileIngest: FileIngestDestination?
-    public var maximumRowsPerMessage: Int
-    public var maximumMessageBytes: Int
     /// How often the daemon decides changed rows and sends them.
     public var every: Duration
     /// How often the daemon re-reads each bridge's accounts (customer ids, groups, currencies).
@@ -36,30 +25,16 @@ public struct FeedConfiguration: Sendable, Equatable {
     /// The tier snapshots (`feed.snapshots`; docs/ingest.md, "Tier snapshots"); nil: off.
     public var snapshots: SnapshotFeedConfiguration?
 
-    public init(
-        triggerID: String, source: String = "mtsync", day: TradingDayRule = .utc, reportingCurrency: String = "USD", centGroups: [String] = [],
-        centFactor: ExactDecimal = ExactDecimal(1, scale: 2)!, centCurrencies: [String: String] = CentCurrencies.standard,
-        rates: [String: ExactDecimal] = [:], depositKinds: [String] = ["balance"],
-        depositExcludedComments: [String] = [], sqs: SQSDestination, fileIngest: FileIngestDestination? = nil, maximumRowsPerMessage: Int = 500,
-        maximumMessageBytes: Int = 256_000, every: Duration = .seconds(60), accountsEvery: Duration = .seconds(900)
-    ) {
-        self.triggerID = triggerID
-        self.source = source
-        self.day = day
-        self.reportingCurrency = reportingCurrency
-        self.centGroups = centGroups
-        self.centFactor = centFactor
-        self.centCurrencies = centCurrencies
-        self.rates = rates
-        self.depositKinds = depositKinds
-        self.depositExcludedComments = depositExcludedComments
+    public init(settings: DailyFeedSettings, sqs: SQSDestination, fileIngest: FileIngestDestination? = nil, every: Duration = .seconds(60), accountsEvery: Duration = .seconds(900)) {
+        self.settings = settings
         self.sqs = sqs
         self.fileIngest = fileIngest
-        self.maximumRowsPerMessage = maximumRowsPerMessage
-        self.maximumMessageBytes = maximumMessageBytes
         self.every = every
         self.accountsEvery = accountsEvery
     }
+
+    /// The platform's id for this integration, sent in every batch.
+    public var triggerID: String { settings.envelope.triggerID }
 }
 
 /// The platform's file ingest: `POST <url>?trigger_id=…` with `x-api-key` and a CSV.
@@ -83,7 +58,7 @@ public struct FileIngestDestination: Sendable, Equatable {
     public var maximumRowsPerFile: Int
     public var timeout: Duration
 
-    public init(url: String, apiKey: TextSecret, aboveRows: Int = 2_000, maximumRowsPerFile: Int = 10_000, timeout: Duration = .seconds(60)) {
+    public init(url: String, apiKey: TextSecret, aboveRows: Int = 2_000, maximumRowsPerFile: Int = DailyFeedSettings.defaultMaximumRowsPerFile, timeout: Duration = .seconds(60)) {
         self.url = url
         self.apiKey = apiKey
         self.aboveRows = aboveRows
@@ -189,8 +164,8 @@ extension ConfigurationReader {
         if let node = section["file_ingest"], !node.isNull {
             fileIngest = readFileIngest(node)
         }
-        let rows = section["max_rows_per_message"] != nil ? wholeNumber(section, "max_rows_per_message", in: 1...10_000) : 500
-        let bytes = section["max_message_bytes"] != nil ? wholeNumber(section, "max_message_bytes", in: 1_024...262_144) : 256_000
+        let rows = section["max_rows_per_message"] != nil ? wholeNumber(section, "max_rows_per_message", in: 1...10_000) : DailyFeedSettings.defaultMaximumRowsPerMessage
+        let bytes = section["max_message_bytes"] != nil ? wholeNumber(section, "max_message_bytes", in: 1_024...262_144) : DailyFeedSettings.defaultMaximumMessageBytes
         let every = section["every"] != nil ? duration(section, "every", minimum: .seconds(1)) : .seconds(60)
         let accountsEvery = section["accounts_every"] != nil ? duration(section, "accounts_every", minimum: .seconds(10)) : .seconds(900)
         let claimFor = section["claim_for"] != nil ? duration(section, "claim_for", minimum: .seconds(1)) : .seconds(120)
@@ -205,10 +180,13 @@ extension ConfigurationReader {
             }
         }
         guard problems.count == problemsBefore, let trigger, let day, let sqs, let rows, let bytes, let every, let accountsEvery, let claimFor else { return nil }
-        var feed = FeedConfiguration(
-            triggerID: trigger, source: source, day: day, reportingCurrency: currency, centGroups: centGroups, centFactor: centFactor, centCurrencies: centCurrencies, rates: rates,
-            depositKinds: depositKinds, depositExcludedComments: excludedComments, sqs: sqs, fileIngest: fileIngest,
-            maximumRowsPerMessage: rows, maximumMessageBytes: bytes, every: every, accountsEvery: accountsEvery)
+        let settings = DailyFeedSettings(
+            rules: DailyFeedRules(reportingCurrency: currency, centGroups: centGroups, centFactor: centFactor, centCurrencies: centCurrencies, rates: rates),
+            envelope: DailyFeedEnvelope(triggerID: trigger, source: source), day: day,
+            deposits: DailyFeedStore.DepositRule(kinds: depositKinds, excludedComments: excludedComments),
+            maximumRowsPerMessage: rows, maximumMessageBytes: bytes,
+            fileAboveRows: fileIngest?.aboveRows, maximumRowsPerFile: fileIngest?.maximumRowsPerFile ?? DailyFeedSettings.defaultMaximumRowsPerFile)
+        var feed = FeedConfiguration(settings: settings, sqs: sqs, fileIngest: fileIngest, every: every, accountsEvery: accountsEvery)
         feed.claimFor = claimFor
         feed.snapshots = snapshots
         return feed
