@@ -1,4 +1,8 @@
-/// How mtsync reaches a server's export bridge over TCP (bridge-protocol/README.md §1–2).
+import MTSyncBridge
+/// How mtsync reaches a server's export bridge over TCP (bridge-protocol/README.md §1–2), as the file says it: the
+/// key stays a non-printing `BridgeSecret` and TLS stays file paths until the bootstrap builds the transport's
+/// `BridgeEndpoint` from them (`SyncBootstrap.bridgeClient`), so no key material sits in a value that is printed,
+/// compared or dumped. The deadlines' defaults are the transport's.
 public struct BridgeSource: Sendable, Equatable {
     public var host: String
     public var port: Int
@@ -13,14 +17,14 @@ public struct BridgeSource: Sendable, Equatable {
     /// The longest one request may take, `progress` lines or not.
     public var requestTimeout: Duration
     /// The longest from connected to `welcome`.
-    public var handshakeTimeout: Duration = .seconds(30)
+    public var handshakeTimeout: Duration = BridgeEndpoint.defaultHandshakeTimeout
     /// How long a one-shot command (sync, backfill, reconcile, accounts sync) keeps retrying a bridge that fails
     /// before it exits 75; the daemon instead fails the pull after a few attempts, shows FAILING, and polls again later.
-    public var giveUpAfter: Duration = .seconds(300)
+    public var giveUpAfter: Duration = BridgeClient.RetryPolicy.standardGiveUpAfter
 
     public init(
         host: String, port: Int, keyID: String, key: BridgeSecret, tls: TLSFiles?, connectTimeout: Duration, readTimeout: Duration,
-        requestTimeout: Duration = .seconds(600)
+        requestTimeout: Duration = BridgeEndpoint.defaultRequestTimeout
     ) {
         self.host = host
         self.port = port

@@ -1,3 +1,4 @@
+import MTSyncBridge
 import Foundation
 import MTSyncCore
 import Yams
@@ -62,11 +63,11 @@ extension ConfigurationReader {
             tls = readTLS(node, path: bridge.child("tls"))
             tlsValid = tls != nil
         }
-        let connectTimeout = bridge["connect_timeout"] == nil ? .seconds(10) : duration(bridge, "connect_timeout", minimum: .milliseconds(1))
-        let readTimeout = bridge["read_timeout"] == nil ? .seconds(60) : duration(bridge, "read_timeout", minimum: .milliseconds(1))
-        let requestTimeout = bridge["request_timeout"] == nil ? .seconds(600) : duration(bridge, "request_timeout", minimum: .seconds(1))
-        let handshakeTimeout = bridge["handshake_timeout"] == nil ? .seconds(30) : duration(bridge, "handshake_timeout", minimum: .milliseconds(1))
-        let giveUpAfter = bridge["give_up_after"] == nil ? .seconds(300) : duration(bridge, "give_up_after", minimum: .seconds(1))
+        let connectTimeout = bridge["connect_timeout"] == nil ? BridgeEndpoint.defaultConnectTimeout : duration(bridge, "connect_timeout", minimum: .milliseconds(1))
+        let readTimeout = bridge["read_timeout"] == nil ? BridgeEndpoint.defaultReadTimeout : duration(bridge, "read_timeout", minimum: .milliseconds(1))
+        let requestTimeout = bridge["request_timeout"] == nil ? BridgeEndpoint.defaultRequestTimeout : duration(bridge, "request_timeout", minimum: .seconds(1))
+        let handshakeTimeout = bridge["handshake_timeout"] == nil ? BridgeEndpoint.defaultHandshakeTimeout : duration(bridge, "handshake_timeout", minimum: .milliseconds(1))
+        let giveUpAfter = bridge["give_up_after"] == nil ? BridgeClient.RetryPolicy.standardGiveUpAfter : duration(bridge, "give_up_after", minimum: .seconds(1))
         guard let endpoint, let keyID, let key, tlsValid, let connectTimeout, let readTimeout, let requestTimeout, let handshakeTimeout, let giveUpAfter else { return nil }
         var source = BridgeSource(
             host: endpoint.host, port: endpoint.port, keyID: keyID, key: key, tls: tls, connectTimeout: connectTimeout, readTimeout: readTimeout,

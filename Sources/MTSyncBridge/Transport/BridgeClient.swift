@@ -41,7 +41,10 @@ public struct BridgeClient: Sendable {
 
         /// 0.5 s doubling to 60 s, for at most 5 minutes (§5): what a one-shot command (sync, backfill, reconcile)
         /// waits for a bridge before it exits 75.
-        public static let standard = RetryPolicy(giveUpAfter: .seconds(300))
+        public static let standard = RetryPolicy(giveUpAfter: standardGiveUpAfter)
+
+        /// How long a one-shot command keeps trying a failing bridge (`bridge.give_up_after`'s default).
+        public static let standardGiveUpAfter = Duration.seconds(300)
 
         /// The daemon's: a few quick attempts, then the pull fails, the server shows FAILING, and the daemon's own
         /// poll backoff (up to 5 minutes) decides when to try again.

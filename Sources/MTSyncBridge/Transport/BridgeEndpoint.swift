@@ -19,9 +19,16 @@ public struct BridgeEndpoint: Sendable, CustomStringConvertible {
     /// TLS settings; nil for plain TCP (only on a trusted network: the handshake still protects the key).
     public var tls: BridgeTLS?
 
+    /// The deadlines' defaults (bridge-protocol §5), which the configuration file documents.
+    public static let defaultConnectTimeout = Duration.seconds(10)
+    public static let defaultReadTimeout = Duration.seconds(60)
+    public static let defaultRequestTimeout = Duration.seconds(600)
+    public static let defaultHandshakeTimeout = Duration.seconds(30)
+
     public init(
-        host: String, port: Int, key: BridgeKey, tls: BridgeTLS? = nil, connectTimeout: Duration = .seconds(10), readTimeout: Duration = .seconds(60),
-        requestTimeout: Duration = .seconds(600), handshakeTimeout: Duration = .seconds(30)
+        host: String, port: Int, key: BridgeKey, tls: BridgeTLS? = nil, connectTimeout: Duration = Self.defaultConnectTimeout,
+        readTimeout: Duration = Self.defaultReadTimeout, requestTimeout: Duration = Self.defaultRequestTimeout,
+        handshakeTimeout: Duration = Self.defaultHandshakeTimeout
     ) {
         self.handshakeTimeout = handshakeTimeout
         self.host = host
