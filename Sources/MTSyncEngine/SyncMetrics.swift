@@ -187,11 +187,7 @@ public enum BridgeErrorCode {
             return protocolCodes.contains(normalized) ? normalized : "other"
         }
         if error.kind == .timeout { return "timeout" }
-        let reason = error.reason.lowercased()
-        if reason.hasPrefix("cannot connect") { return "connect_failed" }
-        if reason.contains("tls") { return "tls" }
-        if reason.contains("timed out") || reason.contains("timeout") { return "timeout" }
-        if reason.contains("closed") || reason.contains("reset") { return "connection_closed" }
-        return "transport"
+        // Said where the failure was made (BridgeConnection), never read back from the reason's text.
+        return (error.transport ?? .other).rawValue
     }
 }

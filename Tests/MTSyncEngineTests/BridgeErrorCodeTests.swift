@@ -1,6 +1,8 @@
 import MTSyncBridge
 @testable import MTSyncBridge
 import MTSyncEngine
+import Foundation
+import NIOCore
 import Testing
 
 /// `mtsync_bridge_errors_total{code}` takes its label from what a bridge sent: the label set must stay bounded
@@ -25,11 +27,22 @@ struct BridgeErrorCodeTests {
         #expect(BridgeErrorCode.of(Self.error(code: code)) == "other")
     }
 
-    @Test("transport failures are named by kind", arguments: [
-        ("cannot connect: connection refused", "connect_failed"), ("TLS handshake failed (check the CA file)", "tls"),
-        ("the read timed out", "timeout"), ("the bridge closed the connection", "connection_closed"), ("something odd", "transport"),
+    @Test("transport failures are named by the cause set where they failed, never read from their text", arguments: [
+        (BridgeClientError.Transport.connectFailed, "connect_failed"), (.tls, "tls"), (.timeout, "timeout"),
+        (.connectionClosed, "connection_closed"), (.other, "transport"),
     ])
-    func transport(reason: String, label: String) {
-        #expect(BridgeErrorCode.of(Self.error(reason: reason)) == label)
+    func transport(cause: BridgeClientError.Transport, label: String) {
+        let error = BridgeClientError(endpoint: "bridge.internal:7465", kind: .unreachable, transport: cause, retryable: true, reason: "timed out, closed, tls: words that decide nothing", protocolError: nil)
+        #expect(BridgeErrorCode.of(error) == label)
+    }
+
+    @Test("a dropped or reset connection is `connection_closed`; a deadline is `timeout` whatever its text")
+    func causes() {
+        #expect(BridgeClientError.Transport.of(ChannelError.ioOnClosedChannel) == .connectionClosed)
+        #expect(BridgeClientError.Transport.of(ChannelError.eof) == .connectionClosed)
+        #expect(BridgeClientError.Transport.of(IOError(errnoCode: ECONNRESET, reason: "read")) == .connectionClosed)
+        #expect(BridgeClientError.Transport.of(IOError(errnoCode: EINVAL, reason: "read")) == .other)
+        let deadline = BridgeClientError(endpoint: "b:1", kind: .timeout, retryable: true, reason: "the handshake did not finish", protocolError: nil)
+        #expect(BridgeErrorCode.of(deadline) == "timeout")
     }
 }

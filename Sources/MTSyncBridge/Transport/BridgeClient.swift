@@ -140,7 +140,7 @@ public struct BridgeClient: Sendable {
                 if retryPolicy.givesUp(failures: failures, violations: violations, elapsed: elapsed, delay: delay) {
                     await onRetry(Retry(error: error, failedAttempts: failures, delay: nil))
                     throw failures == 1 ? error : BridgeClientError(
-                        endpoint: error.endpoint, kind: error.kind, retryable: true,
+                        endpoint: error.endpoint, kind: error.kind, transport: error.transport, retryable: true,
                         reason: "gave up after \(failures) attempts in \(elapsed.components.seconds) s; the last: \(error.reason)", protocolError: error.protocolError)
                 }
                 await onRetry(Retry(error: error, failedAttempts: failures, delay: delay))

@@ -35,7 +35,7 @@ public struct BridgeConnection: ~Copyable {
         do {
             tlsContext = try endpoint.tls?.makeContext()
         } catch {
-            throw BridgeClientError(endpoint: endpoint.description, kind: .configuration, retryable: false, reason: "TLS settings unusable (check the CA, certificate and key files): \(error)", protocolError: nil)
+            throw BridgeClientError(endpoint: endpoint.description, kind: .configuration, transport: .tls, retryable: false, reason: "TLS settings unusable (check the CA, certificate and key files): \(error)", protocolError: nil)
         }
         let serverName = endpoint.tls?.serverName ?? endpoint.host
         let channel: NIOAsyncChannel<BridgeFrame, ByteBuffer>
@@ -58,7 +58,7 @@ public struct BridgeConnection: ~Copyable {
                     }
                 }
         } catch {
-            throw BridgeClientError(endpoint: endpoint.description, kind: .unreachable, retryable: true, reason: "cannot connect: \(error)", protocolError: nil)
+            throw BridgeClientError(endpoint: endpoint.description, kind: .unreachable, transport: .connectFailed, retryable: true, reason: "cannot connect: \(error)", protocolError: nil)
         }
         let raw = channel.channel
         return try await channel.executeThenClose { inbound, outbound in
@@ -204,14 +204,14 @@ public struct BridgeConnection: ~Copyable {
             frame = try await lines.next()
         } catch let error as NIOSSLError {
             // A refused certificate is a configuration problem, not a network hiccup: do not retry blindly.
-            throw failure(kind: .configuration, retryable: false, "TLS handshake failed (check the CA file, the bridge's certificate and its name): \(error)")
+            throw failure(kind: .configuration, transport: .tls, retryable: false, "TLS handshake failed (check the CA file, the bridge's certificate and its name): \(error)")
         } catch let error as NIOSSLExtraError {
             // Includes a certificate that does not carry the bridge's name.
-            throw failure(kind: .configuration, retryable: false, "TLS handshake failed (check the CA file, the bridge's certificate and its name): \(error)")
+            throw failure(kind: .configuration, transport: .tls, retryable: false, "TLS handshake failed (check the CA file, the bridge's certificate and its name): \(error)")
         } catch let error as BoringSSLError {
-            throw failure(kind: .configuration, retryable: false, "TLS handshake failed (check the CA file, the bridge's certificate and its name): \(error)")
+            throw failure(kind: .configuration, transport: .tls, retryable: false, "TLS handshake failed (check the CA file, the bridge's certificate and its name): \(error)")
         } catch {
-            throw deadlineFailure() ?? failure(kind: .unreachable, retryable: true, "connection failed: \(error)")
+            throw deadlineFailure() ?? failure(kind: .unreachable, transport: .of(error), retryable: true, "connection failed: \(error)")
         }
         guard let frame else {
             throw deadlineFailure() ?? failure(kind: .timeout, retryable: true, "the bridge closed the connection, or sent no complete line for \(endpoint.readTimeout) (bridge.read_timeout)")
@@ -242,7 +242,7 @@ public struct BridgeConnection: ~Copyable {
         do {
             try await outbound.write(buffer)
         } catch {
-            throw deadlineFailure() ?? failure(kind: .unreachable, retryable: true, "cannot send: \(error)")
+            throw deadlineFailure() ?? failure(kind: .unreachable, transport: .of(error), retryable: true, "cannot send: \(error)")
         }
     }
 
@@ -277,8 +277,8 @@ public struct BridgeConnection: ~Copyable {
         return BridgeClientError(endpoint: endpoint.description, retryable: error.retryable, reason: error.description, protocolError: error)
     }
 
-    func failure(kind: BridgeClientError.Kind, retryable: Bool, _ reason: String) -> BridgeClientError {
-        BridgeClientError(endpoint: endpoint.description, kind: kind, retryable: retryable, reason: reason, protocolError: nil)
+    func failure(kind: BridgeClientError.Kind, transport: BridgeClientError.Transport? = nil, retryable: Bool, _ reason: String) -> BridgeClientError {
+        BridgeClientError(endpoint: endpoint.description, kind: kind, transport: transport ?? (kind == .timeout ? .timeout : .other), retryable: retryable, reason: reason, protocolError: nil)
     }
 
     /// At most 120 characters of what a bridge sent, control characters escaped: enough to recognise it in a log,
