@@ -42,43 +42,45 @@ public struct SQSSink: IngestSink {
                 for index in batch.messageIndices { outcomes[index] = .retry(reason: stopReason, after: nil) }
                 continue
             }
-            for (index, outcome) in await send(batch) {
-                outcomes[index] = outcome
-                if case .retry(let reason, _) = outcome, Self.stopsTheRound(reason) { stopReason = reason }
-            }
+            let sent = await send(batch)
+            for (index, outcome) in sent.outcomes { outcomes[index] = outcome }
+            if let stop = sent.stopsTheRound { stopReason = stop }
         }
         return outcomes.map { $0 ?? .retry(reason: "not sent", after: nil) }
     }
 
+    /// What one call did: each message's outcome, and whether the queue is throttling or unreachable (the reason),
+    /// which stops the round so the rest waits for the relay's backoff.
+    struct Sent {
+        var outcomes: [(index: Int, outcome: DeliveryOutcome)]
+        var stopsTheRound: String?
+    }
+
     /// One call; a call SQS refuses as a whole for a reason in the messages is split into single-message calls,
     /// so one bad message is dead-lettered alone and the others go.
-    func send(_ batch: SQSBatchPlanner.Batch) async -> [(index: Int, outcome: DeliveryOutcome)] {
+    func send(_ batch: SQSBatchPlanner.Batch) async -> Sent {
         do {
             let answer = try await client.call(SQSProtocol.SendMessageBatch.self, .init(queueURL: queueURL, entries: batch.entries))
-            return SQSBatchPlanner.outcomes(of: batch, response: answer)
+            return Sent(outcomes: SQSBatchPlanner.outcomes(of: batch, response: answer), stopsTheRound: nil)
         } catch {
             switch error.kind {
             case .sender where batch.entries.count > 1:
-                var results: [(index: Int, outcome: DeliveryOutcome)] = []
+                var split = Sent(outcomes: [], stopsTheRound: nil)
                 for (index, entry) in zip(batch.messageIndices, batch.entries) {
-                    let single = SQSBatchPlanner.Batch(messageIndices: [index], entries: [entry], byteCount: entry.MessageBody.utf8.count)
-                    results += await send(single)
+                    let single = await send(SQSBatchPlanner.Batch(messageIndices: [index], entries: [entry], byteCount: entry.MessageBody.utf8.count))
+                    split.outcomes += single.outcomes
+                    split.stopsTheRound = single.stopsTheRound ?? split.stopsTheRound
                 }
-                return results
+                return split
             case .sender:
-                return batch.messageIndices.map { ($0, .rejected(reason: "SQS refused the message: \(error)", response: error.message)) }
+                return Sent(outcomes: batch.messageIndices.map { ($0, .rejected(reason: "SQS refused the message: \(error)", response: error.message)) }, stopsTheRound: nil)
             case .throttled:
-                return batch.messageIndices.map { ($0, .retry(reason: Self.throttledPrefix + error.description, after: nil)) }
+                let reason = "throttled: " + error.description
+                return Sent(outcomes: batch.messageIndices.map { ($0, .retry(reason: reason, after: nil)) }, stopsTheRound: reason)
             case .transport, .server, .configuration:
-                return batch.messageIndices.map { ($0, .retry(reason: Self.unavailablePrefix + error.description, after: nil)) }
+                let reason = "SQS unavailable: " + error.description
+                return Sent(outcomes: batch.messageIndices.map { ($0, .retry(reason: reason, after: nil)) }, stopsTheRound: reason)
             }
         }
-    }
-
-    static let throttledPrefix = "throttled: "
-    static let unavailablePrefix = "SQS unavailable: "
-
-    static func stopsTheRound(_ reason: String) -> Bool {
-        reason.hasPrefix(throttledPrefix) || reason.hasPrefix(unavailablePrefix)
     }
 }
