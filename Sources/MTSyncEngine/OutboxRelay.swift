@@ -107,11 +107,7 @@ public struct OutboxRelay: Sendable {
         let claimed = try await Outbox.claim(serverID: serverID, owner: owner, limit: settings.batchSize, claimFor: settings.claimFor, after: after, on: connection)
         guard !claimed.isEmpty else { return (report, nil) }
         report.rounds = 1
-        let events = claimed.map {
-            IngestEvent(
-                eventID: $0.eventID, serverID: $0.serverID, kind: $0.kind, idempotencyKey: $0.idempotencyKey, login: $0.login,
-                payloadJSON: $0.payloadJSON, backfill: $0.backfillJobID != nil)
-        }
+        let events = claimed.map(\.event)
         let attempts = Dictionary(uniqueKeysWithValues: claimed.map { ($0.eventID, $0.attempts) })
         let packer = MessagePacker(maximumBytes: sink.maximumMessageBytes, grouping: sink.grouping, producer: producer)
         var messages = packer.pack(events, server: serverID, platform: platform)

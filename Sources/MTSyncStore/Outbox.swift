@@ -3,18 +3,15 @@ import MTSyncCore
 
 /// One outbox event as the relay claims it.
 public struct OutboxEvent: Sendable, Hashable {
-    public var eventID: Int64
-    public var serverID: String
-    public var kind: String
-    public var idempotencyKey: String
-    /// The fact's login (from the payload), for FIFO groups; nil for events not about one trader.
-    public var login: Int64?
-    /// The payload as PostgreSQL prints the stored `jsonb`: handed on as is, never re-encoded.
-    public var payloadJSON: String
+    /// The event as the relay hands it on (its payload as PostgreSQL prints the stored `jsonb`: never re-encoded;
+    /// its login from the payload, for FIFO groups; flagged backfill when a backfill job wrote it).
+    public var event: IngestEvent
     /// Deliveries tried before this claim.
     public var attempts: Int
     /// The backfill job that wrote it (its facts and markers), nil for live events.
     public var backfillJobID: Int64? = nil
+
+    public var eventID: Int64 { event.eventID }
 }
 
 /// An event the relay set aside (`dead_letters`, migration 0005), for `mtsync outbox list`.
@@ -56,10 +53,13 @@ public enum Outbox {
         var events: [OutboxEvent] = []
         events.reserveCapacity(rows.count)
         for row in rows {
+            let backfillJobID = try row.decode(Int64?.self, 6)
             events.append(OutboxEvent(
-                eventID: try row.decode(Int64.self, 0), serverID: serverID, kind: try row.decode(String.self, 1),
-                idempotencyKey: try row.decode(String.self, 2), login: try row.decode(Int64?.self, 3),
-                payloadJSON: try row.decode(String.self, 4), attempts: try row.decode(Int.self, 5), backfillJobID: try row.decode(Int64?.self, 6)))
+                event: IngestEvent(
+                    eventID: try row.decode(Int64.self, 0), serverID: serverID, kind: try row.decode(String.self, 1),
+                    idempotencyKey: try row.decode(String.self, 2), login: try row.decode(Int64?.self, 3),
+                    payloadJSON: try row.decode(String.self, 4), backfill: backfillJobID != nil),
+                attempts: try row.decode(Int.self, 5), backfillJobID: backfillJobID))
         }
         // RETURNING does not keep the subquery's order.
         events.sort { $0.eventID < $1.eventID }

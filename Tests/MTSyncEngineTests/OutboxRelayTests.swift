@@ -138,7 +138,7 @@ struct OutboxRelayTests {
         let lostSink = ScriptedSink()
         let claimed = try await Outbox.claim(serverID: "sim-mt5", owner: "dead-relay", limit: 50, claimFor: short.claimFor, on: fixture.connection)
         let packer = MessagePacker(maximumBytes: lostSink.maximumMessageBytes, producer: IngestProducer(instance: "dead"))
-        let sent = packer.pack(claimed.map { IngestEvent(eventID: $0.eventID, serverID: $0.serverID, kind: $0.kind, idempotencyKey: $0.idempotencyKey, login: $0.login, payloadJSON: $0.payloadJSON) }, server: "sim-mt5", platform: .mt5)
+        let sent = packer.pack(claimed.map(\.event), server: "sim-mt5", platform: .mt5)
         _ = await lostSink.deliver(sent)
 
         // While the claim lives, another relay skips those events.

@@ -21,7 +21,7 @@ struct PhasedRelay: Sendable {
         var messages = 0
         /// `Outbox.claim`: the claiming UPDATE … RETURNING payload::text, its transfer and decoding.
         var claim = Duration.zero
-        /// OutboxEvent → IngestEvent and the attempts dictionary, as the round does.
+        /// The claimed events and the attempts dictionary, as the round takes them.
         var convert = Duration.zero
         /// `MessagePacker.pack`: the envelope strings and message keys.
         var pack = Duration.zero
@@ -71,11 +71,7 @@ struct PhasedRelay: Sendable {
         phases.claim = lap()
         guard !claimed.isEmpty else { return (phases, nil) }
         phases.claims = [phases.claim]
-        let events = claimed.map {
-            IngestEvent(
-                eventID: $0.eventID, serverID: $0.serverID, kind: $0.kind, idempotencyKey: $0.idempotencyKey, login: $0.login,
-                payloadJSON: $0.payloadJSON, backfill: $0.backfillJobID != nil)
-        }
+        let events = claimed.map(\.event)
         // Built as the round builds it (for retries' backoff), so its cost is in the profile; unused on the happy path.
         let attempts = Dictionary(uniqueKeysWithValues: claimed.map { ($0.eventID, $0.attempts) })
         withExtendedLifetime(attempts) {}
