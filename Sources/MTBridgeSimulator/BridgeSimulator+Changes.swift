@@ -3,40 +3,30 @@ import MTSyncCore
 import NIOCore
 
 extension BridgeSimulator {
-    /// `changes` of an MT4 bridge (§4.6): trades changed since `since`; a deletion names the record by `order` only.
-    func serveTradeChanges(_ request: SimulatorRequest, writer: inout LineWriter) async throws {
-        let id = request.id
+    /// `changes` (§4.6): what changed after `since` (none before the first generation), the page's changes as
+    /// `(seq, op, record)`, then `end` with the next `since`. An MT4 bridge sends trades, and names a deletion's record
+    /// by `order` only; an MT5 bridge sends deals.
+    func serveChanges(_ request: SimulatorRequest, writer: inout LineWriter) async throws {
         let since = try request.changesSince(keptFrom: generationBox.changesKeptFrom)
-        let limit = request.limit
-        let changes = generationBox.generation > 0 ? dataset.tradeChanges().filter { $0.seq > since && $0.seq >= generationBox.changesKeptFrom } : []
-        let page = changes.prefix(limit)
+        let kept = generationBox.changesKeptFrom
+        let changes: [(seq: Int64, op: String, record: JSONValue)]
+        if generationBox.generation == 0 {
+            changes = []
+        } else if platform == .mt4 {
+            changes = dataset.tradeChanges().filter { $0.seq > since && $0.seq >= kept }.map { change in
+                (change.seq, change.op, change.op == "delete" ? JSONValue.object([("order", .string(String(change.trade.order)))]) : LineWriter.tradeObject(change.trade.record))
+            }
+        } else {
+            changes = dataset.changes().filter { $0.seq > since && $0.seq >= kept }.map { ($0.seq, $0.op, LineWriter.dealObject($0.record)) }
+        }
+        let page = changes.prefix(request.limit)
         for change in page {
-            // A deletion names the record by `order` only (§4.6).
-            let record = change.op == "delete" ? JSONValue.object([("order", .string(String(change.trade.order)))]) : LineWriter.tradeObject(change.trade.record)
-            writer.raw(JSONValue.object([("type", "change"), ("id", .string(id)), ("data", .object([
-                ("seq", .integer(change.seq)), ("op", .string(change.op)), ("record", record),
+            writer.raw(JSONValue.object([("type", "change"), ("id", .string(request.id)), ("data", .object([
+                ("seq", .integer(change.seq)), ("op", .string(change.op)), ("record", change.record),
             ]))]).serialized())
         }
         let more = changes.count > page.count
-        try await writer.send(["type": "end", "id": .string(id), "count": .integer(page.count), "more": .bool(more),
-                               "next": more ? page.last.map { ["seq": .integer($0.seq)] } ?? .null : .null])
-        try await writer.flush()
-    }
-
-    /// `changes` of an MT5 bridge (§4.6): deals changed since `since`.
-    func serveDealChanges(_ request: SimulatorRequest, writer: inout LineWriter) async throws {
-        let id = request.id
-        let since = try request.changesSince(keptFrom: generationBox.changesKeptFrom)
-        let limit = request.limit
-        let changes = generationBox.generation > 0 ? dataset.changes().filter { $0.seq > since && $0.seq >= generationBox.changesKeptFrom } : []
-        let page = changes.prefix(limit)
-        for change in page {
-            writer.raw(JSONValue.object([("type", "change"), ("id", .string(id)), ("data", .object([
-                ("seq", .integer(change.seq)), ("op", .string(change.op)), ("record", LineWriter.dealObject(change.record)),
-            ]))]).serialized())
-        }
-        let more = changes.count > page.count
-        try await writer.send(["type": "end", "id": .string(id), "count": .integer(page.count), "more": .bool(more),
+        try await writer.send(["type": "end", "id": .string(request.id), "count": .integer(page.count), "more": .bool(more),
                                "next": more ? page.last.map { ["seq": .integer($0.seq)] } ?? .null : .null])
         try await writer.flush()
     }

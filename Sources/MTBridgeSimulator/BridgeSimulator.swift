@@ -182,8 +182,7 @@ public struct BridgeSimulator: Sendable {
             case "accounts": try await serveAccounts(request, writer: &writer)
             case "daily": try await serveDaily(request, writer: &writer)
             case "symbols": try await serveSymbols(request, writer: &writer)
-            case "changes" where platform == .mt4: try await serveTradeChanges(request, writer: &writer)
-            case "changes": try await serveDealChanges(request, writer: &writer)
+            case "changes": try await serveChanges(request, writer: &writer)
             case "digest": try await serveDigest(request, writer: &writer)
             default: throw RequestRejection(code: "unknown_method", message: "method \(request.method ?? "?") is not served by this bridge")
             }
