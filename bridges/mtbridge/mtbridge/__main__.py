@@ -109,7 +109,10 @@ async def run(settings, backend, tls, stop: asyncio.Event | None = None) -> int:
     address = listening.sockets[0].getsockname()
     logging.getLogger("mtbridge").info("serving %s (%s) on %s:%d%s", settings.server_id, settings.platform, address[0], address[1],
                                        " over TLS" if tls else "")
-    print(f"listening on {address[0]}:{address[1]}", flush=True)
+    # One write with its newline: print() writes the text and the newline apart, and unbuffered (PYTHONUNBUFFERED,
+    # a service manager) a log line from another thread landed between them, gluing the port to its timestamp.
+    sys.stdout.write(f"listening on {address[0]}:{address[1]}\n")
+    sys.stdout.flush()
     if stop is None:
         stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -96,7 +96,9 @@ def binaries() -> tuple[str, str]:
     return mtsync, simulator
 
 
-def started(argv, env, pattern=r"listening on [0-9.]+:(\d+)", timeout=60) -> tuple[subprocess.Popen, int, pathlib.Path]:
+def started(argv, env, pattern=r"listening on [0-9.]+:(\d{1,5})(?!\d)", timeout=60) -> tuple[subprocess.Popen, int, pathlib.Path]:
+    """Starts `argv` and waits for its "listening on HOST:PORT" line: the port is at most five digits and ends where
+    the digits end, so a port glued to what another thread wrote next is never misread as a bigger number."""
     log = pathlib.Path(tempfile.mkstemp(prefix="mtbridge-test-", suffix=".log")[1])
     with open(log, "wb") as output:
         process = subprocess.Popen(argv, env=env, stdout=output, stderr=subprocess.STDOUT, cwd=PACKAGE_ROOT)
