@@ -77,15 +77,15 @@ extension FactStore {
     /// The COPY text (PostgreSQL's text format) that `store` streams into `mtsync_staged_facts` and
     /// `mtsync_staged_sources` for `batch`, byte for byte: for `mtsync-bench ceiling`, which loads the same rows
     /// with psql's `\copy` and runs `Statements` on them, to measure what the database alone can do.
-    public static func stagingText(of batch: PageBatch) -> (facts: [UInt8], sources: [UInt8]) {
+    /// A value the COPY text format cannot carry fails as it would in `store`.
+    public static func stagingText(of batch: PageBatch) throws(PostgresError) -> (facts: [UInt8], sources: [UInt8]) {
         var facts: [UInt8] = [], sources: [UInt8] = []
-        // The sink never throws, so neither does the writer.
         var factWriter = CopyInWriter(flushThreshold: 1 << 20) { facts += $0 }
-        for fact in uniqueFacts(batch.facts) { try! stage(fact, into: &factWriter) }
-        try! factWriter.flush()
+        for fact in uniqueFacts(batch.facts) { try stage(fact, into: &factWriter) }
+        try factWriter.flush()
         var sourceWriter = CopyInWriter(flushThreshold: 1 << 20) { sources += $0 }
-        for source in batch.sources { try! stage(source, into: &sourceWriter) }
-        try! sourceWriter.flush()
+        for source in batch.sources { try stage(source, into: &sourceWriter) }
+        try sourceWriter.flush()
         return (facts, sources)
     }
 

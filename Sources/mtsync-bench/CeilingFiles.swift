@@ -83,7 +83,7 @@ struct CeilingFiles {
             while start < deals.endIndex {
                 let end = min(start + server.sync.pageSize, deals.endIndex)
                 let batch = batcher.batch(deals: Array(deals[start..<end]), cursor: nil)
-                let text = FactStore.stagingText(of: batch)
+                let text = try FactStore.stagingText(of: batch)
                 try facts.write(text.facts)
                 try sources.write(text.sources)
                 records += end - start
