@@ -35,11 +35,10 @@ extension BridgeSimulator {
     func serveDigest(_ request: SimulatorRequest, writer: inout LineWriter) async throws {
         let id = request.id
         let params = request.params
-        guard let from = params["from_ms"]?.text.flatMap({ Int64($0) }), let to = params["to_ms"]?.text.flatMap({ Int64($0) }),
-            let bucket = params["bucket_ms"]?.text.flatMap({ Int64($0) }), bucket == 3_600_000 || bucket == 86_400_000,
-            from < to, from % bucket == 0, to % bucket == 0
-        else {
-            throw RequestRejection.badRequest("digest needs from_ms < to_ms, multiples of bucket_ms (3600000 or 86400000)")
+        let rule = "digest needs from_ms < to_ms, multiples of bucket_ms (3600000 or 86400000)"
+        let (from, to) = try request.range(or: rule)
+        guard let bucket = params["bucket_ms"]?.text.flatMap({ Int64($0) }), bucket == 3_600_000 || bucket == 86_400_000, from % bucket == 0, to % bucket == 0 else {
+            throw RequestRejection.badRequest(rule)
         }
         guard (to - from) / bucket <= 744 else {
             throw RequestRejection(code: "range_too_large", message: "at most 744 buckets per request")

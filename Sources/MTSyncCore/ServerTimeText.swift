@@ -32,11 +32,8 @@ public enum ServerTimeText {
     }
 
     private static func day(_ text: Substring, years: ClosedRange<Int64>) -> Int64? {
-        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
-        guard parts.count == 3, let year = number(parts[0], digits: 4, years), let month = number(parts[1], digits: 2, 1...12),
-            let day = number(parts[2], digits: 2, 1...31), day <= CivilDate.daysInMonth(year: year, month: month)
-        else { return nil }
-        return CivilDate.days(year: year, month: month, day: day)
+        guard let days = CivilDate.days(parsing: text), years.contains(CivilDate.civil(fromDays: days).year) else { return nil }
+        return days
     }
 
     /// Milliseconds into the day of `HH:MM[:SS[.mmm]]`.

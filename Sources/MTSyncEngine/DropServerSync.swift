@@ -127,7 +127,7 @@ public struct DropServerSync: Sendable {
                         "file": "\(file.name)", "stream": "\(stored.stream)", "records": "\(records)", "inserted": "\(stored.outcome.inserted)",
                         "updated": "\(stored.outcome.updated)", "unchanged": "\(stored.outcome.unchanged)", "deleted": "\(stored.outcome.deleted)",
                         "excluded": "\(stored.outcome.excluded)", "pending": "\(stored.outcome.pending)",
-                        "quarantined": "\(quarantined + stored.outcome.quarantined)", "store_ms": "\(stored.duration.milliseconds)",
+                        "quarantined": "\(quarantined + stored.outcome.quarantined)", "store_ms": "\(stored.duration.wholeMilliseconds)",
                     ])
                 }
                 report.outcome.quarantined += quarantined

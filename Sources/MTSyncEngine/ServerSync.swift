@@ -252,7 +252,7 @@ public struct ServerSync: Sendable {
             "stream": "\(stream.rawValue)", "records": "\(records)", "inserted": "\(outcome.inserted)", "updated": "\(outcome.updated)",
             "unchanged": "\(outcome.unchanged)", "deleted": "\(outcome.deleted)", "quarantined": "\(outcome.quarantined)",
             "excluded": "\(outcome.excluded)", "pending": "\(outcome.pending)",
-            "read_ms": "\(read.map { "\($0.milliseconds)" } ?? "-")", "store_ms": "\(stored.milliseconds)",
+            "read_ms": "\(read.map { "\($0.wholeMilliseconds)" } ?? "-")", "store_ms": "\(stored.wholeMilliseconds)",
             "cursor": "\(batch.cursor.map(\.description) ?? "-")",
         ])
     }

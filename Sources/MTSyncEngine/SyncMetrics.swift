@@ -1,5 +1,6 @@
 import Metrics
 import MTSyncBridge
+import MTSyncCore
 import MTSyncStore
 
 /// Every metric mtsync exposes, with its type, labels and meaning: the one list the engine counts by, the
@@ -123,7 +124,7 @@ public struct SyncMetric: Sendable, Hashable {
     }
 
     public func record(_ duration: Duration, _ values: String...) {
-        Metrics.Timer(label: name, dimensions: dimensions(values)).recordNanoseconds(duration.nanoseconds)
+        Metrics.Timer(label: name, dimensions: dimensions(values)).recordNanoseconds(duration.wholeNanoseconds)
     }
 
     /// Creates the series at 0 without counting, so a rate or `increase()` over them works from the first scrape
@@ -165,11 +166,6 @@ public struct SyncMetric: Sendable, Hashable {
     }
 }
 
-extension Duration {
-    var nanoseconds: Int64 { wholeNanoseconds }
-
-    var milliseconds: Int64 { wholeMilliseconds }
-}
 
 /// The `code` label of `mtsync_bridge_errors_total`: the protocol's own codes where the bridge or the client named
 /// one, otherwise what kind of transport failure it was. Codes from the bridge outside the spec's table count as

@@ -1,4 +1,5 @@
 import Foundation
+import MTSyncCore
 
 /// Applies pending migrations to a database, safely when several mtsync instances start at once.
 ///
@@ -42,7 +43,7 @@ public struct Migrator: Sendable {
     @discardableResult
     public func migrate(on connection: PostgresConnection) async throws -> [AppliedMigration] {
         let migrations = self.migrations
-        let lockTimeoutMilliseconds = Self.milliseconds(lockTimeout)
+        let lockTimeoutMilliseconds = lockTimeout.wholeMilliseconds
         return try await connection.run { connection in
             try Self.applyPending(migrations, on: connection, lockTimeoutMilliseconds: lockTimeoutMilliseconds)
         }
@@ -79,14 +80,12 @@ public struct Migrator: Sendable {
     private static func apply(_ migration: Migration, on connection: isolated PostgresConnection) throws {
         let started = ContinuousClock.now
         try connection.execute(script: migration.sql, name: "migration \(migration.fileName)")
-        let durationMilliseconds = milliseconds(ContinuousClock.now - started)
+        let durationMilliseconds = (ContinuousClock.now - started).wholeMilliseconds
         try connection.query("""
             INSERT INTO schema_migrations (version, name, checksum, duration_ms)
             VALUES (\(migration.version), \(migration.name), \(migration.checksum), \(durationMilliseconds))
             """, name: "record migration \(migration.fileName)")
     }
-
-    private static func milliseconds(_ duration: Duration) -> Int64 { duration.wholeMilliseconds }
 
     private static func releaseLock(_ connection: isolated PostgresConnection) {
         // If this fails the connection is gone, and the server released the session's lock with it.

@@ -54,7 +54,7 @@ struct BackfillCommand: AsyncParsableCommand {
         do {
             let configuration = try config.load()
             try checkFeedOptions(configuration)
-            let start = try BridgeCheckCommand.serverMilliseconds(from), end = try BridgeCheckCommand.serverMilliseconds(to)
+            let start = try ServerTimeArgument.milliseconds(from), end = try ServerTimeArgument.milliseconds(to)
             guard start < end else { throw ValidationError("--from must be before --to") }
             guard let chunkLength = Self.chunkMilliseconds(chunk) else { throw ValidationError("--chunk must be like 1h, 6h, 1d or 7d") }
             let engine = SyncBootstrap(configuration: configuration)

@@ -47,7 +47,7 @@ struct BridgeCheckCommand: AsyncParsableCommand {
                 configuredZone = zone
             }
             endpoint = try makeEndpoint()
-            range = (try from.map(Self.serverMilliseconds), try to.map(Self.serverMilliseconds))
+            range = (try from.map(ServerTimeArgument.milliseconds), try to.map(ServerTimeArgument.milliseconds))
         } catch {
             if json { JSONOutput.print(["error": ["kind": "configuration", "message": "\(error)"]]) }
             else { FileHandle.standardError.write(Data("mtsync: error: \(error)\n".utf8)) }
@@ -99,7 +99,4 @@ struct BridgeCheckCommand: AsyncParsableCommand {
         }
         return BridgeEndpoint(host: host, port: port, key: try BridgeKey(id: keyID, hex: hex), tls: tls)
     }
-
-    /// Server time is a wall clock counted as if it were UTC (§0): the command line's one grammar (`cursor`'s).
-    static func serverMilliseconds(_ text: String) throws -> Int64 { try CursorCommand.serverMilliseconds(text) }
 }

@@ -28,14 +28,6 @@ struct CursorCommand: AsyncParsableCommand {
         return "\(user)@\(host)"
     }
 
-    /// Reads `--time`: `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM`, `…:SS` or `…:SS.mmm` (a space may replace the `T`), or
-    /// milliseconds since 1970 as a number; server time, so no zone and no offset.
-    static func serverMilliseconds(_ text: String) throws -> Int64 {
-        if !text.isEmpty, text.allSatisfy(\.isASCII), let milliseconds = Int64(text), milliseconds >= 0 { return milliseconds }
-        guard let milliseconds = ServerTimeText.milliseconds(parsing: text, ServerTimeText.commandLine) else { throw Self.badTime(text) }
-        return milliseconds
-    }
-
     /// A stream by its name (`open_trades`; `open-trades` as the CSV drop spells it is accepted too).
     static func syncStream(_ name: String) throws(CursorControlError) -> SyncStream {
         guard let stream = SyncStream(rawValue: name.replacingOccurrences(of: "-", with: "_")) else {
@@ -51,10 +43,6 @@ struct CursorCommand: AsyncParsableCommand {
         } catch {
             throw ValidationError(error.message)
         }
-    }
-
-    static func badTime(_ text: String) -> ValidationError {
-        ValidationError("\(String(reflecting: text)) is not a server time: use YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS[.mmm]] or milliseconds since 1970")
     }
 
     /// Like `CommandFailure.report`, plus the refusals of `CursorControl`: an unknown server or stream, a
@@ -208,14 +196,14 @@ struct CursorSetCommand: AsyncParsableCommand {
     @OptionGroup var change: CursorChangeOptions
 
     func validate() throws {
-        _ = try CursorCommand.serverMilliseconds(time)
+        _ = try ServerTimeArgument.milliseconds(time)
         try CursorCommand.validateStream(stream)
     }
 
     func run() async throws {
         do {
             let connection = try await database.connect()
-            let position = CursorPosition(serverTimeMilliseconds: try CursorCommand.serverMilliseconds(time), ticket: ticket)
+            let position = CursorPosition(serverTimeMilliseconds: try ServerTimeArgument.milliseconds(time), ticket: ticket)
             let entry = try await CursorControl.set(
                 serverID: target.server, stream: try CursorCommand.syncStream(stream), position: position, by: change.by ?? CursorCommand.defaultOperator(), reason: change.reason,
                 on: connection)

@@ -201,8 +201,8 @@ struct FeedPreviewCommand: AsyncParsableCommand {
         if output.json {
             // The rows are printed exactly as they are sent.
             let data = "[" + rows.map(\.rowJSON).joined(separator: ",") + "]"
-            let heldJSON = "[" + held.map { "{\"user_id\":\(IngestEnvelope.quoted($0.0)),\"reason\":\(IngestEnvelope.quoted($0.1))}" }.joined(separator: ",") + "]"
-            print("{\"trigger_id\":\(IngestEnvelope.quoted(trigger)),\"date\":\"\(date)\",\"data\":\(data),\"held\":\(heldJSON)}")
+            let heldJSON = "[" + held.map { "{\"user_id\":\(JSONText.quoted($0.0)),\"reason\":\(JSONText.quoted($0.1))}" }.joined(separator: ",") + "]"
+            print("{\"trigger_id\":\(JSONText.quoted(trigger)),\"date\":\"\(date)\",\"data\":\(data),\"held\":\(heldJSON)}")
             return
         }
         print("tier snapshots for \(date) (trigger \(trigger)): \(rows.count)")

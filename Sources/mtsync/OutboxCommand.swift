@@ -120,7 +120,7 @@ struct OutboxResendCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await output.reportCount(jsonKey: "queued", saying: "fact event(s) queued again; the relay delivers them") {
-            let start = try CursorCommand.serverMilliseconds(from), end = try CursorCommand.serverMilliseconds(to)
+            let start = try ServerTimeArgument.milliseconds(from), end = try ServerTimeArgument.milliseconds(to)
             guard start < end else { throw ValidationError("--from must be before --to") }
             return try await FactStore.resend(serverID: server, fromMilliseconds: start, toMilliseconds: end, login: login, on: try await database.connect())
         }

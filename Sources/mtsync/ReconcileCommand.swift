@@ -32,11 +32,11 @@ struct ReconcileCommand: AsyncParsableCommand {
             let start: Int64, end: Int64
             if from == nil || to == nil {
                 let trailing = try await sync.trailingRange(window: .seconds(3 * 86_400))
-                end = try to.map(BridgeCheckCommand.serverMilliseconds) ?? trailing.toMilliseconds
-                start = try from.map(BridgeCheckCommand.serverMilliseconds) ?? end - 3 * 86_400_000
+                end = try to.map(ServerTimeArgument.milliseconds) ?? trailing.toMilliseconds
+                start = try from.map(ServerTimeArgument.milliseconds) ?? end - 3 * 86_400_000
             } else {
-                start = try BridgeCheckCommand.serverMilliseconds(from!)
-                end = try BridgeCheckCommand.serverMilliseconds(to!)
+                start = try ServerTimeArgument.milliseconds(from!)
+                end = try ServerTimeArgument.milliseconds(to!)
             }
             guard start < end else { throw ValidationError("--from must be before --to") }
             guard let recorded = try await sync.recordedReconcile(fromMilliseconds: start, toMilliseconds: end, repair: repair, owner: configuration.instanceID) else {

@@ -109,9 +109,10 @@ extension SyncBootstrap {
     /// The daily feed's service on `connection`: the builder, the tier snapshots' builder when `feed.snapshots` is
     /// configured, and the sender through `sinks`.
     public func feedService(_ feed: FeedConfiguration, on connection: PostgresConnection, sinks: IngestSinks, logger: Logger) async throws -> DailyFeedService {
-        DailyFeedService(
-            builder: DailyFeedBuilder(settings: try IngestSinks.feedSettings(for: configuration, feed: feed), connection: connection),
-            snapshots: try IngestSinks.snapshotBuilder(for: configuration, feed: feed, on: connection),
+        let settings = try IngestSinks.feedSettings(for: configuration, feed: feed)
+        return DailyFeedService(
+            builder: DailyFeedBuilder(settings: settings, connection: connection),
+            snapshots: settings.snapshots.map { TierSnapshotBuilder(settings: settings, snapshots: $0, connection: connection) },
             sender: try await sinks.feedSender(for: feed, on: connection, logger: logger), every: feed.every, logger: logger)
     }
 

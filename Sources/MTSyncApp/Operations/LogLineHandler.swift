@@ -83,10 +83,10 @@ public struct LogLineHandler: LogHandler {
             }
             return line + "\n"
         case .json:
-            var line = #"{"ts":"# + jsonString(timestamp) + #","level":"# + jsonString(level.rawValue)
-                + #","subsystem":"# + jsonString(subsystem) + #","msg":"# + jsonString(message)
+            var line = #"{"ts":"# + JSONText.quoted(timestamp) + #","level":"# + JSONText.quoted(level.rawValue)
+                + #","subsystem":"# + JSONText.quoted(subsystem) + #","msg":"# + JSONText.quoted(message)
             for (key, value) in fields where !reserved.contains(key) {
-                line += "," + jsonString(key) + ":" + jsonString(value)
+                line += "," + JSONText.quoted(key) + ":" + JSONText.quoted(value)
             }
             return line + "}\n"
         }
@@ -121,9 +121,6 @@ public struct LogLineHandler: LogHandler {
         JSONText.appendEscaped(value, to: &quoted)
         return quoted + "\""
     }
-
-    /// A JSON string literal (RFC 8259 escapes).
-    static func jsonString(_ value: String) -> String { JSONText.quoted(value) }
 
     /// Now, UTC, milliseconds: `2026-11-26T10:00:00.123Z`. Without Foundation's formatters, which cost more than
     /// the rest of the line.

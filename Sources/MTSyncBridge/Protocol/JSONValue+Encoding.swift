@@ -12,7 +12,7 @@ extension JSONValue {
 
     func write(into out: inout [UInt8]) {
         switch self {
-        case .string(let text): Self.writeString(text, into: &out)
+        case .string(let text): JSONText.appendQuoted(text, to: &out)
         case .number(let text): out.append(contentsOf: text.utf8)
         case .bool(let value): out.append(contentsOf: (value ? "true" : "false").utf8)
         case .null: out.append(contentsOf: "null".utf8)
@@ -27,7 +27,7 @@ extension JSONValue {
             out.append(UInt8(ascii: "{"))
             for (offset, member) in members.enumerated() {
                 if offset > 0 { out.append(UInt8(ascii: ",")) }
-                Self.writeString(member.0, into: &out)
+                JSONText.appendQuoted(member.0, to: &out)
                 out.append(UInt8(ascii: ":"))
                 member.1.write(into: &out)
             }
@@ -35,7 +35,6 @@ extension JSONValue {
         }
     }
 
-    static func writeString(_ text: String, into out: inout [UInt8]) { JSONText.appendQuoted(text, to: &out) }
 }
 
 extension JSONValue: ExpressibleByStringLiteral, ExpressibleByBooleanLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral {

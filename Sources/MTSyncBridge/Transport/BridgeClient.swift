@@ -64,7 +64,6 @@ public struct BridgeClient: Sendable {
             return false
         }
 
-        static func nanoseconds(_ duration: Duration) -> Int64 { duration.clampedNanoseconds }
     }
 
     /// A failed attempt: the failure, how many attempts failed so far, and the pause before the next one (nil when

@@ -107,7 +107,7 @@ public enum DailyFeedPacker {
     }
 
     static func messageBody(rows: [String], envelope: DailyFeedEnvelope, batchID: String) -> [UInt8] {
-        let text = "{\"trigger_id\":\(IngestEnvelope.quoted(envelope.triggerID)),\"metadata\":{\"source\":\(IngestEnvelope.quoted(envelope.source)),\"batch_id\":\"\(batchID)\"},\"data\":[" + rows.joined(separator: ",") + "]}"
+        let text = "{\"trigger_id\":\(JSONText.quoted(envelope.triggerID)),\"metadata\":{\"source\":\(JSONText.quoted(envelope.source)),\"batch_id\":\"\(batchID)\"},\"data\":[" + rows.joined(separator: ",") + "]}"
         return Array(text.utf8)
     }
 

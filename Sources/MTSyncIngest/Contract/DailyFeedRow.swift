@@ -134,7 +134,7 @@ public struct DailyFeedRow: PlatformRow {
     /// One row as the platform documents it: snake_case, money with two decimals, lots exact; numbers as JSON
     /// numbers written from exact decimals (never through binary floating point).
     public var rowJSON: String {
-        "{\"user_id\":\(IngestEnvelope.quoted(customerID)),\"date\":\"\(date)\",\"deposit_total\":\(DailyFeedRow.money(depositTotal)),\"closed_lots\":\(closedLots)}"
+        "{\"user_id\":\(JSONText.quoted(customerID)),\"date\":\"\(date)\",\"deposit_total\":\(DailyFeedRow.money(depositTotal)),\"closed_lots\":\(closedLots)}"
     }
 
     public var csvFields: [String] { [customerID, date, DailyFeedRow.money(depositTotal), closedLots.description] }
@@ -144,7 +144,7 @@ public struct DailyFeedRow: PlatformRow {
         var json = "{"
         json += "\"closed_lots\":\"\(closedLots)\",\"deposit_total\":\"\(DailyFeedRow.money(depositTotal))\""
         json += ",\"withdrawal_total\":\"\(DailyFeedRow.money(withdrawalTotal))\",\"trading_net\":\"\(DailyFeedRow.money(tradingNet))\""
-        json += ",\"closing_trades\":\(closingTrades),\"logins\":[" + logins.map { IngestEnvelope.quoted($0) }.joined(separator: ",") + "]}"
+        json += ",\"closing_trades\":\(closingTrades),\"logins\":[" + logins.map { JSONText.quoted($0) }.joined(separator: ",") + "]}"
         return json
     }
 

@@ -60,13 +60,13 @@ public enum IngestEnvelope {
     /// Everything before the first event; `body` = prefix + events joined by commas + `]}`.
     static func prefix(key: String, server: String, platform: Platform, backfill: Bool, producer: IngestProducer) -> String {
         """
-        {"schema":"\(schemaName)","schema_version":\(schemaVersion),"producer":{"name":\(quoted(producer.name)),"version":\(quoted(producer.version)),"instance":\(quoted(producer.instance))},\
-        "server":\(quoted(server)),"platform":"\(platform.rawValue)","message_key":"\(key)","backfill":\(backfill),"events":[
+        {"schema":"\(schemaName)","schema_version":\(schemaVersion),"producer":{"name":\(JSONText.quoted(producer.name)),"version":\(JSONText.quoted(producer.version)),"instance":\(JSONText.quoted(producer.instance))},\
+        "server":\(JSONText.quoted(server)),"platform":"\(platform.rawValue)","message_key":"\(key)","backfill":\(backfill),"events":[
         """
     }
 
     static func eventJSON(_ event: IngestEvent) -> String {
-        #"{"idempotency_key":"# + quoted(event.idempotencyKey) + #","kind":"# + quoted(event.kind) + ",\"" + member(of: event.kind) + "\":" + event.payloadJSON + "}"
+        #"{"idempotency_key":"# + JSONText.quoted(event.idempotencyKey) + #","kind":"# + JSONText.quoted(event.kind) + ",\"" + member(of: event.kind) + "\":" + event.payloadJSON + "}"
     }
 
     /// The member carrying an event's payload, named after what it is: `fact` for `fact.*`, `aggregate` for
@@ -77,7 +77,4 @@ public enum IngestEnvelope {
         return "fact"
     }
 
-    /// A JSON string literal (RFC 8259 §7), for the JSON the ingest layers write by hand: envelopes, feed rows, the
-    /// file ingest's metadata. Server ids, keys and kinds are ASCII by construction; other text is escaped fully.
-    public static func quoted(_ text: String) -> String { JSONText.quoted(text) }
 }

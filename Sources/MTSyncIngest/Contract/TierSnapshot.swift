@@ -72,7 +72,7 @@ public struct TierSnapshotRow: PlatformRow {
     /// A figure left out is left out of the object (docs/ingest.md: no nulls).
     public var rowJSON: String {
         "{" + sentValues.compactMap { name, value, quoted in
-            value.map { "\"\(name)\":" + (quoted ? IngestEnvelope.quoted($0) : $0) }
+            value.map { "\"\(name)\":" + (quoted ? JSONText.quoted($0) : $0) }
         }.joined(separator: ",") + "}"
     }
 
@@ -83,7 +83,7 @@ public struct TierSnapshotRow: PlatformRow {
     }
 
     public var figuresJSON: String {
-        String(rowJSON.dropLast()) + ",\"accounts\":[" + accounts.map { IngestEnvelope.quoted($0) }.joined(separator: ",") + "]}"
+        String(rowJSON.dropLast()) + ",\"accounts\":[" + accounts.map { JSONText.quoted($0) }.joined(separator: ",") + "]}"
     }
 }
 

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import MTSyncCore
 
 /// The Returning.AI file ingest: one `POST <url>?trigger_id=<id>` per batch, authenticated by `x-api-key`, with a
 /// `multipart/form-data` body of two fields, `metadata` (`{"source":…,"batch_id":…}`) and `data` (the batch as a
@@ -154,7 +155,7 @@ public struct FileIngestClient: Sendable, CustomStringConvertible, CustomReflect
         } catch {
             return .retry(reason: redacted("no answer from the file ingest at \(configuration.redactedURL): \(Self.describe(error, timeout: configuration.requestTimeout))"), after: nil)
         }
-        let detail = answer.isEmpty ? "" : ": " + Self.firstLine(answer)
+        let detail = answer.isEmpty ? "" : ": " + IngestURL.firstLine(answer)
         switch status {
         case 200..<300:
             return .accepted(status: status, responseBody: answer)
@@ -187,7 +188,7 @@ public struct FileIngestClient: Sendable, CustomStringConvertible, CustomReflect
 
     /// `{"source":<source>,"batch_id":<batchID>}`, exactly, both JSON strings.
     public static func metadataJSON(source: String, batchID: String) -> String {
-        #"{"source":"# + IngestEnvelope.quoted(source) + #","batch_id":"# + IngestEnvelope.quoted(batchID) + "}"
+        #"{"source":"# + JSONText.quoted(source) + #","batch_id":"# + JSONText.quoted(batchID) + "}"
     }
 
     /// `text` with the API key, should an answer or an error echo it, replaced by `(secret)`.
@@ -223,7 +224,6 @@ public struct FileIngestClient: Sendable, CustomStringConvertible, CustomReflect
 
     public var description: String { "FileIngestClient(\(configuration))" }
 
-    static func firstLine(_ text: String) -> String { IngestURL.firstLine(text) }
 }
 
 /// What became of one upload.

@@ -1,3 +1,4 @@
+import MTSyncCore
 import MTSyncIngest
 import Synchronization
 
@@ -31,13 +32,7 @@ struct MeteredSink: IngestSink {
         meter.messages.add(messages.count, ordering: .relaxed)
         meter.bytes.add(messages.reduce(0) { $0 + $1.body.utf8.count }, ordering: .relaxed)
         meter.deliveredMessages.add(outcomes.count { $0 == .delivered }, ordering: .relaxed)
-        meter.deliverNanoseconds.add(Int(elapsed.inNanoseconds), ordering: .relaxed)
+        meter.deliverNanoseconds.add(Int(elapsed.wholeNanoseconds), ordering: .relaxed)
         return outcomes
     }
-}
-
-extension Duration {
-    var inSeconds: Double { fractionalSeconds }
-    var inNanoseconds: Int64 { wholeNanoseconds }
-    var inMilliseconds: Double { inSeconds * 1_000 }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import MTSyncCore
 import MTSyncEngine
 
 /// `--phases`: where a round's time goes, after the measured run — PostgreSQL's plans for one claim and one mark,
@@ -37,16 +38,16 @@ extension RelayBenchmark {
         for server in fill.serverIDs { total = total + (try await phased.drain(serverID: server, platform: .mt5)) }
         let elapsed = clock.now - started
         emit(String(format: "phases, %@, batch %d: %d events in %d rounds, %d messages, %.2f s (%.0f facts/s)",
-                     target.rawValue as NSString, batchSize, total.events, total.rounds, total.messages, elapsed.inSeconds,
-                     Double(total.events) / elapsed.inSeconds))
+                     target.rawValue as NSString, batchSize, total.events, total.rounds, total.messages, elapsed.fractionalSeconds,
+                     Double(total.events) / elapsed.fractionalSeconds))
         let steps: [(String, Duration)] = [
             ("claim (UPDATE … RETURNING payload::text, decode)", total.claim), ("convert to IngestEvent", total.convert),
             ("pack (envelope strings, keys)", total.pack), ("deliver (sink)", total.deliver), ("mark delivered", total.mark),
         ]
         for (name, time) in steps {
             emit("    " + name.padded(to: -50) + String(format: " %9.2f ms/round %8.2f µs/event %5.1f%%",
-                         time.inMilliseconds / Double(max(total.rounds, 1)), time.inSeconds * 1e6 / Double(max(total.events, 1)),
-                         100 * time.inSeconds / total.total.inSeconds))
+                         time.fractionalSeconds * 1_000 / Double(max(total.rounds, 1)), time.fractionalSeconds * 1e6 / Double(max(total.events, 1)),
+                         100 * time.fractionalSeconds / total.total.fractionalSeconds))
         }
         // Rounds of each server in turn: a tenth of each server's rounds is a tenth of the way through its drain.
         let perServer = total.claims.count / max(fill.serverIDs.count, 1)
@@ -60,7 +61,7 @@ extension RelayBenchmark {
                 for claim in total.claims[first..<end] { sum += claim }
                 count += end - first
             }
-            return String(format: "%.1f", sum.inMilliseconds / Double(max(count, 1)))
+            return String(format: "%.1f", sum.fractionalSeconds * 1_000 / Double(max(count, 1)))
         }
         emit("    claim ms/round by tenth of each server's drain: " + tenths.joined(separator: " "))
     }

@@ -71,7 +71,7 @@ struct RelayBenchmark {
         for result in results {
             emit(result.row)
             // The relay is sequential (claim, pack, deliver, mark): time outside `deliver` is the relay's own side.
-            emit(String(format: "    %.0f%% of the time inside the sink's deliver", 100 * result.deliverTime.inSeconds / result.elapsed.inSeconds)
+            emit(String(format: "    %.0f%% of the time inside the sink's deliver", 100 * result.deliverTime.fractionalSeconds / result.elapsed.fractionalSeconds)
                 + (result.load.map { "; CPU while relaying, in cores: " + $0.summary } ?? ""))
         }
     }
@@ -162,8 +162,8 @@ struct RelayBenchmark {
         let report = try await fill.fill(events: events, on: control)
         log(String(
             format: "    %d events, payload %d bytes on average, outbox %.0f MiB; filled in %.1f s, VACUUM ANALYZE%@ in %.1f s",
-            report.events, report.averagePayloadBytes, Double(report.tableBytes) / 1_048_576, report.fillTime.inSeconds,
-            (report.checkpointed ? " + CHECKPOINT" : " (CHECKPOINT not allowed)") as NSString, report.settleTime.inSeconds))
+            report.events, report.averagePayloadBytes, Double(report.tableBytes) / 1_048_576, report.fillTime.fractionalSeconds,
+            (report.checkpointed ? " + CHECKPOINT" : " (CHECKPOINT not allowed)") as NSString, report.settleTime.fractionalSeconds))
         return report
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import MTSyncCore
 
 /// One measured drain of the outbox: what went, how fast, at what memory.
 struct RunResult: Sendable {
@@ -20,9 +21,9 @@ struct RunResult: Sendable {
     /// The target: the relay never the pipeline's bottleneck on this machine.
     static let targetFactsPerSecond = 100_000.0
 
-    var factsPerSecond: Double { Double(events) / elapsed.inSeconds }
-    var messagesPerSecond: Double { Double(messages) / elapsed.inSeconds }
-    var mibPerSecond: Double { Double(bodyBytes) / 1_048_576 / elapsed.inSeconds }
+    var factsPerSecond: Double { Double(events) / elapsed.fractionalSeconds }
+    var messagesPerSecond: Double { Double(messages) / elapsed.fractionalSeconds }
+    var mibPerSecond: Double { Double(bodyBytes) / 1_048_576 / elapsed.fractionalSeconds }
     var ratio: Double { factsPerSecond / Self.targetFactsPerSecond }
 
     var verdict: String {
@@ -53,15 +54,15 @@ struct RunResult: Sendable {
     var machineLine: String {
         var fields: [(String, String)] = [
             ("run", label.replacingOccurrences(of: " ", with: "_")), ("target", target.rawValue), ("events", String(events)),
-            ("batch", String(batchSize)), ("concurrency", String(concurrency)), ("seconds", Self.decimal(elapsed.inSeconds, 3)),
+            ("batch", String(batchSize)), ("concurrency", String(concurrency)), ("seconds", Self.decimal(elapsed.fractionalSeconds, 3)),
             ("rounds", String(rounds)), ("messages", String(messages)), ("bytes", String(bodyBytes)),
         ]
         fields.append(("facts_per_s", Self.decimal(factsPerSecond, 0)))
         fields.append(("messages_per_s", Self.decimal(messagesPerSecond, 1)))
         fields.append(("mib_per_s", Self.decimal(mibPerSecond, 1)))
         fields.append(("ratio", Self.decimal(ratio, 2)))
-        fields.append(("deliver_s", Self.decimal(deliverTime.inSeconds, 3)))
-        fields.append(("relay_side_s", Self.decimal((elapsed - deliverTime).inSeconds, 3)))
+        fields.append(("deliver_s", Self.decimal(deliverTime.fractionalSeconds, 3)))
+        fields.append(("relay_side_s", Self.decimal((elapsed - deliverTime).fractionalSeconds, 3)))
         fields.append(("rss_mib", peakMiB.map { Self.decimal($0, 1) } ?? "?"))
         if let load {
             fields.append(("cpu_bench", Self.decimal(load.bench, 2)))
