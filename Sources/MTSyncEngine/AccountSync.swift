@@ -9,12 +9,12 @@ import MTSyncStore
 /// currency changes. Then the decisions catch up: stored facts the new versions decide differently, and held records
 /// whose account arrived (`DecisionCatchUp`).
 public struct AccountSync: Sendable {
-    public let client: BridgeClient
+    public let client: any BridgeSource
     public let connection: PostgresConnection
     public let batcher: RecordBatcher
     public let pageSize: Int
 
-    public init(client: BridgeClient, connection: PostgresConnection, batcher: RecordBatcher, pageSize: Int = 1_000) {
+    public init(client: any BridgeSource, connection: PostgresConnection, batcher: RecordBatcher, pageSize: Int = 1_000) {
         self.client = client
         self.connection = connection
         self.batcher = batcher
@@ -48,7 +48,7 @@ public struct AccountSync: Sendable {
         var after: UInt64?
         let pageSize = pageSize, server = serverID, zone = batcher.normalizer.settings.zone
         while !Task.isCancelled {
-            let page = try await client.withRetries { [after] connection in try await connection.accountsPage(after: after, limit: pageSize) }
+            let page = try await client.accountsPage(after: after, limit: pageSize)
             let (accounts, quarantine) = Self.validate(page.accounts, server: server, zone: zone, source: "tcp")
             report.accounts += accounts.count
             report.withoutCustomerID += accounts.filter { $0.clientID == nil }.count

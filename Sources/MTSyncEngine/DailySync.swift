@@ -8,7 +8,7 @@ import MTSyncStore
 /// replacing the earlier. Each read covers the days from `lookback` before the last day read (the server recomputes
 /// recent days after late deals) to the bridge's clock.
 public struct DailySync: Sendable {
-    public let client: BridgeClient
+    public let client: any BridgeSource
     public let connection: PostgresConnection
     public let serverID: ServerID
     public let zone: ServerTimeZone
@@ -17,7 +17,7 @@ public struct DailySync: Sendable {
     public var lookback: Duration = .seconds(7 * 86_400)
     public var pageSize = 1_000
 
-    public init(client: BridgeClient, connection: PostgresConnection, serverID: ServerID, zone: ServerTimeZone, startMilliseconds: Int64) {
+    public init(client: any BridgeSource, connection: PostgresConnection, serverID: ServerID, zone: ServerTimeZone, startMilliseconds: Int64) {
         self.client = client
         self.connection = connection
         self.serverID = serverID
@@ -50,12 +50,10 @@ public struct DailySync: Sendable {
         let day: Int64 = 86_400_000
         let server = serverID.rawValue
         var report = Report()
-        var after: (day: String, login: UInt64)?
+        var after: DailyPosition?
         let pageSize = self.pageSize, zone = self.zone
         while !Task.isCancelled, from < to {
-            let page = try await client.withRetries { [after] connection in
-                try await connection.dailyPage(fromMilliseconds: from, toMilliseconds: to, after: after, limit: pageSize)
-            }
+            let page = try await client.dailyPage(fromMilliseconds: from, toMilliseconds: to, after: after, limit: pageSize)
             report.records += page.records.count
             let lastDay = page.records.compactMap { $0.day.flatMap { CivilDate.days(parsing: $0) } }.max()
             let stored = try await connection.transaction(name: "store daily records") { connection in

@@ -14,9 +14,9 @@ extension ServerSync {
         var total = 0
         while true {
             let started = ContinuousClock.now
-            let page: (changes: [BridgeChange], more: Bool)
+            let page: ChangesPage
             do {
-                page = try await client.withRetries { [since] connection in try await connection.changesPage(since: since, limit: settings.pageSize) }
+                page = try await client.changesPage(since: since, limit: settings.pageSize)
             } catch let error as BridgeClientError where error.protocolError?.code.name == "changes_expired" && since > 0 {
                 try await recoverExpiredChanges(since: since, serverNowMilliseconds: serverNow, error: error)
                 since = 0

@@ -45,9 +45,7 @@ extension ServerSync {
         while start < to {
             // At most 744 buckets per digest request (§4.7).
             let end = min(to, start + 744 * bucket), chunkStart = start
-            let remote = try await client.withRetries { connection in
-                try await connection.digest(stream: stream.rawValue, fromMilliseconds: chunkStart, toMilliseconds: end, bucketMilliseconds: bucket)
-            }
+            let remote = try await client.digest(stream: stream.rawValue, fromMilliseconds: chunkStart, toMilliseconds: end, bucketMilliseconds: bucket)
             let local = try await connection.run { connection in
                 try FactStore.digest(serverID: serverID, stream: stream, fromMilliseconds: chunkStart, toMilliseconds: end, bucketMilliseconds: bucket, on: connection)
             }

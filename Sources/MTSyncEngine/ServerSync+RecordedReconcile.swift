@@ -6,7 +6,7 @@ extension ServerSync {
     /// (`PlausibleTimeRule.serverClock`: Int64.max, before 2000) is replaced by mtsync's own clock in the server's
     /// zone, with a warning.
     public func bridgeServerTime() async throws -> Int64? {
-        let reported = try await client.withRetries { connection in try await connection.serverInfo()["server_time_ms"]?.text.flatMap { Int64($0) } }
+        let reported = try await client.serverInfo()["server_time_ms"]?.text.flatMap { Int64($0) }
         guard let reported else { return nil }
         return serverClock(reported: reported).nowMilliseconds
     }

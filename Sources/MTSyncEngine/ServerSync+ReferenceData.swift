@@ -11,7 +11,7 @@ extension ServerSync {
     public func refreshReferenceData() async throws -> AccountSync.Report? {
         try await client.withSession { client in
             let sync = self.with(client)
-            let capabilities = try await client.withRetries { connection in connection.welcome?.capabilities ?? [] }
+            let capabilities = try await client.capabilities()
             return try await sync.refreshReferenceData(capabilities: capabilities)
         }
     }
@@ -20,7 +20,7 @@ extension ServerSync {
     /// the tier snapshots: a backfill's range, or a repairing reconcile's.
     public func readDaily(fromMilliseconds from: Int64, toMilliseconds to: Int64) async throws -> DailySync.Report? {
         try await client.withSession { client in
-            let capabilities = try await client.withRetries { connection in connection.welcome?.capabilities ?? [] }
+            let capabilities = try await client.capabilities()
             guard capabilities.contains("daily") else { return nil }
             return try await DailySync(client: client, connection: connection, serverID: serverID, zone: batcher.normalizer.settings.zone, startMilliseconds: 0)
                 .read(fromMilliseconds: from, toMilliseconds: to)
@@ -81,7 +81,7 @@ extension ServerSync {
     /// Reads the bridge's symbols (§4.5) into the store: each validated, a bad one quarantined.
     public func refreshSymbols() async throws {
         let server = serverID.rawValue
-        let raw = try await client.withRetries { connection in try await connection.symbols() }
+        let raw = try await client.symbols()
         var symbols: [ServerSymbol] = [], quarantine: [QuarantineEntry] = []
         for data in raw {
             let record = RawSymbolRecord(object: data)

@@ -10,7 +10,7 @@ import MTSyncStore
 /// any instant loses at most the page in flight, which the next pull reads again.
 public struct ServerSync: Sendable {
     /// The bridge; inside a round (`pull`, a bounded pull, a reconcile) one whose requests share one session.
-    public private(set) var client: BridgeClient
+    public private(set) var client: any BridgeSource
     public let connection: PostgresConnection
     public let batcher: RecordBatcher
     public let settings: ServerSyncSettings
@@ -21,7 +21,7 @@ public struct ServerSync: Sendable {
     let symbols = ServerSymbolCache()
 
     public init(
-        client: BridgeClient, connection: PostgresConnection, batcher: RecordBatcher, settings: ServerSyncSettings,
+        client: any BridgeSource, connection: PostgresConnection, batcher: RecordBatcher, settings: ServerSyncSettings,
         logger: Logger = Logger(label: "mtsync.sync")
     ) {
         self.client = client
@@ -55,17 +55,15 @@ public struct ServerSync: Sendable {
     }
 
     /// This sync on `client` (a session's).
-    func with(_ client: BridgeClient) -> ServerSync {
+    func with(_ client: any BridgeSource) -> ServerSync {
         var sync = self
         sync.client = client
         return sync
     }
 
     private func pullRound() async throws -> SyncReport {
-        let (reported, capabilities) = try await client.withRetries { connection in
-            let info = try await connection.serverInfo()
-            return (info["server_time_ms"]?.text.flatMap { Int64($0) }, connection.welcome?.capabilities ?? [])
-        }
+        let reported = try await client.serverInfo()["server_time_ms"]?.text.flatMap { Int64($0) }
+        let capabilities = try await client.capabilities()
         // The bridge's clock only when it is plausible itself (issue 20: Int64.max crashed the daemon here).
         let clock = serverClock(reported: reported)
         if let distrusted = clock.distrusted {
@@ -119,7 +117,7 @@ public struct ServerSync: Sendable {
         let pageSize = settings.pageSize
         while !Task.isCancelled {
             let started = ContinuousClock.now
-            let page = try await client.withRetries { [after] connection in try await connection.tradesPage(set: .open, after: after, limit: pageSize) }
+            let page = try await client.openTrades(after: after, limit: pageSize)
             let read = ContinuousClock.now - started
             var batch = batcher.batch(openTrades: page.records)
             batch.quarantine += page.notes.rejected.map { line in

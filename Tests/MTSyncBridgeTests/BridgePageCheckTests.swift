@@ -12,7 +12,7 @@ struct BridgePageCheckTests {
         var description: String { "(\(time), \(ticket))" }
     }
 
-    static func sort(_ records: [Record], more: Bool = true, next: Position? = nil, after: Position? = nil) throws -> SortedPage<Int, Position> {
+    static func sort(_ records: [Record], more: Bool = true, next: Position? = nil, after: Position? = nil) throws -> BridgePage<Int, Position> {
         // The records travel as their index, so the test can say which were kept.
         try BridgePageCheck.sort(
             Array(records.indices), notes: ResponseNotes(), more: more, claimedNext: next, from: 1_000, to: 2_000, after: after, endpoint: "test"

@@ -371,7 +371,7 @@ struct TranscriptTests {
         let (pages, replayed, failure) = try await Self.replay(transcript, exchanges: exchanges) { endpoint in
             try await BridgeConnection.withConnection(to: endpoint) { connection in
                 var pages: [(records: [RawDailyRecord], more: Bool, next: String?)] = []
-                var after: (day: String, login: UInt64)?
+                var after: DailyPosition?
                 while true {
                     let page = try await connection.dailyPage(fromMilliseconds: Self.dayStart, toMilliseconds: Self.dayStart + 2 * Self.day, after: after, limit: 2)
                     pages.append((page.records, page.more, page.next.map { "\($0.day)/\($0.login)" }))

@@ -32,11 +32,19 @@ struct SyncFixture {
     func sync(
         port: Int, lookback: Duration = .seconds(7_200), pageSize: Int = 97, filter: AccountFilter = .none, changesRecoveryWindow: Duration = .seconds(3 * 86_400)
     ) throws -> ServerSync {
-        let configuration = dataset.configuration
-        let settings = ServerSettings(server: try ServerID(configuration.serverID), platform: configuration.platform, zone: ServerTimeZone("ny-close")!, filter: filter)
         let client = BridgeClient(
             endpoint: BridgeEndpoint(host: "127.0.0.1", port: port, key: Self.key),
             retryPolicy: .init(baseDelay: .milliseconds(5), maximumDelay: .milliseconds(50), maximumAttempts: 20))
+        return try sync(source: client, lookback: lookback, pageSize: pageSize, filter: filter, changesRecoveryWindow: changesRecoveryWindow)
+    }
+
+    /// The server's sync reading `source` (a loopback client, or a bridge without a socket).
+    func sync(
+        source client: any BridgeSource, lookback: Duration = .seconds(7_200), pageSize: Int = 97, filter: AccountFilter = .none,
+        changesRecoveryWindow: Duration = .seconds(3 * 86_400)
+    ) throws -> ServerSync {
+        let configuration = dataset.configuration
+        let settings = ServerSettings(server: try ServerID(configuration.serverID), platform: configuration.platform, zone: ServerTimeZone("ny-close")!, filter: filter)
         var syncSettings = ServerSyncSettings(startMilliseconds: dataset.range.lowerBound, lookback: lookback, pageSize: pageSize, pendingAccountsEvery: .zero)
         syncSettings.changesRecoveryWindow = changesRecoveryWindow
         return ServerSync(client: client, connection: connection, batcher: RecordBatcher(normalizer: Normalizer(settings: settings)), settings: syncSettings)

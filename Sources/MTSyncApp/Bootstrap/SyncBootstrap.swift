@@ -44,7 +44,7 @@ public struct SyncBootstrap {
         RecordBatcher(normalizer: Normalizer(settings: try server.normalizerSettings()))
     }
 
-    public func bridgeClient(for bridge: BridgeSource) throws -> BridgeClient {
+    public func bridgeClient(for bridge: BridgeSettings) throws -> BridgeClient {
         let tls = bridge.tls.map { BridgeTLS(caFile: $0.caFile, clientCertificateFile: $0.certFile, clientKeyFile: $0.keyFile, serverName: $0.serverName) }
         let endpoint = BridgeEndpoint(
             host: bridge.host, port: bridge.port, key: try BridgeKey(id: bridge.keyID, hex: bridge.key.revealHex()), tls: tls,
@@ -56,7 +56,7 @@ public struct SyncBootstrap {
     /// `mtsync_bridge_errors_total`, and the error on the server's stream for `status` (FAILING until a pull
     /// succeeds). The daemon's gives up on a pull after a few attempts (and polls again with its own backoff); a
     /// one-shot command's keeps trying for `bridge.give_up_after`, then exits 75.
-    public func bridgeClient(for bridge: BridgeSource, server: ServerConfiguration, connection: PostgresConnection, daemon: Bool) throws -> BridgeClient {
+    public func bridgeClient(for bridge: BridgeSettings, server: ServerConfiguration, connection: PostgresConnection, daemon: Bool) throws -> BridgeClient {
         let plain = try bridgeClient(for: bridge)
         let logger = Logger(label: "mtsync.bridge")
         let id = server.id, stream: SyncStream = server.platform == .mt5 ? .deals : .trades
@@ -70,7 +70,7 @@ public struct SyncBootstrap {
         })
     }
 
-    public func bridgeSync(for server: ServerConfiguration, bridge: BridgeSource, connection: PostgresConnection, daemon: Bool = false) throws -> ServerSync {
+    public func bridgeSync(for server: ServerConfiguration, bridge: BridgeSettings, connection: PostgresConnection, daemon: Bool = false) throws -> ServerSync {
         return ServerSync(
             client: try bridgeClient(for: bridge, server: server, connection: connection, daemon: daemon), connection: connection,
             batcher: try batcher(for: server), settings: server.sync)

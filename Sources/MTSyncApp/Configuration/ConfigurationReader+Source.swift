@@ -40,7 +40,7 @@ extension ConfigurationReader {
         }
     }
 
-    mutating func readBridge(_ bridge: Mapping) -> BridgeSource? {
+    mutating func readBridge(_ bridge: Mapping) -> BridgeSettings? {
         var endpoint: (host: String, port: Int)?
         if let (text, mark) = required(bridge, "address", hint: "give the bridge's host:port, e.g. bridge.internal:7465") {
             endpoint = Self.hostAndPort(text)
@@ -69,7 +69,7 @@ extension ConfigurationReader {
         let handshakeTimeout = bridge["handshake_timeout"] == nil ? BridgeEndpoint.defaultHandshakeTimeout : duration(bridge, "handshake_timeout", minimum: .milliseconds(1))
         let giveUpAfter = bridge["give_up_after"] == nil ? BridgeClient.RetryPolicy.standardGiveUpAfter : duration(bridge, "give_up_after", minimum: .seconds(1))
         guard let endpoint, let keyID, let key, tlsValid, let connectTimeout, let readTimeout, let requestTimeout, let handshakeTimeout, let giveUpAfter else { return nil }
-        var source = BridgeSource(
+        var source = BridgeSettings(
             host: endpoint.host, port: endpoint.port, keyID: keyID, key: key, tls: tls, connectTimeout: connectTimeout, readTimeout: readTimeout,
             requestTimeout: requestTimeout)
         source.handshakeTimeout = handshakeTimeout

@@ -5,7 +5,7 @@ import MTSyncEngine
 public struct ServerConfiguration: Sendable, Equatable {
     /// Where a server's records come from: its export bridge over TCP, or a CSV drop folder.
     public enum Source: Sendable, Equatable {
-        case bridge(BridgeSource)
+        case bridge(BridgeSettings)
         case drop(DropSource)
     }
 

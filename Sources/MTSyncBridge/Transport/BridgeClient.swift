@@ -151,14 +151,17 @@ public struct BridgeClient: Sendable {
     /// MT5 deals with `from <= TimeMsc < to` (server time) after `after`, as pages of at most `pageSize` in
     /// `(TimeMsc, Deal)` order (§4.2).
     public func deals(fromMilliseconds from: Int64, toMilliseconds to: Int64, after: DealPosition? = nil, pageSize: Int = 1000) -> BridgePages<MT5DealRecord, DealPosition> {
-        BridgePages(client: self, after: after) { connection, after in
-            let page = try await connection.dealsPage(fromMilliseconds: from, toMilliseconds: to, after: after.map { ($0.timeMsc, $0.deal) }, limit: pageSize)
-            return try BridgePageCheck.sort(
-                page.records, notes: page.notes, more: page.more, claimedNext: page.next.map { DealPosition(timeMsc: $0.timeMsc, deal: $0.deal) },
-                from: from, to: to, after: after, endpoint: endpoint.description
-            ) { deal in
-                Int64(deal.timeMsc ?? "").flatMap { time in UInt64(deal.deal ?? "").map { (time, DealPosition(timeMsc: time, deal: $0)) } }
-            } key: { ($0.timeMsc, $0.deal) }
+        let endpoint = endpoint.description
+        return BridgePages(after: after) { after in
+            try await withRetries { connection in
+                let page = try await connection.dealsPage(fromMilliseconds: from, toMilliseconds: to, after: after.map { ($0.timeMsc, $0.deal) }, limit: pageSize)
+                return try BridgePageCheck.sort(
+                    page.records, notes: page.notes, more: page.more, claimedNext: page.next.map { DealPosition(timeMsc: $0.timeMsc, deal: $0.deal) },
+                    from: from, to: to, after: after, endpoint: endpoint
+                ) { deal in
+                    Int64(deal.timeMsc ?? "").flatMap { time in UInt64(deal.deal ?? "").map { (time, DealPosition(timeMsc: time, deal: $0)) } }
+                } key: { ($0.timeMsc, $0.deal) }
+            }
         }
     }
 
@@ -166,18 +169,62 @@ public struct BridgeClient: Sendable {
     /// `from <= close_time × 1000 < to` after `after`, as pages of at most `pageSize` in `(close_time, order)`
     /// order (§4.3).
     public func closedTrades(fromMilliseconds from: Int64, toMilliseconds to: Int64, after: TradePosition? = nil, pageSize: Int = 1000) -> BridgePages<MT4TradeRecord, TradePosition> {
-        BridgePages(client: self, after: after) { connection, after in
-            let page = try await connection.tradesPage(set: .closed, fromMilliseconds: from, toMilliseconds: to, after: after, limit: pageSize)
-            // close_time is in seconds and the range in milliseconds (§4.3): a bridge that works in whole seconds may
-            // round the range's ends, so the check allows the second each end falls in.
-            return try BridgePageCheck.sort(
-                page.records, notes: page.notes, more: page.more, claimedNext: page.next,
-                from: from - from % 1000, to: to + (1000 - to % 1000) % 1000, after: after, endpoint: endpoint.description
-            ) { trade in
-                Int64(trade.closeTime ?? "").flatMap { time in
-                    time.multipliedReportingOverflow(by: 1000).overflow ? nil : UInt64(trade.order ?? "").map { (time * 1000, TradePosition(closeTime: time, order: $0)) }
-                }
-            } key: { (($0.closeTime ?? 0) &* 1000, $0.order) }
+        let endpoint = endpoint.description
+        return BridgePages(after: after) { after in
+            try await withRetries { connection in
+                let page = try await connection.tradesPage(set: .closed, fromMilliseconds: from, toMilliseconds: to, after: after, limit: pageSize)
+                // close_time is in seconds and the range in milliseconds (§4.3): a bridge that works in whole seconds may
+                // round the range's ends, so the check allows the second each end falls in.
+                return try BridgePageCheck.sort(
+                    page.records, notes: page.notes, more: page.more, claimedNext: page.next,
+                    from: from - from % 1000, to: to + (1000 - to % 1000) % 1000, after: after, endpoint: endpoint
+                ) { trade in
+                    Int64(trade.closeTime ?? "").flatMap { time in
+                        time.multipliedReportingOverflow(by: 1000).overflow ? nil : UInt64(trade.order ?? "").map { (time * 1000, TradePosition(closeTime: time, order: $0)) }
+                    }
+                } key: { (($0.closeTime ?? 0) &* 1000, $0.order) }
+            }
         }
+    }
+}
+
+/// The engine's reads, each one request with the client's retries (on its session inside `withSession`).
+extension BridgeClient: BridgeSource {
+    public func withSession<Result: Sendable>(_ body: (any BridgeSource) async throws -> Result) async throws -> Result {
+        try await withSession { (client: BridgeClient) in try await body(client) }
+    }
+
+    public func capabilities() async throws -> [String] {
+        try await withRetries { connection in connection.welcome?.capabilities ?? [] }
+    }
+
+    public func serverInfo() async throws -> JSONValue {
+        try await withRetries { connection in try await connection.serverInfo() }
+    }
+
+    public func openTrades(after: TradePosition?, limit: Int) async throws -> TradesPage {
+        try await withRetries { connection in try await connection.tradesPage(set: .open, after: after, limit: limit) }
+    }
+
+    public func accountsPage(after: UInt64?, limit: Int) async throws -> AccountsPage {
+        try await withRetries { connection in try await connection.accountsPage(after: after, limit: limit) }
+    }
+
+    public func dailyPage(fromMilliseconds from: Int64, toMilliseconds to: Int64, after: DailyPosition?, limit: Int) async throws -> DailyPage {
+        try await withRetries { connection in try await connection.dailyPage(fromMilliseconds: from, toMilliseconds: to, after: after, limit: limit) }
+    }
+
+    public func symbols() async throws -> [JSONValue] {
+        try await withRetries { connection in try await connection.symbols() }
+    }
+
+    public func digest(stream: String, fromMilliseconds from: Int64, toMilliseconds to: Int64, bucketMilliseconds: Int64) async throws -> [DigestBucket] {
+        try await withRetries { connection in
+            try await connection.digest(stream: stream, fromMilliseconds: from, toMilliseconds: to, bucketMilliseconds: bucketMilliseconds)
+        }
+    }
+
+    public func changesPage(since: Int64, limit: Int) async throws -> ChangesPage {
+        try await withRetries { connection in try await connection.changesPage(since: since, limit: limit) }
     }
 }

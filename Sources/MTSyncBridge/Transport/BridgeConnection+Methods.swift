@@ -67,7 +67,7 @@ extension BridgeConnection {
 
     /// One page of accounts in ascending login order after `after`, as sent (the caller validates each, so one
     /// bad record is quarantined instead of failing the page); `next` is the page's `end.next`, the last login sent.
-    public mutating func accountsPage(after: UInt64?, limit: Int) async throws -> (accounts: [RawAccountRecord], more: Bool, next: UInt64?) {
+    public mutating func accountsPage(after: UInt64?, limit: Int) async throws -> AccountsPage {
         var params: [(String, JSONValue)] = []
         if let after { params.append(("after", .string(String(after)))) }
         params.append(("limit", .integer(limit)))
@@ -75,14 +75,14 @@ extension BridgeConnection {
         let (end, _) = try await perform(method: "accounts", params: .object(params), maximumRecords: limit, rejectingUnreadable: false) { event in
             if case .record("account", let data) = event { accounts.append(RawAccountRecord(object: data)) }
         }
-        return (accounts, end.more, end.next?.text.flatMap { UInt64($0) })
+        return AccountsPage(accounts: accounts, more: end.more, next: end.next?.text.flatMap { UInt64($0) })
     }
 
     /// One page of end-of-day records (§4.8) of the server days starting in `[from, to)` (server time), after
     /// `after` in `(day, login)` order, at most `limit`, as sent (the caller validates each); `next` is `end.next`.
     public mutating func dailyPage(
-        fromMilliseconds from: Int64, toMilliseconds to: Int64, after: (day: String, login: UInt64)?, limit: Int
-    ) async throws -> (records: [RawDailyRecord], more: Bool, next: (day: String, login: UInt64)?) {
+        fromMilliseconds from: Int64, toMilliseconds to: Int64, after: DailyPosition?, limit: Int
+    ) async throws -> DailyPage {
         var params: [(String, JSONValue)] = [("from_ms", .integer(from)), ("to_ms", .integer(to))]
         if let after { params.append(("after", ["day": .string(after.day), "login": .string(String(after.login))])) }
         params.append(("limit", .integer(limit)))
@@ -90,14 +90,14 @@ extension BridgeConnection {
         let (end, _) = try await perform(method: "daily", params: .object(params), maximumRecords: limit, rejectingUnreadable: false) { event in
             if case .record("daily", let data) = event { records.append(RawDailyRecord(object: data)) }
         }
-        var next: (String, UInt64)?
+        var next: DailyPosition?
         if let position = end.next {
             guard let day = position["day"]?.text, let login = position["login"]?.text.flatMap({ UInt64($0) }) else {
                 throw failure(kind: .protocolViolation, retryable: true, "the end of a daily page has an unreadable next position: \(Self.printable(position.serialized()))")
             }
-            next = (day, login)
+            next = DailyPosition(day: day, login: login)
         }
-        return (records, end.more, next)
+        return DailyPage(records: records, more: end.more, next: next)
     }
 
     /// The bridge's symbol list (contract sizes, currencies, paths), as sent.
@@ -134,7 +134,7 @@ extension BridgeConnection {
     }
 
     /// Edits and deletions with a sequence above `since`.
-    public mutating func changesPage(since: Int64, limit: Int) async throws -> (changes: [BridgeChange], more: Bool) {
+    public mutating func changesPage(since: Int64, limit: Int) async throws -> ChangesPage {
         var changes: [BridgeChange] = []
         let (end, _) = try await perform(method: "changes", params: ["since": .integer(since), "limit": .integer(limit)], maximumRecords: limit, rejectingUnreadable: false) { event in
             if case .record("change", let data) = event { changes.append(try BridgeChange(data)) }
@@ -148,6 +148,6 @@ extension BridgeConnection {
             }
             previous = change.sequence
         }
-        return (changes, end.more)
+        return ChangesPage(changes: changes, more: end.more)
     }
 }

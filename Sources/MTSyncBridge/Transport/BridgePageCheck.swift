@@ -1,19 +1,3 @@
-/// A history page as the client hands it on: what of it may be stored, what must be quarantined, and where the
-/// next page starts.
-public struct SortedPage<Record: Sendable, Position: Sendable & Hashable>: Sendable {
-    /// The records inside the requested range (and those without a readable time, which the normalizer quarantines),
-    /// in the bridge's order.
-    public var records: [Record]
-    /// Records whose time lies outside the requested `[from, to)`: quarantined, never stored as facts.
-    public var outsideRange: [Record]
-    /// Lines that could not be read, and what the bridge said that mtsync does not believe.
-    public var notes: ResponseNotes
-    /// The position of the furthest record sent that lies in the range (the last one, in a page in order): where the
-    /// next page starts, and where a live cursor may move. Nil when no such record came (the page then ends the range).
-    public var position: Position?
-    public var more: Bool
-}
-
 /// What a history page must satisfy, and what mtsync believes of it (bridge-protocol/README.md §4.2, §4.3;
 /// docs/design invariant 7): **a position is only ever the position of a record that was sent and lies in the
 /// requested range**. `end.next` is the bridge's claim of that same position; when it disagrees, it is reported
@@ -26,8 +10,8 @@ public enum BridgePageCheck {
     public static func sort<Record: Sendable, Position: Sendable & Hashable>(
         _ page: [Record], notes: ResponseNotes, more: Bool, claimedNext: Position?, from: Int64, to: Int64, after: Position?, endpoint: String,
         locate: (Record) -> (milliseconds: Int64, position: Position)?, key: (Position) -> (Int64, UInt64)
-    ) throws -> SortedPage<Record, Position> {
-        var sorted = SortedPage<Record, Position>(records: [], outsideRange: [], notes: notes, position: nil, more: more)
+    ) throws -> BridgePage<Record, Position> {
+        var sorted = BridgePage<Record, Position>(records: [], outsideRange: [], notes: notes, position: nil, more: more)
         sorted.records.reserveCapacity(page.count)
         var outOfOrder = false
         for record in page {

@@ -1,23 +1,31 @@
-/// One page of a history read through `BridgeClient`: its records, in the bridge's order, what must be
+/// One page of a history read through a `BridgeSource`: its records, in the bridge's order, what must be
 /// quarantined, and the position of its last record in range. A consumer that stores the page with its position
 /// (in one transaction) can resume after it.
 public struct BridgePage<Record: Sendable, Position: Sendable & Hashable>: Sendable {
     /// The records to store (inside the requested range, or without a readable time for the normalizer to refuse).
-    public let records: [Record]
+    public internal(set) var records: [Record]
     /// Records outside the requested range: quarantined with that reason.
-    public let outsideRange: [Record]
+    public internal(set) var outsideRange: [Record]
     /// Lines that could not be read (quarantined) and what the bridge said that was not believed (reported).
-    public let notes: ResponseNotes
+    public internal(set) var notes: ResponseNotes
     /// Position of the last record sent inside the range: pass it as `after` to continue after this page. Nil on a
     /// last page without one (nothing to move a cursor to).
-    public let position: Position?
+    public internal(set) var position: Position?
     /// Whether the bridge said more records may remain in the range (false on the last page).
-    public let more: Bool
+    public internal(set) var more: Bool
+
+    public init(records: [Record], outsideRange: [Record] = [], notes: ResponseNotes = ResponseNotes(), position: Position?, more: Bool) {
+        self.records = records
+        self.outsideRange = outsideRange
+        self.notes = notes
+        self.position = position
+        self.more = more
+    }
 }
 
-/// A history as an `AsyncSequence` of pages, from `BridgeClient.deals` or `BridgeClient.closedTrades`.
+/// A history as an `AsyncSequence` of pages, from a `BridgeSource`'s `deals` or `closedTrades`.
 ///
-/// Each call to the iterator's `next()` reads one page, on the client's session when it has one (else on a
+/// Each call to the iterator's `next()` reads one page (`BridgeClient`: on its session when it has one, else on a
 /// connection of its own): exact back-pressure (the bridge has served nothing the consumer did not ask for),
 /// cancellation that is simply the consumer's own, and retries that restart one page from the last position
 /// delivered.
@@ -27,43 +35,39 @@ public struct BridgePage<Record: Sendable, Position: Sendable & Hashable>: Senda
 /// non-retryable failure, retries used up, or cancellation), the sequence ends.
 public struct BridgePages<Record: Sendable, Position: Sendable & Hashable>: AsyncSequence, Sendable {
     public typealias Element = BridgePage<Record, Position>
-    typealias Fetch = @Sendable (inout BridgeConnection, Position?) async throws -> SortedPage<Record, Position>
+    /// Reads the page after a position (nil: from the range's start), retries included.
+    public typealias ReadPage = @Sendable (Position?) async throws -> BridgePage<Record, Position>
 
-    let client: BridgeClient
     let after: Position?
-    let fetch: Fetch
+    let readPage: ReadPage
 
-    init(client: BridgeClient, after: Position?, fetch: @escaping Fetch) {
-        self.client = client
+    /// The pages `readPage` returns, starting after `after`, until one is empty or says no more remain.
+    public init(after: Position?, readPage: @escaping ReadPage) {
         self.after = after
-        self.fetch = fetch
+        self.readPage = readPage
     }
 
     public func makeAsyncIterator() -> Iterator {
-        Iterator(client: client, position: after, fetch: fetch)
+        Iterator(position: after, readPage: readPage)
     }
 
     public struct Iterator: AsyncIteratorProtocol, Sendable {
-        let client: BridgeClient
         /// The position after the last page delivered (or the starting `after`).
         public private(set) var position: Position?
-        let fetch: Fetch
+        let readPage: ReadPage
         private var finished = false
 
-        init(client: BridgeClient, position: Position?, fetch: @escaping Fetch) {
-            self.client = client
+        init(position: Position?, readPage: @escaping ReadPage) {
             self.position = position
-            self.fetch = fetch
+            self.readPage = readPage
         }
 
         /// The next page, read only now; nil when the range is exhausted.
         public mutating func next() async throws -> Element? {
             guard !finished else { return nil }
-            let after = position
-            let fetch = self.fetch
-            let page: SortedPage<Record, Position>
+            let page: Element
             do {
-                page = try await client.withRetries { connection in try await fetch(&connection, after) }
+                page = try await readPage(position)
             } catch {
                 finished = true
                 throw error
@@ -75,7 +79,7 @@ public struct BridgePages<Record: Sendable, Position: Sendable & Hashable>: Asyn
             }
             if let reached = page.position { position = reached }
             finished = !page.more
-            return BridgePage(records: page.records, outsideRange: page.outsideRange, notes: page.notes, position: page.position, more: page.more)
+            return page
         }
     }
 }

@@ -57,4 +57,62 @@ public struct TradesPage: Sendable {
     /// `end.next` as the bridge said it: a claim, checked against the last record sent.
     public let next: TradePosition?
     public let notes: ResponseNotes
+
+    public init(records: [MT4TradeRecord], more: Bool, next: TradePosition?, notes: ResponseNotes = ResponseNotes()) {
+        self.records = records
+        self.more = more
+        self.next = next
+        self.notes = notes
+    }
+}
+
+/// One page of accounts (§4.4), as sent: the caller validates each, so one bad record is quarantined instead of
+/// failing the page.
+public struct AccountsPage: Sendable {
+    public let accounts: [RawAccountRecord]
+    public let more: Bool
+    /// `end.next`: the last login sent.
+    public let next: UInt64?
+
+    public init(accounts: [RawAccountRecord], more: Bool, next: UInt64?) {
+        self.accounts = accounts
+        self.more = more
+        self.next = next
+    }
+}
+
+/// Where a `daily` read continues (§4.8): after this server day and login.
+public struct DailyPosition: Sendable, Hashable {
+    public let day: String
+    public let login: UInt64
+
+    public init(day: String, login: UInt64) {
+        self.day = day
+        self.login = login
+    }
+}
+
+/// One page of end-of-day records (§4.8), as sent (the caller validates each).
+public struct DailyPage: Sendable {
+    public let records: [RawDailyRecord]
+    public let more: Bool
+    /// `end.next`, the position after the last record sent.
+    public let next: DailyPosition?
+
+    public init(records: [RawDailyRecord], more: Bool, next: DailyPosition?) {
+        self.records = records
+        self.more = more
+        self.next = next
+    }
+}
+
+/// One page of the `changes` stream (§4.6).
+public struct ChangesPage: Sendable {
+    public let changes: [BridgeChange]
+    public let more: Bool
+
+    public init(changes: [BridgeChange], more: Bool) {
+        self.changes = changes
+        self.more = more
+    }
 }

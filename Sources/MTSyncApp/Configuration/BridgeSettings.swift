@@ -3,7 +3,7 @@ import MTSyncBridge
 /// key stays a non-printing `BridgeSecret` and TLS stays file paths until the bootstrap builds the transport's
 /// `BridgeEndpoint` from them (`SyncBootstrap.bridgeClient`), so no key material sits in a value that is printed,
 /// compared or dumped. The deadlines' defaults are the transport's.
-public struct BridgeSource: Sendable, Equatable {
+public struct BridgeSettings: Sendable, Equatable {
     public var host: String
     public var port: Int
     /// The key id the bridge knows the key by.
