@@ -1,4 +1,5 @@
 import MTSyncBridge
+import MTSyncCore
 import MTSyncStore
 
 /// Takes the files of one server's CSV drop (bridge-protocol/README.md §7.4), each exactly once.

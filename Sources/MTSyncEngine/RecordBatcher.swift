@@ -1,7 +1,6 @@
 import Foundation
 import MTSyncBridge
 import MTSyncCore
-import MTSyncStore
 
 /// Turns a page of raw records into what the store writes for it in one transaction: the facts normalization
 /// makes, one source record per raw record (for reconcile), and a quarantine entry for each record that could
@@ -113,7 +112,7 @@ public struct RecordBatcher: Sendable {
 
     /// Held records read back (`PendingRecords.due`): normalized again, with the symbols and rules of now, and
     /// decided by the store like any page. Closed history records keep their source records up to date.
-    public func batch(held: [PendingRecords.Held], platform: Platform) -> PageBatch {
+    public func batch(held: [HeldRecord], platform: Platform) -> PageBatch {
         var deals: [MT5DealRecord] = [], openTrades: [MT4TradeRecord] = [], trades: [MT4TradeRecord] = []
         for record in held {
             switch (record.raw, record.stream) {

@@ -78,19 +78,12 @@ public enum PendingRecords {
             ]), name: "forget refused pending records")
     }
 
-    /// A held record read back.
-    public struct Held: Sendable {
-        public var stream: SyncStream
-        public var ticket: UInt64
-        public var raw: RawRecord
-    }
-
     /// Held records worth deciding again, at most `limit`, open trades first (an MT4 record's closed copy, decided
     /// after it, then wins): those whose login had an account version learned since their last try, and those not
     /// tried since `retryBefore` (a rules file or filter changed). `after` pages through them.
     public static func due(
         server: String, platform: Platform, retryBefore: Date, limit: Int, on connection: PostgresConnection
-    ) async throws -> [Held] {
+    ) async throws -> [HeldRecord] {
         let rows = try await connection.query(PostgresQuery(sql: """
             WITH due AS (
                 SELECT p.stream, p.ticket, p.fields FROM pending_records p
@@ -103,11 +96,11 @@ public enum PendingRecords {
             )
             SELECT due.stream, due.ticket, kv.key, kv.value FROM due CROSS JOIN LATERAL jsonb_each_text(due.fields) kv
             """, parameters: [server, String(retryBefore.timeIntervalSince1970), String(limit)]), name: "pending records due")
-        var held: [Held] = []
+        var held: [HeldRecord] = []
         var current: (stream: String, ticket: Int64, fields: [(String, String)])?
         func flush() {
             guard let current, let stream = SyncStream(rawValue: current.stream) else { return }
-            held.append(Held(stream: stream, ticket: UInt64(bitPattern: current.ticket), raw: RawRecord(platform: platform, fields: current.fields)))
+            held.append(HeldRecord(stream: stream, ticket: UInt64(bitPattern: current.ticket), raw: RawRecord(platform: platform, fields: current.fields)))
         }
         for row in rows {
             let stream = try row.decode(String.self, 0), ticket = try row.decode(Int64.self, 1)

@@ -1,6 +1,3 @@
-import Foundation
-import MTSyncCore
-
 /// One raw record as the bridge served it, whatever became of it (migration 0003, `source_records`): what
 /// reconcile compares with the bridge's per-bucket digests.
 public struct SourceRecord: Sendable, Hashable {
@@ -50,7 +47,21 @@ public struct UndecidedRecord: Sendable {
     }
 }
 
-/// Everything one page of a bridge stream changes, stored in one transaction (`FactStore.store`).
+/// A held record read back from the store (`PendingRecords.due`), to be decided again.
+public struct HeldRecord: Sendable {
+    public var stream: SyncStream
+    public var ticket: UInt64
+    public var raw: RawRecord
+
+    public init(stream: SyncStream, ticket: UInt64, raw: RawRecord) {
+        self.stream = stream
+        self.ticket = ticket
+        self.raw = raw
+    }
+}
+
+/// Everything one page of a bridge stream changes, stored in one transaction (`FactStore.store`, in Store): the
+/// engine's batcher builds it from raw records without I/O.
 public struct PageBatch: Sendable {
     public var serverID: ServerID
     public var stream: SyncStream
