@@ -108,10 +108,12 @@ extension FactStore {
         return outcome
     }
 
-    /// The outbox payload: the fact in the JSON shape of `mtsync normalize` (TradingFact+JSON.swift), built from
-    /// the stored row so it carries the revision and idempotency key the merge assigned. A fact that stopped counting
-    /// (its account's decision excluded it after it was sent) travels as `fact.deleted` with `deleted: true` and the
-    /// reason in `excluded`.
+    /// The outbox payload: the fact in the JSON shape of `mtsync normalize` — `TradingFact+JSON.swift` is the one
+    /// source of truth, and `FactJSONParityTests` holds this rendering to it value by value (nulls left out) —
+    /// built here from the stored row, set-based in the page's transaction, so it carries the revision and
+    /// idempotency key the merge assigned. Beyond the fact: `deleted`, `excluded` (a fact that stopped counting, its
+    /// account's decision excluded it after it was sent, travels as `fact.deleted` with the reason) and an MT4 open
+    /// leg's `closed_lots`. A field added to the fact is added in both places, or that test fails.
     static let payloadSQL = """
         jsonb_strip_nulls(jsonb_build_object(
             'server', server_id, 'platform', platform, 'login', login,

@@ -1,4 +1,6 @@
-/// The JSON shape of a fact, as `mtsync normalize` prints it and the ingest contract will carry it.
+/// The JSON shape of a fact, as `mtsync normalize` prints it and the ingest carries it: the one source of truth.
+/// The store renders the same shape in SQL for the outbox (`FactStore.payloadSQL`, nulls left out), held to this
+/// one by `FactJSONParityTests`.
 ///
 /// Decimals are JSON strings (exact); identifiers are JSON numbers written with all their digits (consumers
 /// must read them as 64-bit integers: tickets can exceed 2^53); `time_utc` is ISO 8601 with milliseconds and
