@@ -26,7 +26,7 @@ public struct PlausibleTimes: Sendable, Hashable, CustomStringConvertible {
 
     /// `2000-01-01T00:00:00.000 to 2026-12-07T09:00:00.000 server time`.
     public var description: String {
-        "\(TradingFact.iso8601(milliseconds: earliestServerMilliseconds)) to \(TradingFact.iso8601(milliseconds: latestServerMilliseconds)) server time"
+        "\(ServerTimeText.iso8601(milliseconds: earliestServerMilliseconds)) to \(ServerTimeText.iso8601(milliseconds: latestServerMilliseconds)) server time"
     }
 }
 
@@ -80,7 +80,7 @@ public struct PlausibleTimeRule: Sendable, Hashable, CustomStringConvertible {
 
     /// `from 2000-01-01, up to 1d ahead` style, for `check-config`.
     public var description: String {
-        let earliest = TradingFact.iso8601(milliseconds: earliestServerMilliseconds)
+        let earliest = ServerTimeText.iso8601(milliseconds: earliestServerMilliseconds)
         let text = earliest.hasSuffix("T00:00:00.000") ? String(earliest.prefix(10)) : earliest
         let ahead = aheadMilliseconds % 86_400_000 == 0 ? "\(aheadMilliseconds / 86_400_000)d"
             : aheadMilliseconds % 3_600_000 == 0 ? "\(aheadMilliseconds / 3_600_000)h"

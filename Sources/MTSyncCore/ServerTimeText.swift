@@ -54,6 +54,33 @@ public enum ServerTimeText {
         return milliseconds
     }
 
+    // MARK: - Writing
+
+    /// `YYYY-MM-DDTHH:MM:SS.mmm` of milliseconds since 1970 (server time, or UTC with a `Z` the caller adds): how
+    /// facts, status and logs write a time. Calendar arithmetic: no formatter, no locale, no time zone database.
+    public static func iso8601(milliseconds: Int64) -> String {
+        let (days, rest) = split(milliseconds)
+        let pad = CivilDate.padded
+        let hours = rest / 3_600_000, minutes = rest / 60_000 % 60, seconds = rest / 1000 % 60, millis = rest % 1000
+        return "\(CivilDate.text(daysSince1970: days))T\(pad(hours, 2)):\(pad(minutes, 2)):\(pad(seconds, 2)).\(pad(millis, 3))"
+    }
+
+    /// `YYYY-MM-DD HH:MM`, seconds shown only when not zero (milliseconds dropped): how a configuration summary
+    /// shows a server's `start`.
+    public static func minutes(milliseconds: Int64) -> String {
+        let (days, rest) = split(milliseconds)
+        let pad = CivilDate.padded
+        let seconds = rest / 1000 % 60
+        return "\(CivilDate.text(daysSince1970: days)) \(pad(rest / 3_600_000, 2)):\(pad(rest / 60_000 % 60, 2))" + (seconds == 0 ? "" : ":\(pad(seconds, 2))")
+    }
+
+    /// Whole days since 1970 and the milliseconds into the day (floored, also before 1970).
+    private static func split(_ milliseconds: Int64) -> (days: Int64, rest: Int64) {
+        let perDay: Int64 = 86_400_000
+        let rest = milliseconds % perDay
+        return rest < 0 ? (milliseconds / perDay - 1, rest + perDay) : (milliseconds / perDay, rest)
+    }
+
     private static func number(_ text: Substring, digits: Int, _ range: ClosedRange<Int64>) -> Int64? {
         guard text.utf8.count == digits, text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }), let value = Int64(text),
             range.contains(value)

@@ -45,8 +45,8 @@ public enum FactPartitions {
         /// - Throws: `PostgresError` (`noPartition`) for a plausible time past the partitions: the horizon ran out.
         public func place(utcMilliseconds time: Int64) throws(PostgresError) -> Placement {
             if time >= FactPartitions.earliestMilliseconds, time < endMilliseconds { return .inside }
-            let shown = TradingFact.iso8601(milliseconds: time) + "Z"
-            let end = String(TradingFact.iso8601(milliseconds: endMilliseconds).prefix(7))
+            let shown = ServerTimeText.iso8601(milliseconds: time) + "Z"
+            let end = String(ServerTimeText.iso8601(milliseconds: endMilliseconds).prefix(7))
             if time < FactPartitions.earliestMilliseconds {
                 return .outside(reason: "time \(shown) is before 2000-01-01, the earliest month the fact table keeps")
             }
@@ -146,7 +146,7 @@ public enum FactPartitions {
     ) async throws -> UpkeepReport {
         let ahead = max(0, min(monthsAhead, 1200))
         let earliest = max(from ?? Int64.max, earliestMilliseconds)
-        let fromText: String? = from == nil ? nil : TradingFact.iso8601(milliseconds: earliest) + "Z"
+        let fromText: String? = from == nil ? nil : ServerTimeText.iso8601(milliseconds: earliest) + "Z"
         let months = try await connection.query("""
             WITH c AS (SELECT date_trunc('month', now() AT TIME ZONE 'UTC')::date AS c)
             SELECT to_char(m, 'YYYY-MM-DD') FROM (

@@ -91,7 +91,7 @@ extension FactStore {
 
     /// `2025-01-01 10:00:00.123+00` for a UTC millisecond count.
     static func timestampText(milliseconds: Int64) -> String {
-        TradingFact.iso8601(milliseconds: milliseconds) + "+00"
+        ServerTimeText.iso8601(milliseconds: milliseconds) + "+00"
     }
 
     static func merge(on connection: isolated PostgresConnection) throws -> PageOutcome {

@@ -97,7 +97,7 @@ struct CeilingFiles {
         let literal = { (text: String) in "'" + text.replacingOccurrences(of: "'", with: "''") + "'" }
         try """
             INSERT INTO servers (server_id, platform, time_zone) VALUES (\(literal(serverID)), 'mt5', \(literal(server.zoneName)));
-            SELECT ensure_trading_fact_partitions(\(literal(TradingFact.iso8601(milliseconds: (firstDay - 1) * 86_400_000) + "Z")), \(literal(TradingFact.iso8601(milliseconds: (firstDay + Int64(days) + 1) * 86_400_000) + "Z")));
+            SELECT ensure_trading_fact_partitions(\(literal(ServerTimeText.iso8601(milliseconds: (firstDay - 1) * 86_400_000) + "Z")), \(literal(ServerTimeText.iso8601(milliseconds: (firstDay + Int64(days) + 1) * 86_400_000) + "Z")));
 
             """.write(toFile: output + "/setup.sql", atomically: true, encoding: .utf8)
         let sourcesMerge = FactStore.Statements.mergeSourceRecords

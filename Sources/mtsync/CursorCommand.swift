@@ -66,7 +66,7 @@ struct CursorPositionReport: Encodable {
     let ticket: UInt64
 
     init(_ position: CursorPosition) {
-        serverTime = TradingFact.iso8601(milliseconds: position.serverTimeMilliseconds)
+        serverTime = ServerTimeText.iso8601(milliseconds: position.serverTimeMilliseconds)
         serverMsc = position.serverTimeMilliseconds
         ticket = position.ticket
     }
@@ -76,7 +76,7 @@ struct CursorPositionReport: Encodable {
 
 /// A real instant (`timestamptz`) as printed: ISO 8601 UTC with milliseconds.
 private func utc(_ date: Date) -> String {
-    TradingFact.iso8601(milliseconds: Int64((date.timeIntervalSince1970 * 1000).rounded(.down))) + "Z"
+    ServerTimeText.iso8601(milliseconds: Int64((date.timeIntervalSince1970 * 1000).rounded(.down))) + "Z"
 }
 
 struct CursorAuditReport: Encodable {

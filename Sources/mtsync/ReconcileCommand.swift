@@ -51,7 +51,7 @@ struct ReconcileCommand: AsyncParsableCommand {
         } else {
             print("\(report.buckets) bucket(s) compared, \(report.differing.count) differ")
             for bucket in report.differing.prefix(10) {
-                print("  \(TradingFact.iso8601(milliseconds: bucket.fromMilliseconds)) – \(TradingFact.iso8601(milliseconds: bucket.toMilliseconds)): bridge \(bucket.bridgeCount) record(s) / \(bucket.bridgeChecksum), store \(bucket.storeCount) / \(bucket.storeChecksum)")
+                print("  \(ServerTimeText.iso8601(milliseconds: bucket.fromMilliseconds)) – \(ServerTimeText.iso8601(milliseconds: bucket.toMilliseconds)): bridge \(bucket.bridgeCount) record(s) / \(bucket.bridgeChecksum), store \(bucket.storeCount) / \(bucket.storeChecksum)")
             }
             if report.differing.count > 10 { print("  … and \(report.differing.count - 10) more (--json lists them all)") }
             if repair {

@@ -140,13 +140,13 @@ enum ServerStatusText {
         if stream.stream == "changes" {
             position += " sequence \(stream.changeSequence.map(String.init) ?? "-")"
         } else if stream.positionServerMilliseconds > 0 {
-            position += " at \(TradingFact.iso8601(milliseconds: stream.positionServerMilliseconds)) server time, ticket \(stream.positionTicket)"
+            position += " at \(ServerTimeText.iso8601(milliseconds: stream.positionServerMilliseconds)) server time, ticket \(stream.positionTicket)"
         } else {
             position += " not started"
         }
         lines.append("  cursor      \(position)")
         var details: [String] = []
-        if let utc = stream.positionUTCMilliseconds { details.append("= \(TradingFact.iso8601(milliseconds: utc))Z") }
+        if let utc = stream.positionUTCMilliseconds { details.append("= \(ServerTimeText.iso8601(milliseconds: utc))Z") }
         if let lag = stream.lagSeconds { details.append("lag \(age(lag))") }
         details.append("\(stream.recordsStored) record(s) through it")
         details.append("last success \(stream.lastSuccessAtMilliseconds.map(instant) ?? "never")")
@@ -180,7 +180,7 @@ enum ServerStatusText {
         lines.append("  aggregates  \(server.aggregateHoursWaiting) trader-hour(s) waiting for aggregate.hourly")
         if let reconcile = server.lastReconcile {
             var text = "\(reconcile.state) \(reconcile.finishedAtMilliseconds.map(instant) ?? "(running)")"
-            text += " over \(TradingFact.iso8601(milliseconds: reconcile.rangeFromServerMilliseconds)) – \(TradingFact.iso8601(milliseconds: reconcile.rangeToServerMilliseconds))"
+            text += " over \(ServerTimeText.iso8601(milliseconds: reconcile.rangeFromServerMilliseconds)) – \(ServerTimeText.iso8601(milliseconds: reconcile.rangeToServerMilliseconds))"
             if let outcome = reconcile.outcome {
                 text += ": \(outcome.differing) of \(outcome.buckets) bucket(s) differed; \(outcome.inserted) inserted, \(outcome.updated) updated, \(outcome.deleted) deleted"
             }
@@ -194,7 +194,7 @@ enum ServerStatusText {
     }
 
     static func instant(_ milliseconds: Int64) -> String {
-        TradingFact.iso8601(milliseconds: milliseconds) + "Z"
+        ServerTimeText.iso8601(milliseconds: milliseconds) + "Z"
     }
 
     /// A duration in seconds as people read it: 42s, 5m 3s, 3h 2m, 2d 4h.

@@ -35,4 +35,20 @@ struct ServerTimeTextTests {
     func daysInMonth(year: Int64, month: Int64, days: Int64) {
         #expect(CivilDate.daysInMonth(year: year, month: month) == days)
     }
+
+    @Test("written back: ISO 8601 with milliseconds, before 1970 too; what the command line reads back", arguments: [
+        (Int64(1_735_725_605_123), "2025-01-01T10:00:05.123"), (0, "1970-01-01T00:00:00.000"), (-1, "1969-12-31T23:59:59.999"),
+        (253_402_300_799_999, "9999-12-31T23:59:59.999"),
+    ])
+    func written(milliseconds: Int64, text: String) {
+        #expect(ServerTimeText.iso8601(milliseconds: milliseconds) == text)
+        if milliseconds >= 0 { #expect(ServerTimeText.milliseconds(parsing: text, ServerTimeText.commandLine) == milliseconds) }
+    }
+
+    @Test("a configuration summary's start: minutes, seconds only when not zero", arguments: [
+        (Int64(1_735_689_600_000), "2025-01-01 00:00"), (1_735_725_605_000, "2025-01-01 10:00:05"), (1_735_725_600_999, "2025-01-01 10:00"),
+    ])
+    func minutes(milliseconds: Int64, text: String) {
+        #expect(ServerTimeText.minutes(milliseconds: milliseconds) == text)
+    }
 }

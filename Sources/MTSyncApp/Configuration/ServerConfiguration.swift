@@ -94,7 +94,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         if let overrides = rules.accounts, !overrides.isEmpty {
             accounts += ", \(overrides.count) account(s) from the rules file override the bridge's"
         }
-        return "\(id): \(platform.rawValue) via \(source), zone \(zoneName), start \(ServerStart.format(start)), "
+        return "\(id): \(platform.rawValue) via \(source), zone \(zoneName), start \(ServerTimeText.minutes(milliseconds: start)), "
             + "poll \(DurationText.format(pollInterval)) ±\(Self.percent(pollJitter)), lookback \(DurationText.format(sync.lookback)), "
             + "page \(sync.pageSize), \(reconcile), \(accounts)"
             + (plausibleTimes == .standard ? "" : ", plausible times \(plausibleTimes)")

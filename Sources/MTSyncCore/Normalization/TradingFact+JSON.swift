@@ -29,8 +29,8 @@ extension TradingFact: Encodable {
         try container.encode(rawAction, forKey: .rawAction)
         try container.encode(side, forKey: .side)
         try container.encode(entry, forKey: .entry)
-        try container.encode(Self.iso8601(milliseconds: timeUTCMilliseconds) + "Z", forKey: .timeUTC)
-        try container.encode(Self.iso8601(milliseconds: serverTimeMilliseconds), forKey: .serverTime)
+        try container.encode(ServerTimeText.iso8601(milliseconds: timeUTCMilliseconds) + "Z", forKey: .timeUTC)
+        try container.encode(ServerTimeText.iso8601(milliseconds: serverTimeMilliseconds), forKey: .serverTime)
         try container.encode(zone, forKey: .zone)
         try container.encode(symbol, forKey: .symbol)
         try container.encode(symbolCanonical, forKey: .symbolCanonical)
@@ -53,21 +53,5 @@ extension TradingFact: Encodable {
         try container.encode(revision, forKey: .revision)
         try container.encode(contentHash, forKey: .contentHash)
         try container.encode(idempotencyKey, forKey: .idempotencyKey)
-    }
-
-    /// `YYYY-MM-DDTHH:MM:SS.mmm` for milliseconds since 1970, by calendar arithmetic (proleptic Gregorian,
-    /// Howard Hinnant's days-to-civil algorithm): no formatter, no locale, no time zone database.
-    public static func iso8601(milliseconds: Int64) -> String {
-        let millisecondsPerDay: Int64 = 86_400_000
-        var days = milliseconds / millisecondsPerDay
-        var rest = milliseconds % millisecondsPerDay
-        if rest < 0 {
-            rest += millisecondsPerDay
-            days -= 1
-        }
-        let (year, month, day) = CivilDate.civil(fromDays: days)
-        let pad = CivilDate.padded
-        let hours = rest / 3_600_000, minutes = rest / 60_000 % 60, seconds = rest / 1000 % 60, millis = rest % 1000
-        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(hours, 2)):\(pad(minutes, 2)):\(pad(seconds, 2)).\(pad(millis, 3))"
     }
 }
