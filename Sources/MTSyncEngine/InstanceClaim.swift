@@ -27,7 +27,7 @@ public struct InstanceClaim: Service {
 
     /// Takes the instance for this process.
     ///
-    /// - Parameter wait: false: throws `ServerLeaseError.instanceInUse` when another live process runs the
+    /// - Parameter wait: false: throws `StoreRefusal.instanceInUse` when another live process runs the
     ///   instance; true: logs who runs it and tries again every `checkEvery` until it ends (cancellation ends the
     ///   wait).
     public static func take(
@@ -53,9 +53,9 @@ public struct InstanceClaim: Service {
         }
     }
 
-    static func inUse(_ holder: LeaseHolder, by running: InstanceLock.Running?) -> ServerLeaseError {
+    static func inUse(_ holder: LeaseHolder, by running: InstanceLock.Running?) -> StoreRefusal {
         let who = running.map { "process \($0.pid) on host \($0.host), running since \($0.startedAt.formatted(.iso8601))" } ?? "another process"
-        return ServerLeaseError(code: .instanceInUse, serverID: nil, message: """
+        return StoreRefusal(code: .instanceInUse, serverID: nil, message: """
             \(who) already runs instance \(String(reflecting: holder.instanceID)) against this database; \
             two daemons with one instance.id would take each other's servers. Stop that one first, give this one its own \
             instance.id (or leave instance.id out: hostname:pid), or start it with --wait to take over when that one ends
@@ -82,11 +82,11 @@ public struct InstanceClaim: Service {
                     logger.notice("instance lock taken again on a new database session", metadata: ["instance": "\(holder.instanceID)"])
                 case .running(let running):
                     var refusal = Self.inUse(holder, by: running)
-                    refusal = ServerLeaseError(code: .instanceInUse, serverID: nil, message: "while this process was cut off from the database, \(refusal.message)")
+                    refusal = StoreRefusal(code: .instanceInUse, serverID: nil, message: "while this process was cut off from the database, \(refusal.message)")
                     logger.critical("another process took this instance over; stopping", metadata: ["reason": "\(refusal.message)"])
                     throw refusal
                 }
-            } catch let error as ServerLeaseError {
+            } catch let error as StoreRefusal {
                 throw error
             } catch is CancellationError {
                 return

@@ -145,7 +145,7 @@ public struct SyncDaemon: Service {
                     leases.record(server, .failed(String(describing: error)))
                     SyncMetric.leaseHeld.set(0, server)
                 }
-                if let loss = error as? ServerLeaseError, loss.code == .lost {
+                if let loss = error as? StoreRefusal, loss.code == .lost {
                     SyncMetric.syncRuns.increment(server, "lease_lost")
                     SyncMetric.leaseHeld.set(0, server)
                     leases.record(server, .waiting)

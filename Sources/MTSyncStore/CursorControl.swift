@@ -93,7 +93,7 @@ public enum CursorControl {
     }
 
     /// Every cursor of a server, by stream; empty when it has not synced yet.
-    /// - Throws: `CursorControlError.unknownServer`, `PostgresError`.
+    /// - Throws: `StoreRefusal.unknownServer`, `PostgresError`.
     public static func cursors(serverID: String, on connection: PostgresConnection) async throws -> [CursorState] {
         try await connection.run { connection in
             _ = try platform(of: serverID, on: connection)
@@ -119,7 +119,7 @@ public enum CursorControl {
     /// - Parameters:
     ///   - by: the operator's name, e.g. `alice@ops-host`.
     ///   - reason: why, for whoever reads the audit later; required.
-    /// - Throws: `CursorControlError` (unknown server, a stream the server's platform does not have, a
+    /// - Throws: `StoreRefusal` (unknown server, a stream the server's platform does not have, a
     ///   negative time, an empty name or reason), `PostgresError`.
     @discardableResult
     public static func set(
@@ -155,15 +155,15 @@ public enum CursorControl {
     ) async throws -> CursorAuditEntry {
         let by = by.trimmingCharacters(in: .whitespacesAndNewlines)
         let reason = reason.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !by.isEmpty else { throw CursorControlError(code: .invalidArgument, serverID: serverID, message: "say who makes the change (--by)") }
-        guard !reason.isEmpty else { throw CursorControlError(code: .invalidArgument, serverID: serverID, message: "say why the cursor changes (--reason): the audit keeps it") }
+        guard !by.isEmpty else { throw StoreRefusal(code: .invalidArgument, serverID: serverID, message: "say who makes the change (--by)") }
+        guard !reason.isEmpty else { throw StoreRefusal(code: .invalidArgument, serverID: serverID, message: "say why the cursor changes (--reason): the audit keeps it") }
         guard position.serverTimeMilliseconds >= 0, position.ticket <= UInt64(Int64.max) else {
-            throw CursorControlError(code: .invalidArgument, serverID: serverID, message: "a cursor position needs a time from 1970 on and a ticket up to 2^63 - 1, not \(position)")
+            throw StoreRefusal(code: .invalidArgument, serverID: serverID, message: "a cursor position needs a time from 1970 on and a ticket up to 2^63 - 1, not \(position)")
         }
         return try await connection.transaction(name: "\(action.rawValue) cursor") { connection in
             let platform = try platform(of: serverID, on: connection)
             guard streams(for: platform).contains(stream) else {
-                throw CursorControlError(code: .unknownStream, serverID: serverID, message: "an \(platform.rawValue) server has no \(stream.rawValue) stream; its streams are \(streams(for: platform).map(\.rawValue).joined(separator: ", "))")
+                throw StoreRefusal(code: .unknownStream, serverID: serverID, message: "an \(platform.rawValue) server has no \(stream.rawValue) stream; its streams are \(streams(for: platform).map(\.rawValue).joined(separator: ", "))")
             }
             // Lease row first, then the cursor row: the order a page transaction locks them in.
             let fenced = try connection.query("""
@@ -204,7 +204,7 @@ public enum CursorControl {
     private static func platform(of serverID: String, on connection: isolated PostgresConnection) throws -> Platform {
         let rows = try connection.query("SELECT platform FROM servers WHERE server_id = \(serverID)", name: "find server")
         guard let row = rows.first else {
-            throw CursorControlError(code: .unknownServer, serverID: serverID, message: "there is no server \(String(reflecting: serverID)) in the servers table")
+            throw StoreRefusal(code: .unknownServer, serverID: serverID, message: "there is no server \(String(reflecting: serverID)) in the servers table")
         }
         let text = try row.decode(String.self, 0)
         guard let platform = Platform(rawValue: text) else {
@@ -247,31 +247,4 @@ public enum CursorControl {
     private static func date(_ milliseconds: Int64) -> Date {
         Date(timeIntervalSince1970: Double(milliseconds) / 1000)
     }
-}
-
-/// Why an operator's cursor request was refused.
-public struct CursorControlError: Error, Sendable, Equatable, CustomStringConvertible {
-    public struct Code: Hashable, Sendable, CustomStringConvertible {
-        public let name: String
-        private init(_ name: String) { self.name = name }
-        /// No row in `servers` has this id.
-        public static let unknownServer = Code("unknown server")
-        /// Not a stream name, or not a stream of the server's platform (MT5: deals; MT4: trades, open_trades).
-        public static let unknownStream = Code("unknown stream")
-        /// An empty operator name or reason, or a position outside what a cursor can hold.
-        public static let invalidArgument = Code("invalid cursor request")
-        public var description: String { name }
-    }
-
-    public let code: Code
-    public let serverID: String?
-    public let message: String
-
-    public init(code: Code, serverID: String?, message: String) {
-        self.code = code
-        self.serverID = serverID
-        self.message = message
-    }
-
-    public var description: String { "\(code)\(serverID.map { " (server \($0))" } ?? ""): \(message)" }
 }

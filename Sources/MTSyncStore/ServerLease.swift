@@ -104,7 +104,7 @@ public struct ServerLease: Sendable, Hashable {
     ///   whoever held it before) from an expired or released tenure or from a dead process of the same instance,
     ///   or already its own and live (same generation, expiry pushed to `now() + ttl`); nil when another process
     ///   holds a live lease. `take` says who.
-    /// - Throws: `ServerLeaseError` `.unknownServer` when no such server exists, `.invalidArgument` for an empty
+    /// - Throws: `StoreRefusal` `.unknownServer` when no such server exists, `.invalidArgument` for an empty
     ///   owner or a ttl under a millisecond; `PostgresError` when the database fails.
     public static func acquire(serverID: String, holder: LeaseHolder, ttl: Duration, on connection: PostgresConnection) async throws -> ServerLease? {
         try await take(serverID: serverID, holder: holder, ttl: ttl, on: connection).lease
@@ -138,7 +138,7 @@ public struct ServerLease: Sendable, Hashable {
         if let row = rows.first { return .held(try decode(row)) }
         let current = try await connection.query("SELECT \(unsafeSQL: columns) FROM server_leases l WHERE server_id = \(serverID)", name: "read server lease")
         guard let row = current.first else {
-            throw ServerLeaseError(code: .unknownServer, serverID: serverID, message: "there is no server \(String(reflecting: serverID)) in the servers table")
+            throw StoreRefusal(code: .unknownServer, serverID: serverID, message: "there is no server \(String(reflecting: serverID)) in the servers table")
         }
         return .heldByAnother(try decode(row))
     }
@@ -148,7 +148,7 @@ public struct ServerLease: Sendable, Hashable {
     /// The row is locked before the clock is read, and the time is `clock_timestamp()`, not `now()`: the renewal
     /// may have waited for the holder's own page transaction, which holds the row, and `now()` is when it began.
     ///
-    /// - Throws: `ServerLeaseError.lost` when the lease is no longer this tenure's — it was released, taken over,
+    /// - Throws: `StoreRefusal.lost` when the lease is no longer this tenure's — it was released, taken over,
     ///   or an operator change bumped its generation. The holder must stop writing the server and may `acquire`
     ///   again (after re-reading the server's cursors).
     @discardableResult
@@ -202,7 +202,7 @@ public struct ServerLease: Sendable, Hashable {
     @TaskLocal public static var fence: ServerLease?
 
     /// `assertHeld` for the task's `fence`, if any: a page whose tenure ended (taken over, or an operator moved
-    /// a cursor) is refused with `ServerLeaseError.lost` instead of committing over the newer state.
+    /// a cursor) is refused with `StoreRefusal.lost` instead of committing over the newer state.
     public static func assertFenced(_ fence: ServerLease?, on connection: isolated PostgresConnection) throws {
         guard let fence else { return }
         try assertHeld(serverID: fence.serverID, owner: fence.owner, generation: fence.generation, on: connection)
@@ -220,13 +220,13 @@ public struct ServerLease: Sendable, Hashable {
             FROM server_leases WHERE server_id = \(serverID) FOR SHARE
             """, name: "check server lease")
         guard let row = rows.first else {
-            throw ServerLeaseError(code: .lost, serverID: serverID, message: "\(owner) does not hold the lease of \(serverID): nobody does")
+            throw StoreRefusal(code: .lost, serverID: serverID, message: "\(owner) does not hold the lease of \(serverID): nobody does")
         }
         let holder = try row.decode(String.self, 0)
         let current = try row.decode(Int64.self, 1)
         let released = try row.decode(Bool.self, 2)
         guard holder == owner, current == generation, !released else {
-            throw ServerLeaseError(code: .lost, serverID: serverID, message: describeLoss(
+            throw StoreRefusal(code: .lost, serverID: serverID, message: describeLoss(
                 serverID: serverID, owner: owner, generation: generation, holderOwner: holder, holder: holder, current: current, released: released))
         }
     }
@@ -265,27 +265,27 @@ public struct ServerLease: Sendable, Hashable {
         Date(timeIntervalSince1970: Double(milliseconds) / 1000)
     }
 
-    private static func validate(owner: String, ttl: Duration) throws(ServerLeaseError) -> Int64 {
+    private static func validate(owner: String, ttl: Duration) throws(StoreRefusal) -> Int64 {
         guard !owner.isEmpty else {
-            throw ServerLeaseError(code: .invalidArgument, serverID: nil, message: "a lease owner must have a name (e.g. host:pid:random)")
+            throw StoreRefusal(code: .invalidArgument, serverID: nil, message: "a lease owner must have a name (e.g. host:pid:random)")
         }
         let milliseconds = ttl.wholeMilliseconds
         guard milliseconds >= 1 else {
-            throw ServerLeaseError(code: .invalidArgument, serverID: nil, message: "a lease ttl must be at least 1 ms (it is \(ttl))")
+            throw StoreRefusal(code: .invalidArgument, serverID: nil, message: "a lease ttl must be at least 1 ms (it is \(ttl))")
         }
         return milliseconds
     }
 
-    private static func lostError(serverID: String, owner: String, generation: Int64, on connection: PostgresConnection) async throws -> ServerLeaseError {
+    private static func lostError(serverID: String, owner: String, generation: Int64, on connection: PostgresConnection) async throws -> StoreRefusal {
         let rows = try await connection.query("""
             SELECT owner, generation, released_at IS NOT NULL, holder_host, holder_pid FROM server_leases WHERE server_id = \(serverID)
             """, name: "read lost server lease")
         guard let row = rows.first else {
-            return ServerLeaseError(code: .lost, serverID: serverID, message: "\(owner) does not hold the lease of \(serverID): nobody does")
+            return StoreRefusal(code: .lost, serverID: serverID, message: "\(owner) does not hold the lease of \(serverID): nobody does")
         }
         let holderOwner = try row.decode(String.self, 0)
         let holder = LeaseHolder.describe(instanceID: holderOwner, host: try row.decode(String?.self, 3), pid: try row.decode(Int32?.self, 4))
-        return ServerLeaseError(code: .lost, serverID: serverID, message: describeLoss(
+        return StoreRefusal(code: .lost, serverID: serverID, message: describeLoss(
             serverID: serverID, owner: owner, generation: generation, holderOwner: holderOwner, holder: holder, current: try row.decode(Int64.self, 1),
             released: try row.decode(Bool.self, 2)))
     }

@@ -41,7 +41,7 @@ enum CommandFailure {
         case is BridgeClientError:
             // Down, stuck, or broken (a protocol violation after its retries): a cron job should try again later.
             return (.temporary, "bridge_unavailable")
-        case let error as ServerLeaseError where error.code == .instanceInUse:
+        case let error as StoreRefusal where error.code == .instanceInUse:
             return (.temporary, "instance_in_use")
         case is ReconcileAlreadyRunning:
             return (.temporary, "reconcile_already_running")

@@ -29,9 +29,9 @@ struct CursorCommand: AsyncParsableCommand {
     }
 
     /// A stream by its name (`open_trades`; `open-trades` as the CSV drop spells it is accepted too).
-    static func syncStream(_ name: String) throws(CursorControlError) -> SyncStream {
+    static func syncStream(_ name: String) throws(StoreRefusal) -> SyncStream {
         guard let stream = SyncStream(rawValue: name.replacingOccurrences(of: "-", with: "_")) else {
-            throw CursorControlError(code: .unknownStream, serverID: nil, message: "\(String(reflecting: name)) is not a stream; the streams are \(SyncStream.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw StoreRefusal(code: .unknownStream, serverID: nil, message: "\(String(reflecting: name)) is not a stream; the streams are \(SyncStream.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         return stream
     }
@@ -48,7 +48,9 @@ struct CursorCommand: AsyncParsableCommand {
     /// Like `CommandFailure.report`, plus the refusals of `CursorControl`: an unknown server or stream, a
     /// missing reason — a bad value on the command line, so exit 64.
     static func report(_ error: any Error, json: Bool) -> ExitCode {
-        guard let refusal = error as? CursorControlError else { return CommandFailure.report(error, json: json) }
+        guard let refusal = error as? StoreRefusal, [.unknownServer, .unknownStream, .invalidArgument].contains(refusal.code) else {
+            return CommandFailure.report(error, json: json)
+        }
         let kind = refusal.code == .unknownServer ? "unknown_server" : refusal.code == .unknownStream ? "unknown_stream" : "invalid_argument"
         if json {
             JSONOutput.print(["error": ["kind": kind, "message": refusal.description]])

@@ -44,7 +44,7 @@ struct RunCommand: AsyncParsableCommand {
         }
         do {
             try await daemon.run()
-        } catch let error as ServerLeaseError {
+        } catch let error as StoreRefusal {
             // Another process took this instance over while this one was cut off from the database.
             throw CommandFailure.report(error, json: false)
         }

@@ -149,7 +149,7 @@ struct SyncDaemonTests {
             do {
                 _ = try await ServerLease.$fence.withValue(lease) { try await sync.pull() }
                 Issue.record("a pull under an ended tenure must be refused")
-            } catch let error as ServerLeaseError {
+            } catch let error as StoreRefusal {
                 #expect(error.code == .lost)
             }
             #expect(try await fixture.count("SELECT count(*) FROM trading_facts") == 0)

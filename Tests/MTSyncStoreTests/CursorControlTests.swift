@@ -77,12 +77,12 @@ struct CursorControlTests {
         let lease = try #require(try await ServerLease.acquire(serverID: "live-mt5", holder: .test("instance-a"), ttl: .seconds(60), on: connection))
         let entry = try await CursorControl.set(serverID: "live-mt5", stream: .deals, position: Self.jan1, by: "alice@ops", reason: "re-sync", on: connection)
         #expect(entry.fencedOwner == "instance-a")
-        await #expect(throws: ServerLeaseError.self) {
+        await #expect(throws: StoreRefusal.self) {
             try await connection.transaction { connection in
                 try ServerLease.assertHeld(serverID: "live-mt5", owner: "instance-a", generation: lease.generation, on: connection)
             }
         }
-        await #expect(throws: ServerLeaseError.self) { try await ServerLease.renew(lease, ttl: .seconds(60), on: connection) }
+        await #expect(throws: StoreRefusal.self) { try await ServerLease.renew(lease, ttl: .seconds(60), on: connection) }
         // The holder asks again and carries on with the new generation (after re-reading its cursor).
         let again = try #require(try await ServerLease.acquire(serverID: "live-mt5", holder: .test("instance-a"), ttl: .seconds(60), on: connection))
         #expect(again.generation == lease.generation + 1)
@@ -94,11 +94,11 @@ struct CursorControlTests {
     @Test("unknown servers, streams of the other platform and missing reasons are refused, and nothing changes")
     func refusals() async throws {
         let (_, connection) = try await Self.setUp()
-        func code(_ body: () async throws -> Void) async -> CursorControlError.Code? {
+        func code(_ body: () async throws -> Void) async -> StoreRefusal.Code? {
             do {
                 try await body()
                 return nil
-            } catch let error as CursorControlError {
+            } catch let error as StoreRefusal {
                 return error.code
             } catch {
                 Issue.record("unexpected \(error)")

@@ -61,10 +61,10 @@ struct ServerLeaseTests {
         #expect(taken.generation == 2)
 
         // The old holder's renewal fails: it must stop writing.
-        await #expect(throws: ServerLeaseError.self) { try await ServerLease.renew(renewed, ttl: .seconds(60), on: connection) }
+        await #expect(throws: StoreRefusal.self) { try await ServerLease.renew(renewed, ttl: .seconds(60), on: connection) }
         do {
             try await ServerLease.renew(renewed, ttl: .seconds(60), on: connection)
-        } catch let error as ServerLeaseError {
+        } catch let error as StoreRefusal {
             #expect(error.code == .lost)
             #expect(error.message.contains("b (host test-host, pid 4242) took it over"))
         }
@@ -81,7 +81,7 @@ struct ServerLeaseTests {
         try await Task.sleep(for: .milliseconds(250))
         let second = try #require(try await ServerLease.acquire(serverID: "live-mt5", holder: .test("a"), ttl: .seconds(60), on: connection))
         #expect(second.generation == 2)
-        await #expect(throws: ServerLeaseError.self) { try await ServerLease.renew(first, ttl: .seconds(60), on: connection) }
+        await #expect(throws: StoreRefusal.self) { try await ServerLease.renew(first, ttl: .seconds(60), on: connection) }
     }
 
     @Test("an expired lease nobody took is still its tenure: renew revives it with the same generation, and its pages pass")
@@ -127,7 +127,7 @@ struct ServerLeaseTests {
         #expect(try await ServerLease.release(lease, on: connection) == false)
         let next = try #require(try await ServerLease.acquire(serverID: "live-mt5", holder: .test("b"), ttl: .seconds(3600), on: connection))
         #expect(next.generation == 2)
-        await #expect(throws: ServerLeaseError.self) { try await ServerLease.renew(lease, ttl: .seconds(60), on: connection) }
+        await #expect(throws: StoreRefusal.self) { try await ServerLease.renew(lease, ttl: .seconds(60), on: connection) }
     }
 
     @Test("assertHeld passes for the current tenure and refuses a stale generation, another owner, a released lease")
@@ -146,7 +146,7 @@ struct ServerLeaseTests {
         }
         let second = try #require(try await ServerLease.acquire(serverID: "live-mt5", holder: .test("b"), ttl: .seconds(60), on: connection))
         for (owner, generation) in [("a", first.generation), ("b", first.generation), ("a", second.generation)] {
-            await #expect(throws: ServerLeaseError.self, "\(owner) in generation \(generation)") {
+            await #expect(throws: StoreRefusal.self, "\(owner) in generation \(generation)") {
                 try await connection.transaction { connection in
                     try ServerLease.assertHeld(serverID: "live-mt5", owner: owner, generation: generation, on: connection)
                 }
@@ -155,14 +155,14 @@ struct ServerLeaseTests {
         try await connection.transaction { connection in
             try ServerLease.assertHeld(serverID: "live-mt5", owner: "b", generation: second.generation, on: connection)
         }
-        await #expect(throws: ServerLeaseError.self) {
+        await #expect(throws: StoreRefusal.self) {
             try await connection.run { connection in try ServerLease.assertHeld(serverID: "idle", owner: "b", generation: 1, on: connection) }
         }
 
         // A released lease no longer passes either.
         let other = try await database.connect()
         #expect(try await ServerLease.release(second, on: other))
-        await #expect(throws: ServerLeaseError.self) {
+        await #expect(throws: StoreRefusal.self) {
             try await connection.run { connection in try ServerLease.assertHeld(serverID: "live-mt5", owner: "b", generation: second.generation, on: connection) }
         }
     }
@@ -222,7 +222,7 @@ struct ServerLeaseTests {
         let takenOver = try #require(taken, "the lease of a dead process of the instance was not taken over")
         #expect(takenOver.generation == 2)
         #expect(takenOver.isHeld(by: second))
-        await #expect(throws: ServerLeaseError.self) { try await ServerLease.renew(lease, ttl: .seconds(60), on: setup) }
+        await #expect(throws: StoreRefusal.self) { try await ServerLease.renew(lease, ttl: .seconds(60), on: setup) }
     }
 
     @Test("a live lease of another instance whose process is gone still waits for its expiry")
@@ -283,7 +283,7 @@ struct ServerLeaseTests {
         do {
             _ = try await ServerLease.acquire(serverID: "nope", holder: .test("a"), ttl: .seconds(1), on: connection)
             Issue.record("acquired a lease for an unknown server")
-        } catch let error as ServerLeaseError {
+        } catch let error as StoreRefusal {
             #expect(error.code == .unknownServer)
         }
         try await Self.addServer("live-mt5", on: connection)
@@ -291,7 +291,7 @@ struct ServerLeaseTests {
             do {
                 _ = try await ServerLease.acquire(serverID: "live-mt5", holder: .test(owner), ttl: ttl, on: connection)
                 Issue.record("accepted owner \(owner) ttl \(ttl)")
-            } catch let error as ServerLeaseError {
+            } catch let error as StoreRefusal {
                 #expect(error.code == .invalidArgument)
             }
         }

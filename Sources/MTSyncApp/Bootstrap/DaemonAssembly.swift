@@ -13,7 +13,7 @@ public struct DaemonAssembly {
     public let services: [any Service]
     let sinks: IngestSinks
 
-    /// Runs every service until SIGTERM or SIGINT (exit 0) or until one fails (its error, e.g. a `ServerLeaseError`
+    /// Runs every service until SIGTERM or SIGINT (exit 0) or until one fails (its error, e.g. a `StoreRefusal`
     /// when another process took this instance over while this one was cut off from the database).
     public func run() async throws {
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: Logger(label: "mtsync.lifecycle")))
@@ -29,7 +29,7 @@ public struct DaemonAssembly {
 
 extension SyncBootstrap {
     /// Connects, checks the schema, claims the instance (`wait`: until another process running it ends; otherwise
-    /// a `ServerLeaseError` `instanceInUse`) and builds the daemon's services. Leaves nothing open when it throws.
+    /// a `StoreRefusal` `instanceInUse`) and builds the daemon's services. Leaves nothing open when it throws.
     public func assembleDaemon(wait: Bool) async throws -> DaemonAssembly {
         let logger = Logger(label: "mtsync")
         let connection = try await connect()

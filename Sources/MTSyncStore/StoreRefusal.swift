@@ -1,7 +1,9 @@
 import Foundation
 
-/// Why a lease operation refused.
-public struct ServerLeaseError: Error, Sendable, Equatable, CustomStringConvertible {
+/// Why the store refused an operator's or a process's request before changing anything — a lease (`ServerLease`,
+/// `InstanceLock`) or a cursor (`CursorControl`): a value a person must change, or a tenure that is not this
+/// process's. Not a database failure (that is `PostgresError`).
+public struct StoreRefusal: Error, Sendable, Equatable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         public let name: String
         private init(_ name: String) { self.name = name }
@@ -9,8 +11,11 @@ public struct ServerLeaseError: Error, Sendable, Equatable, CustomStringConverti
         public static let lost = Code("lease lost")
         /// No row in `servers` has this id.
         public static let unknownServer = Code("unknown server")
-        /// An empty owner name or a ttl under a millisecond.
-        public static let invalidArgument = Code("invalid lease request")
+        /// Not a stream name, or not a stream of the server's platform (MT5: deals; MT4: trades, open_trades).
+        public static let unknownStream = Code("unknown stream")
+        /// An empty owner, operator name or reason, a ttl under a millisecond, or a position outside what a cursor
+        /// can hold.
+        public static let invalidArgument = Code("invalid request")
         /// Another live process runs this instance id as a daemon (`InstanceLock`): its message names it.
         public static let instanceInUse = Code("instance id in use")
         public var description: String { name }
