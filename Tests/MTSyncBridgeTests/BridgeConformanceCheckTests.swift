@@ -85,4 +85,16 @@ struct BridgeConformanceCheckTests {
             #expect(report.problems.contains { $0.hasPrefix(name) }, "\(report.problems)")
         }
     }
+
+    @Test("a bridge that serves a page out of order, or a deal outside the range, does not conform: the check names the problem", arguments: [
+        (Misbehaviour.wrongOrder, "order"), (.outsideRange, "outside [from_ms, to_ms)"),
+    ])
+    func historyProblems(misbehaviour: Misbehaviour, named: String) async throws {
+        let dataset = ClientSimulatorTests.dataset
+        var faults = SimulatorFaults()
+        faults.misbehaviour = misbehaviour
+        let report = try await Self.check(BridgeSimulator(dataset: dataset, key: Self.key, faults: faults), from: dataset.range.lowerBound, to: dataset.range.upperBound)
+        #expect(!report.conforms)
+        #expect(report.problems.contains { $0.contains(named) }, "\(report.problems)")
+    }
 }

@@ -133,54 +133,35 @@ public struct BridgeConformanceCheck: Sendable {
         }
 
         // Every record of the range, checked for order and bounds, digested per hour as the spec says.
-        var buckets: [Int64: DigestChecksum] = [:]
-        var orderProblems = 0, rangeProblems = 0, identityProblems = 0
+        let isMT4 = welcome?.platform == .mt4
+        var history = HistoryCheck(report: report, problemLimit: problemLimit)
+        if isMT4 {
+            try await history.read(client.closedTrades(fromMilliseconds: from, toMilliseconds: to, pageSize: pageSize), stream: "trades") { trade in
+                guard let time = trade.closeTime.flatMap({ Int64($0) }), let order = trade.order.flatMap({ UInt64($0) }), let line = DigestChecksum.canonicalLine(trade) else {
+                    return .unreadable("trade \(trade.order ?? "?") lacks a numeric order, close_time or key field")
+                }
+                let (milliseconds, overflow) = time.multipliedReportingOverflow(by: 1000)
+                return .readable(
+                    order: (time, order), milliseconds: overflow || milliseconds < from || milliseconds >= to ? nil : milliseconds, line: line,
+                    outOfOrder: { last in "trade \(order) comes after \(last): not in ascending (close_time, order) order (§4.3)" },
+                    outsideRange: "trade \(order) closes at \(time) s, outside [from_ms, to_ms)")
+            }
+        } else {
+            try await history.read(client.deals(fromMilliseconds: from, toMilliseconds: to, pageSize: pageSize), stream: "deals") { deal in
+                guard let time = deal.timeMsc.flatMap({ Int64($0) }), let ticket = deal.deal.flatMap({ UInt64($0) }), let line = DigestChecksum.canonicalLine(deal) else {
+                    return .unreadable("deal \(deal.deal ?? "?") lacks a numeric Deal, TimeMsc or key field")
+                }
+                return .readable(
+                    order: (time, ticket), milliseconds: time < from || time >= to ? nil : time, line: line,
+                    outOfOrder: { last in "deal \(ticket) comes after \(last): not in ascending (TimeMsc, Deal) order (§4.2)" },
+                    outsideRange: "deal \(ticket) has TimeMsc \(time), outside [from_ms, to_ms)")
+            }
+        }
+        report = history.report
+        let buckets = history.buckets
         func note(_ count: inout Int, _ text: @autoclosure () -> String) {
             count += 1
             if count <= problemLimit { report.problems.append(text()) }
-        }
-        let isMT4 = welcome?.platform == .mt4
-        if isMT4 {
-            var previous: (Int64, UInt64)?
-            for try await page in client.closedTrades(fromMilliseconds: from, toMilliseconds: to, pageSize: pageSize) {
-                report.pages += 1
-                Self.countMissing(page.records, stream: "trades", into: &report)
-                for anomaly in page.notes.anomalies where anomaly.code != "outside_range" { note(&orderProblems, "page \(report.pages): \(anomaly)") }
-                for line in page.notes.rejected { note(&identityProblems, "page \(report.pages): a line that cannot be read (\(line.code)): \(line.reason)") }
-                for _ in page.outsideRange { note(&rangeProblems, "page \(report.pages): a record outside [from_ms, to_ms)") }
-                for trade in page.records {
-                    report.records += 1
-                    guard let time = trade.closeTime.flatMap({ Int64($0) }), let order = trade.order.flatMap({ UInt64($0) }), let line = DigestChecksum.canonicalLine(trade) else {
-                        note(&identityProblems, "trade \(trade.order ?? "?") lacks a numeric order, close_time or key field")
-                        continue
-                    }
-                    if let last = previous, !(last < (time, order)) { note(&orderProblems, "trade \(order) comes after \(last.1): not in ascending (close_time, order) order (§4.3)") }
-                    let (milliseconds, overflow) = time.multipliedReportingOverflow(by: 1000)
-                    if overflow || milliseconds < from || milliseconds >= to { note(&rangeProblems, "trade \(order) closes at \(time) s, outside [from_ms, to_ms)") }
-                    previous = (time, order)
-                    if !overflow { buckets[Self.floor(milliseconds, to: hour), default: DigestChecksum()].add(canonicalLine: line) }
-                }
-            }
-        } else {
-            var previous: (Int64, UInt64)?
-            for try await page in client.deals(fromMilliseconds: from, toMilliseconds: to, pageSize: pageSize) {
-                report.pages += 1
-                Self.countMissing(page.records, stream: "deals", into: &report)
-                for anomaly in page.notes.anomalies where anomaly.code != "outside_range" { note(&orderProblems, "page \(report.pages): \(anomaly)") }
-                for line in page.notes.rejected { note(&identityProblems, "page \(report.pages): a line that cannot be read (\(line.code)): \(line.reason)") }
-                for _ in page.outsideRange { note(&rangeProblems, "page \(report.pages): a record outside [from_ms, to_ms)") }
-                for deal in page.records {
-                    report.records += 1
-                    guard let time = deal.timeMsc.flatMap({ Int64($0) }), let ticket = deal.deal.flatMap({ UInt64($0) }), let line = DigestChecksum.canonicalLine(deal) else {
-                        note(&identityProblems, "deal \(deal.deal ?? "?") lacks a numeric Deal, TimeMsc or key field")
-                        continue
-                    }
-                    if let last = previous, !(last < (time, ticket)) { note(&orderProblems, "deal \(ticket) comes after \(last.1): not in ascending (TimeMsc, Deal) order (§4.2)") }
-                    if time < from || time >= to { note(&rangeProblems, "deal \(ticket) has TimeMsc \(time), outside [from_ms, to_ms)") }
-                    previous = (time, ticket)
-                    buckets[Self.floor(time, to: hour), default: DigestChecksum()].add(canonicalLine: line)
-                }
-            }
         }
 
         if report.capabilities.contains("digest") {
