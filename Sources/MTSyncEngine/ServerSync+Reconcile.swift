@@ -75,28 +75,15 @@ extension ServerSync {
     private func repairBucket(_ difference: BucketDifference, into report: inout ReconcileReport) async throws {
         let batcher = try await currentBatcher()
         var seen = Set<UInt64>()
-        let pulled: SyncReport
-        switch platform {
+        let pulled = switch platform {
         case .mt5:
-            var total = SyncReport()
-            for try await page in client.deals(fromMilliseconds: difference.fromMilliseconds, toMilliseconds: difference.toMilliseconds, pageSize: settings.pageSize) {
-                for deal in page.records { if let ticket = deal.deal.flatMap({ UInt64($0) }) { seen.insert(ticket) } }
-                var batch = batcher.batch(deals: page.records, cursor: nil)
-                batch.quarantine += Self.quarantine(of: page, server: serverID, stream: stream)
-                try await store(batch, records: page.records.count, into: &total)
-                try await reportAnomalies(page.notes.anomalies)
-            }
-            pulled = total
+            try await repairPages(
+                client.deals(fromMilliseconds: difference.fromMilliseconds, toMilliseconds: difference.toMilliseconds, pageSize: settings.pageSize), seen: &seen,
+                ticket: { $0.deal.flatMap { UInt64($0) } }, batch: { batcher.batch(deals: $0, cursor: nil) })
         case .mt4:
-            var total = SyncReport()
-            for try await page in client.closedTrades(fromMilliseconds: difference.fromMilliseconds, toMilliseconds: difference.toMilliseconds, pageSize: settings.pageSize) {
-                for trade in page.records { if let order = trade.order.flatMap({ UInt64($0) }) { seen.insert(order) } }
-                var batch = batcher.batch(trades: page.records, cursor: nil)
-                batch.quarantine += Self.quarantine(of: page, server: serverID, stream: stream)
-                try await store(batch, records: page.records.count, into: &total)
-                try await reportAnomalies(page.notes.anomalies)
-            }
-            pulled = total
+            try await repairPages(
+                client.closedTrades(fromMilliseconds: difference.fromMilliseconds, toMilliseconds: difference.toMilliseconds, pageSize: settings.pageSize), seen: &seen,
+                ticket: { $0.order.flatMap { UInt64($0) } }, batch: { batcher.batch(trades: $0, cursor: nil) })
         }
         let serverID = self.serverID, stream = self.stream
         let stored = try await connection.run { connection in
@@ -113,5 +100,21 @@ extension ServerSync {
         report.repairedRecords += pulled.records
         report.inserted += pulled.outcome.inserted
         report.updated += pulled.outcome.updated
+    }
+
+    /// Stores every page of a bucket's history again (merged like any page: unchanged facts change nothing) and
+    /// collects the tickets the bridge still has into `seen`.
+    private func repairPages<Record: RawFieldRecord, Position>(
+        _ pages: BridgePages<Record, Position>, seen: inout Set<UInt64>, ticket: (Record) -> UInt64?, batch: ([Record]) -> PageBatch
+    ) async throws -> SyncReport {
+        var total = SyncReport()
+        for try await page in pages {
+            seen.formUnion(page.records.compactMap(ticket))
+            var pageBatch = batch(page.records)
+            pageBatch.quarantine += Self.quarantine(of: page, server: serverID, stream: stream)
+            try await store(pageBatch, records: page.records.count, into: &total)
+            try await reportAnomalies(page.notes.anomalies)
+        }
+        return total
     }
 }

@@ -202,9 +202,9 @@ struct ServerSyncTests {
         }
     }
 
-    @Test("reconcile: a consistent store has no differing bucket; after edits the bridge made unseen, repair restores the truth")
-    func reconcileRepairs() async throws {
-        let fixture = try await SyncFixture()
+    @Test("reconcile: a consistent store has no differing bucket; after edits the bridge made unseen, repair restores the truth", arguments: [Platform.mt5, .mt4])
+    func reconcileRepairs(platform: Platform) async throws {
+        let fixture = try await SyncFixture(platform: platform)
         try await SimulatorHarness.run(fixture.simulator) { port in
             // No lookback: late deals are invisible to the incremental pull; only reconcile can find them.
             let sync = try fixture.sync(port: port, lookback: .zero)
