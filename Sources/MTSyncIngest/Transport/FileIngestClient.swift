@@ -155,7 +155,7 @@ public struct FileIngestClient: Sendable, CustomStringConvertible, CustomReflect
         } catch {
             return .retry(reason: redacted("no answer from the file ingest at \(configuration.redactedURL): \(Self.describe(error, timeout: configuration.requestTimeout))"), after: nil)
         }
-        let detail = answer.isEmpty ? "" : ": " + IngestURL.firstLine(answer)
+        let detail = IngestAnswer.detail(answer)
         switch status {
         case 200..<300:
             return .accepted(status: status, responseBody: answer)

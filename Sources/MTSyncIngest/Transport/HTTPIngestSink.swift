@@ -80,11 +80,11 @@ public struct HTTPIngestSink: IngestSink {
             return .delivered
         case 408, 429, 500...599:
             let delay = retryAfter.flatMap { HTTPIngestRetryAfter.delay($0, now: now()) }.map { min($0, configuration.maximumRetryAfter) }
-            return .retry(reason: "the HTTP ingest answered \(status)\(answer.isEmpty ? "" : ": " + IngestURL.firstLine(answer))", after: delay)
+            return .retry(reason: "the HTTP ingest answered \(status)\(IngestAnswer.detail(answer))", after: delay)
         case 401, 403, 404, 405, 407:
             // Our credential, signature or URL is wrong, not the message: dead-lettering every event until an
             // operator notices would only make work. They wait (and park after max_attempts) while the error shows.
-            return .retry(reason: "the HTTP ingest answered \(status) (check the URL, the signing secret and the token)\(answer.isEmpty ? "" : ": " + IngestURL.firstLine(answer))", after: nil)
+            return .retry(reason: "the HTTP ingest answered \(status) (check the URL, the signing secret and the token)\(IngestAnswer.detail(answer))", after: nil)
         default:
             return .rejected(reason: "the HTTP ingest refused the message with status \(status)", response: answer)
         }

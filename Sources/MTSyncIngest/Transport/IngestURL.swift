@@ -25,10 +25,4 @@ enum IngestURL {
         let port = parsed.port.map { ":\($0)" } ?? ""
         return "\(scheme)://\(host)\(port)\(parsed.path)"
     }
-
-    /// The first line of an ingest's answer, at most 200 characters: enough for a reason, never a whole page.
-    static func firstLine(_ text: String) -> String {
-        let line = text.prefix { $0 != "\n" && $0 != "\r" }
-        return line.count > 200 ? line.prefix(200) + "…" : String(line)
-    }
 }
