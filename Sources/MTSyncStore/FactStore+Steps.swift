@@ -27,6 +27,25 @@ extension FactStore {
         return unique
     }
 
+    /// Decides each record's facts by its account (`policy`, `histories`): the decided facts and their records, and
+    /// the records held with the reason.
+    static func decide(
+        _ undecided: [UndecidedRecord], policy: AccountPolicy, histories: [UInt64: AccountHistory]
+    ) -> (facts: [TradingFact], records: [UndecidedRecord], held: [(record: UndecidedRecord, reason: PendingReason)]) {
+        var facts: [TradingFact] = [], records: [UndecidedRecord] = [], held: [(record: UndecidedRecord, reason: PendingReason)] = []
+        facts.reserveCapacity(undecided.count)
+        for record in undecided {
+            switch policy.decide(record.facts, login: record.login, history: histories[record.login]) {
+            case .decided(let decided):
+                facts += decided
+                records.append(record)
+            case .pending(let reason):
+                held.append((record, reason))
+            }
+        }
+        return (facts, records, held)
+    }
+
     static func stage(_ fact: TradingFact, into writer: inout CopyInWriter) throws(PostgresError) {
         writer.append(fact.identity.server.rawValue)
         writer.append(fact.platform.rawValue)
@@ -77,11 +96,13 @@ extension FactStore {
     /// The COPY text (PostgreSQL's text format) that `store` streams into `mtsync_staged_facts` and
     /// `mtsync_staged_sources` for `batch`, byte for byte: for `mtsync-bench ceiling`, which loads the same rows
     /// with psql's `\copy` and runs `Statements` on them, to measure what the database alone can do.
-    /// A value the COPY text format cannot carry fails as it would in `store`.
-    public static func stagingText(of batch: PageBatch) throws(PostgresError) -> (facts: [UInt8], sources: [UInt8]) {
+    /// The page's undecided records are decided as `store` decides them, by `histories` (the accounts the store
+    /// would read; a held record stages nothing). A value the COPY text format cannot carry fails as it would in `store`.
+    public static func stagingText(of batch: PageBatch, histories: [UInt64: AccountHistory]) throws(PostgresError) -> (facts: [UInt8], sources: [UInt8]) {
         var facts: [UInt8] = [], sources: [UInt8] = []
         var factWriter = CopyInWriter(flushThreshold: 1 << 20) { facts += $0 }
-        for fact in uniqueFacts(batch.facts) { try stage(fact, into: &factWriter) }
+        let decided = batch.facts + decide(batch.undecided, policy: batch.policy, histories: histories).facts
+        for fact in uniqueFacts(decided) { try stage(fact, into: &factWriter) }
         try factWriter.flush()
         var sourceWriter = CopyInWriter(flushThreshold: 1 << 20) { sources += $0 }
         for source in batch.sources { try stage(source, into: &sourceWriter) }

@@ -44,15 +44,10 @@ public enum FactStore {
             // applied to its facts), or the page waits for it and decides with it — never a decision between.
             try AccountDecisions.lockShared(server: server, on: connection)
             let histories = try AccountDecisions.histories(server: server, logins: Set(undecided.map(\.login)), on: connection)
-            for record in undecided {
-                switch batch.policy.decide(record.facts, login: record.login, history: histories[record.login]) {
-                case .decided(let decided):
-                    facts += decided
-                    decidedRecords.append(record)
-                case .pending(let reason):
-                    held.append((record, reason))
-                }
-            }
+            let decisions = decide(undecided, policy: batch.policy, histories: histories)
+            facts += decisions.facts
+            decidedRecords = decisions.records
+            held = decisions.held
         }
 
         let staged = uniqueFacts(facts)

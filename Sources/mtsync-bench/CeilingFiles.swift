@@ -72,6 +72,9 @@ struct CeilingFiles {
         guard server.platform == .mt5 else { throw UsageError(text: "the ceiling is measured for MT5 deals") }
         let batcher = RecordBatcher(normalizer: Normalizer(settings: try server.normalizerSettings()))
         let dataset = SimulatedDataset(.init(seed: seed, serverID: serverID, firstDay: firstDay, days: days, dealsPerDay: dealsPerDay, logins: logins, platform: .mt5))
+        // The accounts the bridge serves, as the store would have them when it decides each page's facts.
+        var histories: [UInt64: AccountHistory] = [:]
+        for account in dataset.accounts { histories[account.login] = AccountHistory(always: AccountState(group: account.group, currency: account.currency)) }
 
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         let factsPath = output + "/facts.tsv", sourcesPath = output + "/sources.tsv"
@@ -83,7 +86,7 @@ struct CeilingFiles {
             while start < deals.endIndex {
                 let end = min(start + server.sync.pageSize, deals.endIndex)
                 let batch = batcher.batch(deals: Array(deals[start..<end]), cursor: nil)
-                let text = try FactStore.stagingText(of: batch)
+                let text = try FactStore.stagingText(of: batch, histories: histories)
                 try facts.write(text.facts)
                 try sources.write(text.sources)
                 records += end - start
