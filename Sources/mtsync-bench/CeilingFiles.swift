@@ -13,7 +13,9 @@ import MTSyncStore
 ///   page as a backfill pages it (one-day chunks, `page_size` records a page);
 /// - `setup.sql`: registers the server and makes the fact partitions of its months, as upkeep does (not timed);
 /// - `ceiling.sql`: one transaction that `\copy`s both files into the staging tables and runs
-///   `FactStore.Statements`, the very merge `FactStore.store` runs, once over all rows.
+///   `FactStore.Statements`, the very merge `FactStore.store` runs, once over all rows;
+/// - `plain-setup.sql`, `plain.sql`: (2b), the same fact rows loaded idempotently into one keyed table
+///   (`writePlainLoad`).
 struct CeilingFiles {
     var configPath: String
     var serverID: String
@@ -120,7 +122,35 @@ struct CeilingFiles {
             COMMIT;
 
             """.write(toFile: output + "/ceiling.sql", atomically: true, encoding: .utf8)
+        try writePlainLoad(factsPath: factsPath)
         return (records, factRows)
+    }
+
+    /// (2b), the plain idempotent load (issue 23): the same staged fact rows, `COPY` into an unlogged table of the
+    /// same columns and `INSERT … SELECT … ON CONFLICT DO NOTHING` into one table keyed by the fact's identity with
+    /// its primary key only — what loading this data idempotently costs without the design's other tables, marks
+    /// and indexes. `plain-setup.sql` makes the two tables (not timed); `plain.sql` is the timed load.
+    func writePlainLoad(factsPath: String) throws {
+        let staging = FactStore.Statements.prepareStaging
+        guard let start = staging.range(of: "CREATE TEMP TABLE IF NOT EXISTS mtsync_staged_facts ("),
+              let end = staging.range(of: ") ON COMMIT DELETE ROWS;", range: start.upperBound..<staging.endIndex)
+        else { throw UsageError(text: "the store's staging statement no longer creates mtsync_staged_facts as this benchmark expects") }
+        let columns = staging[start.upperBound..<end.lowerBound]
+        try """
+            \\set ON_ERROR_STOP on
+            CREATE UNLOGGED TABLE plain_staged_facts (\(columns));
+            CREATE TABLE plain_facts (LIKE plain_staged_facts);
+            ALTER TABLE plain_facts ADD PRIMARY KEY (server_id, ticket, leg);
+
+            """.write(toFile: output + "/plain-setup.sql", atomically: true, encoding: .utf8)
+        try """
+            \\set ON_ERROR_STOP on
+            BEGIN;
+            \\copy plain_staged_facts FROM '\(factsPath)'
+            INSERT INTO plain_facts SELECT * FROM plain_staged_facts ON CONFLICT DO NOTHING;
+            COMMIT;
+
+            """.write(toFile: output + "/plain.sql", atomically: true, encoding: .utf8)
     }
 }
 
