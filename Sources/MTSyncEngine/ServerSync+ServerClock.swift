@@ -1,5 +1,8 @@
 import Foundation
+import MTSyncBridge
 import MTSyncCore
+import MTSyncStore
+import Synchronization
 
 extension ServerSync {
     /// The server's clock for a pull: the bridge's `server_time_ms` when it is plausible (`PlausibleTimeRule`), else
@@ -16,5 +19,38 @@ extension ServerSync {
             ])
         }
         return clock
+    }
+}
+
+extension ServerSync {
+    /// bridge-protocol §4.1: mtsync warns when the bridge's zone rule, its clock and the configured zone disagree
+    /// (the checks of `bridge check --time-zone`). Said once per server and process while the same — a log line, the
+    /// `mtsync_bridge_anomalies_total{code="zone_rule"}` counter and the stream's warning in `status` — and again
+    /// when it changes. Nothing is refused: the configured zone stays the one facts are converted with.
+    func checkZoneRule(info: JSONValue, clock: ServerClock) async throws {
+        guard clock.distrusted == nil, let serverNow = info["server_time_ms"]?.text.flatMap({ Int64($0) }),
+              let utcNow = info["utc_time_ms"]?.text.flatMap({ Int64($0) })
+        else { return }
+        let warnings = BridgeConformanceCheck.zoneWarnings(
+            rule: info["time_zone"]?["rule"]?.text, serverNow: serverNow, utcNow: utcNow, configured: batcher.normalizer.settings.zone)
+        guard zoneWarnings.changed(to: warnings), !warnings.isEmpty else { return }
+        for warning in warnings {
+            SyncMetric.bridgeAnomalies.increment(serverID.rawValue, "zone_rule")
+            logger.warning("the bridge's zone rule or clock disagrees with the configured zone (bridge-protocol §4.1)", metadata: ["detail": "\(warning)"])
+        }
+        try await FactStore.recordWarning(serverID: serverID, stream: stream, message: String(warnings.joined(separator: "; ").prefix(2_000)), on: connection)
+    }
+}
+
+/// The zone warnings last said for a server, shared by the copies of its `ServerSync` value.
+final class ZoneWarningMemory: Sendable {
+    private let said = Mutex<[String]>([])
+
+    /// Whether `warnings` differ from those last said; remembers them.
+    func changed(to warnings: [String]) -> Bool {
+        said.withLock { said in
+            defer { said = warnings }
+            return said != warnings
+        }
     }
 }

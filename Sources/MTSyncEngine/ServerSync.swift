@@ -19,6 +19,8 @@ public struct ServerSync: Sendable {
 
     /// The server's symbol definitions as last loaded from the store (the batcher's contract sizes).
     let symbols = ServerSymbolCache()
+    /// The bridge's zone warnings last said (`checkZoneRule`).
+    let zoneWarnings = ZoneWarningMemory()
 
     public init(
         client: any BridgeSource, connection: PostgresConnection, batcher: RecordBatcher, settings: ServerSyncSettings,
@@ -62,14 +64,15 @@ public struct ServerSync: Sendable {
     }
 
     private func pullRound() async throws -> SyncReport {
-        let reported = try await client.serverInfo()["server_time_ms"]?.text.flatMap { Int64($0) }
+        let info = try await client.serverInfo()
         let capabilities = try await client.capabilities()
         // The bridge's clock only when it is plausible itself (issue 20: Int64.max crashed the daemon here).
-        let clock = serverClock(reported: reported)
+        let clock = serverClock(reported: info["server_time_ms"]?.text.flatMap { Int64($0) })
         if let distrusted = clock.distrusted {
             try await reportAnomalies([BridgeAnomaly(
                 code: "implausible_clock", message: "server.info's server_time_ms \(distrusted) is not a plausible server clock: mtsync's own clock in the server's zone is used")])
         }
+        try await checkZoneRule(info: info, clock: clock)
         let serverNow = clock.nowMilliseconds
         let serverID = self.serverID, stream = self.stream
         var report = SyncReport()

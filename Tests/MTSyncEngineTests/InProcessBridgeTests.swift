@@ -22,9 +22,13 @@ struct InProcessBridge: BridgeSource {
     }
     private let pages: Schedule
 
-    init(dataset: SimulatedDataset, failingDealsPage: Int? = nil) {
+    /// `server.info`'s `time_zone.rule` and the offset its two clocks show (none: no `utc_time_ms`).
+    let zone: (rule: String, clockOffsetMinutes: Int64)?
+
+    init(dataset: SimulatedDataset, failingDealsPage: Int? = nil, zone: (rule: String, clockOffsetMinutes: Int64)? = nil) {
         self.dataset = dataset
         self.pages = Schedule(failing: failingDealsPage)
+        self.zone = zone
     }
 
     var dealsPagesServed: Int { pages.withLock { $0.served } }
@@ -32,7 +36,11 @@ struct InProcessBridge: BridgeSource {
 
     func withSession<Result: Sendable>(_ body: (any BridgeSource) async throws -> Result) async throws -> Result { try await body(self) }
     func capabilities() async throws -> [String] { ["accounts"] }
-    func serverInfo() async throws -> JSONValue { ["server_time_ms": .integer(dataset.range.upperBound)] }
+    func serverInfo() async throws -> JSONValue {
+        let now = dataset.range.upperBound
+        guard let zone else { return ["server_time_ms": .integer(now)] }
+        return ["server_time_ms": .integer(now), "utc_time_ms": .integer(now - zone.clockOffsetMinutes * 60_000), "time_zone": ["rule": .string(zone.rule)]]
+    }
 
     func deals(fromMilliseconds from: Int64, toMilliseconds to: Int64, after: DealPosition?, pageSize: Int) -> BridgePages<MT5DealRecord, DealPosition> {
         BridgePages(after: after) { [dataset, pages] after in
@@ -89,5 +97,18 @@ struct InProcessBridgeTests {
         #expect(try await fixture.storedTruth() == fixture.dataset.groundTruth())
         #expect(try await fixture.count("SELECT count(*) FROM fact_identities WHERE revision > 1") == 0)
         #expect(bridge.dealsPagesServed > 3)
+    }
+
+    @Test("§4.1: a zone rule or clock that disagrees with the configured zone (ny-close) is warned about in status; one that agrees is not", arguments: [
+        ("ny-close", Int64(120), false), ("Europe/Athens", 120, true), ("ny-close", 60, true), ("not a zone", 120, true),
+    ])
+    func zoneRuleWarning(rule: String, clockOffsetMinutes: Int64, warned: Bool) async throws {
+        let fixture = try await SyncFixture(days: 1, dealsPerDay: 20)
+        let sync = try fixture.sync(source: InProcessBridge(dataset: fixture.dataset, zone: (rule, clockOffsetMinutes)))
+        try await sync.register()
+        _ = try await sync.pull()
+        let rows = try await fixture.connection.query("SELECT last_warning FROM sync_cursors WHERE server_id = \(sync.serverID.rawValue) AND stream = 'deals'")
+        let warning = try rows.first.flatMap { try $0.decode(String?.self, 0) }
+        #expect((warning?.contains("zone") ?? false) == warned, "\(warning ?? "no warning")")
     }
 }
