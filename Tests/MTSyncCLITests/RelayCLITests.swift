@@ -356,10 +356,15 @@ struct RelayCLITests {
             if facts >= 300, aggregates > 0, pending == 0 { break }
         }
         #expect(pending == 0, "the daemon's relay delivered everything")
+        // The daemon keeps running (its aggregator may add events after the loop): every event marked delivered
+        // before the last drain was sent before it was marked, so it is in what the queue gave; and nothing came
+        // that the outbox does not hold.
+        let delivered = try await connection.query("SELECT idempotency_key FROM outbox WHERE delivered_at IS NOT NULL").map { try $0.decode(String.self, 0) }
         received += try await LocalSQS.drain(queueURL, client: sqs).flatMap { try ReceivedEvent.parse($0.Body).map(\.idempotencyKey) }
         let keys = try await connection.query("SELECT idempotency_key FROM outbox").map { try $0.decode(String.self, 0) }
-        #expect(Set(received) == Set(keys) && keys.contains { $0.contains(":agg:") },
-                "not received: \(Set(keys).subtracting(received).sorted().prefix(5)), not in the outbox: \(Set(received).subtracting(keys).sorted().prefix(5))")
+        #expect(Set(delivered).isSubset(of: received) && Set(received).isSubset(of: keys) && delivered.contains { $0.contains(":agg:") },
+                "delivered, not received: \(Set(delivered).subtracting(received).sorted().prefix(5)), not in the outbox: \(Set(received).subtracting(keys).sorted().prefix(5))")
+        #expect(delivered.count >= 300, "every fact delivered")
         #expect(await daemon.terminate() == 0)
     }
 
