@@ -33,12 +33,15 @@ extension ServerSync {
         else { return }
         let warnings = BridgeConformanceCheck.zoneWarnings(
             rule: info["time_zone"]?["rule"]?.text, serverNow: serverNow, utcNow: utcNow, configured: batcher.normalizer.settings.zone)
-        guard zoneWarnings.changed(to: warnings), !warnings.isEmpty else { return }
+        guard zoneWarnings.differ(from: warnings) else { return }
+        guard !warnings.isEmpty else { return zoneWarnings.remember(warnings) }
         for warning in warnings {
             SyncMetric.bridgeAnomalies.increment(serverID.rawValue, "zone_rule")
             logger.warning("the bridge's zone rule or clock disagrees with the configured zone (bridge-protocol §4.1)", metadata: ["detail": "\(warning)"])
         }
         try await FactStore.recordWarning(serverID: serverID, stream: stream, message: String(warnings.joined(separator: "; ").prefix(2_000)), on: connection)
+        // Only once stored: a write that failed is tried again at the next pull.
+        zoneWarnings.remember(warnings)
     }
 }
 
@@ -46,11 +49,7 @@ extension ServerSync {
 final class ZoneWarningMemory: Sendable {
     private let said = Mutex<[String]>([])
 
-    /// Whether `warnings` differ from those last said; remembers them.
-    func changed(to warnings: [String]) -> Bool {
-        said.withLock { said in
-            defer { said = warnings }
-            return said != warnings
-        }
-    }
+    /// Whether `warnings` differ from those last said.
+    func differ(from warnings: [String]) -> Bool { said.withLock { $0 != warnings } }
+    func remember(_ warnings: [String]) { said.withLock { $0 = warnings } }
 }

@@ -16,12 +16,15 @@ extension BridgeConformanceCheck {
 
         var report: Report
         let problemLimit: Int
+        /// The digest's bucket width (an hour, as `run` compares them).
+        let bucketMilliseconds: Int64
         private(set) var buckets: [Int64: DigestChecksum] = [:]
         private var orderProblems = 0, rangeProblems = 0, identityProblems = 0
 
-        init(report: Report, problemLimit: Int) {
+        init(report: Report, problemLimit: Int, bucketMilliseconds: Int64) {
             self.report = report
             self.problemLimit = problemLimit
+            self.bucketMilliseconds = bucketMilliseconds
         }
 
         mutating func read<Record: RawFieldRecord, Position>(
@@ -43,7 +46,7 @@ extension BridgeConformanceCheck {
                         if let last = previous, !(last < order) { note(\.orderProblems, outOfOrder(last.1)) }
                         previous = order
                         if let milliseconds {
-                            buckets[BridgeConformanceCheck.floor(milliseconds, to: 3_600_000), default: DigestChecksum()].add(canonicalLine: line)
+                            buckets[BridgeConformanceCheck.floor(milliseconds, to: bucketMilliseconds), default: DigestChecksum()].add(canonicalLine: line)
                         } else {
                             note(\.rangeProblems, outsideRange)
                         }

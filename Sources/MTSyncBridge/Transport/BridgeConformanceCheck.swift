@@ -134,7 +134,7 @@ public struct BridgeConformanceCheck: Sendable {
 
         // Every record of the range, checked for order and bounds, digested per hour as the spec says.
         let isMT4 = welcome?.platform == .mt4
-        var history = HistoryCheck(report: report, problemLimit: problemLimit)
+        var history = HistoryCheck(report: report, problemLimit: problemLimit, bucketMilliseconds: hour)
         if isMT4 {
             try await history.read(client.closedTrades(fromMilliseconds: from, toMilliseconds: to, pageSize: pageSize), stream: "trades") { trade in
                 guard let time = trade.closeTime.flatMap({ Int64($0) }), let order = trade.order.flatMap({ UInt64($0) }), let line = DigestChecksum.canonicalLine(trade) else {
