@@ -77,10 +77,12 @@ extension FactStore {
         writer.append(fact.position.map { String(Int64(bitPattern: $0)) })
         writer.append(fact.reason.map { String($0) })
         writer.append(fact.comment)
-        writer.append("\\x" + fact.contentHash)
+        let contentHash = fact.contentHash
+        writer.append("\\x" + contentHash)
         writer.append(fact.identity.key)
         writer.append(fact.excludedReason?.rawValue)
         writer.append(fact.closedLots?.description)
+        writer.append(fact.eventPayloadHead(contentHash: contentHash))
         try writer.endRow()
     }
 
@@ -135,7 +137,7 @@ extension FactStore {
     /// idempotency key the merge assigned. Beyond the fact: `deleted`, `excluded` (a fact that stopped counting, its
     /// account's decision excluded it after it was sent, travels as `fact.deleted` with the reason) and an MT4 open
     /// leg's `closed_lots`. A field added to the fact is added in both places, or that test fails.
-    static let payloadSQL = """
+    public static let payloadSQL = """
         jsonb_strip_nulls(jsonb_build_object(
             'server', server_id, 'platform', platform, 'login', login,
             'deal', CASE WHEN platform = 'mt5' THEN ticket END,

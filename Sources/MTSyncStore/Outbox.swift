@@ -3,8 +3,9 @@ import MTSyncCore
 
 /// One outbox event as the relay claims it.
 public struct OutboxEvent: Sendable, Hashable {
-    /// The event as the relay hands it on (its payload as PostgreSQL prints the stored `jsonb`: never re-encoded;
-    /// its login from the payload, for FIFO groups; flagged backfill when a backfill job wrote it).
+    /// The event as the relay hands it on (its payload the stored text, never re-encoded: as mtsync wrote it for
+    /// a stored fact, as PostgreSQL printed the `jsonb` for events built in SQL; its login from the payload, for FIFO
+    /// groups; flagged backfill when a backfill job wrote it).
     public var event: IngestEvent
     /// Deliveries tried before this claim.
     public var attempts: Int

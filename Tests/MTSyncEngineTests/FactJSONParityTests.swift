@@ -56,6 +56,40 @@ struct FactJSONParityTests {
         }
     }
 
+    /// The events of the store path carry the payload mtsync wrote (`TradingFact.eventPayloadHead`); deletions,
+    /// re-decisions and resends render it in SQL from the stored row (`FactStore.payloadSQL`). Both must be the same
+    /// JSON value for every fact, whatever its text fields hold.
+    @Test("the payload mtsync writes equals the payload SQL renders from the stored row, for any comment")
+    func writtenEqualsRendered() async throws {
+        let (_, connection) = try await TestDatabase.migrated()
+        let server = try ServerID("live-mt5")
+        try await FactStore.register(serverID: server, platform: .mt5, zone: "+02:00", on: connection)
+        let batcher = RecordBatcher(normalizer: Normalizer(settings: ServerSettings(
+            server: server, platform: .mt5, zone: ServerTimeZone("+02:00")!, filter: AccountFilter(unknownGroup: .include))))
+        let comments = ["plain", "quote \" and backslash \\", "line\nbreak\ttab\rreturn", "controls \u{1}\u{8}\u{c}\u{1f} DEL \u{7f}",
+                        "Ünïcødé €, 中文, 🚀", "separators \u{2028}\u{2029}", "ends with \\", "{\"json\": [1, 2]}", ""]
+        let now = try await connection.query("SELECT (extract(epoch FROM now()) * 1000)::bigint")[0].decode(Int64.self, 0)
+        let deals = comments.enumerated().map { index, comment in
+            MT5DealRecord(fields: [
+                "Deal": "\(800_000 + index)", "Login": "\(1001 + index % 3)", "Action": "\(index % 2)", "Entry": "\(index % 2)",
+                "TimeMsc": "\(now - Int64(index) * 3_600_000)", "Symbol": "EURUSD.m", "VolumeExt": "\(10_000_000 * (index + 1))",
+                "Price": "1.0\(index)", "Profit": "-\(index).25", "Commission": "-0.70", "Comment": comment, "Order": "\(900_000 + index)",
+            ])
+        }
+        let stored = try await connection.transaction { connection in try FactStore.store(batcher.batch(deals: deals, cursor: nil), on: connection) }
+        #expect(stored.inserted == comments.count)
+
+        let differing = try await connection.query(PostgresQuery(sql: """
+            SELECT o.idempotency_key, o.payload::text, r.payload::text
+            FROM outbox o JOIN (SELECT fact_id, \(FactStore.payloadSQL) AS payload FROM trading_facts) r USING (fact_id)
+            WHERE o.payload::jsonb IS DISTINCT FROM r.payload
+            """))
+        let described = try differing.map { "\(try $0.decode(String.self, 0)): written \(try $0.decode(String.self, 1)), rendered \(try $0.decode(String.self, 2))" }
+        #expect(described.isEmpty, "\(described)")
+        let events = try await connection.query("SELECT count(*)::int FROM outbox WHERE event_kind = 'fact.created'")[0].decode(Int.self, 0)
+        #expect(events == comments.count)
+    }
+
     /// A JSON value as text, so a string "1" and a number 1, or a number and a boolean, stay apart.
     static func text(_ value: Any) throws -> String {
         String(decoding: try JSONSerialization.data(withJSONObject: [value], options: [.sortedKeys, .fragmentsAllowed]), as: UTF8.self)

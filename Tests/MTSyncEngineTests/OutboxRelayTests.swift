@@ -186,7 +186,9 @@ struct OutboxRelayTests {
         let fixture = try await Self.syncedStore()
         let first = ScriptedSink()
         _ = try await Self.relay(fixture, first).drain(serverID: "sim-mt5", platform: .mt5)
-        let original = try await fixture.connection.query("SELECT idempotency_key, event_kind, payload::text FROM outbox ORDER BY event_id").map {
+        // Payloads compared as JSON values (`jsonb`): a stored fact's first event carries the text mtsync wrote, a
+        // resend the same object rendered by SQL from the row, members in another order.
+        let original = try await fixture.connection.query("SELECT idempotency_key, event_kind, payload::jsonb::text FROM outbox ORDER BY event_id").map {
             [try $0.decode(String.self, 0), try $0.decode(String.self, 1), try $0.decode(String.self, 2)]
         }
         // One fact deleted since: its latest event is fact.deleted, under its new key.
@@ -199,7 +201,7 @@ struct OutboxRelayTests {
 
         let everything = try await FactStore.resend(serverID: "sim-mt5", fromMilliseconds: 0, toMilliseconds: 4_102_444_800_000, on: fixture.connection)
         #expect(everything == latest.count)
-        let queued = try await fixture.connection.query("SELECT idempotency_key, event_kind, payload::text FROM outbox ORDER BY event_id").map {
+        let queued = try await fixture.connection.query("SELECT idempotency_key, event_kind, payload::jsonb::text FROM outbox ORDER BY event_id").map {
             [try $0.decode(String.self, 0), try $0.decode(String.self, 1), try $0.decode(String.self, 2)]
         }
         #expect(queued.map { $0[0] } == latest, "the facts' own keys, in time order")

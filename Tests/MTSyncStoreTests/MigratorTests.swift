@@ -31,6 +31,28 @@ struct MigratorTests {
         #expect(status.currentVersion == migrator.migrations.last?.version)
     }
 
+    /// Issue 23: 0015 moves the outbox's payload from `jsonb` to `json` (the text mtsync writes). A store upgraded
+    /// with `mtsync migrate` keeps every pending event's payload, as the same JSON value, readable as before.
+    @Test("upgrading a store with pending events to 0015 keeps each payload's value; the relay reads it as before")
+    func outboxPayloadUpgrade() async throws {
+        let connection = try await TestDatabase.create().connect()
+        let all = try Migrator.embedded().migrations
+        try await Migrator(migrations: all.filter { $0.version < 15 }).migrate(on: connection)
+        let payload = #"{"server": "live-mt5", "login": 18446744073709551, "lots": "0.10", "comment": "q\"b\\ \u0001 €", "deleted": false}"#
+        try await connection.query("""
+            INSERT INTO outbox (server_id, event_kind, idempotency_key, payload) VALUES ('live-mt5', 'fact.created', 'live-mt5:1:1', \(payload)::jsonb)
+            """)
+        let before = try await connection.query("SELECT payload::text FROM outbox")[0].decode(String.self, 0)
+
+        try await Migrator(migrations: all).migrate(on: connection)
+        let type = try await connection.query("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'outbox'::regclass AND attname = 'payload'")
+        #expect(try type[0].decode(String.self, 0) == "json")
+        let after = try await connection.query("SELECT payload::text, (payload ->> 'login')::bigint, payload::jsonb = \(before)::jsonb FROM outbox")[0]
+        #expect(try after.decode(String.self, 0) == before, "the stored text is the jsonb's text, unchanged")
+        #expect(try after.decode(Int64.self, 1) == 18_446_744_073_709_551)
+        #expect(try after.decode(Bool.self, 2))
+    }
+
     @Test("migrate twice: the second run applies nothing")
     func migrateTwice() async throws {
         let connection = try await TestDatabase.create().connect()
