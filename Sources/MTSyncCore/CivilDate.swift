@@ -36,8 +36,40 @@ public enum CivilDate {
 
     /// `YYYY-MM-DD` of a day count since 1970-01-01.
     public static func text(daysSince1970 days: Int64) -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(10)
+        write(daysSince1970: days, into: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Appends `YYYY-MM-DD` of a day count since 1970-01-01 as UTF-8 bytes, without building a `String`: the store
+    /// writes three timestamps per fact while its page's transaction waits (issue 23).
+    public static func write(daysSince1970 days: Int64, into bytes: inout [UInt8]) {
         let (year, month, day) = civil(fromDays: days)
-        return "\(padded(year, 4))-\(padded(month, 2))-\(padded(day, 2))"
+        write(year, width: 4, into: &bytes)
+        bytes.append(UInt8(ascii: "-"))
+        write(month, width: 2, into: &bytes)
+        bytes.append(UInt8(ascii: "-"))
+        write(day, width: 2, into: &bytes)
+    }
+
+    /// Appends `padded(value, width)` as UTF-8 bytes.
+    public static func write(_ value: Int64, width: Int, into bytes: inout [UInt8]) {
+        guard value >= 0 else {
+            bytes.append(contentsOf: padded(value, width).utf8)  // a year before 0: as `padded` writes it
+            return
+        }
+        var digits = 1, rest = value / 10
+        while rest > 0 { digits += 1; rest /= 10 }
+        for _ in digits..<max(width, digits) { bytes.append(UInt8(ascii: "0")) }
+        let end = bytes.count + digits
+        bytes.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: digits))
+        var magnitude = value, index = end
+        repeat {
+            index -= 1
+            bytes[index] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+            magnitude /= 10
+        } while magnitude > 0
     }
 
     /// Days since 1970-01-01 of a `YYYY-MM-DD` text naming a real date (2025-02-30 is not one); nil otherwise.

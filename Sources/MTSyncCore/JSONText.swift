@@ -35,6 +35,12 @@ public enum JSONText {
     /// `text` as a quoted JSON string, appended as UTF-8 bytes (the bridge protocol's lines).
     public static func appendQuoted(_ text: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
+        // Most values need no escaping: copy them whole (the outbox payload writes ~25 per fact).
+        if !needsEscaping(text) {
+            out.append(contentsOf: text.utf8)
+            out.append(UInt8(ascii: "\""))
+            return
+        }
         for byte in text.utf8 {
             switch byte {
             case UInt8(ascii: "\""): out.append(contentsOf: [0x5C, 0x22])

@@ -59,10 +59,25 @@ public enum ServerTimeText {
     /// `YYYY-MM-DDTHH:MM:SS.mmm` of milliseconds since 1970 (server time, or UTC with a `Z` the caller adds): how
     /// facts, status and logs write a time. Calendar arithmetic: no formatter, no locale, no time zone database.
     public static func iso8601(milliseconds: Int64) -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(23)
+        writeISO8601(milliseconds: milliseconds, into: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Appends `iso8601(milliseconds:)` as UTF-8 bytes, without building a `String` (the store's staging and the
+    /// outbox payload write it per fact while the page's transaction waits).
+    public static func writeISO8601(milliseconds: Int64, into bytes: inout [UInt8]) {
         let (days, rest) = split(milliseconds)
-        let pad = CivilDate.padded
-        let hours = rest / 3_600_000, minutes = rest / 60_000 % 60, seconds = rest / 1000 % 60, millis = rest % 1000
-        return "\(CivilDate.text(daysSince1970: days))T\(pad(hours, 2)):\(pad(minutes, 2)):\(pad(seconds, 2)).\(pad(millis, 3))"
+        CivilDate.write(daysSince1970: days, into: &bytes)
+        bytes.append(UInt8(ascii: "T"))
+        CivilDate.write(rest / 3_600_000, width: 2, into: &bytes)
+        bytes.append(UInt8(ascii: ":"))
+        CivilDate.write(rest / 60_000 % 60, width: 2, into: &bytes)
+        bytes.append(UInt8(ascii: ":"))
+        CivilDate.write(rest / 1000 % 60, width: 2, into: &bytes)
+        bytes.append(UInt8(ascii: "."))
+        CivilDate.write(rest % 1000, width: 3, into: &bytes)
     }
 
     /// `YYYY-MM-DD HH:MM`, seconds shown only when not zero (milliseconds dropped): how a configuration summary

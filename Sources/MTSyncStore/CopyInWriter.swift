@@ -1,4 +1,5 @@
 import CLibPQ
+import MTSyncCore
 
 /// Streams rows into a running `COPY … FROM STDIN` in PostgreSQL's text format, flushing to the server every
 /// `flushThreshold` bytes, so a COPY of any size holds at most that much in memory.
@@ -22,23 +23,72 @@ public struct CopyInWriter {
     /// Appends one column value; nil is SQL NULL.
     public mutating func append(_ value: String?) {
         startField()
+        guard var value else { return appendNull() }
+        value.withUTF8 { appendEscaped($0) }
+    }
+
+    /// Appends one column whose UTF-8 text `write` appends to the buffer it is given, escaped afterwards only if it
+    /// holds a byte the text format escapes: a value written straight into the COPY buffer, never a `String` first
+    /// (the outbox payload; issue 23: staging is client time that the page's transaction waits for).
+    public mutating func append(writing write: (inout [UInt8]) -> Void) {
+        startField()
+        let start = buffer.count
+        write(&buffer)
+        guard buffer[start...].contains(where: Self.isEscaped) else { return }
+        let written = Array(buffer[start...])
+        buffer.removeSubrange(start...)
+        written.withUnsafeBufferPointer { appendEscaped($0) }
+    }
+
+    /// Appends a decimal column in its canonical text: digits, `-` and `.`, nothing to escape.
+    public mutating func append(_ value: ExactDecimal?) {
+        startField()
+        guard let value else { return appendNull() }
+        value.write(into: &buffer)
+    }
+
+    /// Appends a `timestamptz` column, `YYYY-MM-DDTHH:MM:SS.mmm+00`, of a UTC millisecond count.
+    public mutating func append(utcMilliseconds milliseconds: Int64) {
+        startField()
+        ServerTimeText.writeISO8601(milliseconds: milliseconds, into: &buffer)
+        buffer.append(UInt8(ascii: "+"))
+        buffer.append(UInt8(ascii: "0"))
+        buffer.append(UInt8(ascii: "0"))
+    }
+
+    /// Appends an integer column; nil is SQL NULL.
+    public mutating func append(_ value: Int64?) {
         guard let value else {
+            startField()
+            return appendNull()
+        }
+        append(value)
+    }
+
+    private mutating func appendNull() {
+        buffer.append(UInt8(ascii: "\\"))
+        buffer.append(UInt8(ascii: "N"))
+    }
+
+    private static func isEscaped(_ byte: UInt8) -> Bool {
+        byte == UInt8(ascii: "\\") || byte == UInt8(ascii: "\t") || byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r")
+    }
+
+    /// `bytes` with backslash, tab, newline and carriage return escaped; the runs between them copied whole.
+    private mutating func appendEscaped(_ bytes: UnsafeBufferPointer<UInt8>) {
+        var runStart = 0
+        for index in bytes.indices where Self.isEscaped(bytes[index]) {
+            buffer.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<index]))
             buffer.append(UInt8(ascii: "\\"))
-            buffer.append(UInt8(ascii: "N"))
-            return
-        }
-        var text = value
-        text.withUTF8 { bytes in
-            for byte in bytes {
-                switch byte {
-                case UInt8(ascii: "\\"): buffer.append(UInt8(ascii: "\\")); buffer.append(UInt8(ascii: "\\"))
-                case UInt8(ascii: "\t"): buffer.append(UInt8(ascii: "\\")); buffer.append(UInt8(ascii: "t"))
-                case UInt8(ascii: "\n"): buffer.append(UInt8(ascii: "\\")); buffer.append(UInt8(ascii: "n"))
-                case UInt8(ascii: "\r"): buffer.append(UInt8(ascii: "\\")); buffer.append(UInt8(ascii: "r"))
-                default: buffer.append(byte)
-                }
+            switch bytes[index] {
+            case UInt8(ascii: "\t"): buffer.append(UInt8(ascii: "t"))
+            case UInt8(ascii: "\n"): buffer.append(UInt8(ascii: "n"))
+            case UInt8(ascii: "\r"): buffer.append(UInt8(ascii: "r"))
+            default: buffer.append(UInt8(ascii: "\\"))
             }
+            runStart = index + 1
         }
+        buffer.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart...]))
     }
 
     /// Appends an integer column without going through `String`.

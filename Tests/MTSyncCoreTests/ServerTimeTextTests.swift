@@ -42,6 +42,9 @@ struct ServerTimeTextTests {
     ])
     func written(milliseconds: Int64, text: String) {
         #expect(ServerTimeText.iso8601(milliseconds: milliseconds) == text)
+        var bytes = Array("at ".utf8)
+        ServerTimeText.writeISO8601(milliseconds: milliseconds, into: &bytes)
+        #expect(String(decoding: bytes, as: UTF8.self) == "at " + text, "the byte writer appends the same text")
         if milliseconds >= 0 { #expect(ServerTimeText.milliseconds(parsing: text, ServerTimeText.commandLine) == milliseconds) }
     }
 
@@ -50,5 +53,14 @@ struct ServerTimeTextTests {
     ])
     func minutes(milliseconds: Int64, text: String) {
         #expect(ServerTimeText.minutes(milliseconds: milliseconds) == text)
+    }
+
+    @Test("a padded number written as bytes is its String form", arguments: [Int64(0), 1, 9, 10, 99, 100, 2025, 12_345, -5])
+    func paddedBytes(value: Int64) {
+        for width in [1, 2, 3, 4] {
+            var bytes: [UInt8] = []
+            CivilDate.write(value, width: width, into: &bytes)
+            #expect(String(decoding: bytes, as: UTF8.self) == CivilDate.padded(value, width))
+        }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import MTSyncCore
 @testable import MTSyncStore
 import Testing
 
@@ -47,6 +48,23 @@ struct PostgresValueTests {
             == "plain\ttab\\there\\nnew\\rcr\\\\slash\t\\N\t-9223372036854775807\t0\nünïcödé €\n")
         #expect(writer.rowCount == 2)
         #expect(sent.isEmpty, "nothing is sent before the threshold")
+    }
+
+    @Test("COPY columns written without a String between: decimals, UTC timestamps, optional integers, and text written into the buffer, escaped only where it must be")
+    func copyTypedColumns() throws {
+        var writer = CopyInWriter(flushThreshold: 1 << 20) { _ in }
+        writer.append(ExactDecimal(parsing: "-12.50"))
+        writer.append(nil as ExactDecimal?)
+        writer.append(utcMilliseconds: 1_735_725_600_123)
+        writer.append(utcMilliseconds: -1)
+        writer.append(Int64?.some(-7))
+        writer.append(nil as Int64?)
+        writer.append { $0 += Array(#"{"comment":"a\"b\\c"}"#.utf8) }
+        writer.append { $0 += Array("plain".utf8) }
+        try writer.endRow()
+        #expect(String(decoding: writer.pendingBytes, as: UTF8.self)
+            == "-12.5\t\\N\t2025-01-01T10:00:00.123+00\t1969-12-31T23:59:59.999+00\t-7\t\\N\t"
+            + #"{"comment":"a\\"b\\\\c"}"# + "\tplain\n")
     }
 
     @Test("COPY flushes whenever the buffer passes its threshold, so memory stays bounded")

@@ -15,11 +15,19 @@ extension TradingFact {
     public func eventPayloadHead(contentHash: String) -> String {
         var out: [UInt8] = []
         out.reserveCapacity(640 + (comment?.utf8.count ?? 0))
+        writeEventPayloadHead(contentHash: contentHash, into: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends `eventPayloadHead(contentHash:)` as UTF-8 bytes to `bytes`: the store writes it straight into its
+    /// COPY buffer, without a `String` between (issue 23: the staging is client time the page's transaction waits for).
+    public func writeEventPayloadHead(contentHash: String, into out: inout [UInt8]) {
+        let start = out.count
         func raw(_ text: StaticString) {
             out.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
         }
         func key(_ name: StaticString) {
-            out.append(out.isEmpty ? UInt8(ascii: "{") : UInt8(ascii: ","))
+            out.append(out.count == start ? UInt8(ascii: "{") : UInt8(ascii: ","))
             out.append(UInt8(ascii: "\""))
             raw(name)
             out.append(UInt8(ascii: "\""))
@@ -30,10 +38,23 @@ extension TradingFact {
             key(name)
             JSONText.appendQuoted(value, to: &out)
         }
-        func number(_ name: StaticString, _ value: String?) {
+        func number(_ name: StaticString, _ value: Int64?) {
             guard let value else { return }
             key(name)
-            out.append(contentsOf: value.utf8)
+            if value < 0 { out.append(UInt8(ascii: "-")) }
+            Self.writeDigits(value.magnitude, into: &out)
+        }
+        func number(_ name: StaticString, _ value: UInt64?) {
+            guard let value else { return }
+            key(name)
+            Self.writeDigits(value, into: &out)
+        }
+        func time(_ name: StaticString, _ milliseconds: Int64, zulu: Bool) {
+            key(name)
+            out.append(UInt8(ascii: "\""))
+            ServerTimeText.writeISO8601(milliseconds: milliseconds, into: &out)
+            if zulu { out.append(UInt8(ascii: "Z")) }
+            out.append(UInt8(ascii: "\""))
         }
         func decimal(_ name: StaticString, _ value: ExactDecimal?) {
             guard let value else { return }
@@ -49,19 +70,19 @@ extension TradingFact {
 
         string("server", identity.server.rawValue)
         string("platform", platform.rawValue)
-        number("login", String(login))
+        number("login", login)
         if platform == .mt5 {
-            number("deal", String(identity.ticket))
+            number("deal", identity.ticket)
         } else {
-            number("ticket", String(identity.ticket))
+            number("ticket", identity.ticket)
             string("leg", identity.leg?.rawValue)
         }
         string("kind", kind.rawValue)
-        number("raw_action", String(rawAction))
+        number("raw_action", rawAction)
         string("side", side?.rawValue)
         string("entry", entry?.rawValue)
-        string("time_utc", ServerTimeText.iso8601(milliseconds: timeUTCMilliseconds) + "Z")
-        string("server_time", ServerTimeText.iso8601(milliseconds: serverTimeMilliseconds))
+        time("time_utc", timeUTCMilliseconds, zulu: true)
+        time("server_time", serverTimeMilliseconds, zulu: false)
         string("zone", zone)
         string("symbol", symbol)
         string("symbol_canonical", symbolCanonical)
@@ -77,9 +98,9 @@ extension TradingFact {
         decimal("net", net)
         boolean("technical", technical)
         string("currency", currency)
-        number("order", order.map { String($0) })
-        number("position", position.map { String($0) })
-        number("reason", reason.map { String($0) })
+        number("order", order)
+        number("position", position)
+        number("reason", reason)
         string("comment", comment)
         // A stored fact is never deleted when written; an excluded one is sent (if at all) as a retraction.
         boolean("deleted", excludedReason != nil)
@@ -89,6 +110,19 @@ extension TradingFact {
         key("idempotency_key")
         JSONText.appendQuoted(identity.key + ":", to: &out)
         out.removeLast()  // the closing quote: the key goes on with the revision
-        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The decimal digits of `value`, as `String(value)` writes them.
+    static func writeDigits(_ value: UInt64, into out: inout [UInt8]) {
+        var digits = 1, rest = value / 10
+        while rest > 0 { digits += 1; rest /= 10 }
+        let end = out.count + digits
+        out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: digits))
+        var magnitude = value, index = end
+        repeat {
+            index -= 1
+            out[index] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+            magnitude /= 10
+        } while magnitude > 0
     }
 }
