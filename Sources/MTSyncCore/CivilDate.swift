@@ -59,17 +59,7 @@ public enum CivilDate {
             bytes.append(contentsOf: padded(value, width).utf8)  // a year before 0: as `padded` writes it
             return
         }
-        var digits = 1, rest = value / 10
-        while rest > 0 { digits += 1; rest /= 10 }
-        for _ in digits..<max(width, digits) { bytes.append(UInt8(ascii: "0")) }
-        let end = bytes.count + digits
-        bytes.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: digits))
-        var magnitude = value, index = end
-        repeat {
-            index -= 1
-            bytes[index] = UInt8(ascii: "0") + UInt8(magnitude % 10)
-            magnitude /= 10
-        } while magnitude > 0
+        DecimalDigits.write(value.magnitude, minimumWidth: width, into: &bytes)
     }
 
     /// Days since 1970-01-01 of a `YYYY-MM-DD` text naming a real date (2025-02-30 is not one); nil otherwise.

@@ -94,19 +94,7 @@ public struct CopyInWriter {
     /// Appends an integer column without going through `String`.
     public mutating func append(_ value: Int64) {
         startField()
-        if value == 0 {
-            buffer.append(UInt8(ascii: "0"))
-            return
-        }
-        if value < 0 { buffer.append(UInt8(ascii: "-")) }
-        // Digits come out least significant first: write them, then reverse them in place.
-        let firstDigit = buffer.count
-        var magnitude = value.magnitude
-        while magnitude > 0 {
-            buffer.append(UInt8(ascii: "0") + UInt8(magnitude % 10))
-            magnitude /= 10
-        }
-        buffer[firstDigit...].reverse()
+        DecimalDigits.write(value, into: &buffer)
     }
 
     /// Ends the current row; flushes to the server when the buffer is full.

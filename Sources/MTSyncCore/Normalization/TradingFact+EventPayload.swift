@@ -41,13 +41,12 @@ extension TradingFact {
         func number(_ name: StaticString, _ value: Int64?) {
             guard let value else { return }
             key(name)
-            if value < 0 { out.append(UInt8(ascii: "-")) }
-            Self.writeDigits(value.magnitude, into: &out)
+            DecimalDigits.write(value, into: &out)
         }
         func number(_ name: StaticString, _ value: UInt64?) {
             guard let value else { return }
             key(name)
-            Self.writeDigits(value, into: &out)
+            DecimalDigits.write(value, into: &out)
         }
         func time(_ name: StaticString, _ milliseconds: Int64, zulu: Bool) {
             key(name)
@@ -110,19 +109,5 @@ extension TradingFact {
         key("idempotency_key")
         JSONText.appendQuoted(identity.key + ":", to: &out)
         out.removeLast()  // the closing quote: the key goes on with the revision
-    }
-
-    /// The decimal digits of `value`, as `String(value)` writes them.
-    static func writeDigits(_ value: UInt64, into out: inout [UInt8]) {
-        var digits = 1, rest = value / 10
-        while rest > 0 { digits += 1; rest /= 10 }
-        let end = out.count + digits
-        out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: digits))
-        var magnitude = value, index = end
-        repeat {
-            index -= 1
-            out[index] = UInt8(ascii: "0") + UInt8(magnitude % 10)
-            magnitude /= 10
-        } while magnitude > 0
     }
 }
