@@ -2,8 +2,10 @@ import Foundation
 import PackagePlugin
 
 /// Compiles `migrations/*.sql` into the store module, so that a release of mtsync is one binary that carries
-/// its own schema (no resource bundle to lose next to it). The SQL files stay the single source of truth:
-/// SwiftPM evaluates this plugin on every build, so a new or edited file is picked up without a manual step.
+/// its own schema (no resource bundle to lose next to it). The SQL files stay the single source of truth: an
+/// edited file is an input of the command and is picked up by the next build. A new file is not, in an incremental
+/// build: SwiftPM keeps the plugin's last evaluation until the package changes — `touch Package.swift` after adding
+/// one (a fresh build, as CI's, always sees every file).
 @main
 struct EmbedMigrations: BuildToolPlugin {
     func createBuildCommands(context: PluginContext, target: Target) throws -> [Command] {

@@ -57,20 +57,29 @@ public struct RelayReport: Sendable, Hashable, Codable {
     }
 }
 
-/// Delivers the outbox to the ingest: claim a server's pending events in order, pack them into messages, hand them
+/// Delivers the outbox to the ingest: claim a server, read its pending events in order, pack them into messages, hand them
 /// to the sink, then mark the acknowledged ones delivered — only those, and only after the acknowledgement — and
 /// schedule or dead-letter the rest. At least once: a crash between the send and the mark resends the same
 /// messages (same keys) once the claim expires.
 public struct OutboxRelay: Sendable {
     public let connection: PostgresConnection
+    /// A second connection for each round's bookkeeping (marks, retries, dead letters), which then runs while the
+    /// next round is claimed and sent: the marks are half of the database's work per event, and with one
+    /// connection the database waits for the sink and the sink for the database. Nil: one connection, each round's
+    /// bookkeeping before the next round.
+    public let bookkeeping: PostgresConnection?
     public let sink: any IngestSink
     public let producer: IngestProducer
     public let settings: RelaySettings
     /// This relay's name in claims (instance id plus a random suffix: two relays of one instance never share).
     public let owner: String
 
-    public init(connection: PostgresConnection, sink: any IngestSink, producer: IngestProducer, settings: RelaySettings, owner: String) {
+    public init(
+        connection: PostgresConnection, bookkeeping: PostgresConnection? = nil, sink: any IngestSink, producer: IngestProducer,
+        settings: RelaySettings, owner: String
+    ) {
         self.connection = connection
+        self.bookkeeping = bookkeeping
         self.sink = sink
         self.producer = producer
         self.settings = settings
@@ -83,35 +92,74 @@ public struct OutboxRelay: Sendable {
     /// Each round claims only events after the last one the previous round claimed: the claim then starts its
     /// index scan where the work is, instead of stepping over every event delivered before (whose index entries
     /// linger until VACUUM) — without this a drain of a large backlog slows down round by round. Events skipped
-    /// meanwhile (claimed by another relay, waiting for a retry) are picked up by the next drain, which starts over.
+    /// meanwhile (waiting for a retry, or claimed one by one by an older mtsync's relay) are picked up by the next
+    /// drain, which starts over.
+    ///
+    /// With a `bookkeeping` connection a round's marks run while the next round is claimed and sent (one round's
+    /// bookkeeping at a time); the drain returns once every round's bookkeeping is done. The next round never
+    /// touches the events of the one before (its claim starts after them), and an event whose mark failed goes
+    /// again with the next drain: the order of the marks changes nothing the ingest sees.
     public func drain(serverID: String, platform: Platform) async throws -> RelayReport {
-        var total = RelayReport()
-        var after: Int64 = 0
-        while !Task.isCancelled {
-            let (round, last) = try await self.round(serverID: serverID, platform: platform, after: after)
-            total = total + round
-            if round.messages == 0 || round.delivered == 0 { break }
-            after = last ?? after
+        guard let bookkeeping else {
+            var total = RelayReport()
+            var after: Int64 = 0
+            while !Task.isCancelled {
+                guard let sent = try await send(serverID: serverID, platform: platform, after: after) else { break }
+                total = total + (try await keepBooks(of: sent, on: connection))
+                if sent.delivered == 0 { break }
+                after = sent.lastClaimed
+            }
+            return total
         }
-        return total
+        return try await withThrowingTaskGroup(of: RelayReport.self) { books in
+            var total = RelayReport()
+            var after: Int64 = 0
+            var booksOpen = false
+            while !Task.isCancelled {
+                let sent = try await send(serverID: serverID, platform: platform, after: after)
+                if booksOpen, let report = try await books.next() { total = total + report }
+                booksOpen = false
+                guard let sent else { break }
+                books.addTask { try await self.keepBooks(of: sent, on: bookkeeping) }
+                booksOpen = true
+                if sent.delivered == 0 { break }
+                after = sent.lastClaimed
+            }
+            while let report = try await books.next() { total = total + report }
+            return total
+        }
     }
 
     /// One claim, one delivery, one bookkeeping.
     public func round(serverID: String, platform: Platform) async throws -> RelayReport {
-        try await round(serverID: serverID, platform: platform, after: 0).report
+        guard let sent = try await send(serverID: serverID, platform: platform, after: 0) else { return RelayReport() }
+        return try await keepBooks(of: sent, on: bookkeeping ?? connection)
     }
 
-    /// A round over events after `after`; also returns the last event id it claimed.
-    func round(serverID: String, platform: Platform, after: Int64) async throws -> (report: RelayReport, lastClaimed: Int64?) {
-        var report = RelayReport()
-        let claimed = try await Outbox.claim(serverID: serverID, owner: owner, limit: settings.batchSize, claimFor: settings.claimFor, after: after, on: connection)
-        guard !claimed.isEmpty else { return (report, nil) }
-        report.rounds = 1
+    /// A round's messages and what the ingest answered to each, before the bookkeeping.
+    struct SentRound: Sendable {
+        var messages: [IngestMessage]
+        var outcomes: [DeliveryOutcome]
+        /// Deliveries tried before this round, by event.
+        var attempts: [Int64: Int]
+        /// Messages sent, the refused ones sent again one event at a time included.
+        var messageCount: Int
+        var lastClaimed: Int64
+
+        var delivered: Int { zip(messages, outcomes).reduce(0) { $0 + ($1.1 == .delivered ? $1.0.eventIDs.count : 0) } }
+    }
+
+    /// Claims the events after `after`, packs and delivers them: nil when there was nothing to claim.
+    func send(serverID: String, platform: Platform, after: Int64) async throws -> SentRound? {
+        let claimed = try await Outbox.claim(
+            serverID: serverID, owner: owner, limit: settings.batchSize, claimFor: settings.claimFor, after: after,
+            withLogins: sink.grouping == .serverLogin, on: connection)
+        guard let lastClaimed = claimed.last?.eventID else { return nil }
         let events = claimed.map(\.event)
         let attempts = Dictionary(uniqueKeysWithValues: claimed.map { ($0.eventID, $0.attempts) })
         let packer = MessagePacker(maximumBytes: sink.maximumMessageBytes, grouping: sink.grouping, producer: producer)
         var messages = packer.pack(events, server: serverID, platform: platform)
-        report.messages = messages.count
+        var messageCount = messages.count
         var outcomes = await sink.deliver(messages)
         guard outcomes.count == messages.count else {
             // A sink bug; nothing is marked, the claims expire and the events go again.
@@ -135,20 +183,26 @@ public struct OutboxRelay: Sendable {
             let kept = zip(messages, outcomes).filter { !refusedKeys.contains($0.0.key) }
             messages = kept.map(\.0) + alone
             outcomes = kept.map(\.1) + aloneOutcomes
-            report.messages += alone.count
+            messageCount += alone.count
         }
+        return SentRound(messages: messages, outcomes: outcomes, attempts: attempts, messageCount: messageCount, lastClaimed: lastClaimed)
+    }
 
-        // First and alone: what the ingest acknowledged.
-        let delivered = zip(messages, outcomes).filter { $0.1 == .delivered }.flatMap(\.0.eventIDs)
+    /// Marks what the ingest acknowledged (first, and alone), then schedules or dead-letters the rest.
+    func keepBooks(of sent: SentRound, on connection: PostgresConnection) async throws -> RelayReport {
+        var report = RelayReport()
+        report.rounds = 1
+        report.messages = sent.messageCount
+        let delivered = zip(sent.messages, sent.outcomes).filter { $0.1 == .delivered }.flatMap(\.0.eventIDs)
         try await Outbox.markDelivered(delivered, on: connection)
         report.delivered = delivered.count
 
-        for (message, outcome) in zip(messages, outcomes) {
+        for (message, outcome) in zip(sent.messages, sent.outcomes) {
             switch outcome {
             case .delivered:
                 continue
             case .retry(let reason, let after):
-                let tries = message.eventIDs.map { attempts[$0] ?? 0 }.max() ?? 0
+                let tries = message.eventIDs.map { sent.attempts[$0] ?? 0 }.max() ?? 0
                 let delay = after ?? backoff(afterAttempts: tries + 1)
                 report.deadLettered += try await Outbox.scheduleRetry(
                     message.eventIDs, reason: reason, delay: delay, maxAttempts: settings.maxAttempts, on: connection)
@@ -158,7 +212,7 @@ public struct OutboxRelay: Sendable {
                 report.deadLettered += message.eventIDs.count
             }
         }
-        return (report, claimed.last?.eventID)
+        return report
     }
 
     /// Equal jitter over an exponential ceiling: 1 s, 2 s, 4 s … up to `maximumRetryDelay`, each wait between half
@@ -174,8 +228,9 @@ public struct RelayError: Error, CustomStringConvertible {
 }
 
 /// The relay inside `mtsync run`: a round over every server with pending events, again at once while there is
-/// work, every `idleInterval` when there is none; a failing round backs off. Claims (not leases) keep several
-/// instances from sending the same events at the same time, so every instance may run it.
+/// work, every `idleInterval` when there is none; a failing round backs off. A relay claims each server it sends
+/// (`relay_claims`, renewed every round; not the sync's lease), so several instances never send the same server's
+/// events at the same time and every instance may run it: the servers spread over the instances that have work.
 public struct RelayService: Service {
     public let relay: OutboxRelay
     /// Each server's platform, for the envelope.

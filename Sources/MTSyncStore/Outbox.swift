@@ -4,7 +4,7 @@ import MTSyncCore
 /// One outbox event as the relay claims it.
 public struct OutboxEvent: Sendable, Hashable {
     /// The event as the relay hands it on (its payload the stored text, never re-encoded: as mtsync wrote it for
-    /// a stored fact, as PostgreSQL printed the `jsonb` for events built in SQL; its login from the payload, for FIFO
+    /// a stored fact, as PostgreSQL printed the `jsonb` for events built in SQL; its login from the payload when asked, for FIFO
     /// groups; flagged backfill when a backfill job wrote it).
     public var event: IngestEvent
     /// Deliveries tried before this claim.
@@ -27,30 +27,31 @@ public struct DeadLetter: Sendable, Hashable, Codable {
     public var createdAtMilliseconds: Int64
 }
 
-/// The outbox from the relay's side (migrations 0001 and 0005): claim pending events per server in event order,
-/// mark them delivered after the ingest acknowledged them, schedule retries, dead-letter what the ingest refuses,
-/// and the operators' retry and purge.
+/// The outbox from the relay's side (migrations 0001, 0005 and 0017): claim a server and read its pending events in
+/// event order, mark them delivered after the ingest acknowledged them, schedule retries, dead-letter what the ingest
+/// refuses, and the operators' retry and purge.
 ///
-/// A claim is a short transaction (`FOR UPDATE SKIP LOCKED`, then a stamp: who, until when); no transaction stays
-/// open while messages travel. The acknowledged events are marked delivered in a transaction of their own, so a
+/// A claim is one short statement (the server's `relay_claims` row: who, until when; the events are only read);
+/// no transaction stays open while messages travel. The acknowledged events are marked delivered in a transaction of their own, so a
 /// failure in the bookkeeping of the others can never undo or delay that mark. A relay that dies after sending
 /// and before marking leaves its claim to expire and the events go out again with the same keys: at least once.
 public enum Outbox {
-    /// Claims up to `limit` deliverable events of `serverID`, oldest first, for `claimFor`. Events claimed by
-    /// another relay whose claim has not expired are skipped, as are events waiting for a retry.
+    /// Claims `serverID` for `owner` for `claimFor` (taking it when no other relay's claim on it is live, renewing it
+    /// when it is this owner's), then reads up to `limit` of its deliverable events, oldest first: none when another
+    /// relay holds the server. Events waiting for a retry are skipped, as is an event an older mtsync's relay
+    /// claimed one by one (migration 0017) until that claim expires.
     /// `after`: only events with a higher id (a drain's rounds go forward; see `OutboxRelay.drain`).
-    public static func claim(serverID: String, owner: String, limit: Int, claimFor: Duration, after: Int64 = 0, on connection: PostgresConnection) async throws -> [OutboxEvent] {
-        let rows = try await connection.query("""
-            WITH picked AS (
-                SELECT event_id FROM outbox
-                WHERE server_id = \(serverID) AND event_id > \(after) AND delivered_at IS NULL AND parked_at IS NULL AND available_at <= now()
-                  AND (claimed_until IS NULL OR claimed_until < now())
-                ORDER BY event_id LIMIT \(limit)
-                FOR UPDATE SKIP LOCKED)
-            UPDATE outbox o SET claimed_by = \(owner), claimed_until = now() + make_interval(secs => \(String(claimFor.fractionalSeconds))::double precision)
-            FROM picked WHERE o.event_id = picked.event_id
-            RETURNING o.event_id, o.event_kind, o.idempotency_key, (o.payload ->> 'login')::bigint, o.payload::text, o.attempts, o.backfill_job_id
-            """, name: "claim outbox events")
+    /// `withLogins`: read each event's login out of its payload (FIFO groups per login need it; nothing else does,
+    /// and PostgreSQL parses a `json` payload to find it: about a third of the claim's time).
+    ///
+    /// One statement: the claim and the read commit together, and the events themselves are not written (migration
+    /// 0017: a per-event claim stamp rewrote each ~1 KB row once more than the delivery mark does).
+    public static func claim(
+        serverID: String, owner: String, limit: Int, claimFor: Duration, after: Int64 = 0, withLogins: Bool = true, on connection: PostgresConnection
+    ) async throws -> [OutboxEvent] {
+        let rows = try await connection.query(
+            claimQuery(serverID: serverID, owner: owner, limit: limit, claimFor: claimFor, after: after, withLogins: withLogins),
+            name: "claim a server's outbox events")
         var events: [OutboxEvent] = []
         events.reserveCapacity(rows.count)
         for row in rows {
@@ -62,18 +63,42 @@ public enum Outbox {
                     payloadJSON: try row.decode(String.self, 4), backfill: backfillJobID != nil),
                 attempts: try row.decode(Int.self, 5), backfillJobID: backfillJobID))
         }
-        // RETURNING does not keep the subquery's order.
-        events.sort { $0.eventID < $1.eventID }
         return events
     }
 
     /// Marks events delivered (the ingest acknowledged them). Its own transaction: nothing else rides on it.
     public static func markDelivered(_ eventIDs: [Int64], on connection: PostgresConnection) async throws {
         guard !eventIDs.isEmpty else { return }
-        try await connection.query("""
-            UPDATE outbox SET delivered_at = now(), claimed_by = NULL, claimed_until = NULL
-            WHERE event_id = ANY(\(idArray(eventIDs))::bigint[]) AND delivered_at IS NULL
-            """, name: "mark outbox events delivered")
+        try await connection.query(markDeliveredQuery(eventIDs), name: "mark outbox events delivered")
+    }
+
+    /// The statement of `claim`, for `mtsync-bench`'s query plans too (the plan of this very text, not a copy).
+    public static func claimQuery(serverID: String, owner: String, limit: Int, claimFor: Duration, after: Int64, withLogins: Bool = true) -> PostgresQuery {
+        """
+        WITH claim AS (
+            INSERT INTO relay_claims AS c (server_id, claimed_by, claimed_until)
+            VALUES (\(serverID), \(owner), now() + make_interval(secs => \(String(claimFor.fractionalSeconds))::double precision))
+            ON CONFLICT (server_id) DO UPDATE
+               SET claimed_by = EXCLUDED.claimed_by, claimed_until = EXCLUDED.claimed_until,
+                   claimed_since = CASE WHEN c.claimed_by = EXCLUDED.claimed_by THEN c.claimed_since ELSE now() END
+             WHERE c.claimed_by = EXCLUDED.claimed_by OR c.claimed_until < now()
+            RETURNING 1)
+        SELECT o.event_id, o.event_kind, o.idempotency_key, \(unsafeSQL: withLogins ? "(o.payload ->> 'login')::bigint" : "NULL::bigint"),
+               o.payload::text, o.attempts, o.backfill_job_id
+        FROM outbox o
+        WHERE EXISTS (SELECT 1 FROM claim)
+          AND o.server_id = \(serverID) AND o.event_id > \(after) AND o.delivered_at IS NULL AND o.parked_at IS NULL
+          AND o.available_at <= now() AND (o.claimed_until IS NULL OR o.claimed_until < now())
+        ORDER BY o.event_id LIMIT \(limit)
+        """
+    }
+
+    /// The statement of `markDelivered`, for `mtsync-bench`'s query plans too.
+    public static func markDeliveredQuery(_ eventIDs: [Int64]) -> PostgresQuery {
+        """
+        UPDATE outbox SET delivered_at = now(), claimed_by = NULL, claimed_until = NULL
+        WHERE event_id = ANY(\(idArray(eventIDs))::bigint[]) AND delivered_at IS NULL
+        """
     }
 
     /// One message's events that the ingest did not take: they are tried again after `delay`, unless they have
@@ -108,11 +133,11 @@ public enum Outbox {
         }
     }
 
-    /// Gives back this owner's unfinished claims at once (a relay stopping cleanly), instead of letting them expire.
+    /// Gives back this owner's server claims at once (a relay stopping cleanly), instead of letting them expire.
     public static func releaseClaims(owner: String, on connection: PostgresConnection) async throws {
         try await connection.query("""
-            UPDATE outbox SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = \(owner) AND delivered_at IS NULL
-            """, name: "release outbox claims")
+            DELETE FROM relay_claims WHERE claimed_by = \(owner)
+            """, name: "release relay claims")
     }
 
     /// The servers with events to deliver now, for the relay's round.

@@ -51,7 +51,7 @@ struct RelayCommand: AsyncParsableCommand {
             do {
                 let connection = try await engine.connect()
                 try await engine.checkSchema(connection)
-                relay = try await sinks.relay(for: configuration, ingest: ingest, on: connection)
+                relay = try await sinks.relay(for: configuration, ingest: ingest, on: connection, bookkeeping: try await engine.connect())
             } catch {
                 throw CommandFailure.report(error, json: output.json)
             }

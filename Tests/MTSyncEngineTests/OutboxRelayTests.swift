@@ -59,15 +59,18 @@ struct OutboxRelayTests {
         return fixture
     }
 
-    static func relay(_ fixture: SyncFixture, _ sink: ScriptedSink, owner: String = "relay-a") -> OutboxRelay {
-        OutboxRelay(connection: fixture.connection, sink: sink, producer: IngestProducer(instance: "test"), settings: settings, owner: owner)
+    /// `bookkeeping`: a second connection for each round's marks, which then run while the next round is sent.
+    static func relay(_ fixture: SyncFixture, _ sink: ScriptedSink, owner: String = "relay-a", bookkeeping: PostgresConnection? = nil) -> OutboxRelay {
+        OutboxRelay(connection: fixture.connection, bookkeeping: bookkeeping, sink: sink, producer: IngestProducer(instance: "test"), settings: settings, owner: owner)
     }
 
-    @Test("every event is delivered once, in outbox order, each under its idempotency key, and only then marked delivered")
-    func deliversEverything() async throws {
+    @Test("every event is delivered once, in outbox order, each under its idempotency key, and only then marked delivered",
+          arguments: [false, true])
+    func deliversEverything(marksBesideTheNextRound: Bool) async throws {
         let fixture = try await Self.syncedStore()
         let sink = ScriptedSink()
-        let report = try await Self.relay(fixture, sink).drain(serverID: "sim-mt5", platform: .mt5)
+        let bookkeeping = marksBesideTheNextRound ? try await fixture.database.connect() : nil
+        let report = try await Self.relay(fixture, sink, bookkeeping: bookkeeping).drain(serverID: "sim-mt5", platform: .mt5)
         let keys = try await fixture.connection.query("SELECT idempotency_key FROM outbox ORDER BY event_id").map { try $0.decode(String.self, 0) }
         #expect(report.delivered == keys.count && report.rounds >= 2)
         #expect(sink.acknowledgedKeys == keys)
@@ -76,12 +79,12 @@ struct OutboxRelayTests {
         #expect(try await Self.relay(fixture, sink).drain(serverID: "sim-mt5", platform: .mt5).messages == 0)
     }
 
-    @Test("a message the ingest did not take is not marked delivered; it is tried again and gets through")
-    func retriesUntilDelivered() async throws {
+    @Test("a message the ingest did not take is not marked delivered; it is tried again and gets through", arguments: [false, true])
+    func retriesUntilDelivered(marksBesideTheNextRound: Bool) async throws {
         let fixture = try await Self.syncedStore()
         // The first two calls fail every message; from the third on, all pass.
         let sink = ScriptedSink(rule: { _, call in call <= 2 ? .retry(reason: "503 from ingest", after: .zero) : .delivered })
-        let relay = Self.relay(fixture, sink)
+        let relay = Self.relay(fixture, sink, bookkeeping: marksBesideTheNextRound ? try await fixture.database.connect() : nil)
         let first = try await relay.drain(serverID: "sim-mt5", platform: .mt5)
         #expect(first.delivered == 0 && first.retried > 0)
         #expect(try await fixture.count("SELECT count(*) FROM outbox WHERE delivered_at IS NOT NULL") == 0)
@@ -92,15 +95,16 @@ struct OutboxRelayTests {
         #expect(Set(sink.acknowledgedKeys).count == sink.acknowledgedKeys.count)
     }
 
-    @Test("a poison message is dead-lettered with the ingest's answer; the rest flows; an operator can retry or purge it")
-    func poisonIsDeadLettered() async throws {
+    @Test("a poison message is dead-lettered with the ingest's answer; the rest flows; an operator can retry or purge it", arguments: [false, true])
+    func poisonIsDeadLettered(marksBesideTheNextRound: Bool) async throws {
         let fixture = try await Self.syncedStore()
         let poison = try await fixture.connection.query("SELECT idempotency_key FROM outbox ORDER BY event_id OFFSET 7 LIMIT 1")[0].decode(String.self, 0)
         // Messages of one event each, so exactly the poison event is refused.
         let sink = ScriptedSink(maximumMessageBytes: 600, rule: { message, _ in
             message.body.contains("\"\(poison)\"") ? .rejected(reason: "422 unprocessable", response: #"{"error":"bad fact"}"#) : .delivered
         })
-        let report = try await Self.relay(fixture, sink).drain(serverID: "sim-mt5", platform: .mt5)
+        let bookkeeping = marksBesideTheNextRound ? try await fixture.database.connect() : nil
+        let report = try await Self.relay(fixture, sink, bookkeeping: bookkeeping).drain(serverID: "sim-mt5", platform: .mt5)
         #expect(report.deadLettered == 1)
         #expect(try await fixture.count("SELECT count(*) FROM outbox WHERE delivered_at IS NULL") == 1)
         let letters = try await Outbox.deadLetters(serverID: "sim-mt5", on: fixture.connection)
@@ -141,17 +145,62 @@ struct OutboxRelayTests {
         let sent = packer.pack(claimed.map(\.event), server: "sim-mt5", platform: .mt5)
         _ = await lostSink.deliver(sent)
 
-        // While the claim lives, another relay skips those events.
+        // While the claim lives, another relay leaves the server alone (a server is sent by one relay at a time).
         let sink = ScriptedSink()
         let other = OutboxRelay(connection: fixture.connection, sink: sink, producer: IngestProducer(instance: "live"), settings: short, owner: "relay-b")
-        _ = try await other.drain(serverID: "sim-mt5", platform: .mt5)
-        #expect(try await fixture.count("SELECT count(*) FROM outbox WHERE delivered_at IS NULL") == 50)
+        let events = try await fixture.count("SELECT count(*) FROM outbox")
+        #expect(try await other.drain(serverID: "sim-mt5", platform: .mt5).messages == 0)
+        #expect(try await fixture.count("SELECT count(*) FROM outbox WHERE delivered_at IS NULL") == events)
         try await Task.sleep(for: .milliseconds(400))
         _ = try await other.drain(serverID: "sim-mt5", platform: .mt5)
         #expect(try await fixture.count("SELECT count(*) FROM outbox WHERE delivered_at IS NULL") == 0)
         // The resent messages carry the same message keys as the lost ones.
         let resentKeys = Set(sink.acknowledged.map(\.key))
         #expect(sent.allSatisfy { resentKeys.contains($0.key) })
+    }
+
+    @Test("a relay claims the server, not its events: the claim writes no outbox row, and another relay gets nothing until it is given back")
+    func claimsTheServer() async throws {
+        let fixture = try await Self.syncedStore()
+        let connection = fixture.connection
+        // Each row's version (xmin) before and after the claim: reading them is all a claim does to the outbox
+        // (migration 0017: a per-event stamp rewrote every ~1 KB row once more).
+        let versions = "SELECT string_agg(event_id || ':' || xmin::text, ',' ORDER BY event_id) FROM outbox"
+        let before = try await connection.query(PostgresQuery(sql: versions))[0].decode(String.self, 0)
+        let claimed = try await Outbox.claim(serverID: "sim-mt5", owner: "relay-a", limit: 30, claimFor: .seconds(60), on: connection)
+        #expect(claimed.count == 30 && claimed.map(\.eventID) == claimed.map(\.eventID).sorted())
+        #expect(try await connection.query(PostgresQuery(sql: versions))[0].decode(String.self, 0) == before)
+        #expect(try await fixture.count("SELECT count(*) FROM relay_claims WHERE server_id = 'sim-mt5' AND claimed_by = 'relay-a' AND claimed_until > now()") == 1)
+
+        // Another relay gets none of the server's events; the holder renews and goes on where it was.
+        #expect(try await Outbox.claim(serverID: "sim-mt5", owner: "relay-b", limit: 30, claimFor: .seconds(60), on: connection).isEmpty)
+        let next = try await Outbox.claim(serverID: "sim-mt5", owner: "relay-a", limit: 30, claimFor: .seconds(60), after: claimed.last!.eventID, on: connection)
+        #expect(next.count == 30 && next.first!.eventID > claimed.last!.eventID)
+
+        // Given back (a relay stopping cleanly): the other relay takes the server at once, from the oldest pending event.
+        try await Outbox.releaseClaims(owner: "relay-a", on: connection)
+        let taken = try await Outbox.claim(serverID: "sim-mt5", owner: "relay-b", limit: 30, claimFor: .seconds(60), on: connection)
+        #expect(taken.map(\.eventID) == claimed.map(\.eventID))
+        #expect(try await fixture.count("SELECT count(*) FROM relay_claims WHERE claimed_by = 'relay-b'") == 1)
+    }
+
+    @Test("an event claimed one by one by an older mtsync's relay is skipped until that claim expires")
+    func honoursAnOlderRelaysEventClaims() async throws {
+        let fixture = try await Self.syncedStore()
+        let connection = fixture.connection
+        // What a relay before migration 0017 wrote: a stamp on each event it was sending.
+        try await connection.query("""
+            UPDATE outbox SET claimed_by = 'old-relay', claimed_until = now() + interval '1 hour'
+            WHERE event_id IN (SELECT event_id FROM outbox ORDER BY event_id LIMIT 10)
+            """)
+        let sink = ScriptedSink()
+        _ = try await Self.relay(fixture, sink).drain(serverID: "sim-mt5", platform: .mt5)
+        #expect(try await fixture.count("SELECT count(*) FROM outbox WHERE delivered_at IS NULL") == 10)
+        #expect(try await fixture.count("SELECT count(*) FROM outbox WHERE delivered_at IS NULL AND claimed_by = 'old-relay'") == 10)
+        // The old relay died: its claims expire, and the events go.
+        try await connection.query("UPDATE outbox SET claimed_until = now() - interval '1 second' WHERE claimed_by = 'old-relay'")
+        _ = try await Self.relay(fixture, sink).drain(serverID: "sim-mt5", platform: .mt5)
+        #expect(try await fixture.count("SELECT count(*) FROM outbox WHERE delivered_at IS NULL") == 0)
     }
 
     @Test("pruning deletes only events delivered longer ago than the retention, batch by batch; pending, parked and recent ones stay")

@@ -14,6 +14,7 @@ struct SyncFixture {
 
     let dataset: SimulatedDataset
     let simulator: BridgeSimulator
+    let database: TestDatabase
     let connection: PostgresConnection
 
     init(
@@ -24,7 +25,7 @@ struct SyncFixture {
             seed: seed, serverID: "sim-\(platform.rawValue)", days: days, dealsPerDay: dealsPerDay, logins: logins, platform: platform,
             lateAccounts: lateAccounts, groupMoves: groupMoves))
         simulator = BridgeSimulator(dataset: dataset, key: Self.key, faults: faults)
-        (_, connection) = try await TestDatabase.migrated()
+        (database, connection) = try await TestDatabase.migrated()
     }
 
     /// The server's sync; `filter`: its account filters (groups, logins, unknown accounts). The accounts are read

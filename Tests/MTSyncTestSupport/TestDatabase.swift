@@ -25,7 +25,7 @@ public enum TestEnvironment {
 
 /// A fresh, empty database on the shared test cluster, one per test, so tests run in parallel without
 /// seeing each other's rows. The whole cluster is thrown away after the run.
-public struct TestDatabase {
+public struct TestDatabase: Sendable {
     public let name: String
     public let adminURL: String
 

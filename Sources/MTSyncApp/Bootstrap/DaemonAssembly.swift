@@ -89,7 +89,7 @@ extension SyncBootstrap {
     func deliveryServices(sinks: IngestSinks, logger: Logger) async throws -> [any Service] {
         var services: [any Service] = []
         if let ingest = configuration.ingest {
-            let relay = try await sinks.relay(for: configuration, ingest: ingest, on: try await connect())
+            let relay = try await sinks.relay(for: configuration, ingest: ingest, on: try await connect(), bookkeeping: try await connect())
             services.append(RelayService(relay: relay, platforms: platforms, sinkName: ingest.sinkName, logger: Logger(label: "mtsync.relay")))
             if let aggregates = ingest.aggregates {
                 services.append(AggregateService(connection: try await connect(), grace: aggregates.grace, every: aggregates.every, logger: Logger(label: "mtsync.aggregates")))

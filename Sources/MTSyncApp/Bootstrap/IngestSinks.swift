@@ -49,11 +49,14 @@ public struct IngestSinks {
         }
     }
 
-    /// The relay of `configuration` (whose `ingest` is `ingest`) on `connection`: its own, so claims and marks
-    /// never wait behind a server's page. Reads an SQS queue's attributes first.
-    public func relay(for configuration: MTSyncConfiguration, ingest: IngestConfiguration, on connection: PostgresConnection) async throws -> OutboxRelay {
+    /// The relay of `configuration` (whose `ingest` is `ingest`) on `connection`, with `bookkeeping` for its marks
+    /// while the next round is sent: its own, so claims and marks never wait behind a server's page. Reads an SQS
+    /// queue's attributes first.
+    public func relay(
+        for configuration: MTSyncConfiguration, ingest: IngestConfiguration, on connection: PostgresConnection, bookkeeping: PostgresConnection?
+    ) async throws -> OutboxRelay {
         OutboxRelay(
-            connection: connection, sink: try await sink(for: ingest), producer: IngestProducer(instance: configuration.instanceID),
+            connection: connection, bookkeeping: bookkeeping, sink: try await sink(for: ingest), producer: IngestProducer(instance: configuration.instanceID),
             settings: ingest.relay,
             // Unique to this process: two relays of one instance never share claims.
             owner: "\(configuration.instanceID)/relay-\(UInt32.random(in: 0...UInt32.max))")

@@ -67,7 +67,9 @@ struct PhasedRelay: Sendable {
             defer { lapStarted = now }
             return now - lapStarted
         }
-        let claimed = try await Outbox.claim(serverID: serverID, owner: owner, limit: settings.batchSize, claimFor: settings.claimFor, after: after, on: connection)
+        let claimed = try await Outbox.claim(
+            serverID: serverID, owner: owner, limit: settings.batchSize, claimFor: settings.claimFor, after: after,
+            withLogins: sink.grouping == .serverLogin, on: connection)
         phases.claim = lap()
         guard !claimed.isEmpty else { return (phases, nil) }
         phases.claims = [phases.claim]

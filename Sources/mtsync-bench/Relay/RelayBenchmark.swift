@@ -14,6 +14,8 @@ struct RelayBenchmark {
     let options: BenchOptions
     let control: PostgresConnection
     let relayConnection: PostgresConnection
+    /// The relay's second connection: each round's marks while the next round is claimed and sent.
+    let bookkeepingConnection: PostgresConnection
     let httpClient: HTTPClient
     let fill: OutboxFill
     /// Every envelope names its producer; a fixed instance keeps the envelope's size the same run to run.
@@ -40,7 +42,8 @@ struct RelayBenchmark {
             // in front of its claims.
             let benchmark = RelayBenchmark(
                 options: options, control: try await PostgresConnection.connect(database),
-                relayConnection: try await PostgresConnection.connect(database), httpClient: httpClient,
+                relayConnection: try await PostgresConnection.connect(database),
+                bookkeepingConnection: try await PostgresConnection.connect(database), httpClient: httpClient,
                 fill: OutboxFill(servers: options.servers, logins: options.logins))
             try await benchmark.run()
         } catch {
@@ -76,15 +79,16 @@ struct RelayBenchmark {
         }
     }
 
-    /// The relay reads columns of migrations 0005 (claims) and 0006 (backfill origin); say so instead of failing
-    /// on a missing column.
+    /// The relay reads columns of migrations 0005 (claims) and 0006 (backfill origin) and claims servers in
+    /// 0017's table; say so instead of failing on a missing column.
     func checkSchema() async throws {
         let present = try await control.query("""
-            SELECT count(*) = 2 AND to_regclass('dead_letters') IS NOT NULL FROM information_schema.columns
+            SELECT count(*) = 2 AND to_regclass('dead_letters') IS NOT NULL AND to_regclass('relay_claims') IS NOT NULL
+            FROM information_schema.columns
             WHERE table_schema = current_schema() AND table_name = 'outbox' AND column_name IN ('claimed_until', 'backfill_job_id')
             """, name: "check the relay's schema")[0].decode(Bool.self, 0)
         guard present else {
-            throw BenchFailure(description: "the database lacks the relay's schema (outbox claims, backfill origin, dead_letters): run `mtsync migrate --database-url URL` first")
+            throw BenchFailure(description: "the database lacks the relay's schema (outbox claims, backfill origin, dead_letters, relay_claims): run `mtsync migrate --database-url URL` first")
         }
     }
 
@@ -108,7 +112,7 @@ struct RelayBenchmark {
     func drain(_ filled: FillReport, to destination: Destination, target: BenchOptions.Target, batchSize: Int) async throws -> RunResult {
         let sink = MeteredSink(wrapped: destination.sink)
         let relay = OutboxRelay(
-            connection: relayConnection, sink: sink, producer: producer, settings: RelaySettings(batchSize: batchSize),
+            connection: relayConnection, bookkeeping: bookkeepingConnection, sink: sink, producer: producer, settings: RelaySettings(batchSize: batchSize),
             owner: "relay-bench/relay-\(UInt32.random(in: 0...UInt32.max))")
         let label = options.label ?? defaultLabel(target, batchSize: batchSize)
         log("==> \(label): relaying \(filled.events) events with OutboxRelay.drain, batch \(batchSize)\(target == .http ? ", \(options.concurrency) requests in flight" : "")")
@@ -130,6 +134,8 @@ struct RelayBenchmark {
         let elapsed = clock.now - started
         let peak = PeakMemory.peakMiB()
         let after = machine.snapshot()
+        // As `mtsync relay` does when it stops: the next run (another owner) takes the servers at once.
+        try await Outbox.releaseClaims(owner: relay.owner, on: relayConnection)
 
         // A fast run that lost events measures nothing: the destination received every message the relay counted,
         // and every event was delivered by this drain, none retried or parked.
