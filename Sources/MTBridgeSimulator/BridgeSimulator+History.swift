@@ -19,7 +19,8 @@ extension BridgeSimulator {
             }
             after = (time, deal)
         }
-        let page = dataset.deals(fromMilliseconds: from, toMilliseconds: to, after: after, limit: limit + faults.pageOverrun, generation: generationBox.generation)
+        let page = dataset.deals(
+            fromMilliseconds: from, toMilliseconds: servedEnd(to), after: after, limit: limit + faults.pageOverrun, generation: generationBox.generation)
         var records = page.records
         if let misbehaviour = faults.misbehaviour {
             guard try await misbehave(misbehaviour, before: &records, id: id, to: to, writer: &writer) else { return false }
@@ -74,7 +75,7 @@ extension BridgeSimulator {
                 }
                 after = (time, order)
             }
-            page = dataset.closedTrades(fromMilliseconds: from, toMilliseconds: to, after: after, limit: limit, generation: generationBox.generation)
+            page = dataset.closedTrades(fromMilliseconds: from, toMilliseconds: servedEnd(to), after: after, limit: limit, generation: generationBox.generation)
             next = { ["time": .integer($0.closeTime), "order": .string(String($0.order))] }
         case "open":
             var after: UInt64?

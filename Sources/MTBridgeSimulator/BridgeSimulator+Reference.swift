@@ -7,9 +7,8 @@ extension BridgeSimulator {
     func serveServerInfo(_ request: SimulatorRequest, writer: inout LineWriter) async throws {
         let id = request.id
         // The server clock is UTC shifted by the zone rule, read at the same instant (§4.1).
-        let utcNow = BridgeConnection.utcNowMilliseconds()
+        let (utcNow, serverNow) = serverClock()
         let zone = ServerTimeZone(zoneRule)
-        let serverNow = zone?.serverMilliseconds(fromUTCMilliseconds: utcNow) ?? utcNow
         let offsetMinutes = (serverNow - utcNow) / 60_000
         // Daylight saving is on when the offset is above the lower of January's and July's.
         let year = utcNow - utcNow % (365 * 86_400_000)

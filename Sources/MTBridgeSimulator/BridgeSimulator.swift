@@ -15,6 +15,10 @@ public struct BridgeSimulator: Sendable {
     public let zoneRule: String
     /// Serve over TLS (nil: plain TCP).
     public let tls: ServerTLS?
+    /// Live: the history is served only as far as the server's clock has reached, so deals appear as their time
+    /// passes, as on a trading server (`scripts/bench-latency` times them from there to the ingest). Digests still
+    /// count whole buckets: run a live server without the trailing reconcile.
+    public let live: Bool
     let generationBox = FaultCounters()
 
     /// What an MT5 bridge serves.
@@ -29,12 +33,26 @@ public struct BridgeSimulator: Sendable {
     /// Counts of what was served so far.
     public var statistics: SimulatorStatistics { generationBox.statistics }
 
-    public init(dataset: SimulatedDataset, key: BridgeKey, faults: SimulatorFaults = .none, zoneRule: String = "ny-close", tls: ServerTLS? = nil) {
+    public init(
+        dataset: SimulatedDataset, key: BridgeKey, faults: SimulatorFaults = .none, zoneRule: String = "ny-close", tls: ServerTLS? = nil, live: Bool = false
+    ) {
         self.tls = tls
+        self.live = live
         self.dataset = dataset
         self.key = key
         self.faults = faults
         self.zoneRule = zoneRule
+    }
+
+    /// The server's clock: UTC now shifted by the zone rule, and that UTC instant (§4.1).
+    func serverClock() -> (utc: Int64, server: Int64) {
+        let utcNow = BridgeConnection.utcNowMilliseconds()
+        return (utcNow, ServerTimeZone(zoneRule)?.serverMilliseconds(fromUTCMilliseconds: utcNow) ?? utcNow)
+    }
+
+    /// The end of a requested history range as served: `to`, or in live mode no later than the server's clock.
+    func servedEnd(_ to: Int64) -> Int64 {
+        live ? Swift.min(to, serverClock().server + 1) : to
     }
 
     /// The dataset generation served now (0: original; 1: with edits, deletions and late deals).

@@ -21,6 +21,8 @@ public struct ServerSync: Sendable {
     let symbols = ServerSymbolCache()
     /// The bridge's zone warnings last said (`checkZoneRule`).
     let zoneWarnings = ZoneWarningMemory()
+    /// Where the rolling re-read of the lookback window stands (`ServerSyncSettings.lookbackEvery`).
+    let reachBack = ReachBackSchedule()
 
     public init(
         client: any BridgeSource, connection: PostgresConnection, batcher: RecordBatcher, settings: ServerSyncSettings,
@@ -50,7 +52,8 @@ public struct ServerSync: Sendable {
     // MARK: - Incremental
 
     /// One incremental pull: the accounts and symbols when due (before the deals they decide), everything from
-    /// `cursor - lookback` up to the bridge's clock page by page, an MT4 server's open trades, the `changes` stream
+    /// a minute before the cursor (and a slice of the older lookback window: all of it every `lookback_every`) up to the
+    /// bridge's clock page by page, an MT4 server's open trades, the `changes` stream
     /// when the bridge offers it, and last the held records whose account arrived.
     public func pull() async throws -> SyncReport {
         try await client.withSession { client in try await self.with(client).pullRound() }
@@ -79,10 +82,25 @@ public struct ServerSync: Sendable {
         report.accounts = try await refreshReferenceData(capabilities: capabilities, serverNowMilliseconds: serverNow)
         let batcher = try await currentBatcher().within(clock)
         let cursor = try await connection.run { connection in try FactStore.cursor(serverID: serverID, stream: stream, on: connection) }
-        let from = max(settings.startMilliseconds, cursor.serverTimeMilliseconds.saturatingSubtracting(settings.lookbackMilliseconds))
+        let started = ContinuousClock.now
+        // New deals first: from a minute before the cursor. Then this pull's slice of the older lookback window, or
+        // all of it in one read when the slice reaches up to the new part (the first pull, `lookback_every` 0).
+        let recent = max(settings.startMilliseconds, cursor.serverTimeMilliseconds.saturatingSubtracting(settings.shortLookbackMilliseconds))
+        let windowStart = max(settings.startMilliseconds, cursor.serverTimeMilliseconds.saturatingSubtracting(settings.lookbackMilliseconds))
+        let slice = reachBack.slice(of: min(windowStart, recent)..<recent, every: settings.lookbackEvery, at: started)
+        let from = slice.upperBound == recent ? min(slice.lowerBound, recent) : recent
         // A minute past the bridge's clock: a deal stamped a little ahead of it is not left for the next poll.
         let to = max(from.saturatingAdding(1), serverNow.saturatingAdding(60_000))
-        let pages = try await pull(fromMilliseconds: from, toMilliseconds: to, movingCursor: true, batcher: batcher)
+        var pages = try await pull(fromMilliseconds: from, toMilliseconds: to, movingCursor: true, batcher: batcher)
+        if slice.upperBound < recent, !slice.isEmpty {
+            // Behind the cursor: a re-read never moves it.
+            let again = try await pull(fromMilliseconds: slice.lowerBound, toMilliseconds: slice.upperBound, movingCursor: false, batcher: batcher)
+            pages.pages += again.pages
+            pages.records += again.records
+            pages.outcome = pages.outcome + again.outcome
+        }
+        // Only a pull that got through moves the sweep on (a failed one re-reads the same slice next time).
+        reachBack.done(upTo: slice.upperBound, at: started)
         report.pages = pages.pages
         report.records = pages.records
         report.outcome = pages.outcome

@@ -1,14 +1,21 @@
 import Foundation
 import MTSyncCore
 import MTSyncStore
+import Synchronization
 
 /// How one trade server is synced from its bridge. The configuration file's server sections decode into it; its
 /// defaults are the file's.
 public struct ServerSyncSettings: Sendable, Equatable {
     /// Server time (ms) where the history starts mattering: the first incremental pull starts here.
     public var startMilliseconds: Int64
-    /// Re-read before the cursor on every incremental pull, so deals posted late with an older time are caught.
+    /// How far an incremental pull re-reads before the cursor when it reaches back in full (`lookbackEvery`), so
+    /// deals posted late with an older time are caught.
     public var lookback: Duration
+    /// How long the pulls take to re-read the whole `lookback` window between them (`ReachBackSchedule`: each pull
+    /// a slice; the first pull of a process all of it); every pull re-reads `shortLookback` before the cursor. Zero:
+    /// every pull re-reads all of it. Re-reading two hours of a busy server on every poll kept the poll, and so every
+    /// new deal, waiting behind tens of thousands of unchanged records.
+    public var lookbackEvery: Duration = .seconds(60)
     public var pageSize: Int
     /// How often a pull reads the bridge's accounts whole (bridges with `accounts`).
     public var accountsEvery: Duration
@@ -40,6 +47,11 @@ public struct ServerSyncSettings: Sendable, Equatable {
     }
 
     var lookbackMilliseconds: Int64 { lookback.wholeMilliseconds }
+
+    /// What every pull re-reads before the cursor: a minute (or `lookback`, when shorter), so a deal stamped a
+    /// little before the last one read still comes with the next poll.
+    static let shortLookback: Duration = .seconds(60)
+    var shortLookbackMilliseconds: Int64 { Swift.min(lookbackMilliseconds, Self.shortLookback.wholeMilliseconds) }
 }
 
 /// What a pull did.
@@ -59,4 +71,35 @@ public struct SyncReport: Sendable, Hashable {
     public var cursor: CursorPosition?
 
     public init() {}
+}
+
+/// Where a server's rolling re-read of its lookback window stands, shared by the copies of its `ServerSync` value
+/// (the daemon keeps one per server; a one-shot command's first pull re-reads the whole window).
+///
+/// Each pull re-reads a slice of the window `[cursor - lookback, cursor - a minute)`, in proportion to the time
+/// since the previous pull (`lookbackEvery` to sweep it all), going on where the last slice ended and starting over
+/// at the window's start once it reached the end: every late deal is found within about `lookbackEvery`, and a
+/// poll never waits behind hours of unchanged deals.
+final class ReachBackSchedule: Sendable {
+    private struct Sweep {
+        var position: Int64
+        var at: ContinuousClock.Instant
+    }
+
+    private let sweep = Mutex<Sweep?>(nil)
+
+    /// The part of `window` (server milliseconds) a pull starting `now` re-reads: all of it on the first pull, when
+    /// `every` is zero or when `every` has passed since the previous pull.
+    func slice(of window: Range<Int64>, every: Duration, at now: ContinuousClock.Instant) -> Range<Int64> {
+        guard !window.isEmpty, every > .zero, let last = sweep.withLock({ $0 }) else { return window }
+        let share = (now - last.at) / every
+        guard share < 1 else { return window }
+        var start = Swift.max(last.position, window.lowerBound)
+        if start >= window.upperBound { start = window.lowerBound }
+        let length = Swift.max(1, Int64((Double(window.count) * share).rounded(.up)))
+        return start..<(start.saturatingAdding(length) < window.upperBound ? start + length : window.upperBound)
+    }
+
+    /// A pull that started `now` re-read up to `end`.
+    func done(upTo end: Int64, at now: ContinuousClock.Instant) { sweep.withLock { $0 = Sweep(position: end, at: now) } }
 }

@@ -36,6 +36,7 @@ struct MTBridgeSimCommand: AsyncParsableCommand {
     @Option(name: .customLong("tls-cert"), help: "Serve over TLS with this PEM certificate chain (with --tls-key).") var tlsCertificate: String?
     @Option(name: .customLong("tls-key"), help: "PEM private key for --tls-cert.") var tlsKey: String?
     @Option(name: .customLong("tls-client-ca"), help: "Require client certificates signed by this PEM CA (mutual TLS).") var tlsClientCA: String?
+    @Flag(help: "Live: serve the history only as far as the server's clock has reached, so deals appear as their time passes (with --from today: scripts/bench-latency). Digests still count whole buckets.") var live = false
     @Option(name: .customLong("mutate-after"), help: "After this many seconds, serve generation 1: dealer edits, deletions and late deals.") var mutateAfter: Int?
     @Flag(name: .customLong("ground-truth"), help: "Print the dataset's per-login counts, volume and net as JSON, then exit.") var groundTruth = false
     @Flag(name: .customLong("daily-truth"), help: "Print the accounts and, per login and server day, closed volume, deposits and withdrawals, the closing balance and credit, the open volume and the trades as JSON (the loyalty feed's and tier snapshots' ground truth), then exit.") var dailyTruth = false
@@ -101,7 +102,7 @@ struct MTBridgeSimCommand: AsyncParsableCommand {
             guard let tlsKey else { throw ValidationError("--tls-cert needs --tls-key") }
             tls = ServerTLS(certificateFile: tlsCertificate, keyFile: tlsKey, clientCAFile: tlsClientCA)
         }
-        let simulator = BridgeSimulator(dataset: dataset, key: key, faults: faults, tls: tls)
+        let simulator = BridgeSimulator(dataset: dataset, key: key, faults: faults, tls: tls, live: live)
         try await withThrowingDiscardingTaskGroup { group in
             if let mutateAfter {
                 group.addTask {

@@ -71,6 +71,7 @@ struct ConfigurationLoadTests {
         let server = try #require(configuration.servers.first)
         #expect(server.pollInterval == .seconds(10))
         #expect(server.sync.lookback == .seconds(7200))
+        #expect(server.sync.lookbackEvery == .seconds(60))
         #expect(server.sync.pageSize == 5000)
         #expect(server.pollJitter == 0.1)
         #expect(server.reconcileEvery == .seconds(86_400))
@@ -84,11 +85,13 @@ struct ConfigurationLoadTests {
         let fixture = try ConfigurationFixture()
         let text = ConfigurationFixture.minimal(
             server: "lookback: 30m\nreconcile: { window: 1d }",
-            top: "defaults: { poll_interval: 2s, lookback: 4h, page_size: 100, poll_jitter: 0%, reconcile: { every: 12h, window: 2d } }"
+            top: "defaults: { poll_interval: 2s, lookback: 4h, lookback_every: 0s, page_size: 100, poll_jitter: 0%, reconcile: { every: 12h, window: 2d } }"
         )
         let server = try #require(try fixture.load(text).servers.first)
         #expect(server.pollInterval == .seconds(2))
         #expect(server.sync.lookback == .seconds(1800))
+        #expect(server.sync.lookbackEvery == .zero)
+        #expect(server.summary.contains("lookback 30m every pull"))
         #expect(server.sync.pageSize == 100)
         #expect(server.pollJitter == 0)
         #expect(server.reconcileEvery == .seconds(12 * 3600))

@@ -1,6 +1,7 @@
 import MTBridgeSimulator
 import MTSyncBridge
 import MTSyncCore
+import MTSyncTestSupport
 import Testing
 
 @Suite("Every request against the simulator over TCP")
@@ -27,6 +28,35 @@ struct SimulatorMethodsTests {
         #expect(accounts.filter { $0.group == "demo\\forex" }.count == Harness.dataset.configuration.logins / 5)
         #expect(symbols.compactMap { $0["symbol"]?.text } == SimulatedDataset.symbols.sorted(), "ascending by name (§4.5)")
         #expect(symbols.first { $0["symbol"]?.text == "XAUUSDm" }?["contract_size"]?.text == "100")
+    }
+
+    @Test("a live simulator serves the history only as far as the server's clock has reached")
+    func liveServesUpToTheClock() async throws {
+        let zone = try #require(ServerTimeZone("ny-close"))
+        func serverNow() -> Int64 { zone.serverMilliseconds(fromUTCMilliseconds: BridgeConnection.utcNowMilliseconds()) }
+        // Today and tomorrow in server time: tomorrow's deals are always ahead of the clock.
+        let today = serverNow() / 86_400_000
+        let dataset = SimulatedDataset(.init(seed: 9, serverID: "sim-mt5", firstDay: today, days: 2, dealsPerDay: 2_000, logins: 12))
+        let simulator = BridgeSimulator(dataset: dataset, key: ClientSimulatorTests.key, live: true)
+        let before = serverNow()
+        let served = try await SimulatorHarness.run(simulator) { port in
+            try await BridgeConnection.withConnection(to: Harness.endpoint(port)) { connection in
+                var times: [Int64] = []
+                var after: (timeMsc: Int64, deal: UInt64)?
+                while true {
+                    let page = try await connection.dealsPage(fromMilliseconds: dataset.range.lowerBound, toMilliseconds: dataset.range.upperBound, after: after, limit: 500)
+                    times += page.records.map { Int64($0.timeMsc!)! }
+                    guard page.more, let next = page.next else { break }
+                    after = next
+                }
+                return times
+            }
+        }
+        let after = serverNow()
+        let reached = (0..<2).flatMap { dataset.deals(onDay: today + $0) }.map { Int64($0.timeMsc!)! }
+        #expect(served.allSatisfy { $0 <= after }, "nothing from ahead of the clock")
+        #expect(served.count >= reached.filter { $0 <= before }.count, "everything the clock had reached")
+        #expect(reached.contains { $0 > after }, "the dataset does reach ahead (tomorrow)")
     }
 
     @Test("digest buckets match checksums recomputed from the deals, and change when a dealer edits history")

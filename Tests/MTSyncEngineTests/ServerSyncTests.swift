@@ -31,23 +31,27 @@ struct SyncFixture {
     /// The server's sync; `filter`: its account filters (groups, logins, unknown accounts). The accounts are read
     /// again on every pull while records wait for theirs (`pendingAccountsEvery` zero), so a test need not wait.
     func sync(
-        port: Int, lookback: Duration = .seconds(7_200), pageSize: Int = 97, filter: AccountFilter = .none, changesRecoveryWindow: Duration = .seconds(3 * 86_400)
+        port: Int, lookback: Duration = .seconds(7_200), pageSize: Int = 97, filter: AccountFilter = .none, changesRecoveryWindow: Duration = .seconds(3 * 86_400),
+        lookbackEvery: Duration = .zero
     ) throws -> ServerSync {
         let client = BridgeClient(
             endpoint: BridgeEndpoint(host: "127.0.0.1", port: port, key: Self.key),
             retryPolicy: .init(baseDelay: .milliseconds(5), maximumDelay: .milliseconds(50), maximumAttempts: 20))
-        return try sync(source: client, lookback: lookback, pageSize: pageSize, filter: filter, changesRecoveryWindow: changesRecoveryWindow)
+        return try sync(source: client, lookback: lookback, pageSize: pageSize, filter: filter, changesRecoveryWindow: changesRecoveryWindow, lookbackEvery: lookbackEvery)
     }
 
     /// The server's sync reading `source` (a loopback client, or a bridge without a socket).
     func sync(
         source client: any BridgeSource, lookback: Duration = .seconds(7_200), pageSize: Int = 97, filter: AccountFilter = .none,
-        changesRecoveryWindow: Duration = .seconds(3 * 86_400)
+        changesRecoveryWindow: Duration = .seconds(3 * 86_400), lookbackEvery: Duration = .zero
     ) throws -> ServerSync {
         let configuration = dataset.configuration
         let settings = ServerSettings(server: try ServerID(configuration.serverID), platform: configuration.platform, zone: ServerTimeZone("ny-close")!, filter: filter)
         var syncSettings = ServerSyncSettings(startMilliseconds: dataset.range.lowerBound, lookback: lookback, pageSize: pageSize, pendingAccountsEvery: .zero)
         syncSettings.changesRecoveryWindow = changesRecoveryWindow
+        // Every pull reaches back the whole lookback, as the tests of late deals expect of consecutive pulls
+        // (the daemon's schedule of reach-backs has its own test).
+        syncSettings.lookbackEvery = lookbackEvery
         return ServerSync(client: client, connection: connection, batcher: RecordBatcher(normalizer: Normalizer(settings: settings)), settings: syncSettings)
     }
 
@@ -171,6 +175,32 @@ struct ServerSyncTests {
             #expect(report.outcome.updated > 0 && report.outcome.deleted > 0 && report.outcome.inserted > 0)
             #expect(try await fixture.storedTruth() == fixture.dataset.groundTruth(generation: 1))
             #expect(try await fixture.count("SELECT count(*) FROM outbox WHERE event_kind = 'fact.deleted'") == report.outcome.deleted)
+        }
+    }
+
+    @Test("a pull re-reads a minute before its cursor and a slice of the lookback; the sweep brings the late deals within lookback_every")
+    func reachBackSchedule() async throws {
+        let fixture = try await SyncFixture()
+        try await SimulatorHarness.run(fixture.simulator) { port in
+            // A lookback as long as the history, swept in full every 20 seconds.
+            let sync = try fixture.sync(port: port, lookback: .seconds(4 * 86_400), lookbackEvery: .seconds(20))
+            try await sync.register()
+            let first = try await sync.pull()
+            #expect(first.records == fixture.dataset.deals(onDay: fixture.dataset.configuration.firstDay).count
+                + fixture.dataset.deals(onDay: fixture.dataset.configuration.firstDay + 1).count
+                + fixture.dataset.deals(onDay: fixture.dataset.configuration.firstDay + 2).count, "the first pull of a process reaches back in full")
+            // Generation 1: the dealer's edits and deletions come through `changes`; late deals, posted with older
+            // times, only through a reach-back.
+            fixture.simulator.setGeneration(1)
+            let between = try await sync.pull()
+            #expect(between.records < first.records / 2, "a minute before the cursor and a slice, not the history: \(between.records) records")
+            #expect(try await fixture.storedTruth() != fixture.dataset.groundTruth(generation: 1), "the late deals are not there yet")
+            // Once lookback_every has passed, the next pull re-reads the whole window and finds them.
+            try await Task.sleep(for: .seconds(20))
+            let full = try await sync.pull()
+            #expect(full.records >= first.records - 100, "the whole lookback again")
+            #expect(full.outcome.inserted > 0)
+            #expect(try await fixture.storedTruth() == fixture.dataset.groundTruth(generation: 1))
         }
     }
 

@@ -20,7 +20,7 @@ extension ConfigurationReader {
         var accountsEverySet = false
 
         static let builtIn = ServerTuning(pollInterval: .seconds(10), pollJitter: 0.1, reconcileEvery: .seconds(24 * 3600), reconcileWindow: .seconds(3 * 86_400))
-        static let keys = ["poll_interval", "lookback", "page_size", "poll_jitter", "reconcile", "accounts_every", "symbols_every", "daily_every", "pending_warn_after", "plausible_times"]
+        static let keys = ["poll_interval", "lookback", "lookback_every", "page_size", "poll_jitter", "reconcile", "accounts_every", "symbols_every", "daily_every", "pending_warn_after", "plausible_times"]
         static let maximumPageSize = 10_000
     }
 
@@ -30,6 +30,7 @@ extension ConfigurationReader {
         var tuning = inherited
         if section["poll_interval"] != nil, let value = duration(section, "poll_interval", minimum: .milliseconds(100)) { tuning.pollInterval = value }
         if section["lookback"] != nil, let value = duration(section, "lookback", minimum: .zero) { tuning.sync.lookback = value }
+        if section["lookback_every"] != nil, let value = duration(section, "lookback_every", minimum: .zero) { tuning.sync.lookbackEvery = value }
         if section["accounts_every"] != nil, let value = duration(section, "accounts_every", minimum: .seconds(10)) {
             tuning.sync.accountsEvery = value
             tuning.accountsEverySet = true

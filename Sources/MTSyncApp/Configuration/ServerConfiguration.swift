@@ -95,7 +95,8 @@ public struct ServerConfiguration: Sendable, Equatable {
             accounts += ", \(overrides.count) account(s) from the rules file override the bridge's"
         }
         return "\(id): \(platform.rawValue) via \(source), zone \(zoneName), start \(ServerTimeText.minutes(milliseconds: start)), "
-            + "poll \(DurationText.format(pollInterval)) ±\(Self.percent(pollJitter)), lookback \(DurationText.format(sync.lookback)), "
+            + "poll \(DurationText.format(pollInterval)) ±\(Self.percent(pollJitter)), lookback \(DurationText.format(sync.lookback))"
+            + (sync.lookbackEvery == .zero ? " every pull" : " every \(DurationText.format(sync.lookbackEvery))") + ", "
             + "page \(sync.pageSize), \(reconcile), \(accounts)"
             + (plausibleTimes == .standard ? "" : ", plausible times \(plausibleTimes)")
     }
