@@ -99,11 +99,16 @@ public struct OutboxRelay: Sendable {
     /// bookkeeping at a time); the drain returns once every round's bookkeeping is done. The next round never
     /// touches the events of the one before (its claim starts after them), and an event whose mark failed goes
     /// again with the next drain: the order of the marks changes nothing the ingest sees.
-    public func drain(serverID: String, platform: Platform) async throws -> RelayReport {
+    ///
+    /// `maximumRounds`: stop after that many rounds even if more is left (the daemon's relay goes on to the next
+    /// server, so one server's backlog — a backfill — does not hold up another's new deals); nil: until done.
+    public func drain(serverID: String, platform: Platform, maximumRounds: Int? = nil) async throws -> RelayReport {
+        var roundsLeft = maximumRounds ?? .max
         guard let bookkeeping else {
             var total = RelayReport()
             var after: Int64 = 0
-            while !Task.isCancelled {
+            while !Task.isCancelled, roundsLeft > 0 {
+                roundsLeft -= 1
                 guard let sent = try await send(serverID: serverID, platform: platform, after: after) else { break }
                 total = total + (try await keepBooks(of: sent, on: connection))
                 if sent.delivered == 0 { break }
@@ -115,7 +120,8 @@ public struct OutboxRelay: Sendable {
             var total = RelayReport()
             var after: Int64 = 0
             var booksOpen = false
-            while !Task.isCancelled {
+            while !Task.isCancelled, roundsLeft > 0 {
+                roundsLeft -= 1
                 let sent = try await send(serverID: serverID, platform: platform, after: after)
                 if booksOpen, let report = try await books.next() { total = total + report }
                 booksOpen = false
@@ -232,6 +238,9 @@ public struct RelayError: Error, CustomStringConvertible {
 /// (`relay_claims`, renewed every round; not the sync's lease), so several instances never send the same server's
 /// events at the same time and every instance may run it: the servers spread over the instances that have work.
 public struct RelayService: Service {
+    /// Rounds per server before the relay turns to the next (then back at once while there is work): a server's
+    /// backlog of a backfill waits a few rounds, not another server's new deals.
+    static let roundsPerServer = 5
     public let relay: OutboxRelay
     /// Each server's platform, for the envelope.
     public let platforms: [String: Platform]
@@ -257,7 +266,7 @@ public struct RelayService: Service {
                     var worked = false
                     for server in try await Outbox.serversWithPendingEvents(on: relay.connection) {
                         guard let platform = platforms[server] else { continue }
-                        let report = try await relay.drain(serverID: server, platform: platform)
+                        let report = try await relay.drain(serverID: server, platform: platform, maximumRounds: Self.roundsPerServer)
                         SyncMetric.relayDelivered.increment(by: report.delivered, sinkName)
                         SyncMetric.relayRetries.increment(by: report.retried, sinkName)
                         SyncMetric.relayDeadLetters.increment(by: report.deadLettered, sinkName)
@@ -289,7 +298,13 @@ public struct RelayService: Service {
                     logger.error("relay failed; retrying", metadata: ["error": "\(error)", "retry_in": "\(wait)"])
                 }
                 if wait > .zero {
-                    do { try await Task.sleep(for: wait) } catch { break }
+                    // Idle: woken by the next page that writes events (FactStore's NOTIFY), or after `wait`.
+                    do {
+                        _ = try await relay.connection.waitForNotification(on: Outbox.notificationChannel, timeout: wait)
+                    } catch {
+                        // The database is away: the next round finds out and backs off; wait as before meanwhile.
+                        do { try await Task.sleep(for: wait) } catch { break }
+                    }
                 }
             }
             try? await Outbox.releaseClaims(owner: relay.owner, on: relay.connection)

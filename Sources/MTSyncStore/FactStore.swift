@@ -104,6 +104,11 @@ public enum FactStore {
                        last_success_at = now(), updated_at = now()
                 """, name: "advance change sequence")
         }
+        if outcome.inserted + outcome.updated + outcome.deleted + outcome.excluded > 0 {
+            // Delivered at COMMIT (and not at all on ROLLBACK): a waiting relay sends the page's events at once
+            // instead of after its idle interval.
+            try connection.execute(script: "NOTIFY \(Outbox.notificationChannel)", name: "notify the relay")
+        }
         return outcome
     }
 

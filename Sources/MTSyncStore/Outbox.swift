@@ -36,6 +36,9 @@ public struct DeadLetter: Sendable, Hashable, Codable {
 /// failure in the bookkeeping of the others can never undo or delay that mark. A relay that dies after sending
 /// and before marking leaves its claim to expire and the events go out again with the same keys: at least once.
 public enum Outbox {
+    /// The channel a page NOTIFYs when it wrote events (`FactStore.store`), which an idle relay waits on.
+    public static let notificationChannel = "mtsync_outbox"
+
     /// Claims `serverID` for `owner` for `claimFor` (taking it when no other relay's claim on it is live, renewing it
     /// when it is this owner's), then reads up to `limit` of its deliverable events, oldest first: none when another
     /// relay holds the server. Events waiting for a retry are skipped, as is an event an older mtsync's relay

@@ -137,6 +137,37 @@ public actor PostgresConnection {
         try body(self)
     }
 
+    // MARK: - Notifications
+
+    /// Waits up to `timeout` for a `NOTIFY` on `channel` (this session LISTENs to it from the first call on, again
+    /// after a reconnect): true when one came — also one that arrived while other statements ran since the last
+    /// call — false when the time ran out. The connection's thread blocks meanwhile: call it only on a connection
+    /// of its own (the relay's), with a short timeout.
+    public func waitForNotification(on channel: String, timeout: Duration) throws(PostgresError) -> Bool {
+        let handle = try openIfNeeded()
+        try execute(script: "LISTEN \"" + channel.replacingOccurrences(of: "\"", with: "\"\"") + "\"", name: "listen for \(channel)")
+        if Self.takeNotifications(handle) { return true }
+        var descriptor = pollfd(fd: PQsocket(handle), events: Int16(POLLIN), revents: 0)
+        guard descriptor.fd >= 0 else { throw PostgresError(code: .connectionLost, message: "the connection has no socket", statement: "wait for \(channel)") }
+        let milliseconds = Int32(clamping: max(0, timeout.components.seconds * 1_000 + timeout.components.attoseconds / 1_000_000_000_000_000))
+        guard poll(&descriptor, 1, milliseconds) > 0 else { return false }
+        guard PQconsumeInput(handle) == 1 else {
+            throw (connectionFailure(handle, statement: "wait for \(channel)")
+                ?? PostgresError(code: .statementFailed, message: Self.errorMessage(of: handle), statement: "wait for \(channel)")).scrubbed(of: secrets)
+        }
+        return Self.takeNotifications(handle)
+    }
+
+    /// Takes the notifications libpq has received; whether there were any.
+    private static func takeNotifications(_ handle: OpaquePointer) -> Bool {
+        var any = false
+        while let notification = PQnotifies(handle) {
+            any = true
+            PQfreemem(notification)
+        }
+        return any
+    }
+
     // MARK: - COPY
 
     /// Runs `COPY … FROM STDIN` (text format) and streams the rows `produce` writes, flushing as it goes.

@@ -24,6 +24,34 @@ struct PostgresConnectionTests {
         #expect(try row.decode(Int64.self, 5) == -42)
     }
 
+    @Test("a waiting session wakes at another's committed NOTIFY, not at a rolled-back one, and times out without one")
+    func waitsForNotifications() async throws {
+        let database = try await TestDatabase.create()
+        let listener = try await database.connect(), notifier = try await database.connect()
+        let clock = ContinuousClock()
+        // Nothing: the wait runs its course.
+        let before = clock.now
+        #expect(try await listener.waitForNotification(on: "test_channel", timeout: .milliseconds(300)) == false)
+        #expect(clock.now - before >= .milliseconds(250))
+        // A rolled-back NOTIFY is never delivered.
+        _ = try? await notifier.transaction { connection in
+            try connection.execute(script: "NOTIFY test_channel")
+            throw Planned()
+        }
+        #expect(try await listener.waitForNotification(on: "test_channel", timeout: .milliseconds(300)) == false)
+        // A committed one wakes the waiter long before its timeout.
+        async let woke = listener.waitForNotification(on: "test_channel", timeout: .seconds(20))
+        try await Task.sleep(for: .milliseconds(200))
+        let started = clock.now
+        try await notifier.transaction { connection in try connection.execute(script: "NOTIFY test_channel") }
+        #expect(try await woke)
+        #expect(clock.now - started < .seconds(5))
+        // One sent while the listener was busy with other statements is kept for its next wait.
+        try await notifier.execute(script: "NOTIFY test_channel")
+        _ = try await listener.query("SELECT 1")
+        #expect(try await listener.waitForNotification(on: "test_channel", timeout: .seconds(5)))
+    }
+
     @Test("a transaction commits when its body returns")
     func transactionCommits() async throws {
         let connection = try await TestDatabase.create().connect()
