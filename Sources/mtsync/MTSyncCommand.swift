@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import MTSyncApp
 import MTSyncCore
 
@@ -19,9 +20,15 @@ struct MTSyncCommand: AsyncParsableCommand {
         ]
     )
 
-    /// ArgumentParser's own `main`, after logging and metrics are bootstrapped (the one place that does it).
+    /// ArgumentParser's own `main`, after logging and metrics are bootstrapped (the one place that does it), but
+    /// leaving through `_exit`: glibc's `exit` runs the process's destructors while NIO's singleton event loops and
+    /// the HTTP client's threads still run, and now and then one of them freed memory under another — `mtsync run`
+    /// stopped by SIGTERM, or a command that had finished, ended in SIGABRT (-6, 134) instead of its exit code
+    /// (seen in CI twice before and once on 2026-12-07). Everything a command does is done when `run` returns; its
+    /// output is flushed here.
     static func main() async {
         Operations.bootstrap()
+        var status = ExitCode.success
         do {
             var command = try parseAsRoot()
             if var command = command as? any AsyncParsableCommand {
@@ -30,7 +37,14 @@ struct MTSyncCommand: AsyncParsableCommand {
                 try command.run()
             }
         } catch {
-            exit(withError: error)
+            // What `exit(withError:)` prints, where it prints it.
+            status = exitCode(for: error)
+            let message = fullMessage(for: error)
+            if !message.isEmpty {
+                if status == .success { print(message) } else { FileHandle.standardError.write(Data((message + "\n").utf8)) }
+            }
         }
+        fflush(nil)
+        _exit(status.rawValue)
     }
 }
