@@ -69,7 +69,8 @@ public enum Outbox {
         return events
     }
 
-    /// Marks events delivered (the ingest acknowledged them). Its own transaction: nothing else rides on it.
+    /// Marks events delivered (the ingest acknowledged them): each leaves the outbox for the delivered log
+    /// (`outbox_delivered`, migration 0018). Its own transaction: nothing else rides on it.
     public static func markDelivered(_ eventIDs: [Int64], on connection: PostgresConnection) async throws {
         guard !eventIDs.isEmpty else { return }
         try await connection.query(markDeliveredQuery(eventIDs), name: "mark outbox events delivered")
@@ -96,11 +97,16 @@ public enum Outbox {
         """
     }
 
-    /// The statement of `markDelivered`, for `mtsync-bench`'s query plans too.
+    /// The statement of `markDelivered`, for `mtsync-bench`'s query plans too. A delete and a narrow insert: an
+    /// UPDATE of `delivered_at` wrote a new version of the whole ~1 KB row and a key entry for it (migration 0018).
+    /// An event already gone (marked before, purged by an operator) is not logged twice.
     public static func markDeliveredQuery(_ eventIDs: [Int64]) -> PostgresQuery {
         """
-        UPDATE outbox SET delivered_at = now(), claimed_by = NULL, claimed_until = NULL
-        WHERE event_id = ANY(\(idArray(eventIDs))::bigint[]) AND delivered_at IS NULL
+        WITH delivered AS (
+            DELETE FROM outbox WHERE event_id = ANY(\(idArray(eventIDs))::bigint[]) AND delivered_at IS NULL
+            RETURNING event_id, server_id, fact_id, event_kind, idempotency_key, created_at, attempts, backfill_job_id)
+        INSERT INTO outbox_delivered (event_id, server_id, fact_id, event_kind, idempotency_key, created_at, attempts, backfill_job_id)
+        SELECT * FROM delivered
         """
     }
 
@@ -152,26 +158,43 @@ public enum Outbox {
 
     // MARK: - Retention
 
-    /// Deletes events the ingest acknowledged more than `olderThan` ago, `batchSize` rows per statement, so the
-    /// outbox holds the backlog and recent history instead of every event ever sent (a busy server writes a million
-    /// a day). The facts stay in `trading_facts`; pending and parked events are never touched.
-    ///
-    /// It walks the primary key upward from the oldest event, so each run reads what it deletes plus the events it
-    /// keeps (pending, parked, recent) once, and stops at the first batch that reaches events created after the
-    /// cut-off: nothing past it can have been delivered before it. No index on `delivered_at` is needed.
+    /// Deletes the delivered log's entries (`outbox_delivered`, migration 0018) older than `olderThan`, then events
+    /// an mtsync before 0018 marked delivered in the outbox itself, `batchSize` rows per statement, so the store
+    /// keeps recent history instead of every event ever sent (a busy server sends a million a day). The facts stay
+    /// in `trading_facts`; pending and parked events are never touched.
     /// `maximumBatches` bounds one call (the relay's passes must not hold up delivery); `finished` says whether it
     /// got to the end.
     public static func pruneDelivered(
         olderThan: Duration, batchSize: Int = 10_000, maximumBatches: Int? = nil, on connection: PostgresConnection
     ) async throws -> (deleted: Int, finished: Bool) {
-        var after: Int64 = 0
+        let cutoff = "now() - make_interval(secs => \(String(olderThan.fractionalSeconds))::double precision)"
         var deleted = 0
         var batches = 0
+        // The log is appended in delivery order, so its BRIN index finds the old entries; by row address, since the
+        // log has no key to name them by.
+        while true {
+            if let maximumBatches, batches >= maximumBatches { return (deleted, false) }
+            batches += 1
+            let gone = try await connection.query("""
+                WITH gone AS (
+                    DELETE FROM outbox_delivered WHERE ctid = ANY(ARRAY(
+                        SELECT ctid FROM outbox_delivered WHERE delivered_at < \(unsafeSQL: cutoff) LIMIT \(batchSize)))
+                    RETURNING 1)
+                SELECT count(*)::int FROM gone
+                """, name: "prune the delivered log")[0].decode(Int.self, 0)
+            deleted += gone
+            if gone < batchSize { break }
+        }
+        // Events marked in the outbox by an older mtsync: it walks the primary key upward from the oldest event, so
+        // each run reads what it deletes plus the events it keeps (pending, parked, recent) once, and stops at the
+        // first batch that reaches events created after the cut-off: nothing past it can have been delivered before
+        // it. No index on `delivered_at` is needed.
+        var after: Int64 = 0
         while true {
             if let maximumBatches, batches >= maximumBatches { return (deleted, false) }
             batches += 1
             let row = try await connection.query("""
-                WITH cutoff AS (SELECT now() - make_interval(secs => \(String(olderThan.fractionalSeconds))::double precision) AS at),
+                WITH cutoff AS (SELECT \(unsafeSQL: cutoff) AS at),
                 batch AS (
                     SELECT event_id, created_at, delivered_at FROM outbox WHERE event_id > \(after) ORDER BY event_id LIMIT \(batchSize)),
                 gone AS (

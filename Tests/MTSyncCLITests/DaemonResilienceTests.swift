@@ -36,7 +36,7 @@ struct DaemonResilienceTests {
         let row = try await connection.query("""
             SELECT (SELECT count(*) FROM trading_facts), (SELECT count(DISTINCT (server_id, ticket, leg)) FROM trading_facts),
                    (SELECT count(*) FROM fact_identities), (SELECT count(*) FROM fact_identities WHERE revision > 1),
-                   (SELECT count(*) FROM outbox), (SELECT count(DISTINCT idempotency_key) FROM outbox)
+                   (SELECT count(*) FROM outbox_events), (SELECT count(DISTINCT idempotency_key) FROM outbox_events)
             """)[0]
         let facts = try row.decode(Int.self, 0)
         #expect(facts > 0)

@@ -114,7 +114,7 @@ struct MonitoringCLITests {
                 while ContinuousClock.now < deadline {
                     try await Task.sleep(for: .milliseconds(500))
                     facts = try await connection.query("SELECT count(*) FROM trading_facts")[0].decode(Int.self, 0)
-                    delivered = try await connection.query("SELECT count(*) FROM outbox WHERE delivered_at IS NOT NULL")[0].decode(Int.self, 0)
+                    delivered = try await connection.query("SELECT count(*) FROM outbox_delivered")[0].decode(Int.self, 0)
                     let pending = try await connection.query("SELECT count(*) FROM outbox WHERE delivered_at IS NULL")[0].decode(Int.self, 0)
                     if facts >= 300, pending == 0, settledAt == nil { settledAt = Date() }
                     let current = try await Self.parse(try await Self.get(base + "/metrics", httpClient).body)

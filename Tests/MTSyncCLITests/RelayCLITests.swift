@@ -25,7 +25,7 @@ struct RelayCLITests {
 
         /// Every outbox event's key, in event order.
         func outboxKeys() async throws -> [String] {
-            try await connection.query("SELECT idempotency_key FROM outbox ORDER BY event_id").map { try $0.decode(String.self, 0) }
+            try await connection.query("SELECT idempotency_key FROM outbox_events ORDER BY event_id").map { try $0.decode(String.self, 0) }
         }
 
         func count(_ sql: String) async throws -> Int {
@@ -133,7 +133,7 @@ struct RelayCLITests {
             receivedByLogin[login, default: []] += events.map(\.idempotencyKey)
         }
         // The order SQS hands a group out in is the order it was sent in.
-        let rows = try await synced.connection.query("SELECT (payload->>'login')::bigint, idempotency_key FROM outbox ORDER BY event_id")
+        let rows = try await synced.connection.query("SELECT f.login, e.idempotency_key FROM outbox_events e JOIN trading_facts f USING (fact_id) ORDER BY e.event_id")
         var expected: [Int64: [String]] = [:]
         for row in rows { expected[try row.decode(Int64.self, 0), default: []].append(try row.decode(String.self, 1)) }
         #expect(receivedByLogin == expected)
@@ -184,8 +184,8 @@ struct RelayCLITests {
         #expect(response?.contains("unknown symbol") == true)
 
         let acknowledged = Set(try server.acceptedEventKeys())
-        let delivered = try await synced.connection.query("SELECT idempotency_key FROM outbox WHERE delivered_at IS NOT NULL").map { try $0.decode(String.self, 0) }
-        #expect(delivered.count == (try await synced.count("SELECT count(*) FROM outbox")) - 1)
+        let delivered = try await synced.connection.query("SELECT idempotency_key FROM outbox_delivered").map { try $0.decode(String.self, 0) }
+        #expect(delivered.count == (try await synced.count("SELECT count(*) FROM outbox_events")) - 1)
         #expect(delivered.allSatisfy(acknowledged.contains), "only acknowledged events are marked delivered")
         #expect(server.received.allSatisfy { $0.signature == .valid && $0.idempotencyKey?.hasPrefix("v1-") == true })
         #expect(server.received.count > server.accepted.count, "faults were injected")
@@ -205,7 +205,7 @@ struct RelayCLITests {
             if try await CLI.killed(["relay", "--config", synced.config.path], environment: synced.environment, after: delay) { killed += 1 }
             // Everything marked so far was acknowledged first.
             let acknowledged = Set(try server.acceptedEventKeys())
-            let delivered = try await synced.connection.query("SELECT idempotency_key FROM outbox WHERE delivered_at IS NOT NULL").map { try $0.decode(String.self, 0) }
+            let delivered = try await synced.connection.query("SELECT idempotency_key FROM outbox_delivered").map { try $0.decode(String.self, 0) }
             #expect(delivered.allSatisfy(acknowledged.contains))
         }
         #expect(killed >= 8, "the relays were killed mid-flight: \(killed)")
@@ -230,7 +230,7 @@ struct RelayCLITests {
         #expect(relay.status != 0, "nothing was delivered: \(relay.stdout)\(relay.stderr)")
         #expect(!server.received.isEmpty, "the configured ingest was asked")
         #expect(elsewhere.received.isEmpty, "the redirect's target got nothing")
-        #expect(try await synced.count("SELECT count(*) FROM outbox WHERE delivered_at IS NOT NULL") == 0, "a redirect is not a delivery")
+        #expect(try await synced.count("SELECT count(*) FROM outbox_delivered") == 0, "a redirect is not a delivery")
         await server.stop()
         await elsewhere.stop()
     }
@@ -253,7 +253,8 @@ struct RelayCLITests {
         let purge = try await CLI.launch(["outbox", "purge", "--database-url", synced.database.url, "--server", "sim-mt5", "--json"])
         #expect(purge.status == 0 && purge.stdout.contains("\"purged\" : \(events - 1)"), "\(purge.stdout)\(purge.stderr)")
         // The retried event, once delivered (here: eight days ago), is pruned after the retention.
-        try await synced.connection.query("UPDATE outbox SET delivered_at = now() - interval '8 days'")
+        try await Outbox.markDelivered([1], on: synced.connection)
+        try await synced.connection.query("UPDATE outbox_delivered SET delivered_at = now() - interval '8 days'")
         let prune = try await CLI.launch(["outbox", "prune", "--older-than", "7d", "--database-url", synced.database.url, "--json"])
         #expect(prune.status == 0 && prune.stdout.contains("\"pruned\" : 1"), "\(prune.stdout)\(prune.stderr)")
         #expect(try await synced.count("SELECT count(*) FROM outbox") == 0)
@@ -322,7 +323,7 @@ struct RelayCLITests {
         // In the outbox, the completion is behind every fact it sums up.
         let connection = try await database.connect()
         let behind = try await connection.query("""
-            SELECT (SELECT event_id FROM outbox WHERE event_kind = 'backfill.completed') > (SELECT max(event_id) FROM outbox WHERE event_kind LIKE 'fact.%' AND backfill_job_id IS NOT NULL)
+            SELECT (SELECT event_id FROM outbox_events WHERE event_kind = 'backfill.completed') > (SELECT max(event_id) FROM outbox_events WHERE event_kind LIKE 'fact.%' AND backfill_job_id IS NOT NULL)
             """)[0].decode(Bool.self, 0)
         #expect(behind)
         await server.stop()
@@ -351,7 +352,7 @@ struct RelayCLITests {
             try await Task.sleep(for: .milliseconds(500))
             received += try await LocalSQS.drain(queueURL, client: sqs).flatMap { try ReceivedEvent.parse($0.Body).map(\.idempotencyKey) }
             let facts = try await connection.query("SELECT count(*) FROM trading_facts")[0].decode(Int.self, 0)
-            let aggregates = try await connection.query("SELECT count(*) FROM outbox WHERE event_kind = 'aggregate.hourly'")[0].decode(Int.self, 0)
+            let aggregates = try await connection.query("SELECT count(*) FROM outbox_events WHERE event_kind = 'aggregate.hourly'")[0].decode(Int.self, 0)
             pending = try await connection.query("SELECT count(*) FROM outbox WHERE delivered_at IS NULL")[0].decode(Int.self, 0)
             if facts >= 300, aggregates > 0, pending == 0 { break }
         }
@@ -359,9 +360,9 @@ struct RelayCLITests {
         // The daemon keeps running (its aggregator may add events after the loop): every event marked delivered
         // before the last drain was sent before it was marked, so it is in what the queue gave; and nothing came
         // that the outbox does not hold.
-        let delivered = try await connection.query("SELECT idempotency_key FROM outbox WHERE delivered_at IS NOT NULL").map { try $0.decode(String.self, 0) }
+        let delivered = try await connection.query("SELECT idempotency_key FROM outbox_delivered").map { try $0.decode(String.self, 0) }
         received += try await LocalSQS.drain(queueURL, client: sqs).flatMap { try ReceivedEvent.parse($0.Body).map(\.idempotencyKey) }
-        let keys = try await connection.query("SELECT idempotency_key FROM outbox").map { try $0.decode(String.self, 0) }
+        let keys = try await connection.query("SELECT idempotency_key FROM outbox_events").map { try $0.decode(String.self, 0) }
         #expect(Set(delivered).isSubset(of: received) && Set(received).isSubset(of: keys) && delivered.contains { $0.contains(":agg:") },
                 "delivered, not received: \(Set(delivered).subtracting(received).sorted().prefix(5)), not in the outbox: \(Set(received).subtracting(keys).sorted().prefix(5))")
         #expect(delivered.count >= 300, "every fact delivered")
@@ -384,7 +385,7 @@ struct RelayCLITests {
         #expect(relay.status == 75, "\(relay.stdout)\(relay.stderr)")
         let check = try await CLI.launch(["check-config", http.path], environment: environment)
         for output in [relay.stdout, relay.stderr, check.stdout, check.stderr] { #expect(!output.contains(Self.httpSecret)) }
-        #expect(try await synced.count("SELECT count(*) FROM outbox WHERE delivered_at IS NOT NULL") == 0)
+        #expect(try await synced.count("SELECT count(*) FROM outbox_delivered") == 0)
     }
 }
 

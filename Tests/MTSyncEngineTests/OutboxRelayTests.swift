@@ -70,11 +70,20 @@ struct OutboxRelayTests {
         let fixture = try await Self.syncedStore()
         let sink = ScriptedSink()
         let bookkeeping = marksBesideTheNextRound ? try await fixture.database.connect() : nil
+        let written = try await fixture.connection.query("SELECT event_id, idempotency_key FROM outbox ORDER BY event_id").map {
+            "\(try $0.decode(Int64.self, 0)) \(try $0.decode(String.self, 1))"
+        }
+        let keys = written.map { String($0.split(separator: " ")[1]) }
         let report = try await Self.relay(fixture, sink, bookkeeping: bookkeeping).drain(serverID: "sim-mt5", platform: .mt5)
-        let keys = try await fixture.connection.query("SELECT idempotency_key FROM outbox ORDER BY event_id").map { try $0.decode(String.self, 0) }
         #expect(report.delivered == keys.count && report.rounds >= 2)
         #expect(sink.acknowledgedKeys == keys)
-        #expect(try await fixture.count("SELECT count(*) FROM outbox WHERE delivered_at IS NULL") == 0)
+        // A delivered event leaves the outbox for the delivered log (migration 0018): which event, which key, when.
+        #expect(try await fixture.count("SELECT count(*) FROM outbox") == 0)
+        let logged = try await fixture.connection.query("""
+            SELECT event_id, idempotency_key FROM outbox_delivered
+            WHERE server_id = 'sim-mt5' AND attempts = 0 AND delivered_at >= created_at ORDER BY event_id
+            """).map { "\(try $0.decode(Int64.self, 0)) \(try $0.decode(String.self, 1))" }
+        #expect(logged == written)
         // Nothing left: a second drain sends nothing.
         #expect(try await Self.relay(fixture, sink).drain(serverID: "sim-mt5", platform: .mt5).messages == 0)
     }
@@ -87,11 +96,12 @@ struct OutboxRelayTests {
         let relay = Self.relay(fixture, sink, bookkeeping: marksBesideTheNextRound ? try await fixture.database.connect() : nil)
         let first = try await relay.drain(serverID: "sim-mt5", platform: .mt5)
         #expect(first.delivered == 0 && first.retried > 0)
-        #expect(try await fixture.count("SELECT count(*) FROM outbox WHERE delivered_at IS NOT NULL") == 0)
+        #expect(try await fixture.count("SELECT count(*) FROM outbox_delivered") == 0)
         #expect(try await fixture.count("SELECT count(*) FROM outbox WHERE attempts = 1 AND last_error = '503 from ingest'") == first.retried)
         _ = try await relay.drain(serverID: "sim-mt5", platform: .mt5)
         _ = try await relay.drain(serverID: "sim-mt5", platform: .mt5)
         #expect(try await fixture.count("SELECT count(*) FROM outbox WHERE delivered_at IS NULL") == 0)
+        #expect(try await fixture.count("SELECT count(*) FROM outbox_delivered WHERE attempts = 2") == first.retried, "the log keeps the failed tries")
         #expect(Set(sink.acknowledgedKeys).count == sink.acknowledgedKeys.count)
     }
 
@@ -203,50 +213,56 @@ struct OutboxRelayTests {
         #expect(try await fixture.count("SELECT count(*) FROM outbox WHERE delivered_at IS NULL") == 0)
     }
 
-    @Test("pruning deletes only events delivered longer ago than the retention, batch by batch; pending, parked and recent ones stay")
+    @Test("pruning deletes only deliveries older than the retention, batch by batch, also those an older mtsync marked in the outbox; pending, parked and recent ones stay")
     func pruneDelivered() async throws {
         let fixture = try await Self.syncedStore()
         let connection = fixture.connection
         let ids = try await connection.query("SELECT event_id FROM outbox ORDER BY event_id").map { try $0.decode(Int64.self, 0) }
-        try #require(ids.count >= 100)
+        try #require(ids.count >= 110)
         func list(_ range: Range<Int>) -> String { "{" + ids[range].map(String.init).joined(separator: ",") + "}" }
-        // Nine days ago: 50 delivered a day later, 10 still pending, 10 parked, 10 delivered yesterday.
-        try await connection.query("UPDATE outbox SET created_at = now() - interval '9 days' WHERE event_id = ANY(\(list(0..<80))::bigint[])")
-        try await connection.query("UPDATE outbox SET delivered_at = now() - interval '8 days' WHERE event_id = ANY(\(list(0..<50))::bigint[])")
+        // Nine days ago: 50 delivered a day later, 10 still pending, 10 parked, 10 delivered yesterday, 10 delivered
+        // by a relay before migration 0018 (marked in the outbox) a day later.
+        try await connection.query("UPDATE outbox SET created_at = now() - interval '9 days' WHERE event_id = ANY(\(list(0..<100))::bigint[])")
+        try await Outbox.markDelivered(Array(ids[0..<50]) + Array(ids[70..<90]), on: connection)
+        try await connection.query("UPDATE outbox_delivered SET delivered_at = now() - interval '8 days' WHERE event_id = ANY(\(list(0..<50))::bigint[])")
         try await connection.query("UPDATE outbox SET parked_at = now() - interval '8 days' WHERE event_id = ANY(\(list(60..<70))::bigint[])")
-        try await connection.query("UPDATE outbox SET delivered_at = now() - interval '1 day' WHERE event_id = ANY(\(list(70..<80))::bigint[])")
-        // Today: the rest, ten of them delivered a moment ago.
-        try await connection.query("UPDATE outbox SET delivered_at = now() WHERE event_id = ANY(\(list(80..<90))::bigint[])")
+        try await connection.query("UPDATE outbox_delivered SET delivered_at = now() - interval '1 day' WHERE event_id = ANY(\(list(70..<80))::bigint[])")
+        // Today: ten of them delivered a moment ago (80..<90); the older relay's ten.
+        try await connection.query("UPDATE outbox SET delivered_at = now() - interval '8 days' WHERE event_id = ANY(\(list(90..<100))::bigint[])")
 
         let bounded = try await Outbox.pruneDelivered(olderThan: .seconds(7 * 86_400), batchSize: 7, maximumBatches: 2, on: connection)
         #expect(bounded.deleted == 14 && !bounded.finished, "a bounded pass: two batches of 7, then it stops and says so")
         let pruned = try await Outbox.pruneDelivered(olderThan: .seconds(7 * 86_400), batchSize: 7, on: connection)
-        #expect(bounded.deleted + pruned.deleted == 50 && pruned.finished)
+        #expect(bounded.deleted + pruned.deleted == 60 && pruned.finished)
+        let logged = try await connection.query("SELECT event_id FROM outbox_delivered ORDER BY event_id").map { try $0.decode(Int64.self, 0) }
+        #expect(logged == Array(ids[70..<90]), "only the 50 delivered eight days ago went from the log")
         let left = try await connection.query("SELECT event_id FROM outbox ORDER BY event_id").map { try $0.decode(Int64.self, 0) }
-        #expect(left == Array(ids[50...]), "only the 50 delivered eight days ago went")
+        #expect(left == Array(ids[50..<70]) + Array(ids[100...]), "and the older relay's ten from the outbox")
         #expect(try await Outbox.pruneDelivered(olderThan: .seconds(7 * 86_400), batchSize: 7, on: connection).deleted == 0, "nothing more")
         #expect(try await Outbox.pruneDelivered(olderThan: .seconds(3_600), on: connection).deleted == 10, "with a shorter retention, yesterday's deliveries go too")
         let pending = try await connection.query("SELECT count(*) FROM outbox WHERE delivered_at IS NULL")[0].decode(Int.self, 0)
-        #expect(pending == ids.count - 70, "pending and parked events are never pruned, whatever their age")
+        #expect(pending == ids.count - 80, "pending and parked events are never pruned, whatever their age")
     }
 
     @Test("resend: after delivery and pruning, a range of stored facts goes again, each as its latest event with the same key and payload")
     func resendRange() async throws {
         let fixture = try await Self.syncedStore()
-        let first = ScriptedSink()
-        _ = try await Self.relay(fixture, first).drain(serverID: "sim-mt5", platform: .mt5)
         // Payloads compared as JSON values (`jsonb`): a stored fact's first event carries the text mtsync wrote, a
         // resend the same object rendered by SQL from the row, members in another order.
         let original = try await fixture.connection.query("SELECT idempotency_key, event_kind, payload::jsonb::text FROM outbox ORDER BY event_id").map {
             [try $0.decode(String.self, 0), try $0.decode(String.self, 1), try $0.decode(String.self, 2)]
         }
+        let first = ScriptedSink()
+        _ = try await Self.relay(fixture, first).drain(serverID: "sim-mt5", platform: .mt5)
+        #expect(try await fixture.count("SELECT count(*) FROM outbox") == 0, "delivered events leave the outbox")
         // One fact deleted since: its latest event is fact.deleted, under its new key.
         let deletedTicket = try await fixture.connection.query("SELECT ticket FROM trading_facts ORDER BY time_utc LIMIT 1")[0].decode(Int64.self, 0)
         _ = try await fixture.connection.run { connection in
             try FactStore.store(PageBatch(serverID: try ServerID("sim-mt5"), stream: .deals, deletedTickets: [UInt64(deletedTicket)]), on: connection)
         }
         let latest = try await fixture.connection.query("SELECT idempotency_key FROM trading_facts ORDER BY time_utc, fact_id").map { try $0.decode(String.self, 0) }
-        try await fixture.connection.query("DELETE FROM outbox")  // everything delivered and pruned
+        // Everything delivered and pruned (the deletion's event too).
+        try await fixture.connection.execute(script: "DELETE FROM outbox; DELETE FROM outbox_delivered")
 
         let everything = try await FactStore.resend(serverID: "sim-mt5", fromMilliseconds: 0, toMilliseconds: 4_102_444_800_000, on: fixture.connection)
         #expect(everything == latest.count)
