@@ -88,6 +88,40 @@ struct OutboxRelayTests {
         #expect(try await Self.relay(fixture, sink).drain(serverID: "sim-mt5", platform: .mt5).messages == 0)
     }
 
+    @Test("maximumRounds: a drain sends at most that many rounds and leaves the rest pending, untouched", arguments: [false, true])
+    func boundedDrain(marksBesideTheNextRound: Bool) async throws {
+        let fixture = try await Self.syncedStore()
+        let sink = ScriptedSink()
+        let bookkeeping = marksBesideTheNextRound ? try await fixture.database.connect() : nil
+        let events = try await fixture.count("SELECT count(*) FROM outbox")
+        let relay = OutboxRelay(
+            connection: fixture.connection, bookkeeping: bookkeeping, sink: sink, producer: IngestProducer(instance: "test"),
+            settings: RelaySettings(batchSize: 30, maxAttempts: 3, claimFor: .seconds(60), idleInterval: .milliseconds(50)), owner: "relay-a")
+        try #require(events > 90)
+        let report = try await relay.drain(serverID: "sim-mt5", platform: .mt5, maximumRounds: 2)
+        #expect(report.rounds == 2 && report.delivered == 60 && sink.acknowledgedKeys.count == 60)
+        #expect(try await fixture.count("SELECT count(*) FROM outbox WHERE attempts = 0") == events - 60)
+    }
+
+    @Test("a round the ingest takes nothing of ends the drain; the events after it stay pending, untouched",
+          arguments: [false, true])
+    func failedRoundEndsTheDrain(marksBesideTheNextRound: Bool) async throws {
+        let fixture = try await Self.syncedStore()
+        // The second round's message fails; the first and any later ones would pass.
+        let sink = ScriptedSink(rule: { _, call in call == 2 ? .retry(reason: "503 from ingest", after: .zero) : .delivered })
+        let bookkeeping = marksBesideTheNextRound ? try await fixture.database.connect() : nil
+        let events = try await fixture.count("SELECT count(*) FROM outbox")
+        let relay = OutboxRelay(
+            connection: fixture.connection, bookkeeping: bookkeeping, sink: sink, producer: IngestProducer(instance: "test"),
+            settings: RelaySettings(batchSize: 30, maxAttempts: 3, claimFor: .seconds(60), idleInterval: .milliseconds(50)), owner: "relay-a")
+        try #require(events > 90)
+        let report = try await relay.drain(serverID: "sim-mt5", platform: .mt5)
+        #expect(report.rounds == 2 && report.delivered == 30 && report.retried == 30)
+        #expect(try await fixture.count("SELECT count(*) FROM outbox WHERE attempts = 1 AND last_error = '503 from ingest'") == 30)
+        #expect(try await fixture.count("SELECT count(*) FROM outbox WHERE attempts = 0") == events - 60)
+        #expect(try await fixture.count("SELECT count(*) FROM outbox_delivered") == 30)
+    }
+
     @Test("a message the ingest did not take is not marked delivered; it is tried again and gets through", arguments: [false, true])
     func retriesUntilDelivered(marksBesideTheNextRound: Bool) async throws {
         let fixture = try await Self.syncedStore()
