@@ -73,10 +73,13 @@ public struct OutboxRelay: Sendable {
     public let settings: RelaySettings
     /// This relay's name in claims (instance id plus a random suffix: two relays of one instance never share).
     public let owner: String
+    /// The key of the advisory lock this relay's claim connection holds while it lives, written into its claims:
+    /// when the session ends (the process was killed), other relays take its servers at once (migration 0019).
+    public let holderToken: Int64
 
     public init(
         connection: PostgresConnection, bookkeeping: PostgresConnection? = nil, sink: any IngestSink, producer: IngestProducer,
-        settings: RelaySettings, owner: String
+        settings: RelaySettings, owner: String, holderToken: Int64 = .random(in: .min ... .max)
     ) {
         self.connection = connection
         self.bookkeeping = bookkeeping
@@ -84,6 +87,7 @@ public struct OutboxRelay: Sendable {
         self.producer = producer
         self.settings = settings
         self.owner = owner
+        self.holderToken = holderToken
     }
 
     /// Rounds for one server until nothing deliverable is left, or a round delivered nothing (the ingest is
@@ -157,8 +161,11 @@ public struct OutboxRelay: Sendable {
 
     /// Claims the events after `after`, packs and delivers them: nil when there was nothing to claim.
     func send(serverID: String, platform: Platform, after: Int64) async throws -> SentRound? {
+        // At a drain's first round: the claim connection holds the lock that keeps this relay's claims alive (again,
+        // if the connection was made anew since).
+        if after == 0 { try await Outbox.holdClaims(holderToken: holderToken, on: connection) }
         let claimed = try await Outbox.claim(
-            serverID: serverID, owner: owner, limit: settings.batchSize, claimFor: settings.claimFor, after: after,
+            serverID: serverID, owner: owner, holderToken: holderToken, limit: settings.batchSize, claimFor: settings.claimFor, after: after,
             withLogins: sink.grouping == .serverLogin, on: connection)
         guard let lastClaimed = claimed.last?.eventID else { return nil }
         let events = claimed.map(\.event)

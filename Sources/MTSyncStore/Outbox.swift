@@ -49,11 +49,15 @@ public enum Outbox {
     ///
     /// One statement: the claim and the read commit together, and the events themselves are not written (migration
     /// 0017: a per-event claim stamp rewrote each ~1 KB row once more than the delivery mark does).
+    /// `holderToken`: the key of a session-level advisory lock this relay holds on `connection` (`holdClaims`);
+    /// another relay takes the server at once when nobody holds that lock any more (this relay's session ended),
+    /// instead of after `claimFor` (migration 0019). Nil: the claim lasts until it expires.
     public static func claim(
-        serverID: String, owner: String, limit: Int, claimFor: Duration, after: Int64 = 0, withLogins: Bool = true, on connection: PostgresConnection
+        serverID: String, owner: String, holderToken: Int64? = nil, limit: Int, claimFor: Duration, after: Int64 = 0, withLogins: Bool = true,
+        on connection: PostgresConnection
     ) async throws -> [OutboxEvent] {
         let rows = try await connection.query(
-            claimQuery(serverID: serverID, owner: owner, limit: limit, claimFor: claimFor, after: after, withLogins: withLogins),
+            claimQuery(serverID: serverID, owner: owner, holderToken: holderToken, limit: limit, claimFor: claimFor, after: after, withLogins: withLogins),
             name: "claim a server's outbox events")
         var events: [OutboxEvent] = []
         events.reserveCapacity(rows.count)
@@ -76,16 +80,28 @@ public enum Outbox {
         try await connection.query(markDeliveredQuery(eventIDs), name: "mark outbox events delivered")
     }
 
+    /// Makes `connection`'s session hold the advisory lock keyed `holderToken`, once (a reconnected session takes it
+    /// again): what tells other relays this relay's claims are alive. One short statement, before each claim.
+    public static func holdClaims(holderToken: Int64, on connection: PostgresConnection) async throws {
+        try await connection.query("""
+            SELECT pg_advisory_lock(p.token) FROM (SELECT \(holderToken)::bigint AS token) p
+            WHERE NOT \(unsafeSQL: LeaseHolder.alive(token: "p.token", session: "pg_backend_pid()"))
+            """, name: "hold relay claims")
+    }
+
     /// The statement of `claim`, for `mtsync-bench`'s query plans too (the plan of this very text, not a copy).
-    public static func claimQuery(serverID: String, owner: String, limit: Int, claimFor: Duration, after: Int64, withLogins: Bool = true) -> PostgresQuery {
+    public static func claimQuery(
+        serverID: String, owner: String, holderToken: Int64? = nil, limit: Int, claimFor: Duration, after: Int64, withLogins: Bool = true
+    ) -> PostgresQuery {
         """
         WITH claim AS (
-            INSERT INTO relay_claims AS c (server_id, claimed_by, claimed_until)
-            VALUES (\(serverID), \(owner), now() + make_interval(secs => \(String(claimFor.fractionalSeconds))::double precision))
+            INSERT INTO relay_claims AS c (server_id, claimed_by, claimed_until, holder_token)
+            VALUES (\(serverID), \(owner), now() + make_interval(secs => \(String(claimFor.fractionalSeconds))::double precision), \(holderToken)::bigint)
             ON CONFLICT (server_id) DO UPDATE
-               SET claimed_by = EXCLUDED.claimed_by, claimed_until = EXCLUDED.claimed_until,
+               SET claimed_by = EXCLUDED.claimed_by, claimed_until = EXCLUDED.claimed_until, holder_token = EXCLUDED.holder_token,
                    claimed_since = CASE WHEN c.claimed_by = EXCLUDED.claimed_by THEN c.claimed_since ELSE now() END
              WHERE c.claimed_by = EXCLUDED.claimed_by OR c.claimed_until < now()
+                OR (c.holder_token IS NOT NULL AND NOT \(unsafeSQL: LeaseHolder.alive(token: "c.holder_token")))
             RETURNING 1)
         SELECT o.event_id, o.event_kind, o.idempotency_key, \(unsafeSQL: withLogins ? "(o.payload ->> 'login')::bigint" : "NULL::bigint"),
                o.payload::text, o.attempts, o.backfill_job_id

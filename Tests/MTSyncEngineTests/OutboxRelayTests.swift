@@ -228,6 +228,30 @@ struct OutboxRelayTests {
         #expect(try await fixture.count("SELECT count(*) FROM relay_claims WHERE claimed_by = 'relay-b'") == 1)
     }
 
+    @Test("a relay whose session ended (killed) gives its servers up at once; while it lives, they stay its own for claim_for")
+    func deadRelaysServersAreTakenAtOnce() async throws {
+        let fixture = try await Self.syncedStore()
+        let dying = try await fixture.database.connect()
+        // The relay about to die: the ingest takes nothing from it, so its events stay pending under its claim (a minute).
+        let failing = ScriptedSink(rule: { _, _ in .retry(reason: "503 from ingest", after: .zero) })
+        let first = OutboxRelay(connection: dying, sink: failing, producer: IngestProducer(instance: "a"), settings: Self.settings, owner: "relay-a")
+        #expect(try await first.drain(serverID: "sim-mt5", platform: .mt5).retried > 0)
+        let sink = ScriptedSink()
+        let second = Self.relay(fixture, sink, owner: "relay-b")
+        #expect(try await second.drain(serverID: "sim-mt5", platform: .mt5).messages == 0, "a live relay's claim holds")
+
+        await dying.close()  // as kill -9 would: the session ends, and its advisory lock with it
+        var delivered = 0
+        let deadline = ContinuousClock.now + .seconds(10)
+        while delivered == 0, ContinuousClock.now < deadline {
+            delivered = try await second.drain(serverID: "sim-mt5", platform: .mt5).delivered
+            if delivered == 0 { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(delivered > 0, "the dead relay's server was taken long before its claim's minute was up")
+        #expect(try await fixture.count("SELECT count(*) FROM outbox WHERE delivered_at IS NULL") == 0)
+        #expect(try await fixture.count("SELECT count(*) FROM relay_claims WHERE claimed_by = 'relay-b' AND holder_token IS NOT NULL") == 1)
+    }
+
     @Test("an event claimed one by one by an older mtsync's relay is skipped until that claim expires")
     func honoursAnOlderRelaysEventClaims() async throws {
         let fixture = try await Self.syncedStore()

@@ -1,0 +1,12 @@
+-- 0019: a relay that dies gives its servers up at once, not after claim_for (issue 23's notes).
+--
+-- A relay's claim on a server (0017) lasted claim_for (default 2 min) after the relay was killed: its servers' events
+-- waited that long for the next relay, the daemon restarted by systemd included (its new relay has a new name).
+-- Now each relay holds a session-level advisory lock keyed by a random token on the connection it claims with, and
+-- writes the token into its claims. PostgreSQL drops the lock when the session ends — a crash, kill -9, a lost
+-- network — so another relay that finds a claim whose token's lock nobody holds takes the server at once, as the
+-- leases do for their servers (0014). A claim without a token (written by an older mtsync) still waits for
+-- claimed_until.
+-- Downgrade: ALTER TABLE relay_claims DROP COLUMN holder_token; and delete this migration's row from
+-- schema_migrations.
+ALTER TABLE relay_claims ADD COLUMN holder_token bigint;
