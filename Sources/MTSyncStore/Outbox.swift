@@ -81,7 +81,8 @@ public enum Outbox {
     }
 
     /// Makes `connection`'s session hold the advisory lock keyed `holderToken`, once (a reconnected session takes it
-    /// again): what tells other relays this relay's claims are alive. One short statement, before each claim.
+    /// again): what tells other relays this relay's claims are alive. One short statement, before a drain's first
+    /// claim (`OutboxRelay`).
     public static func holdClaims(holderToken: Int64, on connection: PostgresConnection) async throws {
         try await connection.query("""
             SELECT pg_advisory_lock(p.token) FROM (SELECT \(holderToken)::bigint AS token) p
