@@ -14,8 +14,9 @@
 -- Nothing is moved: events an older mtsync marked (outbox.delivered_at set) stay in the outbox until retention
 -- prunes them as before, and the relay never claims them. While relays of both versions run (a rolling upgrade),
 -- an older relay's deliveries still land in outbox.delivered_at, this one's here.
--- Downgrade (with the previous release's binary): DROP TABLE outbox_delivered; and delete this migration's row from
--- schema_migrations. The log's rows are then gone (the events stay delivered: they are no longer in the outbox).
+-- Downgrade (with the previous release's binary): DROP VIEW outbox_events; DROP TABLE outbox_delivered; and delete
+-- this migration's row from schema_migrations. The log's rows are then gone (the events stay delivered: they are no
+-- longer in the outbox).
 CREATE TABLE outbox_delivered (
     event_id        bigint      NOT NULL,
     server_id       text        NOT NULL,
