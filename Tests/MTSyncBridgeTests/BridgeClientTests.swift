@@ -36,7 +36,10 @@ struct BridgeClientTests {
         }
         #expect(tickets == Harness.expectedTickets)
         #expect(simulator.statistics.droppedConnections == 3, "the fault fired")
-        #expect(log.count == 3, "one retry per drop")
+        // At least one retry per drop: the client reports a drop mid-line as a timeout, as it reports a real one, so a
+        // request that really timed out on a loaded machine (CI once saw 4 here, the test taking 2 minutes) cannot
+        // be told apart; the drops themselves are counted by the simulator above.
+        #expect(log.count >= 3, "one retry per drop")
     }
 
     @Test("MetaTrader unavailable (a retryable bridge error): retried with backoff until it answers, nothing lost or doubled")
