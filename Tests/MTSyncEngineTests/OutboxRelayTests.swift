@@ -60,7 +60,12 @@ struct OutboxRelayTests {
     }
 
     /// `bookkeeping`: a second connection for each round's marks, which then run while the next round is sent.
-    static func relay(_ fixture: SyncFixture, _ sink: ScriptedSink, owner: String = "relay-a", bookkeeping: PostgresConnection? = nil) -> OutboxRelay {
+    /// Rounds of 30 events: the synced store's outbox then takes several.
+    static let smallRounds = RelaySettings(batchSize: 30, maxAttempts: 3, claimFor: .seconds(60), idleInterval: .milliseconds(50))
+
+    static func relay(
+        _ fixture: SyncFixture, _ sink: ScriptedSink, owner: String = "relay-a", bookkeeping: PostgresConnection? = nil, settings: RelaySettings = settings
+    ) -> OutboxRelay {
         OutboxRelay(connection: fixture.connection, bookkeeping: bookkeeping, sink: sink, producer: IngestProducer(instance: "test"), settings: settings, owner: owner)
     }
 
@@ -94,9 +99,7 @@ struct OutboxRelayTests {
         let sink = ScriptedSink()
         let bookkeeping = marksBesideTheNextRound ? try await fixture.database.connect() : nil
         let events = try await fixture.count("SELECT count(*) FROM outbox")
-        let relay = OutboxRelay(
-            connection: fixture.connection, bookkeeping: bookkeeping, sink: sink, producer: IngestProducer(instance: "test"),
-            settings: RelaySettings(batchSize: 30, maxAttempts: 3, claimFor: .seconds(60), idleInterval: .milliseconds(50)), owner: "relay-a")
+        let relay = Self.relay(fixture, sink, bookkeeping: bookkeeping, settings: Self.smallRounds)
         try #require(events > 90)
         let report = try await relay.drain(serverID: "sim-mt5", platform: .mt5, maximumRounds: 2)
         #expect(report.rounds == 2 && report.delivered == 60 && sink.acknowledgedKeys.count == 60)
@@ -111,9 +114,7 @@ struct OutboxRelayTests {
         let sink = ScriptedSink(rule: { _, call in call == 2 ? .retry(reason: "503 from ingest", after: .zero) : .delivered })
         let bookkeeping = marksBesideTheNextRound ? try await fixture.database.connect() : nil
         let events = try await fixture.count("SELECT count(*) FROM outbox")
-        let relay = OutboxRelay(
-            connection: fixture.connection, bookkeeping: bookkeeping, sink: sink, producer: IngestProducer(instance: "test"),
-            settings: RelaySettings(batchSize: 30, maxAttempts: 3, claimFor: .seconds(60), idleInterval: .milliseconds(50)), owner: "relay-a")
+        let relay = Self.relay(fixture, sink, bookkeeping: bookkeeping, settings: Self.smallRounds)
         try #require(events > 90)
         let report = try await relay.drain(serverID: "sim-mt5", platform: .mt5)
         #expect(report.rounds == 2 && report.delivered == 30 && report.retried == 30)
