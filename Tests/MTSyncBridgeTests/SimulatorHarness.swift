@@ -18,5 +18,6 @@ final class RetryLog: Sendable {
     var count: Int { retries.withLock { $0.count } }
     var codes: [String] { retries.withLock { $0.map { $0.error.protocolError?.code.name ?? "connection" } } }
     var delays: [Duration?] { retries.withLock { $0.map(\.delay) } }
+    var transports: [BridgeClientError.Transport?] { retries.withLock { $0.map(\.error.transport) } }
     func record(_ retry: BridgeClient.Retry) { retries.withLock { $0.append(retry) } }
 }

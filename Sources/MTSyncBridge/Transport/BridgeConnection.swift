@@ -19,6 +19,9 @@ public struct BridgeConnection: ~Copyable {
     private var nextRequestNumber = 0
     /// The deadline running now: when it falls, what it bounds, and the close scheduled for it.
     private var deadline: (instant: ContinuousClock.Instant, what: String, close: Scheduled<Void>, fired: DeadlineFired)?
+    /// Marked when the read timeout closed the channel: the inbound stream's end is then that timeout, not the
+    /// bridge closing the connection.
+    private let readIdleClosed: DeadlineFired
     public let endpoint: BridgeEndpoint
     public private(set) var welcome: BridgeMessage.Welcome?
     /// When the last exchange ended: a session pings after 30 s of this (§3's keep-alive).
@@ -38,6 +41,7 @@ public struct BridgeConnection: ~Copyable {
             throw BridgeClientError(endpoint: endpoint.description, kind: .configuration, transport: .tls, retryable: false, reason: "TLS settings unusable (check the CA, certificate and key files): \(error)", protocolError: nil)
         }
         let serverName = endpoint.tls?.serverName ?? endpoint.host
+        let readIdleClosed = DeadlineFired()
         let channel: NIOAsyncChannel<BridgeFrame, ByteBuffer>
         do {
             channel = try await ClientBootstrap(group: group)
@@ -53,7 +57,7 @@ public struct BridgeConnection: ~Copyable {
                         // After the framer, so only whole lines count as reading: bytes trickled without a newline
                         // do not keep the connection alive.
                         try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: readTimeout))
-                        try channel.pipeline.syncOperations.addHandler(CloseOnReadIdle())
+                        try channel.pipeline.syncOperations.addHandler(CloseOnReadIdle(marking: readIdleClosed))
                         return try NIOAsyncChannel<BridgeFrame, ByteBuffer>(wrappingChannelSynchronously: channel)
                     }
                 }
@@ -62,16 +66,17 @@ public struct BridgeConnection: ~Copyable {
         }
         let raw = channel.channel
         return try await channel.executeThenClose { inbound, outbound in
-            var connection = BridgeConnection(lines: inbound.makeAsyncIterator(), outbound: outbound, channel: raw, session: BridgeClientSession(key: endpoint.key), endpoint: endpoint)
+            var connection = BridgeConnection(lines: inbound.makeAsyncIterator(), outbound: outbound, channel: raw, readIdleClosed: readIdleClosed, session: BridgeClientSession(key: endpoint.key), endpoint: endpoint)
             try await connection.authenticate()
             return try await body(&connection)
         }
     }
 
-    private init(lines: NIOAsyncChannelInboundStream<BridgeFrame>.AsyncIterator, outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, channel: any Channel, session: BridgeClientSession, endpoint: BridgeEndpoint) {
+    private init(lines: NIOAsyncChannelInboundStream<BridgeFrame>.AsyncIterator, outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, channel: any Channel, readIdleClosed: DeadlineFired, session: BridgeClientSession, endpoint: BridgeEndpoint) {
         self.lines = lines
         self.outbound = outbound
         self.channel = channel
+        self.readIdleClosed = readIdleClosed
         self.session = session
         self.endpoint = endpoint
     }
@@ -214,7 +219,13 @@ public struct BridgeConnection: ~Copyable {
             throw deadlineFailure() ?? failure(kind: .unreachable, transport: .of(error), retryable: true, "connection failed: \(error)")
         }
         guard let frame else {
-            throw deadlineFailure() ?? failure(kind: .timeout, retryable: true, "the bridge closed the connection, or sent no complete line for \(endpoint.readTimeout) (bridge.read_timeout)")
+            // The stream ends when the channel closes: a deadline's close, the read timeout's, or the bridge's own
+            // (a dropped connection: `connection_closed`, not a timeout, in metrics and for the lease).
+            if let deadline = deadlineFailure() { throw deadline }
+            if readIdleClosed.isMarked {
+                throw failure(kind: .timeout, retryable: true, "the bridge sent no complete line for \(endpoint.readTimeout) (bridge.read_timeout); the connection was closed, and the work is tried again later")
+            }
+            throw failure(kind: .unreachable, transport: .connectionClosed, retryable: true, "the bridge closed the connection before its answer was complete; the work is tried again later")
         }
         switch frame {
         case .tooLong(let prefix, let length):
