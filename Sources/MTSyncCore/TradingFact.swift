@@ -97,4 +97,47 @@ public struct TradingFact: Sendable, Hashable {
 
     /// `server:identity:revision`, the key the ingest drops repeats by.
     public var idempotencyKey: String { identity.key + ":" + String(revision) }
+
+    /// The memberwise initializer, public: the store reads facts back (the relay builds an event's payload from the
+    /// stored fact). Optional fields default to nil, as the synthesized one's did.
+    public init(
+        identity: FactIdentity, platform: Platform, login: UInt64, kind: FactKind, rawAction: Int64, side: Side? = nil, entry: Entry? = nil,
+        timeUTCMilliseconds: Int64, serverTimeMilliseconds: Int64, zone: String, symbol: String? = nil, symbolCanonical: String? = nil,
+        assetClass: AssetClass? = nil, contractSize: ExactDecimal? = nil, lots: ExactDecimal, closedLots: ExactDecimal? = nil, price: ExactDecimal? = nil,
+        profit: ExactDecimal, swap: ExactDecimal, commission: ExactDecimal, fee: ExactDecimal, taxes: ExactDecimal, net: ExactDecimal,
+        technical: Bool, currency: String? = nil, order: UInt64? = nil, position: UInt64? = nil, reason: Int64? = nil, comment: String? = nil, revision: Int,
+        excludedReason: SkipReason? = nil
+    ) {
+        self.identity = identity
+        self.platform = platform
+        self.login = login
+        self.kind = kind
+        self.rawAction = rawAction
+        self.side = side
+        self.entry = entry
+        self.timeUTCMilliseconds = timeUTCMilliseconds
+        self.serverTimeMilliseconds = serverTimeMilliseconds
+        self.zone = zone
+        self.symbol = symbol
+        self.symbolCanonical = symbolCanonical
+        self.assetClass = assetClass
+        self.contractSize = contractSize
+        self.lots = lots
+        self.closedLots = closedLots
+        self.price = price
+        self.profit = profit
+        self.swap = swap
+        self.commission = commission
+        self.fee = fee
+        self.taxes = taxes
+        self.net = net
+        self.technical = technical
+        self.currency = currency
+        self.order = order
+        self.position = position
+        self.reason = reason
+        self.comment = comment
+        self.revision = revision
+        self.excludedReason = excludedReason
+    }
 }

@@ -14,7 +14,7 @@ extension FactStore {
                 symbol_canonical text, asset_class text, contract_size numeric, lots numeric, price numeric, profit numeric,
                 swap numeric, commission numeric, fee numeric, taxes numeric, net numeric, technical boolean, currency text,
                 order_ticket bigint, position_ticket bigint, reason integer, comment text, content_hash bytea, identity_key text,
-                excluded_reason text, closed_lots numeric, payload_head text
+                excluded_reason text, closed_lots numeric
             ) ON COMMIT DELETE ROWS;
             CREATE TEMP TABLE IF NOT EXISTS mtsync_staged_sources (
                 ticket bigint, server_time_msc bigint, digest_part bigint, volume numeric, outcome text
@@ -89,6 +89,10 @@ extension FactStore {
         /// and its hour marked for the aggregator and its UTC day for the daily feed (`marks(of:)`); an excluded fact
         /// (a demo group) gets no event, unless it counted before: then `fact.deleted` retracts it. Returns the counts
         /// of counted facts created and updated, and of excluded facts stored.
+        ///
+        /// The event names its fact (id and time) and carries no payload: the relay builds it from the fact's row
+        /// when it sends the event (migration 0020, `Outbox.claim`). A copy of the fact in every event was half of
+        /// what a fact cost this statement, and its bytes the COPY before it.
         public static let storeRevisions = """
             WITH inserted AS (
                 INSERT INTO trading_facts (
@@ -104,14 +108,13 @@ extension FactStore {
                 FROM mtsync_merged m JOIN mtsync_staged_facts s USING (server_id, ticket, leg)
                 RETURNING *
             ), events AS (
-                INSERT INTO outbox (server_id, fact_id, event_kind, idempotency_key, payload)
+                INSERT INTO outbox (server_id, fact_id, event_kind, idempotency_key, fact_time_utc)
                 SELECT e.server_id, e.fact_id,
                        CASE WHEN e.excluded_reason IS NOT NULL THEN 'fact.deleted' WHEN e.revision = 1 THEN 'fact.created' ELSE 'fact.updated' END,
-                       e.idempotency_key, \(payloadCompletion(head: "s.payload_head", revision: "e.revision"))
+                       e.idempotency_key, e.time_utc
                 FROM (SELECT * FROM inserted WHERE excluded_reason IS NULL
                       UNION ALL
                       SELECT i.* FROM inserted i JOIN mtsync_merged m ON m.fact_id = i.fact_id WHERE i.excluded_reason IS NOT NULL AND m.was_counted) e
-                JOIN mtsync_staged_facts s USING (server_id, ticket, leg)
                 RETURNING event_kind
             ), counted AS (
                 SELECT * FROM inserted WHERE excluded_reason IS NULL
@@ -119,13 +122,6 @@ extension FactStore {
             SELECT (SELECT count(*) FROM counted WHERE revision = 1), (SELECT count(*) FROM counted WHERE revision > 1),
                    (SELECT count(*) FROM inserted WHERE excluded_reason IS NOT NULL)
             """
-
-        /// The event payload of a staged fact: its head, written by `TradingFact.eventPayloadHead` and ending inside
-        /// the idempotency key, completed with the revision the merge assigned. Stored as `json`, the text as written
-        /// (migration 0015): parsing it into `jsonb` cost the page half of what building it in SQL did.
-        static func payloadCompletion(head: String, revision: String) -> String {
-            "(\(head) || \(revision) || '\",\"revision\":' || \(revision) || '}')::json"
-        }
 
         /// One source record per raw record, for reconcile. Parameters: `$1` the server id, `$2` the stream.
         public static let mergeSourceRecords = """

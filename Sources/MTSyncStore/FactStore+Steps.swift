@@ -82,7 +82,6 @@ extension FactStore {
         writer.append(fact.identity.key)
         writer.append(fact.excludedReason?.rawValue)
         writer.append(fact.closedLots)
-        writer.append { fact.writeEventPayloadHead(contentHash: contentHash, into: &$0) }
         try writer.endRow()
     }
 

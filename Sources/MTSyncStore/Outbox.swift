@@ -56,21 +56,57 @@ public enum Outbox {
         serverID: String, owner: String, holderToken: Int64? = nil, limit: Int, claimFor: Duration, after: Int64 = 0, withLogins: Bool = true,
         on connection: PostgresConnection
     ) async throws -> [OutboxEvent] {
-        let rows = try await connection.query(
-            claimQuery(serverID: serverID, owner: owner, holderToken: holderToken, limit: limit, claimFor: claimFor, after: after, withLogins: withLogins),
-            name: "claim a server's outbox events")
-        var events: [OutboxEvent] = []
+        var after = after
+        while true {
+            let rows = try await connection.query(
+                claimQuery(serverID: serverID, owner: owner, holderToken: holderToken, limit: limit, claimFor: claimFor, after: after, withLogins: withLogins),
+                name: "claim a server's outbox events")
+            guard let last = rows.last else { return [] }
+            let (events, superseded) = try await events(of: rows, serverID: serverID, on: connection)
+            // Superseded: the fact changed again before this event went out, and the newer revision's own event
+            // (after it in the outbox) carries it; sending the old key with the new content would be a lie.
+            try await markDelivered(superseded, on: connection)
+            // A round whose events were all superseded claims on, so a drain does not end while events remain.
+            if !events.isEmpty || rows.count < limit { return events }
+            after = try last.decode(Int64.self, 0)
+        }
+    }
+
+    /// The claimed rows as events: the payload as stored, or built from the stored fact (migration 0020); and the
+    /// events whose fact has a newer revision than theirs.
+    private static func events(of rows: PostgresRows, serverID: String, on connection: PostgresConnection) async throws -> (events: [OutboxEvent], superseded: [Int64]) {
+        var references: [FactReference] = []
+        for row in rows where row.isNull(4) {
+            guard let factID = try row.decode(Int64?.self, 7), let time = try row.decode(Int64?.self, 8) else {
+                throw StoredFactUnreadable(column: 7, text: "an event without a payload or a fact")
+            }
+            references.append(FactReference(factID: factID, timeUTCMilliseconds: time, idempotencyKey: try row.decode(String.self, 2)))
+        }
+        let facts = try await storedFacts(references, on: connection)
+        var events: [OutboxEvent] = [], superseded: [Int64] = []
         events.reserveCapacity(rows.count)
         for row in rows {
+            let eventID = try row.decode(Int64.self, 0), key = try row.decode(String.self, 2)
+            var login = try row.decode(Int64?.self, 3)
+            let payload: String
+            if let stored = try row.decode(String?.self, 4) {
+                payload = stored
+            } else {
+                guard let factID = try row.decode(Int64?.self, 7), let fact = facts[factID], fact.idempotencyKey == key else {
+                    superseded.append(eventID)
+                    continue
+                }
+                payload = fact.fact.eventPayload(contentHash: fact.contentHash)
+                login = Int64(bitPattern: fact.fact.login)
+            }
             let backfillJobID = try row.decode(Int64?.self, 6)
             events.append(OutboxEvent(
                 event: IngestEvent(
-                    eventID: try row.decode(Int64.self, 0), serverID: serverID, kind: try row.decode(String.self, 1),
-                    idempotencyKey: try row.decode(String.self, 2), login: try row.decode(Int64?.self, 3),
-                    payloadJSON: try row.decode(String.self, 4), backfill: backfillJobID != nil),
+                    eventID: eventID, serverID: serverID, kind: try row.decode(String.self, 1), idempotencyKey: key, login: login,
+                    payloadJSON: payload, backfill: backfillJobID != nil),
                 attempts: try row.decode(Int.self, 5), backfillJobID: backfillJobID))
         }
-        return events
+        return (events, superseded)
     }
 
     /// Marks events delivered (the ingest acknowledged them): each leaves the outbox for the delivered log
@@ -105,7 +141,7 @@ public enum Outbox {
                 OR (c.holder_token IS NOT NULL AND NOT \(unsafeSQL: LeaseHolder.alive(token: "c.holder_token")))
             RETURNING 1)
         SELECT o.event_id, o.event_kind, o.idempotency_key, \(unsafeSQL: withLogins ? "(o.payload ->> 'login')::bigint" : "NULL::bigint"),
-               o.payload::text, o.attempts, o.backfill_job_id
+               o.payload::text, o.attempts, o.backfill_job_id, o.fact_id, (extract(epoch FROM o.fact_time_utc) * 1000)::bigint
         FROM outbox o
         WHERE EXISTS (SELECT 1 FROM claim)
           AND o.server_id = \(serverID) AND o.event_id > \(after) AND o.delivered_at IS NULL AND o.parked_at IS NULL
@@ -282,9 +318,15 @@ public enum Outbox {
                 UPDATE outbox SET parked_at = now(), last_error = \(reason), claimed_by = NULL, claimed_until = NULL,
                        attempts = attempts + \(countAttempt ? 1 : 0)
                 WHERE event_id = ANY(\(idArray(eventIDs))::bigint[]) AND delivered_at IS NULL AND parked_at IS NULL
-                RETURNING event_id, server_id, idempotency_key, payload)
+                RETURNING event_id, server_id, idempotency_key, payload, fact_id, fact_time_utc)
             INSERT INTO dead_letters (event_id, server_id, idempotency_key, cause, reason, response, payload)
-            SELECT event_id, server_id, idempotency_key, \(cause), \(reason), \(response), payload FROM parked
+            SELECT p.event_id, p.server_id, p.idempotency_key, \(cause), \(reason), \(response),
+                   -- An event written without its payload (0020) keeps the fact's as it is now, rendered by SQL (a rare
+                   -- path: FactStore.payloadSQL is the same object); only the key if the fact is gone.
+                   coalesce(p.payload::jsonb,
+                            (SELECT \(unsafeSQL: FactStore.payloadSQL) FROM trading_facts t WHERE t.fact_id = p.fact_id AND t.time_utc = p.fact_time_utc),
+                            jsonb_build_object('idempotency_key', p.idempotency_key))
+            FROM parked p
             """, name: "park outbox events")
     }
 

@@ -8,7 +8,7 @@ import MTSyncCore
 /// accessors (`PQgetvalue`, `PQgetisnull`, …) only read it, so sharing it across threads is safe. It is freed
 /// when the last reference goes away.
 public final class PostgresRows: @unchecked Sendable, RandomAccessCollection {
-    private let result: OpaquePointer
+    fileprivate let result: OpaquePointer
     /// Column names, in order.
     public let columns: [String]
     /// The command tag, e.g. `INSERT 0 3`, `UPDATE 7`, `SELECT 2`.
@@ -53,6 +53,11 @@ public struct PostgresRow: Sendable {
     /// The raw text of a column (PostgreSQL's text output format), nil for NULL.
     public func text(_ column: Int) -> String? {
         rows.text(row: index, column: Int32(column))
+    }
+
+    /// Whether a column is NULL, without reading its value.
+    public func isNull(_ column: Int) -> Bool {
+        PQgetisnull(rows.result, index, Int32(column)) != 0
     }
 
     public func decode<Value: PostgresDecodable>(_ type: Value.Type = Value.self, _ column: Int) throws(PostgresError) -> Value {

@@ -14,8 +14,8 @@ import MTSyncStore
 /// - `setup.sql`: registers the server and makes the fact partitions of its months, as upkeep does (not timed);
 /// - `ceiling.sql`: one transaction that `\copy`s both files into the staging tables and runs
 ///   `FactStore.Statements`, the very merge `FactStore.store` runs, once over all rows;
-/// - `plain-facts.tsv`, `plain-setup.sql`, `plain.sql`: (2b), the same fact rows (without the outbox payload's column)
-///   loaded idempotently into one keyed table (`writePlainLoad`).
+/// - `plain-setup.sql`, `plain.sql`: (2b), the same fact rows (`facts.tsv`) loaded idempotently into one keyed
+///   table (`writePlainLoad`).
 struct CeilingFiles {
     var configPath: String
     var serverID: String
@@ -79,8 +79,8 @@ struct CeilingFiles {
         for account in dataset.accounts { histories[account.login] = AccountHistory(always: AccountState(group: account.group, currency: account.currency)) }
 
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
-        let factsPath = output + "/facts.tsv", sourcesPath = output + "/sources.tsv", plainPath = output + "/plain-facts.tsv"
-        let facts = try FileSink(path: factsPath), sources = try FileSink(path: sourcesPath), plain = try FileSink(path: plainPath)
+        let factsPath = output + "/facts.tsv", sourcesPath = output + "/sources.tsv"
+        let facts = try FileSink(path: factsPath), sources = try FileSink(path: sourcesPath)
         var records = 0, factRows = 0
         for day in firstDay..<firstDay + Int64(days) {
             let deals = dataset.deals(onDay: day)
@@ -90,7 +90,6 @@ struct CeilingFiles {
                 let batch = batcher.batch(deals: Array(deals[start..<end]), cursor: nil)
                 let text = try FactStore.stagingText(of: batch, histories: histories)
                 try facts.write(text.facts)
-                try plain.write(Self.withoutLastColumn(text.facts))
                 try sources.write(text.sources)
                 records += end - start
                 factRows += text.facts.reduce(0) { $1 == UInt8(ascii: "\n") ? $0 + 1 : $0 }
@@ -99,7 +98,6 @@ struct CeilingFiles {
         }
         try facts.close()
         try sources.close()
-        try plain.close()
 
         let literal = { (text: String) in "'" + text.replacingOccurrences(of: "'", with: "''") + "'" }
         try """
@@ -124,7 +122,7 @@ struct CeilingFiles {
             COMMIT;
 
             """.write(toFile: output + "/ceiling.sql", atomically: true, encoding: .utf8)
-        try writePlainLoad(factsPath: plainPath)
+        try writePlainLoad(factsPath: factsPath)
         return (records, factRows)
     }
 
@@ -133,20 +131,14 @@ struct CeilingFiles {
     /// its primary key only — what loading this data idempotently costs without the design's other tables, marks
     /// and indexes. `plain-setup.sql` makes the two tables (not timed); `plain.sql` is the timed load.
     ///
-    /// The fact's own columns, without `payload_head`: since the store writes the outbox payload while it reads a
-    /// page (migration 0015), the staged rows carry it as a last column, twice as wide as the fact; an anchor that
-    /// loaded it would move with the design it measures (the payload is the outbox's, which (2b) leaves out).
+    /// The staged rows are the fact's own columns (from 0015 to 0020 they also carried the outbox payload's head,
+    /// which (2b) left out: the anchor must not move with the design it measures).
     func writePlainLoad(factsPath: String) throws {
         let staging = FactStore.Statements.prepareStaging
         guard let start = staging.range(of: "CREATE TEMP TABLE IF NOT EXISTS mtsync_staged_facts ("),
               let end = staging.range(of: ") ON COMMIT DELETE ROWS;", range: start.upperBound..<staging.endIndex)
         else { throw UsageError(text: "the store's staging statement no longer creates mtsync_staged_facts as this benchmark expects") }
-        let stagedColumns = String(staging[start.upperBound..<end.lowerBound])
-        let payloadColumn = ", payload_head text"
-        guard stagedColumns.trimmingCharacters(in: .whitespacesAndNewlines).hasSuffix(payloadColumn) else {
-            throw UsageError(text: "the store's staged facts no longer end with payload_head as this benchmark expects")
-        }
-        let columns = stagedColumns.replacingOccurrences(of: payloadColumn, with: "")
+        let columns = String(staging[start.upperBound..<end.lowerBound])
         try """
             \\set ON_ERROR_STOP on
             CREATE UNLOGGED TABLE plain_staged_facts (\(columns));
@@ -162,23 +154,6 @@ struct CeilingFiles {
             COMMIT;
 
             """.write(toFile: output + "/plain.sql", atomically: true, encoding: .utf8)
-    }
-}
-
-extension CeilingFiles {
-    /// COPY text rows without their last column (a raw tab only ever separates columns: the text format escapes one
-    /// inside a value).
-    static func withoutLastColumn(_ text: [UInt8]) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(text.count)
-        var lineStart = text.startIndex
-        while let newline = text[lineStart...].firstIndex(of: UInt8(ascii: "\n")) {
-            let line = text[lineStart..<newline]
-            out.append(contentsOf: line[..<(line.lastIndex(of: UInt8(ascii: "\t")) ?? line.endIndex)])
-            out.append(UInt8(ascii: "\n"))
-            lineStart = newline + 1
-        }
-        return out
     }
 }
 

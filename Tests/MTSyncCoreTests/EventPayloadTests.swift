@@ -25,9 +25,12 @@ struct EventPayloadTests {
 
     struct FixtureError: Error { var text: String }
 
-    /// The payload as the store completes it (`FactStore.Statements.payloadCompletion`), parsed.
+    /// The payload as the relay sends it at `revision` (`TradingFact.eventPayload`), parsed.
     static func payload(of fact: TradingFact, revision: Int) throws -> [String: Any] {
-        let text = fact.eventPayloadHead(contentHash: fact.contentHash) + "\(revision)\",\"revision\":\(revision)}"
+        var revised = fact
+        revised.revision = revision
+        let text = revised.eventPayload(contentHash: fact.contentHash)
+        #expect(text.hasPrefix(fact.eventPayloadHead(contentHash: fact.contentHash)), "the head, then the revision")
         return try #require(JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], "not a JSON object: \(text)")
     }
 

@@ -109,7 +109,7 @@ struct DropDecisionsTests {
             try await sync.register()
             _ = try await sync.pull()
             #expect(try await fixture.count("SELECT count(*) FROM trading_facts WHERE closed_lots IS NOT NULL") == 0)
-            #expect(try await fixture.count("SELECT count(*) FROM outbox WHERE payload->>'entry' = 'inout'") == reversals.count, "sent like any deal")
+            #expect(try await fixture.count("SELECT count(*) FROM outbox o JOIN trading_facts t USING (fact_id) WHERE t.entry = 'inout'") == reversals.count, "sent like any deal")
             let builder = DailyFeedBuilder(
                 settings: DailyFeedSettings(rules: DailyFeedRules(centGroups: ["*cent*"], rates: ["EUR": ExactDecimal(parsing: "1.1")!]), envelope: DailyFeedEnvelope(triggerID: "t", source: "s"), day: .nyClose),
                 connection: fixture.connection)

@@ -7,9 +7,9 @@ import MTSyncTestSupport
 import Testing
 
 /// The fact's JSON shape has one source of truth: `TradingFact+JSON.swift` (Core), what `mtsync normalize` prints.
-/// The outbox payload is rendered by SQL from the stored row (`FactStore.payloadSQL`: set-based in the page's
-/// transaction, with the revision the merge assigned); these tests hold that rendering to the Swift shape, field by
-/// field and byte for byte in every value, so the two cannot drift.
+/// A fact event's payload is built by the relay from the stored row (`Outbox.claim`, `TradingFact.eventPayload`,
+/// migration 0020); deletions, re-decisions and resends render it in SQL (`FactStore.payloadSQL`). These tests hold
+/// both to the Swift shape, field by field and byte for byte in every value, so none can drift.
 @Suite("The outbox payload is the fact's JSON shape (TradingFact+JSON), rendered by the store")
 struct FactJSONParityTests {
     /// The fields only an outbox event carries, beyond the fact: its deletion state and an MT4 open leg's closed lots.
@@ -39,11 +39,11 @@ struct FactJSONParityTests {
                 }
             }
 
-            let rows = try await fixture.connection.query("SELECT idempotency_key, payload::text FROM outbox WHERE event_kind = 'fact.created' ORDER BY event_id")
-            try #require(rows.count > 50)
-            for row in rows {
-                let key = try row.decode(String.self, 0)
-                var payload = try Self.object(Data(try row.decode(String.self, 1).utf8))
+            let events = try await Self.claimed(server: sync.serverID.rawValue, on: fixture.connection).filter { $0.kind == "fact.created" }
+            try #require(events.count > 50)
+            for event in events {
+                let key = event.idempotencyKey
+                var payload = try Self.object(Data(event.payloadJSON.utf8))
                 #expect(payload["deleted"] as? Bool == false && payload["excluded"] == nil, "\(key)")
                 payload = payload.filter { !Self.storeOnly.contains($0.key) }
                 let swift = try #require(expected[key], "the outbox has \(key), which the normalizer does not make")
@@ -56,10 +56,11 @@ struct FactJSONParityTests {
         }
     }
 
-    /// The events of the store path carry the payload mtsync wrote (`TradingFact.eventPayloadHead`); deletions,
-    /// re-decisions and resends render it in SQL from the stored row (`FactStore.payloadSQL`). Both must be the same
-    /// JSON value for every fact, whatever its text fields hold.
-    @Test("the payload mtsync writes equals the payload SQL renders from the stored row, for any comment")
+    /// The events of the store path are sent with the payload the relay builds from the stored row
+    /// (`TradingFact.eventPayload`): the very text of the fact as normalized, read back through every column; and
+    /// deletions, re-decisions and resends render it in SQL from the same row (`FactStore.payloadSQL`). All must be
+    /// the same JSON value for every fact, whatever its text fields hold.
+    @Test("the payload the relay builds from the stored fact is the normalized fact's, and what SQL renders, for any comment")
     func writtenEqualsRendered() async throws {
         let (_, connection) = try await TestDatabase.migrated()
         let server = try ServerID("live-mt5")
@@ -76,18 +77,30 @@ struct FactJSONParityTests {
                 "Price": "1.0\(index)", "Profit": "-\(index).25", "Commission": "-0.70", "Comment": comment, "Order": "\(900_000 + index)",
             ])
         }
-        let stored = try await connection.transaction { connection in try FactStore.store(batcher.batch(deals: deals, cursor: nil), on: connection) }
+        let batch = batcher.batch(deals: deals, cursor: nil)
+        let stored = try await connection.transaction { connection in try FactStore.store(batch, on: connection) }
         #expect(stored.inserted == comments.count)
 
-        let differing = try await connection.query(PostgresQuery(sql: """
-            SELECT o.idempotency_key, o.payload::text, r.payload::text
-            FROM outbox o JOIN (SELECT fact_id, \(FactStore.payloadSQL) AS payload FROM trading_facts) r USING (fact_id)
-            WHERE o.payload::jsonb IS DISTINCT FROM r.payload
-            """))
-        let described = try differing.map { "\(try $0.decode(String.self, 0)): written \(try $0.decode(String.self, 1)), rendered \(try $0.decode(String.self, 2))" }
-        #expect(described.isEmpty, "\(described)")
-        let events = try await connection.query("SELECT count(*)::int FROM outbox WHERE event_kind = 'fact.created'")[0].decode(Int.self, 0)
-        #expect(events == comments.count)
+        let events = try await Self.claimed(server: server.rawValue, on: connection)
+        #expect(events.count == comments.count && events.allSatisfy { $0.kind == "fact.created" })
+        // The page's facts as normalized (decided by their account in the store: none here, so as they are).
+        let normalized = Dictionary(uniqueKeysWithValues: (batch.facts + batch.undecided.flatMap(\.facts)).map { fact in
+            var fact = fact
+            fact.revision = 1
+            return (fact.idempotencyKey, fact.eventPayload(contentHash: fact.contentHash))
+        })
+        for event in events {
+            #expect(event.payloadJSON == normalized[event.idempotencyKey], "\(event.idempotencyKey): sent \(event.payloadJSON)")
+            let rendered = try await connection.query(PostgresQuery(sql: """
+                SELECT $1::jsonb = \(FactStore.payloadSQL), \(FactStore.payloadSQL)::text FROM trading_facts WHERE idempotency_key = $2
+                """, parameters: [event.payloadJSON, event.idempotencyKey]))
+            #expect(try rendered.first?.decode(Bool.self, 0) == true, "\(event.idempotencyKey): sent \(event.payloadJSON), rendered \(String(describing: rendered.first?.text(1)))")
+        }
+    }
+
+    /// Every pending event of `server` as the relay claims it (payloads built from the stored facts).
+    static func claimed(server: String, on connection: PostgresConnection) async throws -> [IngestEvent] {
+        try await Outbox.claim(serverID: server, owner: "parity-test", limit: 100_000, claimFor: .seconds(5), on: connection).map(\.event)
     }
 
     /// A JSON value as text, so a string "1" and a number 1, or a number and a boolean, stay apart.

@@ -148,16 +148,16 @@ struct ServerSyncTests {
             let sync = try fixture.sync(port: port)
             try await sync.register()
             _ = try await sync.pull()
-            let rows = try await fixture.connection.query("""
-                SELECT idempotency_key, event_kind, payload->>'idempotency_key', payload->>'lots', payload->>'time_utc', payload->>'deal'
-                FROM outbox ORDER BY event_id LIMIT 1
-                """)
-            let key = try rows[0].decode(String.self, 0)
+            #expect(try await fixture.count("SELECT count(*) FROM outbox") == (try await fixture.count("SELECT count(*) FROM trading_facts")))
+            // As the relay sends it: the payload built from the stored fact (migration 0020).
+            let event = try #require(try await Outbox.claim(serverID: "sim-mt5", owner: "test", limit: 1, claimFor: .seconds(5), on: fixture.connection).first?.event)
+            let payload = try #require(try JSONSerialization.jsonObject(with: Data(event.payloadJSON.utf8)) as? [String: Any])
+            let key = event.idempotencyKey
             #expect(key.hasPrefix("sim-mt5:") && key.hasSuffix(":1"))
-            #expect(try rows[0].decode(String.self, 1) == "fact.created")
-            #expect(try rows[0].decode(String.self, 2) == key)
-            #expect(try rows[0].decode(String.self, 4).hasSuffix("Z"))
-            #expect(key == "sim-mt5:\(try rows[0].decode(String.self, 5)):1")
+            #expect(event.kind == "fact.created")
+            #expect(payload["idempotency_key"] as? String == key)
+            #expect((payload["time_utc"] as? String)?.hasSuffix("Z") == true && payload["lots"] is String)
+            #expect(key == "sim-mt5:\(payload["deal"] as? Int ?? -1):1")
         }
     }
 

@@ -8,7 +8,7 @@
 --   scripts/bench --deals 200000 --keep          # prints the kept directory D (cluster URL in D/pg/url)
 --   psql "$U" -c 'CREATE DATABASE proto'; U2=<the URL with /proto>
 --   psql "$U2" -f scripts/prototypes/fact-log-setup.sql && psql "$U2" -c CHECKPOINT
---   time psql "$U2" -X -v facts=D/ceiling/plain-facts.tsv -v sources=D/ceiling/sources.tsv -f scripts/prototypes/fact-log.sql
+--   time psql "$U2" -X -v facts=D/ceiling/facts.tsv -v sources=D/ceiling/sources.tsv -f scripts/prototypes/fact-log.sql
 \set ON_ERROR_STOP on
 BEGIN;
 SET LOCAL client_min_messages = warning;
