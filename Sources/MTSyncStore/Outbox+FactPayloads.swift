@@ -45,7 +45,8 @@ extension Outbox {
         var facts: [Int64: StoredFact] = [:]
         facts.reserveCapacity(rows.count)
         for row in rows {
-            facts[try row.decode(Int64.self, 0)] = StoredFact(
+            guard let factID = try row.integer(0) else { continue }
+            facts[factID] = StoredFact(
                 fact: try storedFact(row), contentHash: try row.decode(String.self, 34), idempotencyKey: try row.decode(String.self, 35))
         }
         return facts
@@ -54,8 +55,12 @@ extension Outbox {
     /// A stored fact row (the columns of `storedFacts`, from 1) as the fact it was stored from.
     private static func storedFact(_ row: PostgresRow) throws -> TradingFact {
         func decimal(_ column: Int) throws -> ExactDecimal? {
-            guard let text = try row.decode(String?.self, column) else { return nil }
-            guard let value = ExactDecimal(parsing: text) else { throw StoredFactUnreadable(column: column, text: text) }
+            guard let parsed = row.withTextBytes(column, ExactDecimal.init(parsingUTF8:)) else { return nil }
+            guard let value = parsed else { throw StoredFactUnreadable(column: column, text: row.text(column) ?? "") }
+            return value
+        }
+        func integer(_ column: Int) throws -> Int64 {
+            guard let value = try row.integer(column) else { throw StoredFactUnreadable(column: column, text: "NULL") }
             return value
         }
         func required(_ column: Int) throws -> ExactDecimal {
@@ -67,21 +72,21 @@ extension Outbox {
             guard let value = Value(rawValue: text) else { throw StoredFactUnreadable(column: column, text: text) }
             return value
         }
-        func unsigned(_ column: Int) throws -> UInt64? { try row.decode(Int64?.self, column).map { UInt64(bitPattern: $0) } }
-        let leg: MT4Leg? = switch try row.decode(Int.self, 5) { case 1: .open; case 2: .close; default: nil }
+        func unsigned(_ column: Int) throws -> UInt64? { try row.integer(column).map { UInt64(bitPattern: $0) } }
+        let leg: MT4Leg? = switch try integer(5) { case 1: .open; case 2: .close; default: nil }
         guard let platform = try value(Platform.self, 2) else { throw StoredFactUnreadable(column: 2, text: "NULL") }
         guard let kind = try value(FactKind.self, 6) else { throw StoredFactUnreadable(column: 6, text: "NULL") }
         return TradingFact(
-            identity: FactIdentity(server: try ServerID(try row.decode(String.self, 1)), ticket: UInt64(bitPattern: try row.decode(Int64.self, 4)), leg: leg),
-            platform: platform, login: UInt64(bitPattern: try row.decode(Int64.self, 3)), kind: kind,
-            rawAction: try row.decode(Int64.self, 7), side: try value(Side.self, 8), entry: try value(Entry.self, 9),
-            timeUTCMilliseconds: try row.decode(Int64.self, 10), serverTimeMilliseconds: try row.decode(Int64.self, 11),
+            identity: FactIdentity(server: try ServerID(try row.decode(String.self, 1)), ticket: UInt64(bitPattern: try integer(4)), leg: leg),
+            platform: platform, login: UInt64(bitPattern: try integer(3)), kind: kind,
+            rawAction: try integer(7), side: try value(Side.self, 8), entry: try value(Entry.self, 9),
+            timeUTCMilliseconds: try integer(10), serverTimeMilliseconds: try integer(11),
             zone: try row.decode(String.self, 12), symbol: try row.decode(String?.self, 13), symbolCanonical: try row.decode(String?.self, 14),
             assetClass: try value(AssetClass.self, 15), contractSize: try decimal(16), lots: try required(17), closedLots: try decimal(18),
             price: try decimal(19), profit: try required(20), swap: try required(21), commission: try required(22), fee: try required(23),
-            taxes: try required(24), net: try required(25), technical: try row.decode(Bool.self, 26), currency: try row.decode(String?.self, 27),
-            order: try unsigned(28), position: try unsigned(29), reason: try row.decode(Int64?.self, 30), comment: try row.decode(String?.self, 31),
-            revision: try row.decode(Int.self, 32), excludedReason: try value(SkipReason.self, 33))
+            taxes: try required(24), net: try required(25), technical: row.withTextBytes(26) { $0.first == UInt8(ascii: "t") } ?? false, currency: try row.decode(String?.self, 27),
+            order: try unsigned(28), position: try unsigned(29), reason: try row.integer(30), comment: try row.decode(String?.self, 31),
+            revision: Int(try integer(32)), excludedReason: try value(SkipReason.self, 33))
     }
 }
 

@@ -37,6 +37,14 @@ public final class PostgresRows: @unchecked Sendable, RandomAccessCollection {
         return String(cString: PQgetvalue(result, row, column))
     }
 
+    func withTextBytes<Result>(row: Int32, column: Int32, _ body: (UnsafeBufferPointer<UInt8>) throws -> Result) rethrows -> Result? {
+        if PQgetisnull(result, row, column) != 0 { return nil }
+        let length = Int(PQgetlength(result, row, column))
+        return try PQgetvalue(result, row, column).withMemoryRebound(to: UInt8.self, capacity: length) {
+            try body(UnsafeBufferPointer(start: $0, count: length))
+        }
+    }
+
     func columnIndex(_ name: String) throws(PostgresError) -> Int32 {
         guard let index = columns.firstIndex(of: name) else {
             throw PostgresError(code: .unexpectedResult, message: "the result has no column \"\(name)\" (it has \(columns.joined(separator: ", ")))", statement: statement)
@@ -53,6 +61,36 @@ public struct PostgresRow: Sendable {
     /// The raw text of a column (PostgreSQL's text output format), nil for NULL.
     public func text(_ column: Int) -> String? {
         rows.text(row: index, column: Int32(column))
+    }
+
+    /// The raw bytes of a column's text, nil for NULL: for readers of many rows, which parse numbers from them
+    /// without making a `String` of each (the relay reads 35 columns of every fact it sends).
+    public func withTextBytes<Result>(_ column: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> Result) rethrows -> Result? {
+        try rows.withTextBytes(row: index, column: Int32(column), body)
+    }
+
+    /// An integer column read from its bytes (`withTextBytes`), nil for NULL.
+    public func integer(_ column: Int) throws(PostgresError) -> Int64? {
+        let parsed: Int64?? = withTextBytes(column) { bytes in
+            var index = 0, negative = false, value: Int64 = 0
+            if bytes.first == UInt8(ascii: "-") { negative = true; index = 1 }
+            guard index < bytes.count else { return nil }
+            while index < bytes.count {
+                let digit = bytes[index] &- UInt8(ascii: "0")
+                guard digit < 10 else { return nil }
+                let (times, overflowA) = value.multipliedReportingOverflow(by: 10)
+                let (next, overflowB) = negative ? times.subtractingReportingOverflow(Int64(digit)) : times.addingReportingOverflow(Int64(digit))
+                guard !overflowA, !overflowB else { return nil }
+                value = next
+                index += 1
+            }
+            return value
+        }
+        guard let parsed else { return nil }
+        guard let parsed else {
+            throw PostgresError(code: .unexpectedResult, message: "column \(rows.columns[column]) holds \(text(column) ?? "") where an integer was expected", statement: rows.statement)
+        }
+        return parsed
     }
 
     /// Whether a column is NULL, without reading its value.

@@ -167,8 +167,8 @@ struct RelayBenchmark {
         log("==> filling the outbox with \(events) fact events over \(options.servers) server(s) and \(options.logins) logins each")
         let report = try await fill.fill(events: events, on: control)
         log(String(
-            format: "    %d events, payload %d bytes on average, outbox %.0f MiB; filled in %.1f s, VACUUM ANALYZE%@ in %.1f s",
-            report.events, report.averagePayloadBytes, Double(report.tableBytes) / 1_048_576, report.fillTime.fractionalSeconds,
+            format: "    %d events (payloads built by the relay from the stored facts), outbox + facts %.0f MiB; filled in %.1f s, VACUUM ANALYZE%@ in %.1f s",
+            report.events, Double(report.tableBytes) / 1_048_576, report.fillTime.fractionalSeconds,
             (report.checkpointed ? " + CHECKPOINT" : " (CHECKPOINT not allowed)") as NSString, report.settleTime.fractionalSeconds))
         return report
     }
