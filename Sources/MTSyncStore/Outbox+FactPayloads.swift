@@ -5,11 +5,10 @@ import MTSyncCore
 /// was half of what a fact cost the page to write. The payload is `TradingFact.eventPayload`, the text the page
 /// wrote before, from the same columns (`FactJSONParityTests` holds the two to each other and to the fact's JSON).
 extension Outbox {
-    /// A claimed event without a payload: which stored fact it is, and the key it was written with.
+    /// A claimed event without a payload: which stored fact it is.
     struct FactReference: Sendable {
         var factID: Int64
         var timeUTCMilliseconds: Int64
-        var idempotencyKey: String
     }
 
     /// A fact as it is stored now: its row as the fact, its content hash and its current idempotency key (which says
@@ -20,9 +19,46 @@ extension Outbox {
         var idempotencyKey: String
     }
 
+    /// The claimed rows as events: the payload as stored, or built from the stored fact (migration 0020); and the
+    /// events whose fact has a newer revision than theirs.
+    static func events(of rows: PostgresRows, serverID: String, on connection: PostgresConnection) async throws -> (events: [OutboxEvent], superseded: [Int64]) {
+        var references: [FactReference] = []
+        for row in rows where row.isNull(4) {
+            guard let factID = try row.decode(Int64?.self, 7), let time = try row.decode(Int64?.self, 8) else {
+                throw StoredFactUnreadable(column: 7, text: "an event without a payload or a fact")
+            }
+            references.append(FactReference(factID: factID, timeUTCMilliseconds: time))
+        }
+        let facts = try await storedFacts(references, on: connection)
+        var events: [OutboxEvent] = [], superseded: [Int64] = []
+        events.reserveCapacity(rows.count)
+        for row in rows {
+            let eventID = try row.decode(Int64.self, 0), key = try row.decode(String.self, 2)
+            var login = try row.decode(Int64?.self, 3)
+            let payload: String
+            if let stored = try row.decode(String?.self, 4) {
+                payload = stored
+            } else {
+                guard let factID = try row.decode(Int64?.self, 7), let fact = facts[factID], fact.idempotencyKey == key else {
+                    superseded.append(eventID)
+                    continue
+                }
+                payload = fact.fact.eventPayload(contentHash: fact.contentHash)
+                login = Int64(bitPattern: fact.fact.login)
+            }
+            let backfillJobID = try row.decode(Int64?.self, 6)
+            events.append(OutboxEvent(
+                event: IngestEvent(
+                    eventID: eventID, serverID: serverID, kind: try row.decode(String.self, 1), idempotencyKey: key, login: login,
+                    payloadJSON: payload, backfill: backfillJobID != nil),
+                attempts: try row.decode(Int.self, 5), backfillJobID: backfillJobID))
+        }
+        return (events, superseded)
+    }
+
     /// The current stored row of each referenced fact, by fact id. The time range bounds the
     /// partitions read (a round's events are a few minutes or days of one server's facts); a fact whose time moved
-    /// out of it since is not found, which `payloads` treats like any replaced revision.
+    /// out of it since is not found, which `events(of:)` treats like any replaced revision.
     static func storedFacts(_ references: [FactReference], on connection: PostgresConnection) async throws -> [Int64: StoredFact] {
         guard let first = references.first else { return [:] }
         let (earliest, latest) = references.reduce((first.timeUTCMilliseconds, first.timeUTCMilliseconds)) {

@@ -72,43 +72,6 @@ public enum Outbox {
         }
     }
 
-    /// The claimed rows as events: the payload as stored, or built from the stored fact (migration 0020); and the
-    /// events whose fact has a newer revision than theirs.
-    private static func events(of rows: PostgresRows, serverID: String, on connection: PostgresConnection) async throws -> (events: [OutboxEvent], superseded: [Int64]) {
-        var references: [FactReference] = []
-        for row in rows where row.isNull(4) {
-            guard let factID = try row.decode(Int64?.self, 7), let time = try row.decode(Int64?.self, 8) else {
-                throw StoredFactUnreadable(column: 7, text: "an event without a payload or a fact")
-            }
-            references.append(FactReference(factID: factID, timeUTCMilliseconds: time, idempotencyKey: try row.decode(String.self, 2)))
-        }
-        let facts = try await storedFacts(references, on: connection)
-        var events: [OutboxEvent] = [], superseded: [Int64] = []
-        events.reserveCapacity(rows.count)
-        for row in rows {
-            let eventID = try row.decode(Int64.self, 0), key = try row.decode(String.self, 2)
-            var login = try row.decode(Int64?.self, 3)
-            let payload: String
-            if let stored = try row.decode(String?.self, 4) {
-                payload = stored
-            } else {
-                guard let factID = try row.decode(Int64?.self, 7), let fact = facts[factID], fact.idempotencyKey == key else {
-                    superseded.append(eventID)
-                    continue
-                }
-                payload = fact.fact.eventPayload(contentHash: fact.contentHash)
-                login = Int64(bitPattern: fact.fact.login)
-            }
-            let backfillJobID = try row.decode(Int64?.self, 6)
-            events.append(OutboxEvent(
-                event: IngestEvent(
-                    eventID: eventID, serverID: serverID, kind: try row.decode(String.self, 1), idempotencyKey: key, login: login,
-                    payloadJSON: payload, backfill: backfillJobID != nil),
-                attempts: try row.decode(Int.self, 5), backfillJobID: backfillJobID))
-        }
-        return (events, superseded)
-    }
-
     /// Marks events delivered (the ingest acknowledged them): each leaves the outbox for the delivered log
     /// (`outbox_delivered`, migration 0018). Its own transaction: nothing else rides on it.
     public static func markDelivered(_ eventIDs: [Int64], on connection: PostgresConnection) async throws {

@@ -71,21 +71,7 @@ public struct PostgresRow: Sendable {
 
     /// An integer column read from its bytes (`withTextBytes`), nil for NULL.
     public func integer(_ column: Int) throws(PostgresError) -> Int64? {
-        let parsed: Int64?? = withTextBytes(column) { bytes in
-            var index = 0, negative = false, value: Int64 = 0
-            if bytes.first == UInt8(ascii: "-") { negative = true; index = 1 }
-            guard index < bytes.count else { return nil }
-            while index < bytes.count {
-                let digit = bytes[index] &- UInt8(ascii: "0")
-                guard digit < 10 else { return nil }
-                let (times, overflowA) = value.multipliedReportingOverflow(by: 10)
-                let (next, overflowB) = negative ? times.subtractingReportingOverflow(Int64(digit)) : times.addingReportingOverflow(Int64(digit))
-                guard !overflowA, !overflowB else { return nil }
-                value = next
-                index += 1
-            }
-            return value
-        }
+        let parsed: Int64?? = withTextBytes(column) { DecimalDigits.parseSigned(utf8: $0) }
         guard let parsed else { return nil }
         guard let parsed else {
             throw PostgresError(code: .unexpectedResult, message: "column \(rows.columns[column]) holds \(text(column) ?? "") where an integer was expected", statement: rows.statement)

@@ -299,21 +299,7 @@ enum Field {
 
     /// Digits only (no sign, no point, no exponent, no spaces); nil when not or when over UInt64.
     static func parseUnsigned(_ text: some StringProtocol) -> UInt64? {
-        if let value = text.utf8.withContiguousStorageIfAvailable({ parseUnsigned(utf8: $0) }) { return value }
-        return parseUnsigned(utf8: Array(text.utf8))
-    }
-
-    static func parseUnsigned(utf8: some Collection<UInt8>) -> UInt64? {
-        var value: UInt64 = 0
-        var sawDigit = false
-        for byte in utf8 {
-            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
-            sawDigit = true
-            let (times10, overflow1) = value.multipliedReportingOverflow(by: 10)
-            let (sum, overflow2) = times10.addingReportingOverflow(UInt64(byte - UInt8(ascii: "0")))
-            guard !overflow1, !overflow2 else { return nil }
-            value = sum
-        }
-        return sawDigit ? value : nil
+        if let value = text.utf8.withContiguousStorageIfAvailable({ DecimalDigits.parse(utf8: $0) }) { return value }
+        return DecimalDigits.parse(utf8: Array(text.utf8))
     }
 }
