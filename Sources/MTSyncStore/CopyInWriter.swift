@@ -97,6 +97,15 @@ public struct CopyInWriter {
         DecimalDigits.write(value, into: &buffer)
     }
 
+    /// Appends `count` whole rows already in the text format (`FactStore.plan` renders a page's rows before its
+    /// transaction), sent as they are.
+    public mutating func append(rows: [UInt8], count: Int) throws(PostgresError) {
+        precondition(atRowStart, "rows appended in the middle of a row")
+        try flush()
+        if !rows.isEmpty { try send(rows) }
+        rowCount += count
+    }
+
     /// Ends the current row; flushes to the server when the buffer is full.
     public mutating func endRow() throws(PostgresError) {
         buffer.append(UInt8(ascii: "\n"))

@@ -100,15 +100,8 @@ extension FactStore {
     /// The page's undecided records are decided as `store` decides them, by `histories` (the accounts the store
     /// would read; a held record stages nothing). A value the COPY text format cannot carry fails as it would in `store`.
     public static func stagingText(of batch: PageBatch, histories: [UInt64: AccountHistory]) throws(PostgresError) -> (facts: [UInt8], sources: [UInt8]) {
-        var facts: [UInt8] = [], sources: [UInt8] = []
-        var factWriter = CopyInWriter(flushThreshold: 1 << 20) { facts += $0 }
-        let decided = batch.facts + decide(batch.undecided, policy: batch.policy, histories: histories).facts
-        for fact in uniqueFacts(decided) { try stage(fact, into: &factWriter) }
-        try factWriter.flush()
-        var sourceWriter = CopyInWriter(flushThreshold: 1 << 20) { sources += $0 }
-        for source in batch.sources { try stage(source, into: &sourceWriter) }
-        try sourceWriter.flush()
-        return (facts, sources)
+        let plan = try plan(batch, window: nil, histories: histories)
+        return (plan.factRows, plan.sourceRows)
     }
 
     /// `2025-01-01 10:00:00.123+00` for a UTC millisecond count.

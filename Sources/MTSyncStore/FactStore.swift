@@ -18,7 +18,14 @@ public enum FactStore {
     /// Runs the whole page inside the caller's transaction.
     @discardableResult
     public static func store(_ batch: PageBatch, on connection: isolated PostgresConnection) throws -> PageOutcome {
+        try store(batch, staged: nil, on: connection).outcome
+    }
+
+    /// Runs the whole page inside the caller's transaction, with the plan `staged` made before it if what the
+    /// transaction reads still calls for it (`StagedPage`); returns what it read, for the next page's plan.
+    public static func store(_ batch: PageBatch, staged: StagedPage?, on connection: isolated PostgresConnection) throws -> (outcome: PageOutcome, readings: PageReadings) {
         var outcome = PageOutcome()
+        var readings = PageReadings()
         try prepareStaging(on: connection)
         let server = batch.serverID.rawValue
         try requireServer(server, on: connection)
@@ -29,54 +36,36 @@ public enum FactStore {
 
         // Facts outside the fact table's partitions are quarantined, never stored: a page makes no partition
         // (migration 0012; one far-future row used to lock the whole table while its page made months up to it).
-        var facts = batch.facts
-        var undecided = batch.undecided
-        var outside = OutsideRecords()
-        if !facts.isEmpty || !undecided.isEmpty {
-            let window = try FactPartitions.window(on: connection)
-            undecided = try outside.take(undecided, window: window)
-            facts = try outside.take(facts, window: window, stream: batch.stream, source: batch.source)
+        if !batch.facts.isEmpty || !batch.undecided.isEmpty {
+            readings.window = try FactPartitions.window(on: connection)
         }
-
-        var held: [(record: UndecidedRecord, reason: PendingReason)] = []
-        var decidedRecords: [UndecidedRecord] = []
-        if !undecided.isEmpty {
+        if !batch.undecided.isEmpty {
             // The account store's lock, shared: an account change of this server waits for the page (and is then
             // applied to its facts), or the page waits for it and decides with it — never a decision between.
             try AccountDecisions.lockShared(server: server, on: connection)
-            let histories = try AccountDecisions.histories(server: server, logins: Set(undecided.map(\.login)), on: connection)
-            let decisions = decide(undecided, policy: batch.policy, histories: histories)
-            facts += decisions.facts
-            decidedRecords = decisions.records
-            held = decisions.held
+            readings.logins = Set(batch.undecided.map(\.login))
+            readings.histories = try AccountDecisions.histories(server: server, logins: readings.logins, on: connection)
         }
+        let plan = try plan(batch, staged: staged, window: readings.window, histories: readings.histories)
+        let outside = plan.outside
 
-        let staged = uniqueFacts(facts)
-        if !staged.isEmpty {
+        if plan.factCount > 0 {
             try connection.copyIn("COPY mtsync_staged_facts FROM STDIN", name: "stage facts") { writer in
-                for fact in staged { try stage(fact, into: &writer) }
+                try writer.append(rows: plan.factRows, count: plan.factCount)
             }
             outcome = try merge(on: connection)
-            outcome.unchanged = staged.count - outcome.inserted - outcome.updated - outcome.excluded
+            outcome.unchanged = plan.factCount - outcome.inserted - outcome.updated - outcome.excluded
         }
-        if !held.isEmpty {
-            outcome.pending = try PendingRecords.hold(held, server: server, source: batch.source, on: connection)
+        if !plan.held.isEmpty {
+            outcome.pending = try PendingRecords.hold(plan.held, server: server, source: batch.source, on: connection)
         }
-        // A held record now outside the partitions is decided too: it goes to quarantine, no longer waits.
-        decidedRecords += outside.records.map(\.record)
-        if !decidedRecords.isEmpty {
-            outcome.released = try PendingRecords.release(decidedRecords, server: server, on: connection)
+        if !plan.releasedRecords.isEmpty, try PendingRecords.any(server: server, on: connection) {
+            outcome.released = try PendingRecords.release(plan.releasedRecords, server: server, on: connection)
         }
 
         if !batch.sources.isEmpty {
-            let heldTickets = Set(held.filter { $0.record.stream == batch.stream }.map(\.record.ticket))
-            let outsideTickets = Set(outside.records.filter { $0.record.stream == batch.stream }.map(\.record.ticket))
             try connection.copyIn("COPY mtsync_staged_sources FROM STDIN", name: "stage source records") { writer in
-                for var source in batch.sources {
-                    if source.outcome == .stored, heldTickets.contains(source.ticket) { source.outcome = .pending }
-                    if source.outcome == .stored, outsideTickets.contains(source.ticket) { source.outcome = .quarantined }
-                    try stage(source, into: &writer)
-                }
+                try writer.append(rows: plan.sourceRows, count: batch.sources.count)
             }
             try connection.query(PostgresQuery(sql: Statements.mergeSourceRecords, parameters: [server, batch.stream.rawValue]), name: "merge source records")
         }
@@ -109,7 +98,7 @@ public enum FactStore {
             // instead of after its idle interval.
             try connection.execute(script: "NOTIFY \(Outbox.notificationChannel)", name: "notify the relay")
         }
-        return outcome
+        return (outcome, readings)
     }
 
     /// A page belongs to a registered server: checked once per page, as a foreign key would per row (migration 0016

@@ -47,6 +47,12 @@ public enum PendingRecords {
         return rows.count
     }
 
+    /// Whether the server holds any record: most pages decide every record and hold none, and releasing them would
+    /// send every ticket of the page to look for rows that are not there.
+    static func any(server: String, on connection: isolated PostgresConnection) throws(PostgresError) -> Bool {
+        !(try connection.query("SELECT 1 FROM pending_records WHERE server_id = \(server) LIMIT 1", name: "any held records")).isEmpty
+    }
+
     /// Forgets the held copies of records now decided. Returns how many were held.
     @discardableResult
     static func release(_ records: [UndecidedRecord], server: String, on connection: isolated PostgresConnection) throws -> Int {
