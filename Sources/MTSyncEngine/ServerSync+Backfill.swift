@@ -21,7 +21,7 @@ public struct BackfillReport: Sendable, Hashable {
 
 extension ServerSync {
     /// Stores `[from, to)` chunk by chunk under a resumable job, never moving the live cursor: a second run with the
-    /// same range resumes at the first chunk not done. The accounts come first (when due), so the range's facts are
+    /// same range resumes at the first chunk not done (a chunk is done when its last page is stored). The accounts come first (when due), so the range's facts are
     /// decided from them rather than held; then the range's end-of-day records, and the decisions held records were
     /// waiting for. A failure is recorded on the job and thrown.
     public func backfill(fromMilliseconds from: Int64, toMilliseconds to: Int64, chunkMilliseconds: Int64, owner: String) async throws -> BackfillReport {
@@ -30,15 +30,23 @@ extension ServerSync {
         var report = BackfillReport(jobID: job.jobID, chunks: job.pending.count + job.done, chunksAlreadyDone: job.done)
         do {
             _ = try await refreshReferenceData()
-            for chunk in job.pending {
-                let pulled = try await pull(fromMilliseconds: chunk.fromMilliseconds, toMilliseconds: chunk.toMilliseconds, movingCursor: false, backfillJobID: job.jobID)
-                try await job.finish(chunk, records: pulled.records, on: connection)
-                report.records += pulled.records
-                report.inserted += pulled.outcome.inserted
-                report.updated += pulled.outcome.updated
-                report.quarantined += pulled.outcome.quarantined
-                report.excluded += pulled.outcome.excluded
+            // The chunks as one stream of pages on one bridge session: the next chunk's first page is read while the
+            // last page of the one before is stored, and a chunk is recorded done once its last page is.
+            let chunks = job.pending, connection = self.connection
+            let pulled = try await client.withSession { client in
+                let sync = self.with(client)
+                return try await sync.pull(
+                    ranges: chunks.map { ($0.fromMilliseconds, $0.toMilliseconds) }, movingCursor: false, backfillJobID: job.jobID,
+                    batcher: try await sync.currentBatcher()
+                ) { index, records in
+                    try await job.finish(chunks[index], records: records, on: connection)
+                }
             }
+            report.records = pulled.records
+            report.inserted = pulled.outcome.inserted
+            report.updated = pulled.outcome.updated
+            report.quarantined = pulled.outcome.quarantined
+            report.excluded = pulled.outcome.excluded
             report.dailyRecords = try await readDaily(fromMilliseconds: from, toMilliseconds: to)?.records
             report.inserted += try await catchUpDecisions().outcome.inserted
             report.pending = try await PendingRecords.summary(server: serverID.rawValue, on: connection).records

@@ -23,6 +23,8 @@ public struct ServerSync: Sendable {
     let zoneWarnings = ZoneWarningMemory()
     /// Where the rolling re-read of the lookback window stands (`ServerSyncSettings.lookbackEvery`).
     let reachBack = ReachBackSchedule()
+    /// What the last page transactions read: the next page is planned from it while one is stored.
+    let storeReadings = StoreReadingsMemory()
 
     public init(
         client: any BridgeSource, connection: PostgresConnection, batcher: RecordBatcher, settings: ServerSyncSettings,
@@ -168,11 +170,24 @@ public struct ServerSync: Sendable {
     }
 
     func pull(fromMilliseconds from: Int64, toMilliseconds to: Int64, movingCursor: Bool, backfillJobID: Int64? = nil, batcher: RecordBatcher) async throws -> SyncReport {
+        try await pull(ranges: [(from, to)], movingCursor: movingCursor, backfillJobID: backfillJobID, batcher: batcher) { _, _ in }
+    }
+
+    /// Pulls `ranges` (`[from, to)` each) one after the other as one stream of pages (`RangedPages`: the next range's
+    /// first page is read while the last page of the one before is stored); `rangeDone(index, records)` runs after the
+    /// last page of range `index` is stored, with how many records the range had.
+    func pull(
+        ranges: [(from: Int64, to: Int64)], movingCursor: Bool, backfillJobID: Int64? = nil, batcher: RecordBatcher,
+        rangeDone: (_ index: Int, _ records: Int) async throws -> Void
+    ) async throws -> SyncReport {
         var report = SyncReport()
-        let server = serverID, stream = self.stream
+        let server = serverID, stream = self.stream, client = self.client, pageSize = settings.pageSize
         switch platform {
         case .mt5:
-            try await storeInOrder(client.deals(fromMilliseconds: from, toMilliseconds: to, pageSize: settings.pageSize), into: &report) { page in
+            let pages = RangedPages(count: ranges.count) { index in
+                client.deals(fromMilliseconds: ranges[index].from, toMilliseconds: ranges[index].to, pageSize: pageSize)
+            }
+            try await storeInOrder(pages, into: &report, rangeDone: rangeDone) { page in
                 let position = movingCursor ? page.position.map { CursorPosition(serverTimeMilliseconds: $0.timeMsc, ticket: $0.deal) } : nil
                 var batch = batcher.batch(deals: page.records, cursor: position)
                 batch.quarantine += Self.quarantine(of: page, server: server, stream: stream)
@@ -180,7 +195,10 @@ public struct ServerSync: Sendable {
                 return (batch, Self.duplicates(page.records.compactMap { $0.deal.flatMap { UInt64($0) } }))
             }
         case .mt4:
-            try await storeInOrder(client.closedTrades(fromMilliseconds: from, toMilliseconds: to, pageSize: settings.pageSize), into: &report) { page in
+            let pages = RangedPages(count: ranges.count) { index in
+                client.closedTrades(fromMilliseconds: ranges[index].from, toMilliseconds: ranges[index].to, pageSize: pageSize)
+            }
+            try await storeInOrder(pages, into: &report, rangeDone: rangeDone) { page in
                 let position = movingCursor ? page.position.map { CursorPosition(serverTimeMilliseconds: ($0.closeTime ?? 0) &* 1000, ticket: $0.order) } : nil
                 var batch = batcher.batch(trades: page.records, cursor: position)
                 batch.quarantine += Self.quarantine(of: page, server: server, stream: stream)
@@ -215,30 +233,50 @@ public struct ServerSync: Sendable {
         return BridgeAnomaly(code: "duplicate_in_page", message: "\(repeated) ticket(s) sent twice in one page: the last copy of each was kept")
     }
 
-    /// Stores the pages one transaction each, in order, while the next page is read from the bridge and
-    /// normalized: the database, the slower side, never waits for the bridge or for normalization. At most two
-    /// pages are in memory (the one being stored and the next); a failure or a cancellation while storing
-    /// abandons the page being read, which the next pull reads again like any page not stored.
+    /// Stores the pages one transaction each, in order, while the next page is read from the bridge, normalized
+    /// and planned (`StagedPage`): the database, the slower side, never waits for the bridge or for mtsync's own
+    /// work on a page. At most two pages are in memory (the one being stored and the next); a failure or a
+    /// cancellation while storing abandons the page being read, which the next pull reads again like any page not
+    /// stored. `rangeDone` runs after the last page of each range is stored.
     private func storeInOrder<Record: Sendable, Position: Sendable & Hashable>(
-        _ pages: BridgePages<Record, Position>, into report: inout SyncReport,
+        _ pages: RangedPages<Record, Position>, into report: inout SyncReport,
+        rangeDone: (_ index: Int, _ records: Int) async throws -> Void,
         prepare: @escaping @Sendable (BridgePage<Record, Position>) -> (PageBatch, BridgeAnomaly?)
     ) async throws {
-        typealias Iterator = BridgePages<Record, Position>.Iterator
-        typealias ReadPage = (batch: PageBatch, records: Int, read: Duration, anomalies: [BridgeAnomaly])
-        @Sendable func advance(_ iterator: Iterator) async throws -> (page: ReadPage?, iterator: Iterator) {
+        typealias Iterator = RangedPages<Record, Position>.Iterator
+        typealias ReadPage = (batch: PageBatch, staged: StagedPage?, records: Int, read: Duration, anomalies: [BridgeAnomaly])
+        typealias Step = (endedBefore: [Int], page: ReadPage?, endsRange: Int?)
+        let readings = storeReadings
+        @Sendable func advance(_ iterator: Iterator) async throws -> (step: Step?, iterator: Iterator) {
             var iterator = iterator
             let started = ContinuousClock.now
-            guard let page = try await iterator.next() else { return (nil, iterator) }
+            guard let step = try await iterator.next() else { return (nil, iterator) }
+            guard let page = step.page else { return ((step.rangesEndedBefore, nil, step.endsRange), iterator) }
             let (batch, duplicates) = prepare(page)
-            return ((batch, page.records.count + page.outsideRange.count + page.notes.rejected.count, ContinuousClock.now - started,
-                     page.notes.anomalies + (duplicates.map { [$0] } ?? [])), iterator)
+            // Decided, hashed and rendered as COPY text here, beside the page being stored, from what its
+            // transaction read: the next transaction only checks that its own reads agree (`StagedPage`).
+            let staged = FactStore.stagedPage(batch, readings: readings.current)
+            let read: ReadPage = (batch, staged, page.records.count + page.outsideRange.count + page.notes.rejected.count, ContinuousClock.now - started,
+                                  page.notes.anomalies + (duplicates.map { [$0] } ?? []))
+            return ((step.rangesEndedBefore, read, step.endsRange), iterator)
         }
         var (next, iterator) = try await advance(pages.makeAsyncIterator())
+        var recordsBeforeRange = report.records
         while let current = next {
             let reading = iterator
             async let following = advance(reading)
-            try await store(current.batch, records: current.records, read: current.read, into: &report)
-            try await reportAnomalies(current.anomalies)
+            for range in current.endedBefore {
+                try await rangeDone(range, report.records - recordsBeforeRange)
+                recordsBeforeRange = report.records
+            }
+            if let page = current.page {
+                try await store(page.batch, staged: page.staged, records: page.records, read: page.read, into: &report)
+                try await reportAnomalies(page.anomalies)
+            }
+            if let range = current.endsRange {
+                try await rangeDone(range, report.records - recordsBeforeRange)
+                recordsBeforeRange = report.records
+            }
             (next, iterator) = try await following
         }
     }
@@ -254,14 +292,17 @@ public struct ServerSync: Sendable {
         try await FactStore.recordWarning(serverID: serverID, stream: stream ?? self.stream, message: String(summary.prefix(2_000)), on: connection)
     }
 
-    func store(_ batch: PageBatch, records: Int, read: Duration? = nil, into report: inout SyncReport, stream: SyncStream? = nil) async throws {
+    func store(
+        _ batch: PageBatch, staged: StagedPage? = nil, records: Int, read: Duration? = nil, into report: inout SyncReport, stream: SyncStream? = nil
+    ) async throws {
         let stream = stream ?? self.stream
         let fence = ServerLease.fence
         let started = ContinuousClock.now
-        let outcome = try await connection.transaction(name: "store page") { connection in
+        let (outcome, readings) = try await connection.transaction(name: "store page") { connection in
             try ServerLease.assertFenced(fence, on: connection)
-            return try FactStore.store(batch, on: connection)
+            return try FactStore.store(batch, staged: staged, on: connection)
         }
+        storeReadings.learn(readings)
         let stored = ContinuousClock.now - started
         report.pages += 1
         report.records += records

@@ -99,6 +99,41 @@ struct InProcessBridgeTests {
         #expect(bridge.dealsPagesServed > 3)
     }
 
+    @Test("a backfill's chunks are one stream of pages: a chunk is done (with its records) once its last page is stored; one failing mid-way keeps its stored pages and fails the job, and the next run redoes the range, storing each deal once")
+    func backfillChunksResume() async throws {
+        let fixture = try await SyncFixture(days: 3, dealsPerDay: 150)
+        let day: Int64 = 86_400_000
+        let (from, to) = (fixture.dataset.range.lowerBound, fixture.dataset.range.upperBound)
+        let perChunk = stride(from: from, to: to, by: Int(day)).map { start in
+            fixture.dataset.deals(fromMilliseconds: start, toMilliseconds: min(start + day, to), after: nil, limit: 10_000).records.count
+        }
+        // Pages of 97: a chunk's pages are its deals / 97 rounded up (plus an empty one when exactly full); the page
+        // that fails is in the second chunk.
+        let pageSize = 97
+        let failing = (perChunk[0] + pageSize - 1) / pageSize + 1
+        let bridge = InProcessBridge(dataset: fixture.dataset, failingDealsPage: failing + 1)
+        let sync = try fixture.sync(source: bridge, pageSize: pageSize)
+        try await sync.register()
+
+        await #expect(throws: InProcessBridge.WentAway.self) {
+            try await sync.backfill(fromMilliseconds: from, toMilliseconds: to, chunkMilliseconds: day, owner: "test")
+        }
+        let chunks: PostgresQuery = """
+            SELECT coalesce(string_agg(records::text, ',' ORDER BY chunk_from_server_msc), '') FROM job_chunks
+            WHERE state = 'done' AND job_id = (SELECT max(job_id) FROM jobs)
+            """
+        #expect(try await fixture.connection.query(chunks)[0].decode(String.self, 0) == "\(perChunk[0])")
+        #expect(try await fixture.count("SELECT count(DISTINCT ticket) FROM trading_facts") == perChunk[0] + pageSize)
+
+        bridge.heal()
+        let report = try await sync.backfill(fromMilliseconds: from, toMilliseconds: to, chunkMilliseconds: day, owner: "test")
+        #expect(report.chunks == perChunk.count && report.chunksAlreadyDone == 0)
+        #expect(report.records == perChunk.reduce(0, +))
+        #expect(try await fixture.connection.query(chunks)[0].decode(String.self, 0) == perChunk.map(String.init).joined(separator: ","))
+        #expect(try await fixture.storedTruth() == fixture.dataset.groundTruth())
+        #expect(try await fixture.count("SELECT count(*) FROM fact_identities WHERE revision > 1") == 0)
+    }
+
     @Test("§4.1: a zone rule or clock that disagrees with the configured zone (ny-close) is warned about in status; one that agrees is not", arguments: [
         ("ny-close", Int64(120), false), ("Europe/Athens", 120, true), ("ny-close", 60, true), ("not a zone", 120, true),
     ])

@@ -62,6 +62,10 @@ public struct BridgePages<Record: Sendable, Position: Sendable & Hashable>: Asyn
             self.readPage = readPage
         }
 
+        /// Whether the range is known to hold nothing more: `next()` returns nil without reading. True after a page
+        /// that said no more remain, so a consumer knows a page is the range's last without reading again.
+        public var isFinished: Bool { finished }
+
         /// The next page, read only now; nil when the range is exhausted.
         public mutating func next() async throws -> Element? {
             guard !finished else { return nil }
