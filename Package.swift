@@ -43,6 +43,8 @@ let package = Package(
             pkgConfig: "libpq",
             providers: [.apt(["libpq-dev"]), .brew(["libpq"])]
         ),
+        // glibc's mallopt, for the process's allocator settings (MTSyncApp's ProcessMemory).
+        .systemLibrary(name: "CGlibcMalloc"),
         // The domain core: no I/O, no clock, no globals. Crypto only for SHA-256 content hashes.
         .target(name: "MTSyncCore", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         // PostgreSQL through libpq: connections on their own threads, typed errors, COPY, migrations, and the tables
@@ -100,7 +102,7 @@ let package = Package(
         .target(
             name: "MTSyncApp",
             dependencies: [
-                "MTSyncEngine", "MTSyncBridge", "MTSyncStore", "MTSyncIngest", "MTSyncCore",
+                "MTSyncEngine", "MTSyncBridge", "MTSyncStore", "MTSyncIngest", "MTSyncCore", "CGlibcMalloc",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -97,13 +97,12 @@ public struct CopyInWriter {
         DecimalDigits.write(value, into: &buffer)
     }
 
-    /// Appends `count` whole rows already in the text format (`FactStore.plan` renders a page's rows before its
-    /// transaction), sent as they are.
-    public mutating func append(rows: [UInt8], count: Int) throws(PostgresError) {
+    /// Appends whole rows rendered before (`CopyRows`), sent as they are.
+    public mutating func append(_ rows: CopyRows) throws(PostgresError) {
         precondition(atRowStart, "rows appended in the middle of a row")
         try flush()
-        if !rows.isEmpty { try send(rows) }
-        rowCount += count
+        for chunk in rows.chunks { try send(chunk) }
+        rowCount += rows.count
     }
 
     /// Ends the current row; flushes to the server when the buffer is full.
@@ -130,4 +129,28 @@ public struct CopyInWriter {
 
     /// The bytes buffered and not yet sent; for tests of the encoding.
     var pendingBytes: [UInt8] { buffer }
+}
+
+/// Rows in COPY's text format rendered ahead of their COPY (`FactStore.plan`, before the page's transaction): kept as
+/// the writer's flushed chunks, so a page's rows take their own size in memory, not a doubling array's.
+public struct CopyRows: Sendable {
+    public private(set) var chunks: [[UInt8]] = []
+    public private(set) var count = 0
+
+    public init() {}
+
+    /// Renders rows with `render` (given a writer; each `endRow` is one row).
+    public static func render(_ render: (inout CopyInWriter) throws(PostgresError) -> Void) throws(PostgresError) -> CopyRows {
+        var chunks: [[UInt8]] = []
+        var writer = CopyInWriter { chunks.append($0) }
+        try render(&writer)
+        try writer.flush()
+        var rows = CopyRows()
+        rows.chunks = chunks
+        rows.count = writer.rowCount
+        return rows
+    }
+
+    /// All the rows as one array (`mtsync-bench ceiling`'s files).
+    public var bytes: [UInt8] { Array(chunks.joined()) }
 }

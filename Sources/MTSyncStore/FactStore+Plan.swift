@@ -10,11 +10,10 @@ struct PagePlan: Sendable {
     /// Records decided here (their facts are in `factRows`), and held records now outside the partitions: both leave
     /// `pending_records` if they were there.
     var releasedRecords: [UndecidedRecord] = []
-    /// `mtsync_staged_facts` rows, PostgreSQL's COPY text format, one per distinct identity.
-    var factRows: [UInt8] = []
-    var factCount = 0
+    /// `mtsync_staged_facts` rows, one per distinct identity.
+    var factRows = CopyRows()
     /// `mtsync_staged_sources` rows.
-    var sourceRows: [UInt8] = []
+    var sourceRows = CopyRows()
 
     /// The records and facts left out as outside the partitions, with why: a transaction's own window must leave out
     /// the same, with the same reasons, for a plan made before it to hold.
@@ -66,25 +65,19 @@ extension FactStore {
         plan.releasedRecords += plan.outside.records.map(\.record)
 
         let staged = uniqueFacts(facts)
-        plan.factCount = staged.count
-        var factRows: [UInt8] = []
-        var factWriter = CopyInWriter(flushThreshold: 1 << 22) { factRows += $0 }
-        for fact in staged { try stage(fact, into: &factWriter) }
-        try factWriter.flush()
-        plan.factRows = factRows
-
+        plan.factRows = try CopyRows.render { writer throws(PostgresError) in
+            for fact in staged { try stage(fact, into: &writer) }
+        }
         if !batch.sources.isEmpty {
             let heldTickets = Set(plan.held.filter { $0.record.stream == batch.stream }.map(\.record.ticket))
             let outsideTickets = Set(plan.outside.records.filter { $0.record.stream == batch.stream }.map(\.record.ticket))
-            var sourceRows: [UInt8] = []
-            var sourceWriter = CopyInWriter(flushThreshold: 1 << 22) { sourceRows += $0 }
-            for var source in batch.sources {
-                if source.outcome == .stored, heldTickets.contains(source.ticket) { source.outcome = .pending }
-                if source.outcome == .stored, outsideTickets.contains(source.ticket) { source.outcome = .quarantined }
-                try stage(source, into: &sourceWriter)
+            plan.sourceRows = try CopyRows.render { writer throws(PostgresError) in
+                for var source in batch.sources {
+                    if source.outcome == .stored, heldTickets.contains(source.ticket) { source.outcome = .pending }
+                    if source.outcome == .stored, outsideTickets.contains(source.ticket) { source.outcome = .quarantined }
+                    try stage(source, into: &writer)
+                }
             }
-            try sourceWriter.flush()
-            plan.sourceRows = sourceRows
         }
         return plan
     }

@@ -101,7 +101,7 @@ extension FactStore {
     /// would read; a held record stages nothing). A value the COPY text format cannot carry fails as it would in `store`.
     public static func stagingText(of batch: PageBatch, histories: [UInt64: AccountHistory]) throws(PostgresError) -> (facts: [UInt8], sources: [UInt8]) {
         let plan = try plan(batch, window: nil, histories: histories)
-        return (plan.factRows, plan.sourceRows)
+        return (plan.factRows.bytes, plan.sourceRows.bytes)
     }
 
     /// `2025-01-01 10:00:00.123+00` for a UTC millisecond count.

@@ -49,12 +49,10 @@ public enum FactStore {
         let plan = try plan(batch, staged: staged, window: readings.window, histories: readings.histories)
         let outside = plan.outside
 
-        if plan.factCount > 0 {
-            try connection.copyIn("COPY mtsync_staged_facts FROM STDIN", name: "stage facts") { writer in
-                try writer.append(rows: plan.factRows, count: plan.factCount)
-            }
+        if plan.factRows.count > 0 {
+            try connection.copyIn("COPY mtsync_staged_facts FROM STDIN", name: "stage facts") { writer in try writer.append(plan.factRows) }
             outcome = try merge(on: connection)
-            outcome.unchanged = plan.factCount - outcome.inserted - outcome.updated - outcome.excluded
+            outcome.unchanged = plan.factRows.count - outcome.inserted - outcome.updated - outcome.excluded
         }
         if !plan.held.isEmpty {
             outcome.pending = try PendingRecords.hold(plan.held, server: server, source: batch.source, on: connection)
@@ -65,7 +63,7 @@ public enum FactStore {
 
         if !batch.sources.isEmpty {
             try connection.copyIn("COPY mtsync_staged_sources FROM STDIN", name: "stage source records") { writer in
-                try writer.append(rows: plan.sourceRows, count: batch.sources.count)
+                try writer.append(plan.sourceRows)
             }
             try connection.query(PostgresQuery(sql: Statements.mergeSourceRecords, parameters: [server, batch.stream.rawValue]), name: "merge source records")
         }

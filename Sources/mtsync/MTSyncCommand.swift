@@ -27,6 +27,7 @@ struct MTSyncCommand: AsyncParsableCommand {
     /// (seen in CI twice before and once on 2026-12-07). Everything a command does is done when `run` returns; its
     /// output is flushed here.
     static func main() async {
+        ProcessMemory.tune()
         Operations.bootstrap()
         var status = ExitCode.success
         do {
