@@ -3,6 +3,7 @@
 /// UTF-8 bytes: the normalizer's fields, the relay's stored facts.
 public enum DecimalDigits {
     /// Digits only (no sign, no point, no exponent, no spaces); nil when not, or when over `UInt64`.
+    @inlinable
     public static func parse(utf8: some Collection<UInt8>) -> UInt64? {
         var value: UInt64 = 0
         var sawDigit = false
@@ -18,6 +19,7 @@ public enum DecimalDigits {
     }
 
     /// An optional minus sign, then digits (`parse`); nil when not, or when outside `Int64`.
+    @inlinable
     public static func parseSigned(utf8: some Collection<UInt8>) -> Int64? {
         let negative = utf8.first == UInt8(ascii: "-")
         guard let magnitude = parse(utf8: utf8.dropFirst(negative ? 1 : 0)),
